@@ -1,0 +1,197 @@
+//! Writes the generated project directory.
+
+use std::fs;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use askama::Template;
+
+use super::layers::{self, LayerC};
+use super::manifest::{IoInfo, LayerInfo, Manifest};
+use crate::ir::Graph;
+use crate::plan::Plan;
+use crate::quant::params::Params;
+use crate::target::{self, Target};
+
+pub struct IoC {
+    pub name: String,
+    pub shape: String,
+    pub dtype: &'static str,
+    pub scale: f32,
+    pub zero_point: i32,
+    pub bytes: usize,
+    pub offset: usize,
+}
+
+#[derive(Template)]
+#[template(path = "c/model.h", escape = "none")]
+struct ModelH<'a> {
+    model_name: &'a str,
+    version: &'a str,
+    target: &'a str,
+    arena_bytes: usize,
+    inputs: &'a [IoC],
+    outputs: &'a [IoC],
+    layers: &'a [LayerC],
+}
+
+#[derive(Template)]
+#[template(path = "c/model.c", escape = "none")]
+struct ModelC<'a> {
+    model_name: &'a str,
+    version: &'a str,
+    target: &'a str,
+    arena_bytes: usize,
+    lower_bound_bytes: usize,
+    macs: u64,
+    inputs: &'a [IoC],
+    outputs: &'a [IoC],
+    layers: &'a [LayerC],
+}
+
+#[derive(Template)]
+#[template(path = "c/main.c", escape = "none")]
+struct MainC<'a> {
+    version: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "c/Makefile", escape = "none")]
+struct Makefile<'a> {
+    target: &'a Target,
+    kernels: &'a [&'a str],
+    platform: &'a str,
+    startup: &'a str,
+}
+
+/// Portable kernel sources every project carries (runtime-c/kernels).
+pub const KERNELS: &[&str] = &[
+    "hyb_kernels.h",
+    "hyb_fixedpoint.h",
+    "fixedpoint.c",
+    "conv_s8.c",
+    "depthwise_conv_s8.c",
+    "fully_connected_s8.c",
+    "add_s8.c",
+    "avg_pool_s8.c",
+    "softmax_s8.c",
+];
+
+fn io(g: &Graph, plan: &Plan, ids: &[usize]) -> Vec<IoC> {
+    ids.iter()
+        .map(|&t| {
+            let tensor = &g.tensors[t];
+            let q = tensor.quant.unwrap_or(crate::ir::QParams { scale: 1.0, zero_point: 0 });
+            IoC {
+                name: layers::comment_safe(&tensor.name),
+                shape: format!("{:?}", tensor.shape),
+                dtype: tensor.dtype.c_type(),
+                scale: q.scale,
+                zero_point: q.zero_point,
+                bytes: tensor.bytes(),
+                offset: plan.offsets[g.base(t)].expect("planned"),
+            }
+        })
+        .collect()
+}
+
+fn io_info(g: &Graph, plan: &Plan, ids: &[usize]) -> Vec<IoInfo> {
+    ids.iter()
+        .map(|&t| {
+            let tensor = &g.tensors[t];
+            let q = tensor.quant.unwrap_or(crate::ir::QParams { scale: 1.0, zero_point: 0 });
+            IoInfo {
+                name: tensor.name.clone(),
+                shape: tensor.shape.clone(),
+                dtype: tensor.dtype.npy_descr().to_string(),
+                bytes: tensor.bytes(),
+                offset: plan.offsets[g.base(t)].expect("planned"),
+                scale: q.scale,
+                zero_point: q.zero_point,
+            }
+        })
+        .collect()
+}
+
+/// Writes the project into `dir` (which must exist and be empty).
+pub fn write_project(dir: &Path, model_name: &str, g: &Graph, params: &[Params], plan: &Plan, target: &Target) -> Result<Manifest> {
+    let version = env!("CARGO_PKG_VERSION");
+    let layers: Vec<LayerC> =
+        g.ops.iter().zip(params).enumerate().map(|(i, (op, p))| layers::layer(i, g, op, p, plan)).collect();
+    let inputs = io(g, plan, &g.inputs);
+    let outputs = io(g, plan, &g.outputs);
+    let macs: u64 = g.ops.iter().map(|op| g.macs(op)).sum();
+    let write = |name: &str, text: String| -> Result<()> {
+        fs::write(dir.join(name), text).with_context(|| format!("cannot write {}", dir.join(name).display()))
+    };
+    write(
+        "model.h",
+        ModelH { model_name, version, target: &target.name, arena_bytes: plan.arena_bytes, inputs: &inputs, outputs: &outputs, layers: &layers }.render()?,
+    )?;
+    write(
+        "model.c",
+        ModelC {
+            model_name,
+            version,
+            target: &target.name,
+            arena_bytes: plan.arena_bytes,
+            lower_bound_bytes: plan.lower_bound_bytes,
+            macs,
+            inputs: &inputs,
+            outputs: &outputs,
+            layers: &layers,
+        }
+        .render()?,
+    )?;
+    write("main.c", MainC { version }.render()?)?;
+
+    // Runtime sources, copied so the project builds on its own.
+    let root = target::root();
+    let rt = dir.join("runtime");
+    fs::create_dir_all(&rt)?;
+    let copy = |from: &Path, to: &str| -> Result<()> {
+        fs::copy(from, rt.join(to)).map(|_| ()).with_context(|| format!("cannot copy {}", from.display()))
+    };
+    for k in KERNELS {
+        copy(&root.join("runtime-c/kernels").join(k), k)?;
+    }
+    copy(&root.join("runtime-c/include/hyb_io.h"), "hyb_io.h")?;
+    let platform = if target.is_host() { "host_io.c" } else { "semihost.c" };
+    copy(&root.join("runtime-c/platform").join(platform), platform)?;
+    let mut startup = String::new();
+    if let Some(s) = &target.startup {
+        copy(&target::targets_dir().join(s), "startup.c")?;
+        startup = "runtime/startup.c".into();
+    }
+    if let Some(ld) = &target.linker_script {
+        copy(&target::targets_dir().join(ld), "link.ld")?;
+    }
+    let c_kernels: Vec<&str> = KERNELS.iter().copied().filter(|k| k.ends_with(".c")).collect();
+    write("Makefile", Makefile { target, kernels: &c_kernels, platform, startup: &startup }.render()?)?;
+
+    let manifest = Manifest {
+        hybridc_version: version.to_string(),
+        model: model_name.to_string(),
+        target: target.name.clone(),
+        inputs: io_info(g, plan, &g.inputs),
+        outputs: io_info(g, plan, &g.outputs),
+        layers: g
+            .ops
+            .iter()
+            .map(|op| {
+                let t = &g.tensors[op.output];
+                LayerInfo {
+                    name: op.name.clone(),
+                    op: op.kind.name().to_string(),
+                    output: t.name.clone(),
+                    output_shape: t.shape.clone(),
+                    bytes: t.bytes(),
+                    macs: g.macs(op),
+                }
+            })
+            .collect(),
+        arena_bytes: plan.arena_bytes,
+    };
+    write(super::manifest::FILE, serde_json::to_string_pretty(&manifest)?)?;
+    Ok(manifest)
+}

@@ -1,0 +1,39 @@
+//! Frontend: reads an ONNX file with tract-onnx's protobuf model and imports
+//! it into hybridc's IR. Int8 QDQ graphs (tf2onnx, onnxruntime) keep their
+//! scales; the QuantizeLinear/DequantizeLinear structure is read as written.
+
+mod constant;
+mod layout;
+mod qdq;
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use tract_onnx::pb;
+use tract_onnx::prelude::Framework;
+
+use crate::ir::Graph;
+
+pub use constant::Constant;
+
+/// Decodes an ONNX file, with a clear error for anything that is not one.
+pub fn read_model(path: &Path) -> Result<pb::ModelProto> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read model file {}", path.display()))?;
+    if bytes.is_empty() {
+        bail!("{} is empty, not an ONNX model", path.display());
+    }
+    let model = tract_onnx::onnx()
+        .proto_model_for_read(&mut bytes.as_slice())
+        .map_err(|e| anyhow::anyhow!("{} is not a valid ONNX model (truncated or corrupt protobuf: {e}); re-export it", path.display()))?;
+    match &model.graph {
+        Some(g) if !g.node.is_empty() && !g.output.is_empty() => Ok(model),
+        _ => bail!("{} holds no ONNX graph (no nodes or no outputs); is it really an ONNX model?", path.display()),
+    }
+}
+
+/// Loads an int8 QDQ ONNX model into the IR.
+pub fn load(path: &Path) -> Result<Graph> {
+    let model = read_model(path)?;
+    let graph = model.graph.as_ref().expect("checked by read_model");
+    qdq::import(graph).with_context(|| format!("cannot compile {}", path.display()))
+}

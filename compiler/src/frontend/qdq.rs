@@ -1,0 +1,801 @@
+//! Import of int8 QDQ graphs: QuantizeLinear/DequantizeLinear pairs around
+//! float ops become int8 IR ops that keep the graph's scales.
+//!
+//! Each ONNX value is tracked as one of [`Val`]; a float op on dequantized
+//! inputs stays pending until the QuantizeLinear that fixes its output scale,
+//! folding Relu/Clip and a bias Add on the way, as TFLite's fused ops do.
+
+use std::collections::HashMap;
+
+use anyhow::{anyhow, bail, Result};
+use tract_onnx::pb;
+use tract_onnx::pb::tensor_shape_proto::dimension::Value as Dim;
+
+use super::constant::{ConstQuant, Constant, Data};
+use super::layout::{identity, same_order, storage_shape, transposed, NCHW_AS_NHWC};
+use crate::ir::{Activation, Conv2d, DType, FullyConnected, Graph, Op, OpKind, Pool, QParams, Tensor, TensorId};
+
+/// An int8 activation seen through a layout.
+#[derive(Debug, Clone)]
+struct Act8 {
+    id: TensorId,
+    logical: Vec<usize>,
+    perm: Vec<usize>,
+    q: QParams,
+}
+
+#[derive(Debug, Clone)]
+enum Pending {
+    Conv { x: Act8, w: Constant, b: Option<Constant>, attrs: ConvAttrs },
+    MatMul { x: Act8, w: Vec<i8>, w_scale: f32, k: usize, n: usize, b: Option<Constant> },
+    Add { a: Act8, b: Act8 },
+    AvgPool { x: Act8, attrs: ConvAttrs },
+    Softmax { x: Act8 },
+}
+
+#[derive(Debug, Clone)]
+enum Val {
+    /// An int8 tensor (graph input, QuantizeLinear output, or a view).
+    Int8(Act8),
+    /// DequantizeLinear of an int8 tensor: its float meaning.
+    Deq(Act8),
+    Const(Constant),
+    /// A float op awaiting its QuantizeLinear.
+    Pending { node: String, op: Box<Pending>, logical: Vec<usize>, act: Activation },
+}
+
+#[derive(Debug, Clone, Default)]
+struct ConvAttrs {
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    dilation: [usize; 2],
+    pads: [usize; 4], // top, left, bottom, right
+    group: usize,
+}
+
+struct Importer<'a> {
+    g: Graph,
+    vals: HashMap<String, Val>,
+    node: &'a pb::NodeProto,
+}
+
+fn node_label(n: &pb::NodeProto) -> String {
+    if n.name.is_empty() {
+        n.output.first().cloned().unwrap_or_default()
+    } else {
+        n.name.clone()
+    }
+}
+
+pub fn import(graph: &pb::GraphProto) -> Result<Graph> {
+    let mut vals = HashMap::new();
+    for init in &graph.initializer {
+        vals.insert(init.name.clone(), Val::Const(Constant::from_proto(init)?));
+    }
+    let dummy = pb::NodeProto::default();
+    let mut imp = Importer { g: Graph::default(), vals, node: &dummy };
+    for input in &graph.input {
+        if imp.vals.contains_key(&input.name) {
+            continue; // an initializer listed as input (old exporters)
+        }
+        imp.add_input(input)?;
+    }
+    for node in &graph.node {
+        imp.node = node;
+        imp.visit(node).map_err(|e| anyhow!("node '{}' ({}): {e}", node_label(node), node.op_type))?;
+    }
+    for out in &graph.output {
+        let id = imp.output_tensor(&out.name)?;
+        imp.g.outputs.push(id);
+    }
+    Ok(imp.g)
+}
+
+impl<'a> Importer<'a> {
+    fn add_input(&mut self, input: &pb::ValueInfoProto) -> Result<()> {
+        let name = &input.name;
+        let tt = match input.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+            Some(pb::type_proto::Value::TensorType(t)) => t,
+            _ => bail!("graph input '{name}' is not a tensor"),
+        };
+        let shape_proto = tt.shape.as_ref().ok_or_else(|| {
+            anyhow!("graph input '{name}' has no shape; export the model with a fixed input shape")
+        })?;
+        let mut shape = vec![];
+        for (i, d) in shape_proto.dim.iter().enumerate() {
+            match &d.value {
+                Some(Dim::DimValue(v)) if *v > 0 => shape.push(*v as usize),
+                Some(Dim::DimParam(p)) => bail!(
+                    "graph input '{name}' has a dynamic dimension '{p}' (axis {i}); hybridc compiles static shapes: export the model with a fixed shape (batch 1)"
+                ),
+                _ => bail!(
+                    "graph input '{name}' has an unknown or dynamic dimension at axis {i}; hybridc compiles static shapes: export the model with a fixed shape (batch 1)"
+                ),
+            }
+        }
+        // elem_type 3 = INT8 in onnx.proto
+        if tt.elem_type != 3 {
+            bail!(
+                "graph input '{name}' has ONNX element type {}; this path takes int8 QDQ models (float models need --calib)",
+                tt.elem_type
+            );
+        }
+        let rank = shape.len();
+        // The input's quantization comes from the DequantizeLinear that reads it.
+        let id = self.g.add_tensor(Tensor {
+            name: name.clone(),
+            shape: shape.clone(),
+            onnx_shape: shape.clone(),
+            dtype: DType::I8,
+            quant: None,
+            alias_of: None,
+        });
+        self.g.inputs.push(id);
+        let act = Act8 { id, logical: shape, perm: identity(rank), q: QParams { scale: 0.0, zero_point: 0 } };
+        self.vals.insert(name.clone(), Val::Int8(act));
+        Ok(())
+    }
+
+    fn input(&self, i: usize) -> Result<&Val> {
+        let name = self.node.input.get(i).filter(|n| !n.is_empty()).ok_or_else(|| anyhow!("missing input {i}"))?;
+        self.vals.get(name).ok_or_else(|| anyhow!("input '{name}' is not produced by any earlier node"))
+    }
+
+    fn opt_input(&self, i: usize) -> Result<Option<&Val>> {
+        match self.node.input.get(i) {
+            Some(n) if !n.is_empty() => self.input(i).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    fn constant(&self, i: usize) -> Result<Constant> {
+        match self.input(i)? {
+            Val::Const(c) => Ok(c.clone()),
+            _ => bail!("input {i} ('{}') must be a constant", self.node.input[i]),
+        }
+    }
+
+    fn deq(&self, i: usize) -> Result<Act8> {
+        match self.input(i)? {
+            Val::Deq(a) => Ok(a.clone()),
+            _ => bail!(
+                "input '{}' is not a dequantized int8 tensor; hybridc imports int8 QDQ graphs (float graphs need --calib)",
+                self.node.input[i]
+            ),
+        }
+    }
+
+    fn attr_i(&self, name: &str) -> Result<Option<i64>> {
+        Ok(self.node.get_attr_opt::<i64>(name).map_err(|e| anyhow!("{e}"))?)
+    }
+
+    fn attr_ints(&self, name: &str) -> Result<Option<Vec<i64>>> {
+        Ok(self.node.get_attr_opt_vec::<i64>(name).map_err(|e| anyhow!("{e}"))?)
+    }
+
+    fn attr_f(&self, name: &str) -> Result<Option<f32>> {
+        Ok(self.node.get_attr_opt::<f32>(name).map_err(|e| anyhow!("{e}"))?)
+    }
+
+    fn set(&mut self, v: Val) {
+        if let Some(out) = self.node.output.first() {
+            self.vals.insert(out.clone(), v);
+        }
+    }
+
+    fn visit(&mut self, n: &pb::NodeProto) -> Result<()> {
+        if !n.domain.is_empty() && n.domain != "ai.onnx" {
+            bail!("operator domain '{}' is not supported", n.domain);
+        }
+        match n.op_type.as_str() {
+            "QuantizeLinear" => self.quantize_linear(),
+            "DequantizeLinear" => self.dequantize_linear(),
+            "Conv" => self.conv(),
+            "MatMul" => self.matmul(),
+            "Gemm" => self.gemm(),
+            "Add" => self.add(),
+            "Relu" => self.activation(Activation::Relu),
+            "Clip" => self.clip(),
+            "AveragePool" | "GlobalAveragePool" => self.avg_pool(n.op_type == "GlobalAveragePool"),
+            "Softmax" => self.softmax(),
+            "Transpose" => self.transpose(),
+            "Reshape" | "Flatten" | "Squeeze" | "Unsqueeze" => self.reshape(),
+            "Identity" | "Dropout" => {
+                let v = self.input(0)?.clone();
+                self.set(v);
+                Ok(())
+            }
+            "Constant" => {
+                let t = n
+                    .attribute
+                    .iter()
+                    .find(|a| a.name == "value")
+                    .and_then(|a| a.t.as_ref())
+                    .ok_or_else(|| anyhow!("Constant without a tensor 'value'"))?;
+                self.set(Val::Const(Constant::from_proto(t)?));
+                Ok(())
+            }
+            other => bail!(
+                "operator {other} is not supported by hybridc's int8 importer (supported: Conv, MatMul, Gemm, Add, Relu, Clip, AveragePool, GlobalAveragePool, Softmax, Reshape, Flatten, Transpose, QuantizeLinear, DequantizeLinear)"
+            ),
+        }
+    }
+
+    fn qparams(&self) -> Result<(Vec<f32>, Vec<i32>)> {
+        let scale = self.constant(1)?;
+        let scales = scale.as_f32().ok_or_else(|| anyhow!("scale must be float32"))?;
+        let zps = match self.opt_input(2)? {
+            Some(Val::Const(z)) => {
+                if let Data::F32(_) = z.data {
+                    bail!("zero point must be an integer tensor");
+                }
+                if let Data::I64(_) = z.data {
+                    bail!("zero point must be int8 or int32");
+                }
+                z.as_i64().unwrap().iter().map(|&v| v as i32).collect()
+            }
+            Some(_) => bail!("zero point must be a constant"),
+            None => vec![0; scales.len()],
+        };
+        if scales.iter().any(|s| !s.is_finite() || *s <= 0.0) {
+            bail!("scales must be positive and finite");
+        }
+        Ok((scales, zps))
+    }
+
+    fn quantize_linear(&mut self) -> Result<()> {
+        let (scales, zps) = self.qparams()?;
+        if let Some(Val::Const(z)) = self.opt_input(2)? {
+            if !matches!(z.data, Data::I8(_)) {
+                bail!("only int8 QuantizeLinear outputs are supported (uint8 is not TFLite's int8 spec)");
+            }
+        }
+        if scales.len() != 1 {
+            bail!("activations must be quantized per tensor");
+        }
+        let q = QParams { scale: scales[0], zero_point: zps[0] };
+        let out_name = self.node.output[0].clone();
+        match self.input(0)?.clone() {
+            Val::Pending { node, op, logical, act } => {
+                let a = self.emit(&node, *op, &logical, act, q, &out_name)?;
+                self.set(Val::Int8(a));
+            }
+            Val::Deq(a) if a.q == q => self.set(Val::Int8(a)),
+            Val::Deq(_) => bail!("requantizing a tensor to new parameters is not supported"),
+            _ => bail!("input '{}' is not a float result of a supported op", self.node.input[0]),
+        }
+        Ok(())
+    }
+
+    fn dequantize_linear(&mut self) -> Result<()> {
+        let (scales, zps) = self.qparams()?;
+        match self.input(0)?.clone() {
+            Val::Int8(mut a) => {
+                if scales.len() != 1 {
+                    bail!("activations must be quantized per tensor");
+                }
+                let q = QParams { scale: scales[0], zero_point: zps[0] };
+                let base = self.g.base(a.id);
+                let t = &mut self.g.tensors[base];
+                match t.quant {
+                    None => t.quant = Some(q), // a graph input learns its scale here
+                    Some(existing) if existing != q => bail!("int8 tensor read with two different scales"),
+                    _ => {}
+                }
+                a.q = q;
+                self.set(Val::Deq(a));
+            }
+            Val::Const(mut c) => {
+                let axis = self.attr_i("axis")?.unwrap_or(1);
+                let axis = if axis < 0 { axis + c.shape.len() as i64 } else { axis } as usize;
+                c.quant = Some(ConstQuant { scales, zero_points: zps, axis });
+                self.set(Val::Const(c));
+            }
+            _ => bail!("input '{}' is not an int8 tensor or constant", self.node.input[0]),
+        }
+        Ok(())
+    }
+
+    fn conv_attrs(&self, in_hw: [usize; 2], kernel_default: Option<[usize; 2]>) -> Result<ConvAttrs> {
+        let two = |name: &str, def: usize| -> Result<[usize; 2]> {
+            match self.attr_ints(name)? {
+                Some(v) if v.len() == 2 && v.iter().all(|&x| x > 0) => Ok([v[0] as usize, v[1] as usize]),
+                Some(v) => bail!("attribute {name}={v:?} is not supported (2-D ops only)"),
+                None => Ok([def, def]),
+            }
+        };
+        let kernel = match (self.attr_ints("kernel_shape")?, kernel_default) {
+            (Some(v), _) if v.len() == 2 => [v[0] as usize, v[1] as usize],
+            (None, Some(k)) => k,
+            (v, _) => bail!("kernel_shape {v:?} is not a 2-D kernel"),
+        };
+        let stride = two("strides", 1)?;
+        let dilation = two("dilations", 1)?;
+        let auto_pad = self
+            .node
+            .attribute
+            .iter()
+            .find(|a| a.name == "auto_pad")
+            .map(|a| String::from_utf8_lossy(&a.s).to_string())
+            .unwrap_or_default();
+        let pads = match auto_pad.as_str() {
+            "" | "NOTSET" => match self.attr_ints("pads")? {
+                Some(p) if p.len() == 4 && p.iter().all(|&x| x >= 0) => {
+                    [p[0] as usize, p[1] as usize, p[2] as usize, p[3] as usize]
+                }
+                Some(p) => bail!("pads {p:?} not supported"),
+                None => [0; 4],
+            },
+            "VALID" => [0; 4],
+            "SAME_UPPER" | "SAME_LOWER" => {
+                let mut pads = [0; 4];
+                for i in 0..2 {
+                    let out = in_hw[i].div_ceil(stride[i]);
+                    let eff = (kernel[i] - 1) * dilation[i] + 1;
+                    let total = ((out - 1) * stride[i] + eff).saturating_sub(in_hw[i]);
+                    let (small, big) = (total / 2, total - total / 2);
+                    let (before, after) = if auto_pad == "SAME_UPPER" { (small, big) } else { (big, small) };
+                    pads[i] = before;
+                    pads[i + 2] = after;
+                }
+                pads
+            }
+            other => bail!("auto_pad={other} not supported"),
+        };
+        let group = self.attr_i("group")?.unwrap_or(1).max(1) as usize;
+        Ok(ConvAttrs { kernel, stride, dilation, pads, group })
+    }
+
+    fn conv(&mut self) -> Result<()> {
+        let x = self.deq(0)?;
+        if x.logical.len() != 4 {
+            bail!("only 2-D convolution (4-D input) is supported, input is {:?}", x.logical);
+        }
+        let w = self.constant(1)?;
+        if w.quant.is_none() || !matches!(w.data, Data::I8(_)) {
+            bail!("weights must be int8 behind a DequantizeLinear");
+        }
+        let b = match self.opt_input(2)? {
+            Some(Val::Const(c)) => Some(c.clone()),
+            Some(_) => bail!("bias must be a constant"),
+            None => None,
+        };
+        if w.shape.len() != 4 {
+            bail!("weights {:?} are not 4-D", w.shape);
+        }
+        let attrs = self.conv_attrs([x.logical[2], x.logical[3]], Some([w.shape[2], w.shape[3]]))?;
+        let [n, c, h, wd] = [x.logical[0], x.logical[1], x.logical[2], x.logical[3]];
+        let o = w.shape[0];
+        let oh = out_dim(h, attrs.kernel[0], attrs.stride[0], attrs.dilation[0], attrs.pads[0] + attrs.pads[2])?;
+        let ow = out_dim(wd, attrs.kernel[1], attrs.stride[1], attrs.dilation[1], attrs.pads[1] + attrs.pads[3])?;
+        if w.shape.len() != 4 || w.shape[1] * attrs.group != c {
+            bail!("weights {:?} do not fit input channels {c} with group {}", w.shape, attrs.group);
+        }
+        let logical = vec![n, o, oh, ow];
+        self.pending(Pending::Conv { x, w, b, attrs }, logical);
+        Ok(())
+    }
+
+    fn fc_weights(w: &Constant, transposed_b: bool) -> Result<(Vec<i8>, f32, usize, usize)> {
+        let q = w.quant.as_ref().ok_or_else(|| anyhow!("weights must be int8 behind a DequantizeLinear"))?;
+        let Data::I8(data) = &w.data else { bail!("weights must be int8") };
+        if w.shape.len() != 2 {
+            bail!("weights must be 2-D, got {:?}", w.shape);
+        }
+        if q.scales.len() != 1 || q.zero_points.iter().any(|&z| z != 0) {
+            bail!("fully connected weights must be per-tensor symmetric int8 (zero point 0)");
+        }
+        // ONNX MatMul B is [K, N]; the kernel reads [N][K].
+        let (k, n) = if transposed_b { (w.shape[1], w.shape[0]) } else { (w.shape[0], w.shape[1]) };
+        let mut out = vec![0i8; k * n];
+        for ki in 0..k {
+            for ni in 0..n {
+                out[ni * k + ki] = if transposed_b { data[ni * k + ki] } else { data[ki * n + ni] };
+            }
+        }
+        Ok((out, q.scales[0], k, n))
+    }
+
+    fn fc_input(&self, x: &Act8) -> Result<()> {
+        let k: usize = x.logical.iter().product();
+        if x.logical.len() != 2 || x.logical[0] != 1 || !same_order(&x.logical, &x.perm, &identity(2)) || k == 0 {
+            bail!("fully connected input must be a [1, K] row vector, got {:?}", x.logical);
+        }
+        Ok(())
+    }
+
+    fn matmul(&mut self) -> Result<()> {
+        let x = self.deq(0)?;
+        self.fc_input(&x)?;
+        let (w, w_scale, k, n) = Self::fc_weights(&self.constant(1)?, false)?;
+        if x.logical[1] != k {
+            bail!("input {:?} does not match weights [{k}, {n}]", x.logical);
+        }
+        self.pending(Pending::MatMul { x, w, w_scale, k, n, b: None }, vec![1, n]);
+        Ok(())
+    }
+
+    fn gemm(&mut self) -> Result<()> {
+        if self.attr_i("transA")?.unwrap_or(0) != 0
+            || self.attr_f("alpha")?.unwrap_or(1.0) != 1.0
+            || self.attr_f("beta")?.unwrap_or(1.0) != 1.0
+        {
+            bail!("Gemm with transA, alpha or beta other than defaults is not supported");
+        }
+        let x = self.deq(0)?;
+        self.fc_input(&x)?;
+        let trans_b = self.attr_i("transB")?.unwrap_or(0) != 0;
+        let (w, w_scale, k, n) = Self::fc_weights(&self.constant(1)?, trans_b)?;
+        let b = match self.opt_input(2)? {
+            Some(Val::Const(c)) => Some(c.clone()),
+            Some(_) => bail!("bias must be a constant"),
+            None => None,
+        };
+        self.pending(Pending::MatMul { x, w, w_scale, k, n, b }, vec![1, n]);
+        Ok(())
+    }
+
+    fn pending(&mut self, op: Pending, logical: Vec<usize>) {
+        let node = node_label(self.node);
+        self.set(Val::Pending { node, op: Box::new(op), logical, act: Activation::None });
+    }
+
+    fn add(&mut self) -> Result<()> {
+        let (a, b) = (self.input(0)?.clone(), self.input(1)?.clone());
+        match (a, b) {
+            (Val::Pending { node, op, logical, act: Activation::None }, Val::Const(c))
+            | (Val::Const(c), Val::Pending { node, op, logical, act: Activation::None }) => {
+                let op = match *op {
+                    Pending::MatMul { x, w, w_scale, k, n, b: None } => Pending::MatMul { x, w, w_scale, k, n, b: Some(c) },
+                    Pending::Conv { x, w, b: None, attrs } => Pending::Conv { x, w, b: Some(c), attrs },
+                    _ => bail!("adding a constant is only supported as the bias of a MatMul or Conv"),
+                };
+                self.set(Val::Pending { node, op: Box::new(op), logical, act: Activation::None });
+            }
+            (Val::Deq(a), Val::Deq(b)) => {
+                if a.logical != b.logical {
+                    bail!("broadcasting Add {:?} + {:?} is not supported", a.logical, b.logical);
+                }
+                if !same_order(&a.logical, &a.perm, &b.perm) {
+                    bail!("Add of tensors stored in different layouts is not supported");
+                }
+                let logical = a.logical.clone();
+                self.pending(Pending::Add { a, b }, logical);
+            }
+            _ => bail!("Add needs two dequantized int8 tensors, or a float op and a constant bias"),
+        }
+        Ok(())
+    }
+
+    fn activation(&mut self, new: Activation) -> Result<()> {
+        match self.input(0)?.clone() {
+            Val::Pending { node, op, logical, act } => {
+                let merged = match (act, new) {
+                    (Activation::None, n) => n,
+                    (a, Activation::Relu) if a != Activation::None => a,
+                    _ => bail!("two different activations in a row are not supported"),
+                };
+                self.set(Val::Pending { node, op, logical, act: merged });
+                Ok(())
+            }
+            _ => bail!("{:?} must follow a Conv, MatMul, Add or pool (it is fused into its producer)", new),
+        }
+    }
+
+    fn clip(&mut self) -> Result<()> {
+        let bound = |i: usize, attr: &str| -> Result<Option<f32>> {
+            match self.opt_input(i)? {
+                Some(Val::Const(c)) => Ok(c.scalar_f32()),
+                Some(_) => bail!("Clip bounds must be constants"),
+                None => self.attr_f(attr),
+            }
+        };
+        let act = match (bound(1, "min")?, bound(2, "max")?) {
+            (Some(lo), Some(hi)) if lo == 0.0 && hi == 6.0 => Activation::Relu6,
+            (Some(lo), None) if lo == 0.0 => Activation::Relu,
+            (Some(lo), Some(hi)) => Activation::Clip { min: lo, max: hi },
+            (lo, hi) => Activation::Clip { min: lo.unwrap_or(f32::MIN), max: hi.unwrap_or(f32::MAX) },
+        };
+        self.activation(act)
+    }
+
+    fn avg_pool(&mut self, global: bool) -> Result<()> {
+        let x = self.deq(0)?;
+        if x.logical.len() != 4 {
+            bail!("only 2-D pooling is supported");
+        }
+        let (h, w) = (x.logical[2], x.logical[3]);
+        if self.attr_i("ceil_mode")?.unwrap_or(0) != 0 {
+            bail!("ceil_mode=1 is not supported");
+        }
+        let attrs = if global {
+            ConvAttrs { kernel: [h, w], stride: [1, 1], dilation: [1, 1], pads: [0; 4], group: 1 }
+        } else {
+            let a = self.conv_attrs([h, w], None)?;
+            if self.attr_i("count_include_pad")?.unwrap_or(0) != 0 && a.pads.iter().any(|&p| p > 0) {
+                bail!("count_include_pad=1 with padding is not supported (TFLite excludes padding)");
+            }
+            a
+        };
+        let oh = out_dim(h, attrs.kernel[0], attrs.stride[0], 1, attrs.pads[0] + attrs.pads[2])?;
+        let ow = out_dim(w, attrs.kernel[1], attrs.stride[1], 1, attrs.pads[1] + attrs.pads[3])?;
+        let logical = vec![x.logical[0], x.logical[1], oh, ow];
+        self.pending(Pending::AvgPool { x, attrs }, logical);
+        Ok(())
+    }
+
+    fn softmax(&mut self) -> Result<()> {
+        let x = self.deq(0)?;
+        let rank = x.logical.len() as i64;
+        let axis = self.attr_i("axis")?.unwrap_or(-1);
+        let axis = if axis < 0 { axis + rank } else { axis };
+        if axis != rank - 1 || !same_order(&x.logical, &x.perm, &identity(x.logical.len())) {
+            bail!("Softmax is supported over the last axis of a row-major tensor only");
+        }
+        let logical = x.logical.clone();
+        self.pending(Pending::Softmax { x }, logical);
+        Ok(())
+    }
+
+    fn transpose(&mut self) -> Result<()> {
+        let (a, is_int8) = match self.input(0)?.clone() {
+            Val::Int8(a) => (a, true),
+            Val::Deq(a) => (a, false),
+            _ => bail!("Transpose is supported on int8 tensors only"),
+        };
+        let rank = a.logical.len();
+        let t: Vec<usize> = match self.attr_ints("perm")? {
+            Some(p) => p.iter().map(|&x| x as usize).collect(),
+            None => (0..rank).rev().collect(),
+        };
+        if t.len() != rank {
+            bail!("perm {t:?} does not match rank {rank}");
+        }
+        let logical = t.iter().map(|&d| a.logical[d]).collect();
+        let perm = transposed(&a.perm, &t);
+        let v = Act8 { logical, perm, ..a };
+        self.set(if is_int8 { Val::Int8(v) } else { Val::Deq(v) });
+        Ok(())
+    }
+
+    fn reshape(&mut self) -> Result<()> {
+        let (a, is_int8) = match self.input(0)?.clone() {
+            Val::Int8(a) => (a, true),
+            Val::Deq(a) => (a, false),
+            _ => bail!("{} is supported on int8 tensors only", self.node.op_type),
+        };
+        let total: usize = a.logical.iter().product();
+        let rank = a.logical.len();
+        let shape: Vec<usize> = match self.node.op_type.as_str() {
+            "Reshape" => {
+                let spec = self.constant(1)?.as_i64().ok_or_else(|| anyhow!("shape must be int64"))?;
+                let mut out: Vec<i64> = spec
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &d)| if d == 0 { a.logical.get(i).copied().unwrap_or(0) as i64 } else { d })
+                    .collect();
+                if let Some(pos) = out.iter().position(|&d| d == -1) {
+                    let known: i64 = out.iter().filter(|&&d| d != -1).product();
+                    if known == 0 || total as i64 % known != 0 {
+                        bail!("cannot reshape {:?} to {spec:?}", a.logical);
+                    }
+                    out[pos] = total as i64 / known;
+                }
+                out.iter().map(|&d| d.max(0) as usize).collect()
+            }
+            "Flatten" => {
+                let axis = self.attr_i("axis")?.unwrap_or(1);
+                let axis = if axis < 0 { axis + rank as i64 } else { axis } as usize;
+                let outer: usize = a.logical[..axis].iter().product();
+                vec![outer, total / outer.max(1)]
+            }
+            "Squeeze" => {
+                let axes = self.squeeze_axes(rank)?;
+                a.logical.iter().enumerate().filter(|(i, &d)| !(d == 1 && axes.as_ref().is_none_or(|ax| ax.contains(i)))).map(|(_, &d)| d).collect()
+            }
+            _ => {
+                let axes = self.squeeze_axes(rank)?.ok_or_else(|| anyhow!("Unsqueeze needs axes"))?;
+                let mut out = a.logical.clone();
+                let mut sorted = axes;
+                sorted.sort();
+                for ax in sorted {
+                    out.insert(ax.min(out.len()), 1);
+                }
+                out
+            }
+        };
+        if shape.iter().product::<usize>() != total {
+            bail!("cannot reshape {:?} to {shape:?}", a.logical);
+        }
+        if !same_order(&a.logical, &a.perm, &identity(rank)) {
+            bail!(
+                "reshaping a tensor stored as NHWC whose NCHW order differs ({:?}) needs a data transpose, which is not supported yet",
+                a.logical
+            );
+        }
+        let v = Act8 { perm: identity(shape.len()), logical: shape, ..a };
+        self.set(if is_int8 { Val::Int8(v) } else { Val::Deq(v) });
+        Ok(())
+    }
+
+    fn squeeze_axes(&self, rank: usize) -> Result<Option<Vec<usize>>> {
+        let raw = match self.opt_input(1)? {
+            Some(Val::Const(c)) => c.as_i64(),
+            Some(_) => bail!("axes must be constant"),
+            None => self.attr_ints("axes")?,
+        };
+        Ok(raw.map(|v| v.iter().map(|&a| if a < 0 { (a + rank as i64 + 1) as usize } else { a as usize }).collect()))
+    }
+
+    /// An IR tensor holding `a` in the storage shape an op expects.
+    fn storage(&mut self, a: &Act8, perm: &[usize], what: &str) -> Result<TensorId> {
+        if !same_order(&a.logical, &a.perm, perm) {
+            bail!("{what}: input layout {:?} would need a data transpose, which is not supported yet", a.logical);
+        }
+        let shape = storage_shape(&a.logical, perm);
+        Ok(self.view(a.id, shape, &a.logical))
+    }
+
+    /// `id` itself if it has that shape, else a view of it with that shape.
+    fn view(&mut self, id: TensorId, shape: Vec<usize>, logical: &[usize]) -> TensorId {
+        if self.g.tensors[id].shape == shape {
+            return id;
+        }
+        let base = self.g.base(id);
+        if let Some(existing) = (0..self.g.tensors.len())
+            .find(|&t| self.g.tensors[t].alias_of == Some(base) && self.g.tensors[t].shape == shape)
+        {
+            return existing;
+        }
+        let t = &self.g.tensors[base];
+        let name = format!("{}#view{}", t.name, self.g.tensors.len());
+        let view = Tensor { name, shape, onnx_shape: logical.to_vec(), alias_of: Some(base), ..t.clone() };
+        self.g.add_tensor(view)
+    }
+
+    fn new_act(&mut self, name: &str, logical: &[usize], perm: Vec<usize>, q: QParams) -> Act8 {
+        let id = self.g.add_tensor(Tensor {
+            name: name.to_string(),
+            shape: storage_shape(logical, &perm),
+            onnx_shape: logical.to_vec(),
+            dtype: DType::I8,
+            quant: Some(q),
+            alias_of: None,
+        });
+        Act8 { id, logical: logical.to_vec(), perm, q }
+    }
+
+    /// Turns a pending float op into an int8 IR op whose output has `q`.
+    fn emit(&mut self, node: &str, op: Pending, logical: &[usize], act: Activation, q: QParams, out: &str) -> Result<Act8> {
+        let (kind, inputs, perm) = match op {
+            Pending::Conv { x, w, b, attrs } => {
+                let xin = self.storage(&x, &NCHW_AS_NHWC, "Conv")?;
+                let conv = conv_weights(&x, &w, b.as_ref(), &attrs, act)?;
+                (OpKind::Conv2d(conv), vec![xin], NCHW_AS_NHWC.to_vec())
+            }
+            Pending::MatMul { x, w, w_scale, k: _, n, b } => {
+                let xin = self.storage(&x, &identity(2), "MatMul")?;
+                let bias = bias_values(b.as_ref(), n, x.q.scale, &[w_scale])?;
+                (OpKind::FullyConnected(FullyConnected { weights: w, weight_scale: w_scale, bias, activation: act }), vec![xin], identity(2))
+            }
+            Pending::Add { a, b } => {
+                let perm = a.perm.clone();
+                let ia = self.storage(&a, &perm, "Add")?;
+                let ib = self.storage(&b, &perm, "Add")?;
+                (OpKind::Add { activation: act }, vec![ia, ib], perm)
+            }
+            Pending::AvgPool { x, attrs } => {
+                let xin = self.storage(&x, &NCHW_AS_NHWC, "AveragePool")?;
+                let pool = Pool { kernel: attrs.kernel, stride: attrs.stride, pad_top: attrs.pads[0], pad_left: attrs.pads[1], activation: act };
+                (OpKind::AveragePool(pool), vec![xin], NCHW_AS_NHWC.to_vec())
+            }
+            Pending::Softmax { x } => {
+                if act != Activation::None {
+                    bail!("an activation after Softmax is not supported");
+                }
+                let perm = identity(x.logical.len());
+                let xin = self.storage(&x, &perm, "Softmax")?;
+                (OpKind::Softmax { beta: 1.0 }, vec![xin], perm)
+            }
+        };
+        let a = self.new_act(out, logical, perm, q);
+        self.g.ops.push(Op { name: node.to_string(), kind, inputs, output: a.id });
+        Ok(a)
+    }
+
+    fn output_tensor(&mut self, name: &str) -> Result<TensorId> {
+        match self.vals.get(name).cloned() {
+            Some(Val::Int8(a)) => {
+                let shape = if same_order(&a.logical, &a.perm, &identity(a.logical.len())) {
+                    a.logical.clone()
+                } else {
+                    self.g.tensors[a.id].shape.clone()
+                };
+                let id = self.view(a.id, shape, &a.logical);
+                if self.g.tensors[id].alias_of.is_some() {
+                    self.g.tensors[id].name = name.to_string();
+                }
+                Ok(id)
+            }
+            Some(_) => bail!("graph output '{name}' is not an int8 tensor; hybridc's int8 path needs int8 outputs (end the graph with QuantizeLinear)"),
+            None => bail!("graph output '{name}' is not produced by any node"),
+        }
+    }
+}
+
+fn out_dim(input: usize, k: usize, stride: usize, dilation: usize, pad: usize) -> Result<usize> {
+    let eff = (k - 1) * dilation + 1;
+    if input + pad < eff {
+        bail!("kernel {k} (dilation {dilation}) is larger than the padded input {input}+{pad}");
+    }
+    Ok((input + pad - eff) / stride + 1)
+}
+
+fn bias_values(b: Option<&Constant>, n: usize, in_scale: f32, w_scales: &[f32]) -> Result<Vec<i32>> {
+    let Some(b) = b else { return Ok(vec![0; n]) };
+    let Data::I32(v) = &b.data else { bail!("bias must be int32 behind a DequantizeLinear") };
+    if v.len() != n {
+        bail!("bias has {} values, expected {n}", v.len());
+    }
+    if let Some(q) = &b.quant {
+        if q.zero_points.iter().any(|&z| z != 0) {
+            bail!("bias zero point must be 0");
+        }
+        // The bias scale must be input scale x weight scale (TFLite's int8 spec).
+        for (i, &s) in q.scales.iter().enumerate() {
+            let ws = w_scales[if w_scales.len() == 1 { 0 } else { i }];
+            let expect = in_scale as f64 * ws as f64;
+            if ((s as f64 - expect) / expect).abs() > 1e-3 {
+                bail!("bias scale {s} is not input scale x weight scale ({expect}) for channel {i}");
+            }
+        }
+    }
+    Ok(v.clone())
+}
+
+fn conv_weights(x: &Act8, w: &Constant, b: Option<&Constant>, a: &ConvAttrs, act: Activation) -> Result<Conv2d> {
+    let q = w.quant.as_ref().ok_or_else(|| anyhow!("weights must be int8 behind a DequantizeLinear"))?;
+    let Data::I8(data) = &w.data else { bail!("weights must be int8") };
+    if q.zero_points.iter().any(|&z| z != 0) {
+        bail!("weights must be symmetric (zero point 0), as TFLite's int8 spec");
+    }
+    let (o, ipg, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3]);
+    if [kh, kw] != a.kernel && a.kernel != [0, 0] {
+        bail!("kernel_shape {:?} does not match weights {:?}", a.kernel, w.shape);
+    }
+    let scales: Vec<f32> = match q.scales.len() {
+        1 => vec![q.scales[0]; o],
+        n if n == o && q.axis == 0 => q.scales.clone(),
+        _ => bail!("weights must be quantized per tensor or per output channel (axis 0)"),
+    };
+    let in_c = x.logical[1];
+    let depthwise = a.group > 1;
+    if depthwise && (a.group != in_c || ipg != 1 || o % in_c != 0) {
+        bail!("grouped convolution with {} groups is not supported (only regular and depthwise)", a.group);
+    }
+    let mut weights = vec![0i8; data.len()];
+    for oc in 0..o {
+        for ky in 0..kh {
+            for kx in 0..kw {
+                for ic in 0..ipg {
+                    let src = ((oc * ipg + ic) * kh + ky) * kw + kx;
+                    let dst = if depthwise { (ky * kw + kx) * o + oc } else { ((oc * kh + ky) * kw + kx) * ipg + ic };
+                    weights[dst] = data[src];
+                }
+            }
+        }
+    }
+    let bias = bias_values(b, o, x.q.scale, &scales)?;
+    Ok(Conv2d {
+        depthwise,
+        kernel: [kh, kw],
+        stride: a.stride,
+        dilation: a.dilation,
+        pad_top: a.pads[0],
+        pad_left: a.pads[1],
+        weights,
+        weight_scales: scales,
+        bias,
+        activation: act,
+    })
+}

@@ -1,0 +1,100 @@
+//! The `hybridc` command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+use hybridc::driver::{self, CompileOptions};
+use hybridc::target;
+use hybridc::verify::{self, npy, RunOptions};
+
+#[derive(Parser)]
+#[command(name = "hybridc", version, about = "Compile hybrid edge/cloud classifiers (ONNX) to int8 firmware for Arm Cortex-M")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Compile an int8 QDQ ONNX model into a C project for a target.
+    Compile {
+        /// The ONNX model.
+        model: PathBuf,
+        /// Target name (a TOML file in targets/): host, cortex-m4, cortex-m7, cortex-m33, cortex-m55.
+        #[arg(long, default_value = "host")]
+        target: String,
+        /// Output project directory.
+        #[arg(short, long)]
+        out: PathBuf,
+        /// Make these tensors the outputs (comma-separated ONNX tensor names).
+        #[arg(long, value_delimiter = ',')]
+        outputs: Vec<String>,
+        /// Override the target's SRAM budget, e.g. 64KiB.
+        #[arg(long, value_parser = parse_size)]
+        sram: Option<u64>,
+        /// Override the target's flash budget, e.g. 1MiB.
+        #[arg(long, value_parser = parse_size)]
+        flash: Option<u64>,
+    },
+    /// Build a compiled project and run it over a batch of inputs.
+    Run {
+        /// The project directory written by `hybridc compile`.
+        project: PathBuf,
+        /// Inputs: an .npy whose leading dimension is the batch.
+        #[arg(long)]
+        input: PathBuf,
+        /// Outputs: an .npy file, or a directory of NAME.npy when the model has several outputs.
+        #[arg(long)]
+        output: PathBuf,
+        /// Kill the program after this many seconds.
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+    },
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    target::parse_size(s).map_err(|e| e.to_string())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match real_main(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+            eprintln!("hybridc: error: {}", chain.join(": "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn real_main(cli: Cli) -> Result<()> {
+    match cli.cmd {
+        Cmd::Compile { model, target, out, outputs, sram, flash } => {
+            let m = driver::compile(&CompileOptions { model, target, out: out.clone(), outputs, sram, flash })?;
+            let macs: u64 = m.layers.iter().map(|l| l.macs).sum();
+            println!(
+                "hybridc: compiled {} for {}: {} layers, {} MACs, arena {} bytes -> {}",
+                m.model, m.target, m.layers.len(), macs, m.arena_bytes, out.display()
+            );
+            for o in &m.outputs {
+                println!("  output {} {:?} {}", o.name, o.shape, o.dtype);
+            }
+        }
+        Cmd::Run { project, input, output, timeout } => {
+            let arr = npy::read(&input)?;
+            let opts = RunOptions { project, trace: false, timeout: Duration::from_secs(timeout) };
+            let r = verify::run_project(&opts, &arr, &input)?;
+            let files = verify::run::write_outputs(&r, &output)?;
+            println!("hybridc: ran {} items on {}", r.batch, r.manifest.target);
+            for f in files {
+                println!("  wrote {}", f.display());
+            }
+        }
+    }
+    Ok(())
+}

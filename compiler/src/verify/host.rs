@@ -1,0 +1,47 @@
+//! Host build of a generated project with the system C compiler (cc crate).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+use crate::codegen::Manifest;
+
+/// Compiles `project` into an executable under `project/build/`; returns its path.
+pub fn build(project: &Path, _m: &Manifest, trace: bool) -> Result<PathBuf> {
+    let triple = env!("HYBRIDC_HOST_TRIPLE");
+    let compiler = cc::Build::new()
+        .cargo_metadata(false)
+        .cargo_warnings(false)
+        .target(triple)
+        .host(triple)
+        .opt_level(2)
+        .try_get_compiler()
+        .context("no host C compiler found (install gcc or clang, or set CC)")?;
+    let build = project.join("build");
+    std::fs::create_dir_all(&build)?;
+    let exe = build.join(if trace { "model_trace" } else { "model" });
+    let mut sources: Vec<PathBuf> = vec![project.join("model.c"), project.join("main.c"), project.join("runtime/host_io.c")];
+    for entry in std::fs::read_dir(project.join("runtime"))? {
+        let p = entry?.path();
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.ends_with(".c") && name != "host_io.c" && name != "semihost.c" && name != "startup.c" {
+            sources.push(p);
+        }
+    }
+    let mut cmd: Command = compiler.to_command();
+    cmd.arg("-std=c11").arg("-I").arg(project.join("runtime")).arg("-I").arg(project);
+    if trace {
+        cmd.arg("-DHYB_TRACE");
+    }
+    cmd.args(&sources).arg("-o").arg(&exe).arg("-lm");
+    let out = cmd.output().with_context(|| format!("cannot run the host C compiler {:?}", compiler.path()))?;
+    if !out.status.success() {
+        bail!(
+            "host build of {} failed:\n{}",
+            project.display(),
+            String::from_utf8_lossy(&out.stderr).lines().take(20).collect::<Vec<_>>().join("\n")
+        );
+    }
+    Ok(exe)
+}

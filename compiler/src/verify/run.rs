@@ -1,0 +1,159 @@
+//! `hybridc run`: feeds a batch of inputs to a compiled project, item by item,
+//! and collects the outputs (and, on request, every layer's output).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+use super::{host, npy};
+use crate::codegen::{IoInfo, Manifest};
+
+pub struct RunOptions {
+    pub project: PathBuf,
+    pub trace: bool,
+    pub timeout: Duration,
+}
+
+pub struct RunResult {
+    pub manifest: Manifest,
+    pub batch: usize,
+    /// Per output: the bytes of all items, back to back.
+    pub outputs: Vec<Vec<u8>>,
+    /// With `trace`: per item, per layer, the layer's output bytes.
+    pub trace: Vec<Vec<Vec<u8>>>,
+}
+
+/// Checks an input array against the model input; returns the batch size.
+pub fn batch_of(arr: &npy::Array, io: &IoInfo, path: &Path) -> Result<usize> {
+    if arr.descr != io.dtype {
+        bail!(
+            "{} holds dtype {}, but model input '{}' is {}; convert it (e.g. np.int8)",
+            path.display(), arr.descr, io.name, io.dtype
+        );
+    }
+    // The model's shape is batch 1; the file's leading dim is the batch.
+    let item: &[usize] = if io.shape.first() == Some(&1) { &io.shape[1..] } else { &io.shape };
+    if arr.shape.len() == item.len() + 1 && arr.shape[1..] == *item {
+        Ok(arr.shape[0])
+    } else if arr.shape == io.shape {
+        Ok(1)
+    } else {
+        bail!(
+            "{} has shape {:?}, but model input '{}' needs [N, {}] (N items of {:?})",
+            path.display(), arr.shape, io.name,
+            item.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "), io.shape
+        )
+    }
+}
+
+/// Runs `exe` in `dir`, killing it after `timeout`.
+pub fn run_with_timeout(mut cmd: Command, what: &str, timeout: Duration) -> Result<std::process::Output> {
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().with_context(|| format!("cannot start {what}"))?;
+    let start = Instant::now();
+    loop {
+        if child.try_wait()?.is_some() {
+            return Ok(child.wait_with_output()?);
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("{what} did not finish within {} s and was killed (hung firmware?)", timeout.as_secs());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn run_project(opts: &RunOptions, input: &npy::Array, input_path: &Path) -> Result<RunResult> {
+    let m = Manifest::read(&opts.project)?;
+    if m.inputs.len() != 1 {
+        bail!("this model has {} inputs; `hybridc run` feeds single-input models", m.inputs.len());
+    }
+    let batch = batch_of(input, &m.inputs[0], input_path)?;
+    let dir = tempfile::Builder::new().prefix("hybridc-run").tempdir()?;
+    std::fs::write(dir.path().join("input.bin"), &input.data)?;
+
+    if m.target != "host" {
+        bail!("running target '{}' needs the firmware runner (QEMU), not available for this project", m.target);
+    }
+    let exe = host::build(&opts.project, &m, opts.trace)?;
+    let mut cmd = Command::new(&exe);
+    cmd.current_dir(dir.path());
+    let out = run_with_timeout(cmd, &format!("{}", exe.display()), opts.timeout)?;
+    if !out.status.success() {
+        bail!(
+            "the compiled model exited with {}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    collect(m, batch, dir.path(), opts.trace)
+}
+
+/// Splits output.bin (and trace.bin) into per-output and per-layer arrays.
+pub fn collect(m: Manifest, batch: usize, dir: &Path, trace: bool) -> Result<RunResult> {
+    let raw = std::fs::read(dir.join("output.bin")).context("the model wrote no output.bin")?;
+    let per_item: usize = m.outputs.iter().map(|o| o.bytes).sum();
+    if raw.len() != per_item * batch {
+        bail!("the model wrote {} output bytes, expected {} ({} items)", raw.len(), per_item * batch, batch);
+    }
+    let mut outputs = vec![Vec::with_capacity(batch); m.outputs.len()];
+    for item in raw.chunks_exact(per_item.max(1)) {
+        let mut at = 0;
+        for (k, o) in m.outputs.iter().enumerate() {
+            outputs[k].extend_from_slice(&item[at..at + o.bytes]);
+            at += o.bytes;
+        }
+    }
+    let mut traces = vec![];
+    if trace {
+        let raw = std::fs::read(dir.join("trace.bin")).context("the model wrote no trace.bin")?;
+        let per: usize = m.layers.iter().map(|l| l.bytes).sum();
+        if raw.len() != per * batch {
+            bail!("trace.bin has {} bytes, expected {}", raw.len(), per * batch);
+        }
+        for item in raw.chunks_exact(per.max(1)) {
+            let mut at = 0;
+            let mut layers = vec![];
+            for l in &m.layers {
+                layers.push(item[at..at + l.bytes].to_vec());
+                at += l.bytes;
+            }
+            traces.push(layers);
+        }
+    }
+    Ok(RunResult { manifest: m, batch, outputs, trace: traces })
+}
+
+/// File name for an output tensor: every character outside [A-Za-z0-9._-]
+/// becomes '_' (so `model/dense/MatMul;model/dense/BiasAdd` becomes
+/// `model_dense_MatMul_model_dense_BiasAdd.npy`).
+pub fn sanitize(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_' { c } else { '_' })
+        .collect();
+    if s.is_empty() || s.starts_with('.') { format!("_{s}") } else { s }
+}
+
+/// Writes the outputs: one `.npy` at `path`, or one per output in directory `path`.
+pub fn write_outputs(r: &RunResult, path: &Path) -> Result<Vec<PathBuf>> {
+    let shape_of = |o: &IoInfo| -> Vec<usize> {
+        let item: &[usize] = if o.shape.first() == Some(&1) { &o.shape[1..] } else { &o.shape };
+        std::iter::once(r.batch).chain(item.iter().copied()).collect()
+    };
+    if r.manifest.outputs.len() == 1 {
+        let o = &r.manifest.outputs[0];
+        npy::write(path, &shape_of(o), &o.dtype, &r.outputs[0])?;
+        return Ok(vec![path.to_path_buf()]);
+    }
+    std::fs::create_dir_all(path).with_context(|| format!("cannot create output directory {}", path.display()))?;
+    let mut written = vec![];
+    for (o, data) in r.manifest.outputs.iter().zip(&r.outputs) {
+        let p = path.join(format!("{}.npy", sanitize(&o.name)));
+        npy::write(&p, &shape_of(o), &o.dtype, data)?;
+        written.push(p);
+    }
+    Ok(written)
+}
