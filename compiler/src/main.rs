@@ -50,6 +50,9 @@ enum Cmd {
         /// Outputs: an .npy file, or a directory of NAME.npy when the model has several outputs.
         #[arg(long)]
         output: PathBuf,
+        /// Compare the (single) output with this .npy, byte for byte; fail on any difference.
+        #[arg(long)]
+        expect: Option<PathBuf>,
         /// Kill the program after this many seconds.
         #[arg(long, default_value_t = 600)]
         timeout: u64,
@@ -85,7 +88,7 @@ fn real_main(cli: Cli) -> Result<()> {
                 println!("  output {} {:?} {}", o.name, o.shape, o.dtype);
             }
         }
-        Cmd::Run { project, input, output, timeout } => {
+        Cmd::Run { project, input, output, expect, timeout } => {
             let arr = npy::read(&input)?;
             let opts = RunOptions { project, trace: false, timeout: Duration::from_secs(timeout) };
             let r = verify::run_project(&opts, &arr, &input)?;
@@ -93,6 +96,18 @@ fn real_main(cli: Cli) -> Result<()> {
             println!("hybridc: ran {} items on {}", r.batch, r.manifest.target);
             for f in files {
                 println!("  wrote {}", f.display());
+            }
+            if let Some(path) = expect {
+                let want = npy::read(&path)?;
+                let got = &r.outputs[0];
+                if want.data.len() != got.len() {
+                    anyhow::bail!("{} holds {} bytes, the outputs {}", path.display(), want.data.len(), got.len());
+                }
+                let differ = want.data.iter().zip(got).filter(|(a, b)| a != b).count();
+                if differ > 0 {
+                    anyhow::bail!("{differ} of {} output bytes differ from {}", got.len(), path.display());
+                }
+                println!("  all {} output bytes equal {}", got.len(), path.display());
             }
         }
     }

@@ -13,16 +13,11 @@ pub fn select_outputs(g: &mut Graph, names: &[String]) -> Result<()> {
         match g.find(n) {
             Some(id) => outs.push(id),
             None => {
-                let mut known: Vec<&str> = g
-                    .ops
-                    .iter()
-                    .map(|op| g.tensors[op.output].name.as_str())
-                    .collect();
-                known.truncate(8);
+                let last: Vec<&str> =
+                    g.ops.iter().rev().take(3).map(|op| g.tensors[op.output].name.as_str()).collect();
                 bail!(
-                    "--outputs: no tensor named '{n}' in the model; tensors that can be outputs include: {}{}",
-                    known.join(", "),
-                    if g.ops.len() > 8 { ", ..." } else { "" }
+                    "--outputs: no tensor named '{n}' in the model (the last layers write: '{}'; report.json of a compile lists every layer's output under layers[].output)",
+                    last.join("', '")
                 );
             }
         }

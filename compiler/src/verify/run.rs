@@ -77,7 +77,9 @@ pub fn run_project(opts: &RunOptions, input: &npy::Array, input_path: &Path) -> 
     if m.target != "host" {
         bail!("running target '{}' needs the firmware runner (QEMU), not available for this project", m.target);
     }
-    let exe = host::build(&opts.project, &m, opts.trace)?;
+    // Absolute, since the program runs in a scratch directory.
+    let project = opts.project.canonicalize()?;
+    let exe = host::build(&project, &m, opts.trace)?;
     let mut cmd = Command::new(&exe);
     cmd.current_dir(dir.path());
     let out = run_with_timeout(cmd, &format!("{}", exe.display()), opts.timeout)?;

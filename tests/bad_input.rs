@@ -1,0 +1,134 @@
+//! Bad input, as a new user would give it: each case must end with one
+//! `hybridc: error:` line naming the culprit, a non-zero exit (not a panic),
+//! and no output left behind.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn hybridc(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_hybridc")).args(args).output().expect("run hybridc");
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    (out.status.code().unwrap_or(-1), stderr)
+}
+
+fn bad(name: &str) -> String {
+    common::fixtures().join("../bad").join(name).to_string_lossy().to_string()
+}
+
+fn kws() -> String {
+    common::fixtures().join("kws_dscnn_int8.onnx").to_string_lossy().to_string()
+}
+
+/// Asserts a clean failure whose message contains every `needles`.
+fn assert_clean_failure(code: i32, stderr: &str, needles: &[&str]) {
+    assert_eq!(code, 1, "expected exit status 1, got {code}; stderr:\n{stderr}");
+    assert!(!stderr.contains("panicked"), "hybridc panicked:\n{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "expected one error line, got:\n{stderr}");
+    assert!(lines[0].starts_with("hybridc: error: "), "{stderr}");
+    for n in needles {
+        assert!(stderr.contains(n), "error should mention '{n}':\n{stderr}");
+    }
+}
+
+fn compile_fails(model: &str, extra: &[&str], needles: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let out: PathBuf = dir.path().join("out");
+    let mut args = vec!["compile", model, "-o", out.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    if !extra.contains(&"--target") {
+        args.extend_from_slice(&["--target", "host"]);
+    }
+    let (code, stderr) = hybridc(&args);
+    assert_clean_failure(code, &stderr, needles);
+    assert!(!out.exists(), "a failed compile left {} behind", out.display());
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(leftovers.is_empty(), "a failed compile left scratch files: {leftovers:?}");
+}
+
+#[test]
+fn truncated_onnx() {
+    compile_fails(&bad("truncated.onnx"), &[], &["truncated.onnx", "not a valid ONNX model"]);
+}
+
+#[test]
+fn garbage_onnx() {
+    compile_fails(&bad("garbage.onnx"), &[], &["garbage.onnx", "not a valid ONNX model"]);
+}
+
+#[test]
+fn missing_model_file() {
+    compile_fails("/nonexistent/model.onnx", &[], &["/nonexistent/model.onnx"]);
+}
+
+#[test]
+fn unsupported_op_names_node_and_type() {
+    compile_fails(&bad("unsupported_op.onnx"), &[], &["unsupported_selu", "Selu"]);
+}
+
+#[test]
+fn dynamic_input_shape() {
+    compile_fails(&bad("dynamic_shape.onnx"), &[], &["input_1", "dynamic dimension 'N'"]);
+}
+
+#[test]
+fn unknown_output_name() {
+    compile_fails(&kws(), &["--outputs", "no/such/tensor"], &["no/such/tensor"]);
+}
+
+#[test]
+fn unknown_target() {
+    compile_fails(&kws(), &["--target", "cortex-m99"], &["cortex-m99", "available targets"]);
+}
+
+fn compiled_kws(dir: &Path) -> PathBuf {
+    let proj = dir.join("kws");
+    let (code, stderr) = hybridc(&["compile", &kws(), "--target", "host", "-o", proj.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    proj
+}
+
+fn run_fails(input: &Path, needles: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let proj = compiled_kws(dir.path());
+    let out = dir.path().join("y.npy");
+    let (code, stderr) =
+        hybridc(&["run", proj.to_str().unwrap(), "--input", input.to_str().unwrap(), "--output", out.to_str().unwrap()]);
+    assert_clean_failure(code, &stderr, needles);
+    assert!(!out.exists(), "a failed run wrote {}", out.display());
+}
+
+#[test]
+fn npy_of_wrong_shape() {
+    // ResNet-8 images fed to the keyword-spotting model.
+    let x = common::fixtures().join("vectors/ic_resnet8_inputs_int8.npy");
+    run_fails(&x, &["ic_resnet8_inputs_int8.npy", "[12, 32, 32, 3]", "input_1"]);
+}
+
+#[test]
+fn npy_of_wrong_dtype() {
+    let x = common::fixtures().join("ref/kws_dscnn_seed0_input_float.npy");
+    run_fails(&x, &["kws_dscnn_seed0_input_float.npy", "<f4", "|i1"]);
+}
+
+#[test]
+fn npy_that_is_not_npy() {
+    run_fails(Path::new(&bad("garbage.onnx")), &["garbage.onnx", "not a valid .npy"]);
+}
+
+#[test]
+fn run_on_a_directory_that_is_not_a_project() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = common::fixtures().join("vectors/kws_dscnn_inputs_int8.npy");
+    let (code, stderr) = hybridc(&[
+        "run",
+        dir.path().to_str().unwrap(),
+        "--input",
+        x.to_str().unwrap(),
+        "--output",
+        dir.path().join("y.npy").to_str().unwrap(),
+    ]);
+    assert_clean_failure(code, &stderr, &["not a hybridc project"]);
+}

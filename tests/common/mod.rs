@@ -1,0 +1,72 @@
+//! Shared helpers of the golden suite: fixture paths and .npy loading.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use hybridc::verify::npy;
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/mlperf-tiny")
+}
+
+/// An int8 .npy as (shape, values).
+pub fn load_i8(path: &Path) -> (Vec<usize>, Vec<i8>) {
+    let a = npy::read(path).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
+    assert_eq!(a.descr, "|i1", "{} is not int8", path.display());
+    (a.shape, a.data.iter().map(|&b| b as i8).collect())
+}
+
+/// The four MLPerf Tiny models and their logits tensor (None: no softmax).
+pub const MODELS: [(&str, Option<&str>); 4] = [
+    ("ad_fcae", None),
+    ("ic_resnet8", Some("model/dense/MatMul;model/dense/BiasAdd")),
+    ("kws_dscnn", Some("functional_1/dense/BiasAdd")),
+    ("vww_mbnv1", Some("model/dense/MatMul;model/dense/BiasAdd")),
+];
+
+/// Every golden input of a model with its TFLite Micro output and logits:
+/// the 12 vectors plus the seed0 and sample0 references.
+pub struct Golden {
+    pub label: String,
+    pub input: Vec<i8>,
+    pub output: Vec<i8>,
+    pub logits: Option<Vec<i8>>,
+}
+
+pub fn golden_cases(model: &str) -> Vec<Golden> {
+    let f = fixtures();
+    let (shape, inputs) = load_i8(&f.join(format!("vectors/{model}_inputs_int8.npy")));
+    let (_, outputs) = load_i8(&f.join(format!("vectors/{model}_tflm_outputs_int8.npy")));
+    let logits_path = f.join(format!("vectors/{model}_tflm_logits_int8.npy"));
+    let logits = logits_path.exists().then(|| load_i8(&logits_path).1);
+    let n = shape[0];
+    let (isz, osz) = (inputs.len() / n, outputs.len() / n);
+    let mut cases: Vec<Golden> = (0..n)
+        .map(|i| Golden {
+            label: format!("vectors[{i}]"),
+            input: inputs[i * isz..(i + 1) * isz].to_vec(),
+            output: outputs[i * osz..(i + 1) * osz].to_vec(),
+            logits: logits.as_ref().map(|l| {
+                let lsz = l.len() / n;
+                l[i * lsz..(i + 1) * lsz].to_vec()
+            }),
+        })
+        .collect();
+    for which in ["seed0", "sample0"] {
+        cases.push(Golden {
+            label: format!("ref/{which}"),
+            input: load_i8(&f.join(format!("ref/{model}_{which}_input_int8.npy"))).1,
+            output: load_i8(&f.join(format!("ref/{model}_{which}_tflm_output_int8.npy"))).1,
+            logits: None,
+        });
+    }
+    cases
+}
+
+/// Index and values of the first differing element, if any.
+pub fn first_diff(a: &[i8], b: &[i8]) -> Option<(usize, i8, i8)> {
+    if a.len() != b.len() {
+        return Some((a.len().min(b.len()), 0, 0));
+    }
+    a.iter().zip(b).position(|(x, y)| x != y).map(|i| (i, a[i], b[i]))
+}

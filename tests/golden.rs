@@ -1,0 +1,119 @@
+//! Golden tests on the four MLPerf Tiny int8 models:
+//! - the Rust int8 reference equals TensorFlow Lite Micro, byte for byte,
+//!   on every golden input (outputs, and logits through `--outputs`);
+//! - the generated C, built for the host, equals the reference byte for
+//!   byte on every layer's output (the first diverging layer is reported).
+
+mod common;
+
+use std::time::Duration;
+
+use common::{first_diff, golden_cases, Golden, MODELS};
+use hybridc::driver::{self, CompileOptions, Compiled};
+use hybridc::verify::{self, npy, RunOptions};
+
+fn model_path(model: &str) -> std::path::PathBuf {
+    common::fixtures().join(format!("{model}_int8.onnx"))
+}
+
+/// Reference outputs of every case (outputs of the compiled graph, in order).
+fn reference(c: &Compiled, cases: &[Golden]) -> Vec<Vec<Vec<Option<Vec<i8>>>>> {
+    cases
+        .iter()
+        .map(|case| vec![hybridc::reference::run(&c.graph, &c.params, &[&case.input]).expect("reference run")])
+        .collect()
+}
+
+fn check_reference_vs_tflm(model: &str, outputs: &[String], expect: impl Fn(&Golden) -> Option<&Vec<i8>>) -> Compiled {
+    let c = driver::lower(&model_path(model), outputs).expect("lower");
+    let out_id = c.graph.outputs[0];
+    let mut checked = 0;
+    for case in golden_cases(model) {
+        let Some(want) = expect(&case) else { continue };
+        let values = hybridc::reference::run(&c.graph, &c.params, &[&case.input]).expect("reference run");
+        let got = values[out_id].as_ref().expect("output computed");
+        if let Some((i, g, w)) = first_diff(got, want) {
+            panic!("{model} {}: reference differs from TFLite Micro at element {i}: {g} vs {w}", case.label);
+        }
+        checked += 1;
+    }
+    assert!(checked >= 12, "{model}: only {checked} golden cases checked");
+    c
+}
+
+/// Compiles for the host, runs every case with layer tracing, and compares
+/// every layer with the reference.
+fn check_c_vs_reference(model: &str, c: &Compiled, outputs: &[String]) {
+    let cases = golden_cases(model);
+    let dir = tempfile::tempdir().unwrap();
+    let proj = dir.path().join("proj");
+    driver::compile(&CompileOptions {
+        model: model_path(model),
+        target: "host".into(),
+        out: proj.clone(),
+        outputs: outputs.to_vec(),
+        sram: None,
+        flash: None,
+    })
+    .expect("compile");
+    let m = hybridc::codegen::Manifest::read(&proj).unwrap();
+    let item_shape = &m.inputs[0].shape;
+    let mut shape = vec![cases.len()];
+    shape.extend_from_slice(&item_shape[1..]);
+    let arr = npy::Array {
+        shape,
+        descr: "|i1".into(),
+        data: cases.iter().flat_map(|c| c.input.iter().map(|&v| v as u8)).collect(),
+    };
+    let opts = RunOptions { project: proj, trace: true, timeout: Duration::from_secs(600) };
+    let r = verify::run_project(&opts, &arr, std::path::Path::new("golden inputs")).expect("run");
+    let refs = reference(c, &cases);
+    for (k, case) in cases.iter().enumerate() {
+        let values = &refs[k][0];
+        for (l, op) in c.graph.ops.iter().enumerate() {
+            let want = values[op.output].as_ref().unwrap();
+            let got: Vec<i8> = r.trace[k][l].iter().map(|&b| b as i8).collect();
+            if let Some((i, g, w)) = first_diff(&got, want) {
+                panic!(
+                    "{model} {}: generated C diverges from the reference first at layer {l} '{}' ({}), element {i}: {g} vs {w}",
+                    case.label, op.name, op.kind.name()
+                );
+            }
+        }
+        let out_bytes = m.outputs[0].bytes;
+        let got: Vec<i8> = r.outputs[0][k * out_bytes..(k + 1) * out_bytes].iter().map(|&b| b as i8).collect();
+        let want = values[c.graph.outputs[0]].as_ref().unwrap();
+        assert_eq!(first_diff(&got, want), None, "{model} {}: C output differs from the reference", case.label);
+    }
+}
+
+fn golden(model: &str) {
+    let c = check_reference_vs_tflm(model, &[], |g| Some(&g.output));
+    check_c_vs_reference(model, &c, &[]);
+    let logits = MODELS.iter().find(|(m, _)| *m == model).unwrap().1;
+    if let Some(name) = logits {
+        let outs = vec![name.to_string()];
+        let cl = check_reference_vs_tflm(model, &outs, |g| g.logits.as_ref());
+        check_c_vs_reference(model, &cl, &outs);
+    }
+}
+
+#[test]
+fn ad_fcae_matches_tflite_micro() {
+    golden("ad_fcae");
+}
+
+#[test]
+fn ic_resnet8_matches_tflite_micro() {
+    golden("ic_resnet8");
+}
+
+#[test]
+fn kws_dscnn_matches_tflite_micro() {
+    golden("kws_dscnn");
+}
+
+#[test]
+fn vww_mbnv1_matches_tflite_micro() {
+    golden("vww_mbnv1");
+}
