@@ -1,8 +1,10 @@
 //! Golden tests on the four MLPerf Tiny int8 models:
 //! - the Rust int8 reference equals TensorFlow Lite Micro, byte for byte,
 //!   on every golden input (outputs, and logits through `--outputs`);
-//! - the generated C, built for the host, equals the reference byte for
-//!   byte on every layer's output (the first diverging layer is reported).
+//! - the generated C, built for the host and run as Cortex-M4 and Cortex-M7
+//!   firmware under QEMU, equals the reference byte for byte on every
+//!   layer's output (the first diverging layer is reported), and its outputs
+//!   equal TensorFlow Lite Micro's.
 
 mod common;
 
@@ -41,15 +43,21 @@ fn check_reference_vs_tflm(model: &str, outputs: &[String], expect: impl Fn(&Gol
     c
 }
 
-/// Compiles for the host, runs every case with layer tracing, and compares
-/// every layer with the reference.
-fn check_c_vs_reference(model: &str, c: &Compiled, outputs: &[String]) {
+/// Compiles for `target`, runs every case with layer tracing, and compares
+/// every layer with the reference and the outputs with TFLite Micro.
+fn check_c_vs_reference(
+    model: &str,
+    target: &str,
+    c: &Compiled,
+    outputs: &[String],
+    tflm: impl Fn(&Golden) -> Option<&Vec<i8>>,
+) {
     let cases = golden_cases(model);
     let dir = tempfile::tempdir().unwrap();
     let proj = dir.path().join("proj");
     driver::compile(&CompileOptions {
         model: model_path(model),
-        target: "host".into(),
+        target: target.into(),
         out: proj.clone(),
         outputs: outputs.to_vec(),
         sram: None,
@@ -65,7 +73,7 @@ fn check_c_vs_reference(model: &str, c: &Compiled, outputs: &[String]) {
         descr: "|i1".into(),
         data: cases.iter().flat_map(|c| c.input.iter().map(|&v| v as u8)).collect(),
     };
-    let opts = RunOptions { project: proj, trace: true, timeout: Duration::from_secs(600) };
+    let opts = RunOptions { project: proj, trace: true, profile: false, timeout: Duration::from_secs(600) };
     let r = verify::run_project(&opts, &arr, std::path::Path::new("golden inputs")).expect("run");
     let refs = reference(c, &cases);
     for (k, case) in cases.iter().enumerate() {
@@ -75,7 +83,7 @@ fn check_c_vs_reference(model: &str, c: &Compiled, outputs: &[String]) {
             let got: Vec<i8> = r.trace[k][l].iter().map(|&b| b as i8).collect();
             if let Some((i, g, w)) = first_diff(&got, want) {
                 panic!(
-                    "{model} {}: generated C diverges from the reference first at layer {l} '{}' ({}), element {i}: {g} vs {w}",
+                    "{model} on {target} {}: generated C diverges from the reference first at layer {l} '{}' ({}), element {i}: {g} vs {w}",
                     case.label, op.name, op.kind.name()
                 );
             }
@@ -83,37 +91,56 @@ fn check_c_vs_reference(model: &str, c: &Compiled, outputs: &[String]) {
         let out_bytes = m.outputs[0].bytes;
         let got: Vec<i8> = r.outputs[0][k * out_bytes..(k + 1) * out_bytes].iter().map(|&b| b as i8).collect();
         let want = values[c.graph.outputs[0]].as_ref().unwrap();
-        assert_eq!(first_diff(&got, want), None, "{model} {}: C output differs from the reference", case.label);
+        assert_eq!(first_diff(&got, want), None, "{model} on {target} {}: output differs from the reference", case.label);
+        if let Some(t) = tflm(case) {
+            assert_eq!(first_diff(&got, t), None, "{model} on {target} {}: output differs from TFLite Micro", case.label);
+        }
     }
 }
 
-fn golden(model: &str) {
-    let c = check_reference_vs_tflm(model, &[], |g| Some(&g.output));
-    check_c_vs_reference(model, &c, &[]);
-    let logits = MODELS.iter().find(|(m, _)| *m == model).unwrap().1;
-    if let Some(name) = logits {
-        let outs = vec![name.to_string()];
-        let cl = check_reference_vs_tflm(model, &outs, |g| g.logits.as_ref());
-        check_c_vs_reference(model, &cl, &outs);
+fn logits_of(model: &str) -> Option<Vec<String>> {
+    MODELS.iter().find(|(m, _)| *m == model).unwrap().1.map(|n| vec![n.to_string()])
+}
+
+/// Reference == TFLite Micro on outputs and logits.
+fn reference_golden(model: &str) {
+    check_reference_vs_tflm(model, &[], |g| Some(&g.output));
+    if let Some(outs) = logits_of(model) {
+        check_reference_vs_tflm(model, &outs, |g| g.logits.as_ref());
     }
 }
 
-#[test]
-fn ad_fcae_matches_tflite_micro() {
-    golden("ad_fcae");
+/// Generated C on `target` == reference (every layer) == TFLite Micro (outputs).
+fn c_golden(model: &str, target: &str) {
+    let c = driver::lower(&model_path(model), &[]).expect("lower");
+    check_c_vs_reference(model, target, &c, &[], |g| Some(&g.output));
+    if let Some(outs) = logits_of(model) {
+        let cl = driver::lower(&model_path(model), &outs).expect("lower");
+        check_c_vs_reference(model, target, &cl, &outs, |g| g.logits.as_ref());
+    }
 }
 
-#[test]
-fn ic_resnet8_matches_tflite_micro() {
-    golden("ic_resnet8");
+macro_rules! golden_tests {
+    ($($model:ident),*) => {$(
+        mod $model {
+            #[test]
+            fn reference_equals_tflite_micro() {
+                super::reference_golden(stringify!($model));
+            }
+            #[test]
+            fn host_c_equals_reference() {
+                super::c_golden(stringify!($model), "host");
+            }
+            #[test]
+            fn cortex_m4_under_qemu_equals_reference() {
+                super::c_golden(stringify!($model), "cortex-m4");
+            }
+            #[test]
+            fn cortex_m7_under_qemu_equals_reference() {
+                super::c_golden(stringify!($model), "cortex-m7");
+            }
+        }
+    )*};
 }
 
-#[test]
-fn kws_dscnn_matches_tflite_micro() {
-    golden("kws_dscnn");
-}
-
-#[test]
-fn vww_mbnv1_matches_tflite_micro() {
-    golden("vww_mbnv1");
-}
+golden_tests!(ad_fcae, ic_resnet8, kws_dscnn, vww_mbnv1);

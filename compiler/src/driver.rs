@@ -96,7 +96,18 @@ pub fn compile(o: &CompileOptions) -> Result<Manifest> {
     let scratch = prepare_destination(&o.out)?;
     let result = (|| -> Result<Manifest> {
         let m = codegen::write_project(scratch.path(), &model_name(&o.model), &c.graph, &c.params, &c.plan, &t)?;
-        let report = report(&c, &t);
+        let mut report = report(&c, &t);
+        if !t.is_host() {
+            if crate::verify::firmware::toolchain_available(&t) {
+                let mem = crate::verify::firmware::check_budgets(scratch.path(), &t)?;
+                report["firmware"] = serde_json::to_value(&mem)?;
+            } else {
+                eprintln!(
+                    "hybridc: warning: {} not found, so the firmware was not linked; only the arena and weights were checked against the budgets",
+                    t.cc
+                );
+            }
+        }
         std::fs::write(scratch.path().join("report.json"), serde_json::to_string_pretty(&report)?)?;
         Ok(m)
     })();

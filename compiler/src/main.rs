@@ -50,12 +50,26 @@ enum Cmd {
         /// Outputs: an .npy file, or a directory of NAME.npy when the model has several outputs.
         #[arg(long)]
         output: PathBuf,
+        /// Count instructions per layer under QEMU and write the profile (JSON) here.
+        #[arg(long)]
+        profile: Option<PathBuf>,
         /// Compare the (single) output with this .npy, byte for byte; fail on any difference.
         #[arg(long)]
         expect: Option<PathBuf>,
         /// Kill the program after this many seconds.
         #[arg(long, default_value_t = 600)]
         timeout: u64,
+    },
+    /// Profile models on a Cortex-M target under QEMU and print a table.
+    Bench {
+        /// The ONNX models.
+        #[arg(required = true)]
+        models: Vec<PathBuf>,
+        #[arg(long, default_value = "cortex-m4")]
+        target: String,
+        /// Also write every profile as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
     },
 }
 
@@ -88,12 +102,22 @@ fn real_main(cli: Cli) -> Result<()> {
                 println!("  output {} {:?} {}", o.name, o.shape, o.dtype);
             }
         }
-        Cmd::Run { project, input, output, expect, timeout } => {
+        Cmd::Run { project, input, output, profile, expect, timeout } => {
             let arr = npy::read(&input)?;
-            let opts = RunOptions { project, trace: false, timeout: Duration::from_secs(timeout) };
+            let opts = RunOptions { project, trace: false, profile: profile.is_some(), timeout: Duration::from_secs(timeout) };
             let r = verify::run_project(&opts, &arr, &input)?;
             let files = verify::run::write_outputs(&r, &output)?;
             println!("hybridc: ran {} items on {}", r.batch, r.manifest.target);
+            if let (Some(path), Some(p)) = (&profile, &r.profile) {
+                std::fs::write(path, serde_json::to_string_pretty(p)?)
+                    .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+                println!(
+                    "  {} instructions, ~{} cycles, {:.3} MAC/cycle, ~{:.2} ms at {} MHz, flash {} B, RAM {} B (profile: {})",
+                    p["instructions"], p["cycles_estimate"], p["mac_per_cycle"].as_f64().unwrap_or(0.0),
+                    p["latency_ms"].as_f64().unwrap_or(0.0), p["clock_hz"].as_u64().unwrap_or(0) / 1_000_000,
+                    p["flash_bytes"], p["ram_bytes"], path.display()
+                );
+            }
             for f in files {
                 println!("  wrote {}", f.display());
             }
@@ -108,6 +132,16 @@ fn real_main(cli: Cli) -> Result<()> {
                     anyhow::bail!("{differ} of {} output bytes differ from {}", got.len(), path.display());
                 }
                 println!("  all {} output bytes equal {}", got.len(), path.display());
+            }
+        }
+        Cmd::Bench { models, target, json } => {
+            let rows = verify::bench::bench(&models, &target)?;
+            println!("{}", verify::bench::table(&rows));
+            println!("Instructions are counted under QEMU; cycles are estimated from them with the cost table in the README, not measured on a board.");
+            if let Some(path) = json {
+                let all: serde_json::Map<String, serde_json::Value> =
+                    rows.iter().map(|r| (r.model.clone(), r.profile.clone())).collect();
+                std::fs::write(&path, serde_json::to_string_pretty(&all)?)?;
             }
         }
     }

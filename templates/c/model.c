@@ -29,7 +29,8 @@ const int8_t *hyb_model_output(int i) {
 #ifdef HYB_PROFILE
 /* The profiler watches stores into this array to attribute instructions to layers. */
 volatile uint32_t hyb_prof_marks[HYB_NUM_LAYERS + 1];
-__attribute__((noinline)) void hyb_prof_mark(unsigned region) { hyb_prof_marks[region] = 1; }
+/* noipa: gcc must not clone it (a clone would sit outside the range the profiler watches). */
+__attribute__((noinline, noipa)) void hyb_prof_mark(unsigned region) { hyb_prof_marks[region] = 1; }
 #define HYB_LAYER_BEGIN(i) hyb_prof_mark(i)
 #else
 #define HYB_LAYER_BEGIN(i) ((void)0)

@@ -7,12 +7,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-use super::{host, npy};
+use super::{elf, firmware, host, npy, profile};
 use crate::codegen::{IoInfo, Manifest};
 
 pub struct RunOptions {
     pub project: PathBuf,
     pub trace: bool,
+    /// Count instructions per layer under QEMU (Cortex-M targets).
+    pub profile: bool,
     pub timeout: Duration,
 }
 
@@ -23,6 +25,8 @@ pub struct RunResult {
     pub outputs: Vec<Vec<u8>>,
     /// With `trace`: per item, per layer, the layer's output bytes.
     pub trace: Vec<Vec<Vec<u8>>>,
+    /// With `profile`: the per-inference figures.
+    pub profile: Option<serde_json::Value>,
 }
 
 /// Checks an input array against the model input; returns the batch size.
@@ -74,23 +78,53 @@ pub fn run_project(opts: &RunOptions, input: &npy::Array, input_path: &Path) -> 
     let dir = tempfile::Builder::new().prefix("hybridc-run").tempdir()?;
     std::fs::write(dir.path().join("input.bin"), &input.data)?;
 
-    if m.target != "host" {
-        bail!("running target '{}' needs the firmware runner (QEMU), not available for this project", m.target);
-    }
     // Absolute, since the program runs in a scratch directory.
     let project = opts.project.canonicalize()?;
-    let exe = host::build(&project, &m, opts.trace)?;
-    let mut cmd = Command::new(&exe);
-    cmd.current_dir(dir.path());
-    let out = run_with_timeout(cmd, &format!("{}", exe.display()), opts.timeout)?;
-    if !out.status.success() {
-        bail!(
-            "the compiled model exited with {}: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+    let mut prof = None;
+    if m.target == "host" {
+        if opts.profile {
+            bail!("--profile counts instructions under QEMU: compile for a Cortex-M target (e.g. --target cortex-m4)");
+        }
+        let exe = host::build(&project, &m, opts.trace)?;
+        let mut cmd = Command::new(&exe);
+        cmd.current_dir(dir.path());
+        let out = run_with_timeout(cmd, &format!("{}", exe.display()), opts.timeout)?;
+        if !out.status.success() {
+            bail!("the compiled model exited with {}: {}", out.status, String::from_utf8_lossy(&out.stderr).trim());
+        }
+    } else {
+        let t = crate::target::load(&m.target)?;
+        let mut flags = vec![];
+        if opts.trace {
+            flags.push("-DHYB_TRACE");
+        }
+        if opts.profile {
+            flags.push("-DHYB_PROFILE");
+        }
+        let variant = match (opts.trace, opts.profile) {
+            (false, false) => "plain",
+            (true, false) => "trace",
+            (false, true) => "profile",
+            (true, true) => "trace-profile",
+        };
+        let elf_path = firmware::build(&project, variant, &flags.join(" "))?;
+        let mut extra = vec![];
+        let counts = dir.path().join("profile.txt");
+        if opts.profile {
+            let so = profile::build_plugin(&project.join("build/plugin"))?;
+            extra = vec!["-plugin".to_string(), profile::plugin_arg(&so, &elf_path, &counts)?];
+        }
+        firmware::run(&t, &elf_path, dir.path(), &extra, opts.timeout)?;
+        if opts.profile {
+            let text = std::fs::read_to_string(&counts).context("the profiler plugin wrote no counts")?;
+            let regions = profile::parse(&text)?;
+            let memory = elf::memory(&elf_path)?;
+            prof = Some(profile::summarize(&regions, &m, &t, batch, &memory));
+        }
     }
-    collect(m, batch, dir.path(), opts.trace)
+    let mut r = collect(m, batch, dir.path(), opts.trace)?;
+    r.profile = prof;
+    Ok(r)
 }
 
 /// Splits output.bin (and trace.bin) into per-output and per-layer arrays.
@@ -125,7 +159,7 @@ pub fn collect(m: Manifest, batch: usize, dir: &Path, trace: bool) -> Result<Run
             traces.push(layers);
         }
     }
-    Ok(RunResult { manifest: m, batch, outputs, trace: traces })
+    Ok(RunResult { manifest: m, batch, outputs, trace: traces, profile: None })
 }
 
 /// File name for an output tensor: every character outside [A-Za-z0-9._-]

@@ -1,0 +1,146 @@
+//! Firmware behaviour under QEMU: profiles are repeatable and consistent,
+//! budgets stop the compile with both figures, and a crashed or hung
+//! firmware is reported instead of hanging the caller.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn hybridc(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_hybridc")).args(args).output().expect("run hybridc");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+fn fixture(rel: &str) -> String {
+    common::fixtures().join(rel).to_string_lossy().to_string()
+}
+
+fn compile(dir: &Path, model: &str, target: &str, extra: &[&str]) -> PathBuf {
+    let out = dir.join(format!("{model}-{target}"));
+    let mut args = vec!["compile", &fixture(&format!("{model}_int8.onnx"))].into_iter().map(String::from).collect::<Vec<_>>();
+    args.extend(["--target", target, "-o", out.to_str().unwrap()].map(String::from));
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let a: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+    let (code, _, stderr) = hybridc(&a);
+    assert_eq!(code, 0, "{stderr}");
+    out
+}
+
+fn profile(project: &Path, input: &str, dir: &Path, tag: &str) -> serde_json::Value {
+    let prof = dir.join(format!("{tag}.json"));
+    let (code, _, stderr) = hybridc(&[
+        "run",
+        project.to_str().unwrap(),
+        "--input",
+        &fixture(input),
+        "--output",
+        dir.join(format!("{tag}.npy")).to_str().unwrap(),
+        "--profile",
+        prof.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    serde_json::from_str(&std::fs::read_to_string(prof).unwrap()).unwrap()
+}
+
+#[test]
+fn profile_is_repeatable_and_adds_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let proj = compile(dir.path(), "kws_dscnn", "cortex-m4", &[]);
+    let a = profile(&proj, "ref/kws_dscnn_seed0_input_int8.npy", dir.path(), "a");
+    let b = profile(&proj, "ref/kws_dscnn_seed0_input_int8.npy", dir.path(), "b");
+    assert_eq!(a, b, "two profiles of the same build and input differ");
+    let layers = a["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 12);
+    let sum = |k: &str| layers.iter().map(|l| l[k].as_u64().unwrap()).sum::<u64>();
+    assert_eq!(sum("instructions"), a["instructions"].as_u64().unwrap());
+    assert_eq!(sum("cycles_estimate"), a["cycles_estimate"].as_u64().unwrap());
+    // MACs as the benchmark's README counts them.
+    assert_eq!(a["macs"].as_u64().unwrap(), 2_656_768);
+    // Every layer executes at least one instruction per MAC-free element and
+    // cycles are never below instructions (every class costs >= 1).
+    for l in layers {
+        assert!(l["instructions"].as_u64().unwrap() > 0, "{l}");
+        assert!(l["cycles_estimate"].as_u64().unwrap() >= l["instructions"].as_u64().unwrap());
+    }
+    // Flash holds at least the weights; RAM at least the arena.
+    assert!(a["flash_bytes"].as_u64().unwrap() >= 22_016 + 2_360);
+    assert!(a["ram_bytes"].as_u64().unwrap() >= a["arena_bytes"].as_u64().unwrap());
+    assert!((a["latency_ms"].as_f64().unwrap() - a["cycles_estimate"].as_f64().unwrap() / 120e3).abs() < 1e-6);
+}
+
+#[test]
+fn arena_over_sram_stops_the_compile_with_both_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("vww");
+    let (code, _, stderr) =
+        hybridc(&["compile", &fixture("vww_mbnv1_int8.onnx"), "--target", "cortex-m4", "-o", out.to_str().unwrap(), "--sram", "32KiB"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("32768") && stderr.contains("arena"), "{stderr}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn firmware_over_budget_stops_the_compile_at_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("kws");
+    // The arena (16,000 B) fits 20,000 B, but arena + stack does not.
+    let (code, _, stderr) =
+        hybridc(&["compile", &fixture("kws_dscnn_int8.onnx"), "--target", "cortex-m4", "-o", out.to_str().unwrap(), "--sram", "20000"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("SRAM") && stderr.contains("20000-byte budget"), "{stderr}");
+    assert!(!out.exists());
+    let (code, _, stderr) =
+        hybridc(&["compile", &fixture("vww_mbnv1_int8.onnx"), "--target", "cortex-m7", "-o", out.to_str().unwrap(), "--flash", "220KiB"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("flash") && stderr.contains("225280-byte budget"), "{stderr}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn crashed_firmware_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let proj = compile(dir.path(), "kws_dscnn", "cortex-m4", &[]);
+    // Make the firmware write to an address nothing is mapped at.
+    let main = proj.join("main.c");
+    let src = std::fs::read_to_string(&main).unwrap();
+    std::fs::write(&main, src.replace("int main(void) {", "int main(void) {\n    *(volatile int *)0x0FFFFFF0 = 1;")).unwrap();
+    let (code, _, stderr) = hybridc(&[
+        "run",
+        proj.to_str().unwrap(),
+        "--input",
+        &fixture("ref/kws_dscnn_seed0_input_int8.npy"),
+        "--output",
+        dir.path().join("y.npy").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("HardFault"), "{stderr}");
+    assert!(!dir.path().join("y.npy").exists());
+}
+
+#[test]
+fn hung_firmware_is_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    let proj = compile(dir.path(), "kws_dscnn", "cortex-m4", &[]);
+    let main = proj.join("main.c");
+    let src = std::fs::read_to_string(&main).unwrap();
+    std::fs::write(&main, src.replace("int main(void) {", "int main(void) {\n    for (volatile int spin = 1; spin;) {}")).unwrap();
+    let start = std::time::Instant::now();
+    let (code, _, stderr) = hybridc(&[
+        "run",
+        proj.to_str().unwrap(),
+        "--input",
+        &fixture("ref/kws_dscnn_seed0_input_int8.npy"),
+        "--output",
+        dir.path().join("y.npy").to_str().unwrap(),
+        "--timeout",
+        "3",
+    ]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("did not finish within 3 s"), "{stderr}");
+    assert!(start.elapsed().as_secs() < 60);
+}
