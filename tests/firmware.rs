@@ -101,46 +101,43 @@ fn firmware_over_budget_stops_the_compile_at_link() {
     assert!(!out.exists());
 }
 
-#[test]
-fn crashed_firmware_is_reported() {
+/// Compiles DS-CNN for Cortex-M4 with `code` injected at the start of main,
+/// then runs it; returns (exit status, stderr, whether an output was written).
+fn run_sabotaged(code: &str, timeout: &str) -> (i32, String, bool) {
     let dir = tempfile::tempdir().unwrap();
     let proj = compile(dir.path(), "kws_dscnn", "cortex-m4", &[]);
-    // Make the firmware write to an address nothing is mapped at.
     let main = proj.join("main.c");
     let src = std::fs::read_to_string(&main).unwrap();
-    std::fs::write(&main, src.replace("int main(void) {", "int main(void) {\n    *(volatile int *)0x0FFFFFF0 = 1;")).unwrap();
-    let (code, _, stderr) = hybridc(&[
+    std::fs::write(&main, src.replace("int main(void) {", &format!("int main(void) {{\n    {code}"))).unwrap();
+    let y = dir.path().join("y.npy");
+    let (status, _, stderr) = hybridc(&[
         "run",
         proj.to_str().unwrap(),
         "--input",
         &fixture("ref/kws_dscnn_seed0_input_int8.npy"),
         "--output",
-        dir.path().join("y.npy").to_str().unwrap(),
+        y.to_str().unwrap(),
+        "--timeout",
+        timeout,
     ]);
+    (status, stderr, y.exists())
+}
+
+#[test]
+fn crashed_firmware_is_reported() {
+    // A write to an address nothing is mapped at.
+    let (code, stderr, wrote) = run_sabotaged("*(volatile int *)0x0FFFFFF0 = 1;", "60");
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("HardFault"), "{stderr}");
-    assert!(!dir.path().join("y.npy").exists());
+    assert!(!wrote);
 }
 
 #[test]
 fn hung_firmware_is_killed() {
-    let dir = tempfile::tempdir().unwrap();
-    let proj = compile(dir.path(), "kws_dscnn", "cortex-m4", &[]);
-    let main = proj.join("main.c");
-    let src = std::fs::read_to_string(&main).unwrap();
-    std::fs::write(&main, src.replace("int main(void) {", "int main(void) {\n    for (volatile int spin = 1; spin;) {}")).unwrap();
     let start = std::time::Instant::now();
-    let (code, _, stderr) = hybridc(&[
-        "run",
-        proj.to_str().unwrap(),
-        "--input",
-        &fixture("ref/kws_dscnn_seed0_input_int8.npy"),
-        "--output",
-        dir.path().join("y.npy").to_str().unwrap(),
-        "--timeout",
-        "3",
-    ]);
+    let (code, stderr, wrote) = run_sabotaged("for (volatile int spin = 1; spin;) {}", "3");
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("did not finish within 3 s"), "{stderr}");
+    assert!(!wrote);
     assert!(start.elapsed().as_secs() < 60);
 }

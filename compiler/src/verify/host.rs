@@ -7,17 +7,22 @@ use anyhow::{bail, Context, Result};
 
 use crate::codegen::Manifest;
 
-/// Compiles `project` into an executable under `project/build/`; returns its path.
-pub fn build(project: &Path, _m: &Manifest, trace: bool) -> Result<PathBuf> {
+/// The system C compiler (honours CC), as the cc crate finds it.
+pub fn compiler() -> Result<cc::Tool> {
     let triple = env!("HYBRIDC_HOST_TRIPLE");
-    let compiler = cc::Build::new()
+    cc::Build::new()
         .cargo_metadata(false)
         .cargo_warnings(false)
         .target(triple)
         .host(triple)
         .opt_level(2)
         .try_get_compiler()
-        .context("no host C compiler found (install gcc or clang, or set CC)")?;
+        .context("no host C compiler found (install gcc or clang, or set CC)")
+}
+
+/// Compiles `project` into an executable under `project/build/`; returns its path.
+pub fn build(project: &Path, _m: &Manifest, trace: bool) -> Result<PathBuf> {
+    let compiler = compiler()?;
     let build = project.join("build");
     std::fs::create_dir_all(&build)?;
     let exe = build.join(if trace { "model_trace" } else { "model" });

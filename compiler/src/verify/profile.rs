@@ -66,15 +66,7 @@ pub fn build_plugin(dir: &Path) -> Result<PathBuf> {
     let src = target::root().join("runtime-c/qemu-plugin");
     let so = dir.join("libhyb_profile.so");
     std::fs::create_dir_all(dir)?;
-    let triple = env!("HYBRIDC_HOST_TRIPLE");
-    let cc = cc::Build::new()
-        .cargo_metadata(false)
-        .cargo_warnings(false)
-        .target(triple)
-        .host(triple)
-        .opt_level(2)
-        .try_get_compiler()
-        .context("no host C compiler to build the QEMU profiler plugin")?;
+    let cc = super::host::compiler()?;
     let out: std::process::Output = {
         let mut cmd: Command = cc.to_command();
         cmd.args(["-shared", "-fPIC", "-O2", "-fvisibility=hidden"])
