@@ -18,12 +18,16 @@ fn model_path(model: &str) -> std::path::PathBuf {
     common::fixtures().join(format!("{model}_int8.onnx"))
 }
 
-/// Reference outputs of every case (outputs of the compiled graph, in order).
+/// The reference's value of every tensor, as int8.
+fn reference_run(c: &Compiled, input: &[i8]) -> Vec<Option<Vec<i8>>> {
+    let bytes: &[u8] = bytemuck::cast_slice(input);
+    let values = hybridc::reference::run(&c.graph, &c.params, &[bytes]).expect("reference run");
+    values.into_iter().map(|v| v.map(|b| b.into_iter().map(|x| x as i8).collect())).collect()
+}
+
+/// Reference values of every case.
 fn reference(c: &Compiled, cases: &[Golden]) -> Vec<Vec<Vec<Option<Vec<i8>>>>> {
-    cases
-        .iter()
-        .map(|case| vec![hybridc::reference::run(&c.graph, &c.params, &[&case.input]).expect("reference run")])
-        .collect()
+    cases.iter().map(|case| vec![reference_run(c, &case.input)]).collect()
 }
 
 fn check_reference_vs_tflm(model: &str, outputs: &[String], expect: impl Fn(&Golden) -> Option<&Vec<i8>>) -> Compiled {
@@ -32,7 +36,7 @@ fn check_reference_vs_tflm(model: &str, outputs: &[String], expect: impl Fn(&Gol
     let mut checked = 0;
     for case in golden_cases(model) {
         let Some(want) = expect(&case) else { continue };
-        let values = hybridc::reference::run(&c.graph, &c.params, &[&case.input]).expect("reference run");
+        let values = reference_run(&c, &case.input);
         let got = values[out_id].as_ref().expect("output computed");
         if let Some((i, g, w)) = first_diff(got, want) {
             panic!("{model} {}: reference differs from TFLite Micro at element {i}: {g} vs {w}", case.label);

@@ -37,12 +37,44 @@ typedef struct {
     int32_t rows, depth, input_multiplier, input_left_shift, diff_min;
 } hyb_softmax_params;
 
+typedef struct {
+    int32_t mul; /* 0: add, 1: mul */
+    int32_t out_shape[4], a_strides[4], b_strides[4];
+    hyb_add_params add; /* mul uses the offsets, output multiplier/shift and range */
+} hyb_binary_params;
+
+typedef struct {
+    int32_t len, zero_point;
+    float scale;
+} hyb_quant_params;
+
+typedef struct {
+    int32_t inner, input_offset, requant, multiplier, shift;
+} hyb_concat_input;
+
+typedef struct {
+    int32_t outer, output_offset, num_inputs;
+    const hyb_concat_input *inputs;
+} hyb_concat_params;
+
+typedef struct {
+    int32_t in_shape[4], out_shape[4], before[4];
+    int8_t value;
+} hyb_pad_params;
+
 void hyb_conv_s8(const hyb_conv_params *p, const int8_t *in, int8_t *out);
 void hyb_depthwise_conv_s8(const hyb_conv_params *p, const int8_t *in, int8_t *out);
 void hyb_fully_connected_s8(const hyb_fc_params *p, const int8_t *in, int8_t *out);
 void hyb_add_s8(const hyb_add_params *p, const int8_t *a, const int8_t *b, int8_t *out);
 void hyb_avg_pool_s8(const hyb_pool_params *p, const int8_t *in, int8_t *out);
 void hyb_softmax_s8(const hyb_softmax_params *p, const int8_t *in, int8_t *out);
+void hyb_max_pool_s8(const hyb_pool_params *p, const int8_t *in, int8_t *out);
+void hyb_binary_s8(const hyb_binary_params *p, const int8_t *a, const int8_t *b, int8_t *out);
+void hyb_quantize_f32_s8(const hyb_quant_params *p, const float *in, int8_t *out);
+void hyb_dequantize_s8_f32(const hyb_quant_params *p, const int8_t *in, float *out);
+void hyb_concat_s8(const hyb_concat_params *p, const int8_t *const *in, int8_t *out);
+void hyb_pad_s8(const hyb_pad_params *p, const int8_t *in, int8_t *out);
+void hyb_lut_s8(int32_t len, const int8_t *table, const int8_t *in, int8_t *out);
 
 static inline int8_t hyb_clamp_s8(int32_t v, int32_t lo, int32_t hi) {
     return (int8_t)(v < lo ? lo : (v > hi ? hi : v));

@@ -11,12 +11,12 @@ static int8_t hyb_arena[HYB_ARENA_BYTES] __attribute__((aligned(16)));
 const uint32_t hyb_model_input_bytes[HYB_NUM_INPUTS] = { {% for io in inputs %}{{ io.bytes }}u, {% endfor %}};
 const uint32_t hyb_model_output_bytes[HYB_NUM_OUTPUTS] = { {% for io in outputs %}{{ io.bytes }}u, {% endfor %}};
 
-int8_t *hyb_model_input(int i) {
+void *hyb_model_input(int i) {
     static const uint32_t offsets[HYB_NUM_INPUTS] = { {% for io in inputs %}{{ io.offset }}u, {% endfor %}};
     return hyb_arena + offsets[i];
 }
 
-const int8_t *hyb_model_output(int i) {
+const void *hyb_model_output(int i) {
     static const uint32_t offsets[HYB_NUM_OUTPUTS] = { {% for io in outputs %}{{ io.offset }}u, {% endfor %}};
     return hyb_arena + offsets[i];
 }
@@ -35,7 +35,7 @@ __attribute__((noinline, noipa)) void hyb_prof_mark(unsigned region) { hyb_prof_
 #else
 #define HYB_LAYER_BEGIN(i) ((void)0)
 #endif
-{% for l in layers %}
+{{ constants }}{% for l in layers %}
 /* layer {{ l.index }}: {{ l.op }} {{ l.comment }} -> {{ l.out_shape }} */
 {{ l.data }}{% endfor %}
 

@@ -21,9 +21,10 @@
 extern const uint32_t hyb_model_input_bytes[HYB_NUM_INPUTS];
 extern const uint32_t hyb_model_output_bytes[HYB_NUM_OUTPUTS];
 
-/* Pointers into the arena; valid for the lifetime of the program. */
-int8_t *hyb_model_input(int i);
-const int8_t *hyb_model_output(int i);
+/* Pointers into the arena, valid for the lifetime of the program; the data
+ * type of each input and output is given above (int8_t or float). */
+void *hyb_model_input(int i);
+const void *hyb_model_output(int i);
 
 /* Runs every layer once. */
 void hyb_model_invoke(void);

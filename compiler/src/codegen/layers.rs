@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::ir::{Graph, Op, OpKind};
+use crate::ir::{DType, Graph, Op, OpKind};
 use crate::plan::Plan;
 use crate::quant::params::Params;
 
@@ -35,8 +35,45 @@ pub fn comment_safe(s: &str) -> String {
     s.replace("*/", "* /").replace("/*", "/ *")
 }
 
+/// C expression for a tensor's storage: its constant array, or the arena.
 fn arena(plan: &Plan, g: &Graph, t: usize) -> String {
-    format!("hyb_arena + {}", plan.offsets[g.base(t)].expect("planned tensor"))
+    let base = g.base(t);
+    if g.tensors[base].data.is_some() {
+        return const_name(base);
+    }
+    let at = format!("hyb_arena + {}", plan.offsets[base].expect("planned tensor"));
+    match g.tensors[base].dtype {
+        DType::F32 => format!("(float *)({at})"),
+        DType::I32 => format!("(int32_t *)({at})"),
+        DType::I8 => at,
+    }
+}
+
+pub fn const_name(t: usize) -> String {
+    format!("hyb_const_{t}")
+}
+
+/// C definitions of the graph's constant tensors.
+pub fn constants(g: &Graph) -> String {
+    let mut s = String::new();
+    for (t, tensor) in g.tensors.iter().enumerate() {
+        if let (Some(d), None) = (&tensor.data, tensor.alias_of) {
+            let name = const_name(t);
+            let body = match tensor.dtype {
+                DType::I8 => array_body(&d.iter().map(|&b| b as i8).collect::<Vec<_>>()),
+                DType::I32 => array_body(&d.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect::<Vec<_>>()),
+                DType::F32 => array_body(
+                    &d.chunks_exact(4).map(|c| format!("{:e}f", f32::from_le_bytes([c[0], c[1], c[2], c[3]]))).collect::<Vec<_>>(),
+                ),
+            };
+            writeln!(s, "/* constant {} */\nstatic const {} {name}[{}] __attribute__((aligned(4))) = {{{body}}};", comment_safe(&tensor.name), tensor.dtype.c_type(), tensor.len()).unwrap();
+        }
+    }
+    s
+}
+
+fn join<T: std::fmt::Display>(v: &[T]) -> String {
+    v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", ")
 }
 
 pub fn layer(index: usize, g: &Graph, op: &Op, p: &Params, plan: &Plan) -> LayerC {
@@ -101,6 +138,61 @@ pub fn layer(index: usize, g: &Graph, op: &Op, p: &Params, plan: &Plan) -> Layer
             )
             .unwrap();
             format!("hyb_softmax_s8(&{l}_params, {input}, {output});")
+        }
+        (Params::Binary(b), _) => {
+            let a = &b.add;
+            write!(
+                data,
+                "static const hyb_binary_params {l}_params = {{\n    .mul = {}, .out_shape = {{{}}}, .a_strides = {{{}}}, .b_strides = {{{}}},\n    .add = {{ .len = {}, .input1_offset = {}, .input2_offset = {}, .output_offset = {}, .left_shift = {},\n    .input1_multiplier = {}, .input1_shift = {}, .input2_multiplier = {}, .input2_shift = {},\n    .output_multiplier = {}, .output_shift = {}, .act_min = {}, .act_max = {} }},\n}};\n",
+                b.mul as i32, join(&b.out_shape), join(&b.a_strides), join(&b.b_strides),
+                a.len, a.input1_offset, a.input2_offset, a.output_offset, a.left_shift, a.input1_multiplier, a.input1_shift,
+                a.input2_multiplier, a.input2_shift, a.output_multiplier, a.output_shift, a.act_min, a.act_max
+            )
+            .unwrap();
+            let second = arena(plan, g, op.inputs[1]);
+            format!("hyb_binary_s8(&{l}_params, {input}, {second}, {output});")
+        }
+        (Params::MaxPool(p), _) => {
+            write!(
+                data,
+                "static const hyb_pool_params {l}_params = {{\n    .in_h = {}, .in_w = {}, .channels = {}, .out_h = {}, .out_w = {},\n    .k_h = {}, .k_w = {}, .stride_h = {}, .stride_w = {}, .pad_top = {}, .pad_left = {}, .act_min = {}, .act_max = {},\n}};\n",
+                p.in_hwc[0], p.in_hwc[1], p.in_hwc[2], p.out_hwc[0], p.out_hwc[1], p.kernel[0], p.kernel[1], p.stride[0], p.stride[1],
+                p.pad_top, p.pad_left, p.act_min, p.act_max
+            )
+            .unwrap();
+            format!("hyb_max_pool_s8(&{l}_params, {input}, {output});")
+        }
+        (Params::Concat(c), _) => {
+            let items: Vec<String> = c
+                .inputs
+                .iter()
+                .map(|i| {
+                    let (m, s) = i.requant.unwrap_or((0, 0));
+                    format!("{{ .inner = {}, .input_offset = {}, .requant = {}, .multiplier = {m}, .shift = {s} }}", i.inner, i.input_offset, i.requant.is_some() as i32)
+                })
+                .collect();
+            write!(data, "static const hyb_concat_input {l}_inputs[{}] = {{\n    {}\n}};\n", items.len(), items.join(",\n    ")).unwrap();
+            write!(data, "static const hyb_concat_params {l}_params = {{ .outer = {}, .output_offset = {}, .num_inputs = {}, .inputs = {l}_inputs }};\n", c.outer, c.output_offset, c.inputs.len()).unwrap();
+            let ptrs: Vec<String> = op.inputs.iter().map(|&t| format!("(const int8_t *)({})", arena(plan, g, t))).collect();
+            format!("{{ const int8_t *const in[] = {{ {} }}; hyb_concat_s8(&{l}_params, in, {output}); }}", ptrs.join(", "))
+        }
+        (Params::Pad(p), _) => {
+            write!(
+                data,
+                "static const hyb_pad_params {l}_params = {{ .in_shape = {{{}}}, .out_shape = {{{}}}, .before = {{{}}}, .value = {} }};\n",
+                join(&p.in_shape), join(&p.out_shape), join(&p.before), p.value
+            )
+            .unwrap();
+            format!("hyb_pad_s8(&{l}_params, {input}, {output});")
+        }
+        (Params::Lut, OpKind::Lut { table, .. }) => {
+            write!(data, "static const int8_t {l}_table[256] = {{{}}};\n", array_body(table)).unwrap();
+            format!("hyb_lut_s8({}, {l}_table, {input}, {output});", g.tensors[op.output].len())
+        }
+        (Params::Quantize(q), _) | (Params::Dequantize(q), _) => {
+            write!(data, "static const hyb_quant_params {l}_params = {{ .len = {}, .zero_point = {}, .scale = {:e}f }};\n", q.len, q.zero_point, q.scale).unwrap();
+            let f = if matches!(p, Params::Quantize(_)) { "hyb_quantize_f32_s8" } else { "hyb_dequantize_s8_f32" };
+            format!("{f}(&{l}_params, {input}, {output});")
         }
         _ => unreachable!("params prepared from this op"),
     };

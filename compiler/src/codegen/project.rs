@@ -47,6 +47,7 @@ struct ModelC<'a> {
     inputs: &'a [IoC],
     outputs: &'a [IoC],
     layers: &'a [LayerC],
+    constants: &'a str,
 }
 
 #[derive(Template)]
@@ -75,6 +76,12 @@ pub const KERNELS: &[&str] = &[
     "add_s8.c",
     "avg_pool_s8.c",
     "softmax_s8.c",
+    "max_pool_s8.c",
+    "binary_s8.c",
+    "quantize_f32.c",
+    "concat_s8.c",
+    "pad_s8.c",
+    "lut_s8.c",
 ];
 
 fn io(g: &Graph, plan: &Plan, ids: &[usize]) -> Vec<IoC> {
@@ -140,6 +147,7 @@ pub fn write_project(dir: &Path, model_name: &str, g: &Graph, params: &[Params],
             inputs: &inputs,
             outputs: &outputs,
             layers: &layers,
+            constants: &layers::constants(g),
         }
         .render()?,
     )?;

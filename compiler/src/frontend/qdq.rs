@@ -129,6 +129,7 @@ impl<'a> Importer<'a> {
             dtype: DType::I8,
             quant: None,
             alias_of: None,
+            data: None,
         });
         self.g.inputs.push(id);
         let act = Act8 { id, logical: shape, perm: identity(rank), q: QParams { scale: 0.0, zero_point: 0 } };
@@ -661,6 +662,7 @@ impl<'a> Importer<'a> {
             dtype: DType::I8,
             quant: Some(q),
             alias_of: None,
+            data: None,
         });
         Act8 { id, logical: logical.to_vec(), perm, q }
     }

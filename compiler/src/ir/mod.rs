@@ -59,6 +59,9 @@ pub struct Tensor {
     /// A view (Reshape, Flatten, Transpose that keeps the bytes in place) of
     /// another tensor: no storage of its own.
     pub alias_of: Option<TensorId>,
+    /// Constant contents (little-endian bytes), kept in flash, not the arena.
+    #[serde(skip)]
+    pub data: Option<Vec<u8>>,
 }
 
 impl Tensor {
@@ -149,6 +152,21 @@ pub enum OpKind {
     AveragePool(Pool),
     /// Softmax over the innermost dimension.
     Softmax { beta: f32 },
+    /// Max pooling (int8; input and output share quantization).
+    MaxPool(Pool),
+    /// Element-wise product, with broadcasting.
+    Mul { activation: Activation },
+    /// Concatenation along a storage axis, requantizing inputs to the output.
+    Concat { axis: usize },
+    /// Constant padding with the quantized zero, per storage axis.
+    Pad { before: Vec<usize>, after: Vec<usize> },
+    /// An element-wise int8 -> int8 function as a 256-entry table
+    /// (entry q + 128), computed at compile time from the float function.
+    Lut { function: String, #[serde(skip)] table: Vec<i8> },
+    /// float32 -> int8 with the output tensor's quantization.
+    Quantize,
+    /// int8 -> float32 with the input tensor's quantization.
+    Dequantize,
 }
 
 impl OpKind {
@@ -160,6 +178,13 @@ impl OpKind {
             OpKind::Add { .. } => "Add",
             OpKind::AveragePool(_) => "AveragePool2D",
             OpKind::Softmax { .. } => "Softmax",
+            OpKind::MaxPool(_) => "MaxPool2D",
+            OpKind::Mul { .. } => "Mul",
+            OpKind::Concat { .. } => "Concat",
+            OpKind::Pad { .. } => "Pad",
+            OpKind::Lut { .. } => "Lut",
+            OpKind::Quantize => "Quantize",
+            OpKind::Dequantize => "Dequantize",
         }
     }
 }
@@ -224,15 +249,23 @@ impl Graph {
         }
     }
 
-    /// Weight bytes in flash: int8 weights plus int32 biases.
+    /// Weight bytes in flash: int8 weights, int32 biases, lookup tables and
+    /// constant tensors.
     pub fn weights_bytes(&self) -> usize {
-        self.ops
+        let ops: usize = self
+            .ops
             .iter()
             .map(|op| match &op.kind {
                 OpKind::Conv2d(c) => c.weights.len() + 4 * c.bias.len(),
                 OpKind::FullyConnected(f) => f.weights.len() + 4 * f.bias.len(),
+                OpKind::Lut { table, .. } => table.len(),
                 _ => 0,
             })
-            .sum()
+            .sum();
+        ops + self.tensors.iter().filter_map(|t| t.data.as_ref()).map(|d| d.len()).sum::<usize>()
+    }
+
+    pub fn is_const(&self, t: TensorId) -> bool {
+        self.tensors[self.base(t)].data.is_some()
     }
 }

@@ -76,13 +76,104 @@ pub struct SoftmaxParams {
     pub diff_min: i32,
 }
 
+/// Broadcasting Add or Mul over up to 4 storage dims (strides 0 broadcast).
+#[derive(Debug, Clone)]
+pub struct BinaryParams {
+    pub mul: bool,
+    pub out_shape: [usize; 4],
+    pub a_strides: [usize; 4],
+    pub b_strides: [usize; 4],
+    /// Add: as [`AddParams`]; Mul: only output_multiplier/shift are used.
+    pub add: AddParams,
+}
+
+#[derive(Debug, Clone)]
+pub struct QuantizeParams {
+    pub len: usize,
+    pub scale: f32,
+    pub zero_point: i32,
+}
+
+#[derive(Debug, Clone)]
+pub struct ConcatInput {
+    pub inner: usize,
+    pub input_offset: i32,
+    /// None when the input already has the output's quantization.
+    pub requant: Option<(i32, i32)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ConcatParams {
+    pub outer: usize,
+    pub output_offset: i32,
+    pub inputs: Vec<ConcatInput>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PadParams {
+    pub in_shape: [usize; 4],
+    pub out_shape: [usize; 4],
+    pub before: [usize; 4],
+    pub value: i8,
+}
+
 #[derive(Debug, Clone)]
 pub enum Params {
     Conv(ConvParams),
     Fc(FcParams),
     Add(AddParams),
+    Binary(BinaryParams),
     AvgPool(PoolParams),
+    MaxPool(PoolParams),
     Softmax(SoftmaxParams),
+    Concat(ConcatParams),
+    Pad(PadParams),
+    Lut,
+    Quantize(QuantizeParams),
+    Dequantize(QuantizeParams),
+}
+
+/// Right-aligns `shape` to 4 dims.
+pub fn shape4(shape: &[usize]) -> [usize; 4] {
+    let mut s = [1; 4];
+    let n = shape.len().min(4);
+    s[4 - n..].copy_from_slice(&shape[shape.len() - n..]);
+    s
+}
+
+/// Strides of `shape` broadcast to `out` (0 where broadcast).
+fn broadcast_strides(shape: [usize; 4], out: [usize; 4]) -> [usize; 4] {
+    let mut st = [0; 4];
+    let mut acc = 1;
+    for d in (0..4).rev() {
+        st[d] = if shape[d] == 1 && out[d] != 1 { 0 } else { acc };
+        acc *= shape[d];
+    }
+    st
+}
+
+fn add_params(qa: QParams, qb: QParams, qo: QParams, len: usize, act: Activation) -> AddParams {
+    let left_shift = 20;
+    let twice_max = 2.0 * qa.scale.max(qb.scale) as f64;
+    let (m1, s1) = quantize_multiplier(qa.scale as f64 / twice_max);
+    let (m2, s2) = quantize_multiplier(qb.scale as f64 / twice_max);
+    let (mo, so) = quantize_multiplier(twice_max / ((1i64 << left_shift) as f64 * qo.scale as f64));
+    let (act_min, act_max) = activation_range(act, qo);
+    AddParams {
+        len,
+        input1_offset: -qa.zero_point,
+        input2_offset: -qb.zero_point,
+        output_offset: qo.zero_point,
+        left_shift,
+        input1_multiplier: m1,
+        input1_shift: s1,
+        input2_multiplier: m2,
+        input2_shift: s2,
+        output_multiplier: mo,
+        output_shift: so,
+        act_min,
+        act_max,
+    }
 }
 
 fn q(graph: &Graph, op: &Op, t: usize) -> Result<QParams> {
@@ -111,8 +202,10 @@ pub fn activation_range(act: Activation, out: QParams) -> (i32, i32) {
 pub fn prepare(graph: &Graph, op: &Op) -> Result<Params> {
     let out_t = &graph.tensors[op.output];
     let in_t = &graph.tensors[op.inputs[0]];
-    let qi = q(graph, op, op.inputs[0])?;
-    let qo = q(graph, op, op.output)?;
+    // Float tensors (Quantize's input, Dequantize's output) carry no int8 parameters.
+    let unit = QParams { scale: 1.0, zero_point: 0 };
+    let qi = if in_t.dtype == crate::ir::DType::F32 { unit } else { q(graph, op, op.inputs[0])? };
+    let qo = if out_t.dtype == crate::ir::DType::F32 { unit } else { q(graph, op, op.output)? };
     Ok(match &op.kind {
         OpKind::Conv2d(c) => {
             let out_c = out_t.hwc()[2];
@@ -158,31 +251,75 @@ pub fn prepare(graph: &Graph, op: &Op) -> Result<Params> {
                 act_max,
             })
         }
-        OpKind::Add { activation } => {
+        OpKind::Add { activation } | OpKind::Mul { activation } => {
             let q2 = q(graph, op, op.inputs[1])?;
-            let left_shift = 20;
-            let twice_max = 2.0 * qi.scale.max(q2.scale) as f64;
-            let (m1, s1) = quantize_multiplier(qi.scale as f64 / twice_max);
-            let (m2, s2) = quantize_multiplier(q2.scale as f64 / twice_max);
-            let (mo, so) =
-                quantize_multiplier(twice_max / ((1i64 << left_shift) as f64 * qo.scale as f64));
-            let (act_min, act_max) = activation_range(*activation, qo);
-            Params::Add(AddParams {
-                len: out_t.len(),
-                input1_offset: -qi.zero_point,
-                input2_offset: -q2.zero_point,
-                output_offset: qo.zero_point,
-                left_shift,
-                input1_multiplier: m1,
-                input1_shift: s1,
-                input2_multiplier: m2,
-                input2_shift: s2,
-                output_multiplier: mo,
-                output_shift: so,
+            let (a, b) = (&graph.tensors[op.inputs[0]], &graph.tensors[op.inputs[1]]);
+            let mut ap = add_params(qi, q2, qo, out_t.len(), *activation);
+            let mul = matches!(op.kind, OpKind::Mul { .. });
+            if mul {
+                let (m, s) = quantize_multiplier(qi.scale as f64 * q2.scale as f64 / qo.scale as f64);
+                ap.output_multiplier = m;
+                ap.output_shift = s;
+            }
+            if !mul && a.shape == b.shape {
+                Params::Add(ap)
+            } else {
+                let out = shape4(&out_t.shape);
+                Params::Binary(BinaryParams {
+                    mul,
+                    out_shape: out,
+                    a_strides: broadcast_strides(shape4(&a.shape), out),
+                    b_strides: broadcast_strides(shape4(&b.shape), out),
+                    add: ap,
+                })
+            }
+        }
+        OpKind::MaxPool(p) => {
+            if qi != qo {
+                bail!("node '{}': int8 MaxPool needs equal input and output quantization", op.name);
+            }
+            let (act_min, act_max) = activation_range(p.activation, qo);
+            Params::MaxPool(PoolParams {
+                in_hwc: in_t.hwc(),
+                out_hwc: out_t.hwc(),
+                kernel: p.kernel,
+                stride: p.stride,
+                pad_top: p.pad_top,
+                pad_left: p.pad_left,
                 act_min,
                 act_max,
             })
         }
+        OpKind::Concat { axis } => {
+            let outer: usize = out_t.shape[..*axis].iter().product();
+            let mut inputs = vec![];
+            for &t in &op.inputs {
+                let qt = q(graph, op, t)?;
+                let inner: usize = graph.tensors[t].shape[*axis..].iter().product();
+                let requant = (qt != qo).then(|| quantize_multiplier(qt.scale as f64 / qo.scale as f64));
+                inputs.push(ConcatInput { inner, input_offset: -qt.zero_point, requant });
+            }
+            Params::Concat(ConcatParams { outer, output_offset: qo.zero_point, inputs })
+        }
+        OpKind::Pad { before, .. } => {
+            if qi != qo {
+                bail!("node '{}': int8 Pad needs equal input and output quantization", op.name);
+            }
+            let n = in_t.shape.len();
+            let mut b4 = [0; 4];
+            for (k, &v) in before.iter().enumerate() {
+                b4[4 - n + k] = v;
+            }
+            Params::Pad(PadParams {
+                in_shape: shape4(&in_t.shape),
+                out_shape: shape4(&out_t.shape),
+                before: b4,
+                value: qo.zero_point.clamp(-128, 127) as i8,
+            })
+        }
+        OpKind::Lut { .. } => Params::Lut,
+        OpKind::Quantize => Params::Quantize(QuantizeParams { len: out_t.len(), scale: qo.scale, zero_point: qo.zero_point }),
+        OpKind::Dequantize => Params::Dequantize(QuantizeParams { len: in_t.len(), scale: qi.scale, zero_point: qi.zero_point }),
         OpKind::AveragePool(p) => {
             if qi != qo {
                 bail!(

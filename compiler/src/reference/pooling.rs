@@ -33,3 +33,26 @@ pub fn average_pool(p: &PoolParams, input: &[i8], out: &mut [i8]) {
         }
     }
 }
+
+/// MaxPool2D int8 (TFLite reference_integer_ops::MaxPool): padding ignored.
+pub fn max_pool(p: &PoolParams, input: &[i8], out: &mut [i8]) {
+    let [in_h, in_w, c] = p.in_hwc;
+    let [out_h, out_w, _] = p.out_hwc;
+    for oy in 0..out_h {
+        for ox in 0..out_w {
+            let y0 = (oy * p.stride[0]) as isize - p.pad_top as isize;
+            let x0 = (ox * p.stride[1]) as isize - p.pad_left as isize;
+            let ys = y0.max(0) as usize..((y0 + p.kernel[0] as isize).min(in_h as isize)).max(0) as usize;
+            let xs = x0.max(0) as usize..((x0 + p.kernel[1] as isize).min(in_w as isize)).max(0) as usize;
+            for ch in 0..c {
+                let mut m: i32 = -128;
+                for y in ys.clone() {
+                    for x in xs.clone() {
+                        m = m.max(input[(y * in_w + x) * c + ch] as i32);
+                    }
+                }
+                out[(oy * out_w + ox) * c + ch] = clamp_i8(m, p.act_min, p.act_max);
+            }
+        }
+    }
+}

@@ -1,0 +1,18 @@
+/* Float boundaries: Quantize (TFLite: zp + round(x / scale), half away from
+ * zero, saturated) and Dequantize ((q - zp) * scale), in float32. */
+#include <math.h>
+#include "hyb_kernels.h"
+
+void hyb_quantize_f32_s8(const hyb_quant_params *p, const float *in, int8_t *out) {
+    for (int i = 0; i < p->len; i++) {
+        float r = roundf(in[i] / p->scale);
+        if (r != r) r = 0.0f; /* NaN */
+        if (r > 512.0f) r = 512.0f;
+        if (r < -512.0f) r = -512.0f;
+        out[i] = hyb_clamp_s8((int32_t)r + p->zero_point, -128, 127);
+    }
+}
+
+void hyb_dequantize_s8_f32(const hyb_quant_params *p, const int8_t *in, float *out) {
+    for (int i = 0; i < p->len; i++) out[i] = (float)(in[i] - p->zero_point) * p->scale;
+}
