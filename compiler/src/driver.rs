@@ -10,6 +10,8 @@ use serde_json::json;
 use crate::codegen::{self, Manifest};
 use crate::ir::Graph;
 use crate::quant::params::{self, Params};
+use crate::quant::ptq::{self, Method};
+use crate::verify::npy;
 use crate::{frontend, passes, plan, target};
 
 pub struct CompileOptions {
@@ -19,6 +21,23 @@ pub struct CompileOptions {
     pub outputs: Vec<String>,
     pub sram: Option<u64>,
     pub flash: Option<u64>,
+    pub quant: QuantOptions,
+}
+
+/// How a float model is quantized.
+#[derive(Clone, Debug)]
+pub struct QuantOptions {
+    /// Calibration inputs (.npy, float32, leading dim = samples).
+    pub calib: Option<PathBuf>,
+    pub method: Method,
+    /// Keep int8 at the model's boundary instead of float32.
+    pub int8_io: bool,
+}
+
+impl Default for QuantOptions {
+    fn default() -> Self {
+        QuantOptions { calib: None, method: Method::MinMax, int8_io: false }
+    }
 }
 
 /// A model ready for code generation (also what the tests run the reference on).
@@ -26,18 +45,105 @@ pub struct Compiled {
     pub graph: Graph,
     pub params: Vec<Params>,
     pub plan: plan::Plan,
+    /// Per-layer SQNR against tract's float result (float models only).
+    pub sqnr_db: Vec<Option<f64>>,
 }
 
-/// Frontend, passes, quantization parameters and memory plan.
+/// Frontend, passes, quantization parameters and memory plan of a QDQ model.
 pub fn lower(model: &Path, outputs: &[String]) -> Result<Compiled> {
-    let mut graph = frontend::load(model)?;
+    lower_with(model, outputs, &QuantOptions::default())
+}
+
+/// Calibration samples shaped like the model's (batch-1) input.
+fn read_calib(path: &Path, input_shape: &[usize]) -> Result<Vec<Vec<f32>>> {
+    let a = npy::read(path)?;
+    if a.descr != "<f4" {
+        bail!("{} holds dtype {}; calibration data must be float32 (<f4) model inputs", path.display(), a.descr);
+    }
+    let item: &[usize] = if input_shape.first() == Some(&1) { &input_shape[1..] } else { input_shape };
+    if a.shape.len() != item.len() + 1 || a.shape[1..] != *item {
+        bail!(
+            "{} has shape {:?}; calibration data for this model must be [N, {}]",
+            path.display(), a.shape, item.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+        );
+    }
+    if a.shape[0] == 0 {
+        bail!("{} holds no samples; give a few hundred representative inputs", path.display());
+    }
+    let values = crate::reference::f32s(&a.data);
+    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+        bail!("{} contains NaN or Inf (sample {}); clean the calibration data", path.display(), i / item.iter().product::<usize>().max(1));
+    }
+    let n: usize = item.iter().product();
+    Ok(values.chunks_exact(n).map(|c| c.to_vec()).collect())
+}
+
+/// As [`lower`], quantizing float models with calibration data.
+pub fn lower_with(model: &Path, outputs: &[String], q: &QuantOptions) -> Result<Compiled> {
+    let proto = frontend::read_model(model)?;
+    let mut quantized = None;
+    let mut samples = vec![];
+    let mut graph = if frontend::is_quantized(&proto) {
+        frontend::import(&proto).with_context(|| format!("cannot compile {}", model.display()))?
+    } else {
+        let Some(calib) = &q.calib else {
+            bail!("{} is a float model: give calibration inputs with --calib X.npy to quantize it to int8", model.display());
+        };
+        let input_shape = float_input_shape(&proto)?;
+        samples = read_calib(calib, &input_shape)?;
+        check_weights_finite(&proto)?;
+        let qz = ptq::quantize(&proto, &samples, q.method, q.int8_io).with_context(|| format!("cannot quantize {}", model.display()))?;
+        let g = frontend::import(&qz.model).with_context(|| format!("cannot compile {}", model.display()))?;
+        quantized = Some(qz);
+        g
+    };
     if !outputs.is_empty() {
         passes::select_outputs(&mut graph, outputs)?;
     }
     passes::prune(&mut graph);
     let params = graph.ops.iter().map(|op| params::prepare(&graph, op)).collect::<Result<Vec<_>>>()?;
     let plan = plan::plan(&graph);
-    Ok(Compiled { graph, params, plan })
+    let mut c = Compiled { graph, params, plan, sqnr_db: vec![] };
+    if let Some(qz) = &quantized {
+        let n = samples.len().min(32);
+        c.sqnr_db = crate::verify::sqnr::per_layer(&c, qz, &samples[..n])?;
+    }
+    Ok(c)
+}
+
+fn float_input_shape(proto: &tract_onnx::pb::ModelProto) -> Result<Vec<usize>> {
+    use tract_onnx::pb::tensor_shape_proto::dimension::Value as Dim;
+    let g = proto.graph.as_ref().context("no graph")?;
+    let inits: Vec<&str> = g.initializer.iter().map(|t| t.name.as_str()).collect();
+    let input = g.input.iter().find(|i| !inits.contains(&i.name.as_str())).context("the model has no input")?;
+    let Some(tract_onnx::pb::type_proto::Value::TensorType(t)) = input.r#type.as_ref().and_then(|t| t.value.as_ref()) else {
+        bail!("graph input '{}' is not a tensor", input.name);
+    };
+    let dims = t.shape.as_ref().map(|s| s.dim.clone()).unwrap_or_default();
+    dims.iter()
+        .enumerate()
+        .map(|(i, d)| match &d.value {
+            Some(Dim::DimValue(v)) if *v > 0 => Ok(*v as usize),
+            _ => bail!(
+                "graph input '{}' has a dynamic dimension at axis {i}; hybridc compiles static shapes: export the model with a fixed shape (batch 1)",
+                input.name
+            ),
+        })
+        .collect()
+}
+
+/// NaN or Inf in float weights would poison every scale; name the tensor.
+fn check_weights_finite(proto: &tract_onnx::pb::ModelProto) -> Result<()> {
+    for t in &proto.graph.as_ref().context("no graph")?.initializer {
+        if let Ok(c) = frontend::Constant::from_proto(t) {
+            if let Some(v) = c.as_f32() {
+                if v.iter().any(|x| !x.is_finite()) {
+                    bail!("weight tensor '{}' contains NaN or Inf; fix the trained model", t.name);
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 pub fn report(c: &Compiled, target: &target::Target) -> serde_json::Value {
@@ -45,14 +151,19 @@ pub fn report(c: &Compiled, target: &target::Target) -> serde_json::Value {
     let layers: Vec<_> = g
         .ops
         .iter()
-        .map(|op| {
-            json!({
+        .enumerate()
+        .map(|(i, op)| {
+            let mut l = json!({
                 "name": op.name,
                 "op": op.kind.name(),
                 "macs": g.macs(op),
                 "output": g.tensors[op.output].name,
                 "output_shape": g.tensors[op.output].shape,
-            })
+            });
+            if let Some(Some(db)) = c.sqnr_db.get(i) {
+                l["sqnr_db"] = json!((db * 100.0).round() / 100.0);
+            }
+            l
         })
         .collect();
     json!({
@@ -79,7 +190,7 @@ pub fn compile(o: &CompileOptions) -> Result<Manifest> {
     if let Some(f) = o.flash {
         t.flash_bytes = f;
     }
-    let c = lower(&o.model, &o.outputs)?;
+    let c = lower_with(&o.model, &o.outputs, &o.quant)?;
     if c.plan.arena_bytes as u64 > t.sram_bytes {
         bail!(
             "the activation arena needs {} bytes, over the {} bytes of SRAM of target '{}'; use a board with more SRAM (or --sram SIZE if yours has it), or a smaller model",

@@ -33,6 +33,15 @@ enum Cmd {
         /// Make these tensors the outputs (comma-separated ONNX tensor names).
         #[arg(long, value_delimiter = ',')]
         outputs: Vec<String>,
+        /// Calibration inputs for a float model (.npy float32, leading dim = samples).
+        #[arg(long)]
+        calib: Option<PathBuf>,
+        /// How activation ranges are chosen from the calibration data.
+        #[arg(long, default_value = "minmax", value_parser = ["minmax", "percentile", "mse"])]
+        calib_method: String,
+        /// Keep int8 at the model's input and output (float32 otherwise, for float models).
+        #[arg(long)]
+        int8_io: bool,
         /// Override the target's SRAM budget, e.g. 64KiB.
         #[arg(long, value_parser = parse_size)]
         sram: Option<u64>,
@@ -91,8 +100,9 @@ fn main() -> ExitCode {
 
 fn real_main(cli: Cli) -> Result<()> {
     match cli.cmd {
-        Cmd::Compile { model, target, out, outputs, sram, flash } => {
-            let m = driver::compile(&CompileOptions { model, target, out: out.clone(), outputs, sram, flash })?;
+        Cmd::Compile { model, target, out, outputs, calib, calib_method, int8_io, sram, flash } => {
+            let quant = driver::QuantOptions { calib, method: calib_method.parse().map_err(anyhow::Error::msg)?, int8_io };
+            let m = driver::compile(&CompileOptions { model, target, out: out.clone(), outputs, sram, flash, quant })?;
             let macs: u64 = m.layers.iter().map(|l| l.macs).sum();
             println!(
                 "hybridc: compiled {} for {}: {} layers, {} MACs, arena {} bytes -> {}",

@@ -31,6 +31,9 @@ typedef struct {
 typedef struct {
     int32_t in_h, in_w, channels, out_h, out_w;
     int32_t k_h, k_w, stride_h, stride_w, pad_top, pad_left, act_min, act_max;
+    /* Average pooling into another scale (TFLite Mean): sum(x - zp_in) is
+     * multiplied by in/out scale, then divided by the count. */
+    int32_t requant, input_offset, output_offset, multiplier, shift;
 } hyb_pool_params;
 
 typedef struct {
@@ -62,6 +65,10 @@ typedef struct {
     int8_t value;
 } hyb_pad_params;
 
+typedef struct {
+    int32_t out_shape[4], in_strides[4];
+} hyb_transpose_params;
+
 void hyb_conv_s8(const hyb_conv_params *p, const int8_t *in, int8_t *out);
 void hyb_depthwise_conv_s8(const hyb_conv_params *p, const int8_t *in, int8_t *out);
 void hyb_fully_connected_s8(const hyb_fc_params *p, const int8_t *in, int8_t *out);
@@ -74,6 +81,7 @@ void hyb_quantize_f32_s8(const hyb_quant_params *p, const float *in, int8_t *out
 void hyb_dequantize_s8_f32(const hyb_quant_params *p, const int8_t *in, float *out);
 void hyb_concat_s8(const hyb_concat_params *p, const int8_t *const *in, int8_t *out);
 void hyb_pad_s8(const hyb_pad_params *p, const int8_t *in, int8_t *out);
+void hyb_transpose_s8(const hyb_transpose_params *p, const int8_t *in, int8_t *out);
 void hyb_lut_s8(int32_t len, const int8_t *table, const int8_t *in, int8_t *out);
 
 static inline int8_t hyb_clamp_s8(int32_t v, int32_t lo, int32_t hi) {

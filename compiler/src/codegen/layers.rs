@@ -72,6 +72,16 @@ pub fn constants(g: &Graph) -> String {
     s
 }
 
+/// The C initializer of a pooling layer's parameters.
+fn pool_params(l: &str, p: &crate::quant::params::PoolParams) -> String {
+    let r = p.requant.unwrap_or(crate::quant::params::PoolRequant { input_offset: 0, output_offset: 0, multiplier: 0, shift: 0 });
+    format!(
+        "static const hyb_pool_params {l}_params = {{\n    .in_h = {}, .in_w = {}, .channels = {}, .out_h = {}, .out_w = {},\n    .k_h = {}, .k_w = {}, .stride_h = {}, .stride_w = {}, .pad_top = {}, .pad_left = {}, .act_min = {}, .act_max = {},\n    .requant = {}, .input_offset = {}, .output_offset = {}, .multiplier = {}, .shift = {},\n}};\n",
+        p.in_hwc[0], p.in_hwc[1], p.in_hwc[2], p.out_hwc[0], p.out_hwc[1], p.kernel[0], p.kernel[1], p.stride[0], p.stride[1],
+        p.pad_top, p.pad_left, p.act_min, p.act_max, p.requant.is_some() as i32, r.input_offset, r.output_offset, r.multiplier, r.shift
+    )
+}
+
 fn join<T: std::fmt::Display>(v: &[T]) -> String {
     v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", ")
 }
@@ -121,13 +131,7 @@ pub fn layer(index: usize, g: &Graph, op: &Op, p: &Params, plan: &Plan) -> Layer
             format!("hyb_add_s8(&{l}_params, {input}, {second}, {output});")
         }
         (Params::AvgPool(p), _) => {
-            write!(
-                data,
-                "static const hyb_pool_params {l}_params = {{\n    .in_h = {}, .in_w = {}, .channels = {}, .out_h = {}, .out_w = {},\n    .k_h = {}, .k_w = {}, .stride_h = {}, .stride_w = {}, .pad_top = {}, .pad_left = {}, .act_min = {}, .act_max = {},\n}};\n",
-                p.in_hwc[0], p.in_hwc[1], p.in_hwc[2], p.out_hwc[0], p.out_hwc[1], p.kernel[0], p.kernel[1], p.stride[0], p.stride[1],
-                p.pad_top, p.pad_left, p.act_min, p.act_max
-            )
-            .unwrap();
+            data += &pool_params(&l, p);
             format!("hyb_avg_pool_s8(&{l}_params, {input}, {output});")
         }
         (Params::Softmax(s), _) => {
@@ -153,13 +157,7 @@ pub fn layer(index: usize, g: &Graph, op: &Op, p: &Params, plan: &Plan) -> Layer
             format!("hyb_binary_s8(&{l}_params, {input}, {second}, {output});")
         }
         (Params::MaxPool(p), _) => {
-            write!(
-                data,
-                "static const hyb_pool_params {l}_params = {{\n    .in_h = {}, .in_w = {}, .channels = {}, .out_h = {}, .out_w = {},\n    .k_h = {}, .k_w = {}, .stride_h = {}, .stride_w = {}, .pad_top = {}, .pad_left = {}, .act_min = {}, .act_max = {},\n}};\n",
-                p.in_hwc[0], p.in_hwc[1], p.in_hwc[2], p.out_hwc[0], p.out_hwc[1], p.kernel[0], p.kernel[1], p.stride[0], p.stride[1],
-                p.pad_top, p.pad_left, p.act_min, p.act_max
-            )
-            .unwrap();
+            data += &pool_params(&l, p);
             format!("hyb_max_pool_s8(&{l}_params, {input}, {output});")
         }
         (Params::Concat(c), _) => {
@@ -184,6 +182,10 @@ pub fn layer(index: usize, g: &Graph, op: &Op, p: &Params, plan: &Plan) -> Layer
             )
             .unwrap();
             format!("hyb_pad_s8(&{l}_params, {input}, {output});")
+        }
+        (Params::Transpose(t), _) => {
+            write!(data, "static const hyb_transpose_params {l}_params = {{ .out_shape = {{{}}}, .in_strides = {{{}}} }};\n", join(&t.out_shape), join(&t.in_strides)).unwrap();
+            format!("hyb_transpose_s8(&{l}_params, {input}, {output});")
         }
         (Params::Lut, OpKind::Lut { table, .. }) => {
             write!(data, "static const int8_t {l}_table[256] = {{{}}};\n", array_body(table)).unwrap();

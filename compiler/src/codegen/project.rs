@@ -82,6 +82,7 @@ pub const KERNELS: &[&str] = &[
     "concat_s8.c",
     "pad_s8.c",
     "lut_s8.c",
+    "transpose_s8.c",
 ];
 
 fn io(g: &Graph, plan: &Plan, ids: &[usize]) -> Vec<IoC> {

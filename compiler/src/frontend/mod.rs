@@ -2,8 +2,10 @@
 //! it into hybridc's IR. Int8 QDQ graphs (tf2onnx, onnxruntime) keep their
 //! scales; the QuantizeLinear/DequantizeLinear structure is read as written.
 
-mod constant;
+pub mod constant;
+pub mod float_oracle;
 mod layout;
+mod lut;
 mod qdq;
 
 use std::path::Path;
@@ -34,6 +36,15 @@ pub fn read_model(path: &Path) -> Result<pb::ModelProto> {
 /// Loads an int8 QDQ ONNX model into the IR.
 pub fn load(path: &Path) -> Result<Graph> {
     let model = read_model(path)?;
-    let graph = model.graph.as_ref().expect("checked by read_model");
-    qdq::import(graph).with_context(|| format!("cannot compile {}", path.display()))
+    import(&model).with_context(|| format!("cannot compile {}", path.display()))
+}
+
+/// Imports a decoded QDQ model.
+pub fn import(model: &pb::ModelProto) -> Result<Graph> {
+    qdq::import(model.graph.as_ref().context("no graph")?)
+}
+
+/// True when the model is already quantized (holds QuantizeLinear nodes).
+pub fn is_quantized(model: &pb::ModelProto) -> bool {
+    model.graph.as_ref().is_some_and(|g| g.node.iter().any(|n| n.op_type == "QuantizeLinear"))
 }

@@ -30,7 +30,12 @@ enum Pending {
     MatMul { x: Act8, w: Vec<i8>, w_scale: f32, k: usize, n: usize, b: Option<Constant> },
     Add { a: Act8, b: Act8 },
     AvgPool { x: Act8, attrs: ConvAttrs },
+    MaxPool { x: Act8, attrs: ConvAttrs },
     Softmax { x: Act8 },
+    Mul { a: Act8, b: Act8 },
+    Concat { xs: Vec<Act8>, axis: usize },
+    Pad { x: Act8, before: Vec<usize> },
+    Lut { x: Act8, f: super::lut::Function },
 }
 
 #[derive(Debug, Clone)]
@@ -42,6 +47,8 @@ enum Val {
     Const(Constant),
     /// A float op awaiting its QuantizeLinear.
     Pending { node: String, op: Box<Pending>, logical: Vec<usize>, act: Activation },
+    /// A float32 graph input.
+    Float { id: TensorId, logical: Vec<usize> },
 }
 
 #[derive(Debug, Clone, Default)]
@@ -113,12 +120,24 @@ impl<'a> Importer<'a> {
                 ),
             }
         }
-        // elem_type 3 = INT8 in onnx.proto
+        // elem_type 1 = FLOAT, 3 = INT8 in onnx.proto
+        if tt.elem_type == 1 {
+            let id = self.g.add_tensor(Tensor {
+                name: name.clone(),
+                shape: shape.clone(),
+                onnx_shape: shape.clone(),
+                dtype: DType::F32,
+                quant: None,
+                alias_of: None,
+                data: None,
+                layout: None,
+            });
+            self.g.inputs.push(id);
+            self.vals.insert(name.clone(), Val::Float { id, logical: shape });
+            return Ok(());
+        }
         if tt.elem_type != 3 {
-            bail!(
-                "graph input '{name}' has ONNX element type {}; this path takes int8 QDQ models (float models need --calib)",
-                tt.elem_type
-            );
+            bail!("graph input '{name}' has ONNX element type {}; hybridc takes float32 or int8 inputs", tt.elem_type);
         }
         let rank = shape.len();
         // The input's quantization comes from the DequantizeLinear that reads it.
@@ -130,6 +149,7 @@ impl<'a> Importer<'a> {
             quant: None,
             alias_of: None,
             data: None,
+            layout: None,
         });
         self.g.inputs.push(id);
         let act = Act8 { id, logical: shape, perm: identity(rank), q: QParams { scale: 0.0, zero_point: 0 } };
@@ -198,6 +218,12 @@ impl<'a> Importer<'a> {
             "Relu" => self.activation(Activation::Relu),
             "Clip" => self.clip(),
             "AveragePool" | "GlobalAveragePool" => self.avg_pool(n.op_type == "GlobalAveragePool"),
+            "ReduceMean" => self.reduce_mean(),
+            "MaxPool" => self.max_pool(),
+            "Mul" => self.mul(),
+            "Concat" => self.concat(),
+            "Pad" => self.pad(),
+            op if super::lut::Function::from_node(op, n).is_some() => self.lut(),
             "Softmax" => self.softmax(),
             "Transpose" => self.transpose(),
             "Reshape" | "Flatten" | "Squeeze" | "Unsqueeze" => self.reshape(),
@@ -217,7 +243,7 @@ impl<'a> Importer<'a> {
                 Ok(())
             }
             other => bail!(
-                "operator {other} is not supported by hybridc's int8 importer (supported: Conv, MatMul, Gemm, Add, Relu, Clip, AveragePool, GlobalAveragePool, Softmax, Reshape, Flatten, Transpose, QuantizeLinear, DequantizeLinear)"
+                "operator {other} is not supported by hybridc (supported: Conv, MatMul, Gemm, Add, Mul, Concat, Pad, Relu, Clip, MaxPool, AveragePool, GlobalAveragePool, ReduceMean, Softmax, {}, Reshape, Flatten, Squeeze, Unsqueeze, Transpose, QuantizeLinear, DequantizeLinear)", super::lut::Function::NAMES.join(", ")
             ),
         }
     }
@@ -262,6 +288,13 @@ impl<'a> Importer<'a> {
                 self.set(Val::Int8(a));
             }
             Val::Deq(a) if a.q == q => self.set(Val::Int8(a)),
+            Val::Float { id, logical } => {
+                let rank = logical.len();
+                let a = self.new_act(&out_name, &logical, identity(rank), q);
+                let node = node_label(self.node);
+                self.g.ops.push(Op { name: node, kind: OpKind::Quantize, inputs: vec![id], output: a.id });
+                self.set(Val::Int8(a));
+            }
             Val::Deq(_) => bail!("requantizing a tensor to new parameters is not supported"),
             _ => bail!("input '{}' is not a float result of a supported op", self.node.input[0]),
         }
@@ -453,14 +486,9 @@ impl<'a> Importer<'a> {
                 };
                 self.set(Val::Pending { node, op: Box::new(op), logical, act: Activation::None });
             }
-            (Val::Deq(a), Val::Deq(b)) => {
-                if a.logical != b.logical {
-                    bail!("broadcasting Add {:?} + {:?} is not supported", a.logical, b.logical);
-                }
-                if !same_order(&a.logical, &a.perm, &b.perm) {
-                    bail!("Add of tensors stored in different layouts is not supported");
-                }
-                let logical = a.logical.clone();
+            (Val::Deq(_), _) | (_, Val::Deq(_)) => {
+                let (a, b) = (self.operand(0)?, self.operand(1)?);
+                let logical = broadcast_shape(&a.logical, &b.logical)?;
                 self.pending(Pending::Add { a, b }, logical);
             }
             _ => bail!("Add needs two dequantized int8 tensors, or a float op and a constant bias"),
@@ -479,7 +507,18 @@ impl<'a> Importer<'a> {
                 self.set(Val::Pending { node, op, logical, act: merged });
                 Ok(())
             }
-            _ => bail!("{:?} must follow a Conv, MatMul, Add or pool (it is fused into its producer)", new),
+            Val::Deq(x) => {
+                let f = match new {
+                    Activation::Relu => super::lut::Function::Clip(0.0, f32::INFINITY),
+                    Activation::Relu6 => super::lut::Function::Clip(0.0, 6.0),
+                    Activation::Clip { min, max } => super::lut::Function::Clip(min, max),
+                    Activation::None => super::lut::Function::Clip(f32::NEG_INFINITY, f32::INFINITY),
+                };
+                let logical = x.logical.clone();
+                self.pending(Pending::Lut { x, f }, logical);
+                Ok(())
+            }
+            _ => bail!("{:?} must read a dequantized int8 tensor or follow a fusable op", new),
         }
     }
 
@@ -522,6 +561,140 @@ impl<'a> Importer<'a> {
         let ow = out_dim(w, attrs.kernel[1], attrs.stride[1], 1, attrs.pads[1] + attrs.pads[3])?;
         let logical = vec![x.logical[0], x.logical[1], oh, ow];
         self.pending(Pending::AvgPool { x, attrs }, logical);
+        Ok(())
+    }
+
+    fn max_pool(&mut self) -> Result<()> {
+        let x = self.deq(0)?;
+        if x.logical.len() != 4 {
+            bail!("only 2-D pooling is supported");
+        }
+        if self.attr_i("ceil_mode")?.unwrap_or(0) != 0 {
+            bail!("ceil_mode=1 is not supported");
+        }
+        if self.attr_ints("dilations")?.is_some_and(|d| d.iter().any(|&v| v != 1)) {
+            bail!("dilated MaxPool is not supported");
+        }
+        let (h, w) = (x.logical[2], x.logical[3]);
+        let attrs = self.conv_attrs([h, w], None)?;
+        let oh = out_dim(h, attrs.kernel[0], attrs.stride[0], 1, attrs.pads[0] + attrs.pads[2])?;
+        let ow = out_dim(w, attrs.kernel[1], attrs.stride[1], 1, attrs.pads[1] + attrs.pads[3])?;
+        let logical = vec![x.logical[0], x.logical[1], oh, ow];
+        self.pending(Pending::MaxPool { x, attrs }, logical);
+        Ok(())
+    }
+
+    /// ReduceMean over H and W is a global average pool.
+    fn reduce_mean(&mut self) -> Result<()> {
+        let x = self.deq(0)?;
+        let axes = match self.opt_input(1)? {
+            Some(Val::Const(c)) => c.as_i64(),
+            Some(_) => bail!("axes must be constant"),
+            None => self.attr_ints("axes")?,
+        }
+        .unwrap_or_default();
+        let rank = x.logical.len() as i64;
+        let mut axes: Vec<i64> = axes.iter().map(|&a| if a < 0 { a + rank } else { a }).collect();
+        axes.sort();
+        if rank != 4 || axes != [2, 3] {
+            bail!("ReduceMean is supported over the spatial axes [2, 3] of an NCHW tensor (got axes {axes:?})");
+        }
+        let keep = self.attr_i("keepdims")?.unwrap_or(1) != 0;
+        let (n, c, h, w) = (x.logical[0], x.logical[1], x.logical[2], x.logical[3]);
+        let attrs = ConvAttrs { kernel: [h, w], stride: [1, 1], dilation: [1, 1], pads: [0; 4], group: 1 };
+        let logical = if keep { vec![n, c, 1, 1] } else { vec![n, c] };
+        self.pending(Pending::AvgPool { x, attrs }, logical);
+        Ok(())
+    }
+
+    /// An operand of an element-wise op: a dequantized tensor or an int8 constant.
+    fn operand(&mut self, i: usize) -> Result<Act8> {
+        match self.input(i)?.clone() {
+            Val::Deq(a) => Ok(a),
+            Val::Const(c) => {
+                let (Some(q), Data::I8(v)) = (&c.quant, &c.data) else {
+                    bail!("constant operand '{}' must be int8 behind a DequantizeLinear", self.node.input[i]);
+                };
+                if q.scales.len() != 1 {
+                    bail!("constant operand '{}' must be quantized per tensor", self.node.input[i]);
+                }
+                let qp = QParams { scale: q.scales[0], zero_point: q.zero_points[0] };
+                let id = self.g.add_tensor(Tensor {
+                    name: self.node.input[i].clone(),
+                    shape: c.shape.clone(),
+                    onnx_shape: c.shape.clone(),
+                    dtype: DType::I8,
+                    quant: Some(qp),
+                    alias_of: None,
+                    data: Some(v.iter().map(|&b| b as u8).collect()),
+                    layout: None,
+                });
+                Ok(Act8 { id, logical: c.shape.clone(), perm: identity(c.shape.len()), q: qp })
+            }
+            _ => bail!("input '{}' is not a dequantized int8 tensor or constant", self.node.input[i]),
+        }
+    }
+
+    fn mul(&mut self) -> Result<()> {
+        let (a, b) = (self.operand(0)?, self.operand(1)?);
+        let logical = broadcast_shape(&a.logical, &b.logical)?;
+        self.pending(Pending::Mul { a, b }, logical);
+        Ok(())
+    }
+
+    fn concat(&mut self) -> Result<()> {
+        let xs: Vec<Act8> = (0..self.node.input.len()).map(|i| self.operand(i)).collect::<Result<_>>()?;
+        let rank = xs[0].logical.len() as i64;
+        let axis = self.attr_i("axis")?.ok_or_else(|| anyhow!("Concat needs an axis"))?;
+        let axis = if axis < 0 { axis + rank } else { axis } as usize;
+        let mut logical = xs[0].logical.clone();
+        for x in &xs[1..] {
+            if x.logical.len() != logical.len() || (0..logical.len()).any(|d| d != axis && x.logical[d] != logical[d]) {
+                bail!("Concat inputs {:?} and {:?} differ off the axis", logical, x.logical);
+            }
+            logical[axis] += x.logical[axis];
+        }
+        self.pending(Pending::Concat { xs, axis }, logical);
+        Ok(())
+    }
+
+    fn pad(&mut self) -> Result<()> {
+        let x = self.deq(0)?;
+        let rank = x.logical.len();
+        let pads = match self.opt_input(1)? {
+            Some(Val::Const(c)) => c.as_i64(),
+            Some(_) => bail!("pads must be constant"),
+            None => self.attr_ints("pads")?,
+        }
+        .ok_or_else(|| anyhow!("Pad needs pads"))?;
+        if pads.len() != 2 * rank || pads.iter().any(|&p| p < 0) {
+            bail!("pads {pads:?} are not supported (non-negative, one pair per axis)");
+        }
+        if let Some(Val::Const(c)) = self.opt_input(2)? {
+            let zero = match (&c.data, &c.quant) {
+                (Data::F32(v), _) => v.iter().all(|&x| x == 0.0),
+                (Data::I8(v), Some(q)) => v.iter().all(|&x| x as i32 == q.zero_points[0]),
+                _ => false,
+            };
+            if !zero {
+                bail!("only padding with zeros is supported");
+            }
+        }
+        let mode = self.node.attribute.iter().find(|a| a.name == "mode").map(|a| String::from_utf8_lossy(&a.s).to_string());
+        if mode.as_deref().is_some_and(|m| m != "constant") {
+            bail!("Pad mode {mode:?} is not supported (constant only)");
+        }
+        let before: Vec<usize> = pads[..rank].iter().map(|&p| p as usize).collect();
+        let logical: Vec<usize> = (0..rank).map(|d| x.logical[d] + pads[d] as usize + pads[d + rank] as usize).collect();
+        self.pending(Pending::Pad { x, before }, logical);
+        Ok(())
+    }
+
+    fn lut(&mut self) -> Result<()> {
+        let f = super::lut::Function::from_node(&self.node.op_type, self.node).expect("checked by visit");
+        let x = self.deq(0)?;
+        let logical = x.logical.clone();
+        self.pending(Pending::Lut { x, f }, logical);
         Ok(())
     }
 
@@ -608,12 +781,8 @@ impl<'a> Importer<'a> {
         if shape.iter().product::<usize>() != total {
             bail!("cannot reshape {:?} to {shape:?}", a.logical);
         }
-        if !same_order(&a.logical, &a.perm, &identity(rank)) {
-            bail!(
-                "reshaping a tensor stored as NHWC whose NCHW order differs ({:?}) needs a data transpose, which is not supported yet",
-                a.logical
-            );
-        }
+        // Reshape follows ONNX (logical) order: bring the data into it first.
+        let a = if same_order(&a.logical, &a.perm, &identity(rank)) { a } else { self.to_logical_order(&a)? };
         let v = Act8 { perm: identity(shape.len()), logical: shape, ..a };
         self.set(if is_int8 { Val::Int8(v) } else { Val::Deq(v) });
         Ok(())
@@ -628,6 +797,24 @@ impl<'a> Importer<'a> {
         Ok(raw.map(|v| v.iter().map(|&a| if a < 0 { (a + rank as i64 + 1) as usize } else { a as usize }).collect()))
     }
 
+    /// A copy of `a` stored in ONNX order (e.g. NHWC feature map -> NCHW before a Flatten).
+    fn to_logical_order(&mut self, a: &Act8) -> Result<Act8> {
+        let rank = a.logical.len();
+        if rank > 4 {
+            bail!("transposing a {rank}-D tensor is not supported");
+        }
+        let src = self.view(a.id, storage_shape(&a.logical, &a.perm), &a.logical);
+        let mut inv = vec![0; rank];
+        for (i, &d) in a.perm.iter().enumerate() {
+            inv[d] = i;
+        }
+        let name = format!("{}#onnx_order", self.g.tensors[self.g.base(a.id)].name);
+        let out = self.new_act(&name, &a.logical, identity(rank), a.q);
+        let node = node_label(self.node);
+        self.g.ops.push(Op { name: node, kind: OpKind::Transpose { perm: inv }, inputs: vec![src], output: out.id });
+        Ok(out)
+    }
+
     /// An IR tensor holding `a` in the storage shape an op expects.
     fn storage(&mut self, a: &Act8, perm: &[usize], what: &str) -> Result<TensorId> {
         if !same_order(&a.logical, &a.perm, perm) {
@@ -635,6 +822,45 @@ impl<'a> Importer<'a> {
         }
         let shape = storage_shape(&a.logical, perm);
         Ok(self.view(a.id, shape, &a.logical))
+    }
+
+    /// An element-wise operand in the storage order `perm` of the output
+    /// (rank `out.len()`): lower-rank operands are right-aligned; constants
+    /// are re-laid-out at compile time.
+    fn broadcast_operand(&mut self, a: &Act8, out: &[usize], perm: &[usize]) -> Result<TensorId> {
+        let n = out.len();
+        let mut logical = vec![1; n - a.logical.len().min(n)];
+        logical.extend_from_slice(&a.logical);
+        let shape = storage_shape(&logical, perm);
+        if let Some(data) = self.g.tensors[a.id].data.clone() {
+            // Permute the constant's bytes into storage order.
+            let mut strides = vec![0; n];
+            let mut acc = 1;
+            for d in (0..n).rev() {
+                strides[d] = acc;
+                acc *= logical[d];
+            }
+            let total: usize = logical.iter().product();
+            let mut out_data = vec![0u8; total];
+            for (k, o) in out_data.iter_mut().enumerate() {
+                let (mut rem, mut src) = (k, 0);
+                for i in (0..n).rev() {
+                    let idx = rem % shape[i];
+                    rem /= shape[i];
+                    src += idx * strides[perm[i]];
+                }
+                *o = data[src];
+            }
+            let t = &mut self.g.tensors[a.id];
+            t.shape = shape;
+            t.data = Some(out_data);
+            return Ok(a.id);
+        }
+        let padded_perm: Vec<usize> = if a.logical.len() == n { a.perm.clone() } else { identity(n) };
+        if !same_order(&logical, &padded_perm, perm) {
+            bail!("element-wise op on tensors stored in different layouts {:?} is not supported", a.logical);
+        }
+        Ok(self.view(a.id, shape, &logical))
     }
 
     /// `id` itself if it has that shape, else a view of it with that shape.
@@ -663,6 +889,7 @@ impl<'a> Importer<'a> {
             quant: Some(q),
             alias_of: None,
             data: None,
+            layout: Some(perm.clone()),
         });
         Act8 { id, logical: logical.to_vec(), perm, q }
     }
@@ -681,15 +908,48 @@ impl<'a> Importer<'a> {
                 (OpKind::FullyConnected(FullyConnected { weights: w, weight_scale: w_scale, bias, activation: act }), vec![xin], identity(2))
             }
             Pending::Add { a, b } => {
-                let perm = a.perm.clone();
-                let ia = self.storage(&a, &perm, "Add")?;
-                let ib = self.storage(&b, &perm, "Add")?;
+                let perm = if a.logical.len() >= b.logical.len() { a.perm.clone() } else { b.perm.clone() };
+                let ia = self.broadcast_operand(&a, logical, &perm)?;
+                let ib = self.broadcast_operand(&b, logical, &perm)?;
                 (OpKind::Add { activation: act }, vec![ia, ib], perm)
             }
             Pending::AvgPool { x, attrs } => {
                 let xin = self.storage(&x, &NCHW_AS_NHWC, "AveragePool")?;
                 let pool = Pool { kernel: attrs.kernel, stride: attrs.stride, pad_top: attrs.pads[0], pad_left: attrs.pads[1], activation: act };
                 (OpKind::AveragePool(pool), vec![xin], NCHW_AS_NHWC.to_vec())
+            }
+            Pending::MaxPool { x, attrs } => {
+                let xin = self.storage(&x, &NCHW_AS_NHWC, "MaxPool")?;
+                let pool = Pool { kernel: attrs.kernel, stride: attrs.stride, pad_top: attrs.pads[0], pad_left: attrs.pads[1], activation: act };
+                (OpKind::MaxPool(pool), vec![xin], NCHW_AS_NHWC.to_vec())
+            }
+            Pending::Mul { a, b } => {
+                let perm = if a.logical.len() >= b.logical.len() { a.perm.clone() } else { b.perm.clone() };
+                let ia = self.broadcast_operand(&a, logical, &perm)?;
+                let ib = self.broadcast_operand(&b, logical, &perm)?;
+                (OpKind::Mul { activation: act }, vec![ia, ib], perm)
+            }
+            Pending::Concat { xs, axis } => {
+                let perm = xs[0].perm.clone();
+                let ids = xs.iter().map(|x| self.broadcast_operand(x, &x.logical.clone(), &perm)).collect::<Result<Vec<_>>>()?;
+                let storage_axis = perm.iter().position(|&d| d == axis).expect("axis in perm");
+                (OpKind::Concat { axis: storage_axis }, ids, perm)
+            }
+            Pending::Pad { x, before } => {
+                let perm = x.perm.clone();
+                let xin = self.storage(&x, &perm, "Pad")?;
+                let before = perm.iter().map(|&d| before[d]).collect();
+                let after = vec![]; // implied by the output shape
+                (OpKind::Pad { before, after }, vec![xin], perm)
+            }
+            Pending::Lut { x, f } => {
+                if act != Activation::None {
+                    bail!("an activation after an element-wise function is not supported");
+                }
+                let perm = x.perm.clone();
+                let xin = self.storage(&x, &perm, "element-wise op")?;
+                let table = f.table(x.q, q);
+                (OpKind::Lut { function: f.name(), table }, vec![xin], perm)
             }
             Pending::Softmax { x } => {
                 if act != Activation::None {
@@ -719,10 +979,45 @@ impl<'a> Importer<'a> {
                 }
                 Ok(id)
             }
-            Some(_) => bail!("graph output '{name}' is not an int8 tensor; hybridc's int8 path needs int8 outputs (end the graph with QuantizeLinear)"),
+            Some(Val::Deq(a)) => {
+                let rank = a.logical.len();
+                let (shape, perm) = if same_order(&a.logical, &a.perm, &identity(rank)) {
+                    (a.logical.clone(), identity(rank))
+                } else {
+                    (self.g.tensors[a.id].shape.clone(), a.perm.clone())
+                };
+                let xin = self.view(a.id, storage_shape(&a.logical, &perm), &a.logical);
+                let id = self.g.add_tensor(Tensor {
+                    name: name.to_string(),
+                    shape,
+                    onnx_shape: a.logical.clone(),
+                    dtype: DType::F32,
+                    quant: None,
+                    alias_of: None,
+                    data: None,
+                layout: None,
+                });
+                self.g.ops.push(Op { name: name.to_string(), kind: OpKind::Dequantize, inputs: vec![xin], output: id });
+                Ok(id)
+            }
+            Some(_) => bail!("graph output '{name}' is neither an int8 tensor nor a dequantized one"),
             None => bail!("graph output '{name}' is not produced by any node"),
         }
     }
+}
+
+/// Numpy-style broadcast of two logical shapes.
+fn broadcast_shape(a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
+    let n = a.len().max(b.len());
+    let get = |s: &[usize], i: usize| if i + s.len() >= n { s[i + s.len() - n] } else { 1 };
+    (0..n)
+        .map(|i| match (get(a, i), get(b, i)) {
+            (x, y) if x == y => Ok(x),
+            (1, y) => Ok(y),
+            (x, 1) => Ok(x),
+            (x, y) => bail!("shapes {a:?} and {b:?} do not broadcast ({x} vs {y})"),
+        })
+        .collect()
 }
 
 fn out_dim(input: usize, k: usize, stride: usize, dilation: usize, pad: usize) -> Result<usize> {

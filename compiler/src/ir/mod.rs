@@ -62,6 +62,32 @@ pub struct Tensor {
     /// Constant contents (little-endian bytes), kept in flash, not the arena.
     #[serde(skip)]
     pub data: Option<Vec<u8>>,
+    /// Storage dim i holds ONNX dim layout[i] (None: the same order).
+    pub layout: Option<Vec<usize>>,
+}
+
+impl Tensor {
+    /// Reorders values from ONNX (logical) order into this tensor's storage order.
+    pub fn to_storage_order<T: Copy>(&self, logical: &[T]) -> Vec<T> {
+        let Some(perm) = &self.layout else { return logical.to_vec() };
+        let l = &self.onnx_shape;
+        let n = l.len();
+        let mut strides = vec![1; n];
+        for d in (0..n.saturating_sub(1)).rev() {
+            strides[d] = strides[d + 1] * l[d + 1];
+        }
+        let shape: Vec<usize> = perm.iter().map(|&d| l[d]).collect();
+        (0..logical.len())
+            .map(|k| {
+                let (mut rem, mut src) = (k, 0);
+                for i in (0..n).rev() {
+                    src += (rem % shape[i]) * strides[perm[i]];
+                    rem /= shape[i];
+                }
+                logical[src]
+            })
+            .collect()
+    }
 }
 
 impl Tensor {
@@ -163,6 +189,8 @@ pub enum OpKind {
     /// An element-wise int8 -> int8 function as a 256-entry table
     /// (entry q + 128), computed at compile time from the float function.
     Lut { function: String, #[serde(skip)] table: Vec<i8> },
+    /// Data transpose: output storage dim i is input storage dim perm[i].
+    Transpose { perm: Vec<usize> },
     /// float32 -> int8 with the output tensor's quantization.
     Quantize,
     /// int8 -> float32 with the input tensor's quantization.
@@ -183,6 +211,7 @@ impl OpKind {
             OpKind::Concat { .. } => "Concat",
             OpKind::Pad { .. } => "Pad",
             OpKind::Lut { .. } => "Lut",
+            OpKind::Transpose { .. } => "Transpose",
             OpKind::Quantize => "Quantize",
             OpKind::Dequantize => "Dequantize",
         }

@@ -4,3 +4,4 @@
 
 pub mod fixedpoint;
 pub mod params;
+pub mod ptq;

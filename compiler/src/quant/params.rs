@@ -65,6 +65,18 @@ pub struct PoolParams {
     pub pad_left: usize,
     pub act_min: i32,
     pub act_max: i32,
+    /// Average pooling into another scale (TFLite's Mean): the sum of
+    /// (x - input zero point) is multiplied by in/out scale, then divided by
+    /// the count. None: input and output share quantization (AveragePool2D).
+    pub requant: Option<PoolRequant>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct PoolRequant {
+    pub input_offset: i32,
+    pub output_offset: i32,
+    pub multiplier: i32,
+    pub shift: i32,
 }
 
 #[derive(Debug, Clone)]
@@ -118,6 +130,13 @@ pub struct PadParams {
 }
 
 #[derive(Debug, Clone)]
+pub struct TransposeParams {
+    /// Output shape (4-D) and, per output dim, the input's stride.
+    pub out_shape: [usize; 4],
+    pub in_strides: [usize; 4],
+}
+
+#[derive(Debug, Clone)]
 pub enum Params {
     Conv(ConvParams),
     Fc(FcParams),
@@ -129,6 +148,7 @@ pub enum Params {
     Concat(ConcatParams),
     Pad(PadParams),
     Lut,
+    Transpose(TransposeParams),
     Quantize(QuantizeParams),
     Dequantize(QuantizeParams),
 }
@@ -288,6 +308,7 @@ pub fn prepare(graph: &Graph, op: &Op) -> Result<Params> {
                 pad_left: p.pad_left,
                 act_min,
                 act_max,
+                requant: None,
             })
         }
         OpKind::Concat { axis } => {
@@ -318,15 +339,25 @@ pub fn prepare(graph: &Graph, op: &Op) -> Result<Params> {
             })
         }
         OpKind::Lut { .. } => Params::Lut,
+        OpKind::Transpose { perm } => {
+            let n = in_t.shape.len();
+            let mut strides = vec![1; n];
+            for d in (0..n.saturating_sub(1)).rev() {
+                strides[d] = strides[d + 1] * in_t.shape[d + 1];
+            }
+            let mut in_strides = [0; 4];
+            for (i, &p) in perm.iter().enumerate() {
+                in_strides[4 - n + i] = strides[p];
+            }
+            Params::Transpose(TransposeParams { out_shape: shape4(&out_t.shape), in_strides })
+        }
         OpKind::Quantize => Params::Quantize(QuantizeParams { len: out_t.len(), scale: qo.scale, zero_point: qo.zero_point }),
         OpKind::Dequantize => Params::Dequantize(QuantizeParams { len: in_t.len(), scale: qi.scale, zero_point: qi.zero_point }),
         OpKind::AveragePool(p) => {
-            if qi != qo {
-                bail!(
-                    "node '{}': int8 AveragePool needs equal input and output quantization (got {:?} and {:?})",
-                    op.name, qi, qo
-                );
-            }
+            let requant = (qi != qo).then(|| {
+                let (multiplier, shift) = quantize_multiplier(qi.scale as f64 / qo.scale as f64);
+                PoolRequant { input_offset: -qi.zero_point, output_offset: qo.zero_point, multiplier, shift }
+            });
             let (act_min, act_max) = activation_range(p.activation, qo);
             Params::AvgPool(PoolParams {
                 in_hwc: in_t.hwc(),
@@ -337,6 +368,7 @@ pub fn prepare(graph: &Graph, op: &Op) -> Result<Params> {
                 pad_left: p.pad_left,
                 act_min,
                 act_max,
+                requant,
             })
         }
         OpKind::Softmax { beta } => {

@@ -13,6 +13,8 @@ mod shape;
 mod softmax;
 
 use anyhow::{bail, Result};
+
+pub use elementwise::quantize_one;
 use bytemuck::{cast_slice, cast_slice_mut};
 
 use crate::ir::{Graph, OpKind};
@@ -79,6 +81,7 @@ fn int8_op(p: &Params, kind: &OpKind, name: &str, ins: &[&[u8]], out: &mut [i8])
         (Params::Softmax(sp), _) => softmax::softmax(sp, i(0), out),
         (Params::Concat(cp), _) => shape::concat(cp, &ins.iter().map(|b| cast_slice::<u8, i8>(b)).collect::<Vec<_>>(), out),
         (Params::Pad(pp), _) => shape::pad(pp, i(0), out),
+        (Params::Transpose(tp), _) => shape::transpose(tp, i(0), out),
         (Params::Lut, OpKind::Lut { table, .. }) => elementwise::lut(table, i(0), out),
         _ => bail!("node '{name}': parameters do not match the op"),
     }

@@ -2,6 +2,18 @@
 //! from zero (TFLite reference_integer_ops::AveragePool).
 
 use super::clamp_i8;
+use crate::quant::fixedpoint::multiply_by_quantized_multiplier;
+
+/// Division rounding half away from zero (TFLite's average pooling).
+fn rounded_div(acc: i32, count: i32) -> i32 {
+    if count == 0 {
+        0
+    } else if acc > 0 {
+        (acc + count / 2) / count
+    } else {
+        (acc - count / 2) / count
+    }
+}
 use crate::quant::params::PoolParams;
 
 pub fn average_pool(p: &PoolParams, input: &[i8], out: &mut [i8]) {
@@ -21,12 +33,13 @@ pub fn average_pool(p: &PoolParams, input: &[i8], out: &mut [i8]) {
                         acc += input[(y * in_w + x) * c + ch] as i32;
                     }
                 }
-                let avg = if count == 0 {
-                    0
-                } else if acc > 0 {
-                    (acc + count / 2) / count
-                } else {
-                    (acc - count / 2) / count
+                let avg = match p.requant {
+                    None => rounded_div(acc, count),
+                    Some(r) => {
+                        let centred = acc + count * r.input_offset;
+                        let scaled = multiply_by_quantized_multiplier(centred, r.multiplier, r.shift);
+                        rounded_div(scaled, count) + r.output_offset
+                    }
                 };
                 out[(oy * out_w + ox) * c + ch] = clamp_i8(avg, p.act_min, p.act_max);
             }

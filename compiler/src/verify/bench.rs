@@ -44,6 +44,7 @@ pub fn bench(models: &[PathBuf], target: &str) -> Result<Vec<Row>> {
             outputs: vec![],
             sram: None,
             flash: None,
+            quant: Default::default(),
         })
         .with_context(|| format!("cannot compile {}", model.display()))?;
         let input = input_for(&m);

@@ -8,5 +8,6 @@ pub mod host;
 pub mod npy;
 pub mod profile;
 pub mod run;
+pub mod sqnr;
 
 pub use run::{run_project, RunOptions, RunResult};

@@ -1,0 +1,76 @@
+//! Post-training int8 quantization of float ONNX models with calibration
+//! data: clean the float graph, find the quantization points, measure their
+//! ranges with tract (the float oracle), choose scales, and write the result
+//! as a QDQ graph for the frontend's QDQ importer.
+
+pub mod calibrate;
+mod canonical;
+pub mod insert;
+mod proto;
+
+use std::collections::HashMap;
+
+use anyhow::{bail, Context, Result};
+use tract_onnx::pb;
+
+pub use calibrate::Method;
+
+use crate::frontend::float_oracle::{self, FloatRunner};
+use crate::ir::QParams;
+
+/// The quantized model and what the SQNR report needs.
+pub struct Quantized {
+    pub model: pb::ModelProto,
+    /// Runs the float model, returning the quantization points' values.
+    pub runner: FloatRunner,
+    /// Quantization points in the runner's output order (graph input excluded).
+    pub points: Vec<String>,
+}
+
+pub fn quantize(model: &pb::ModelProto, calib: &[Vec<f32>], method: Method, int8_io: bool) -> Result<Quantized> {
+    if calib.is_empty() {
+        bail!("the calibration data holds no samples");
+    }
+    let facts = float_oracle::facts(model)?;
+    let mut m = model.clone();
+    canonical::canonicalize(&mut m, &facts)?;
+    let g = m.graph.as_ref().context("no graph")?;
+    if g.input.len() != 1 {
+        bail!("float models with {} inputs are not supported yet (one input)", g.input.len());
+    }
+    let points = insert::quant_points(g);
+    let input_name = g.input[0].name.clone();
+    let inner: Vec<String> = points.iter().filter(|p| **p != input_name).cloned().collect();
+    let runner = FloatRunner::new(&m, &inner)?;
+
+    let mut stats: HashMap<String, calibrate::Stats> = HashMap::new();
+    for (k, x) in calib.iter().enumerate() {
+        if x.iter().any(|v| !v.is_finite()) {
+            bail!("calibration sample {k} contains NaN or Inf; clean the data");
+        }
+        stats.entry(input_name.clone()).or_default().add(x);
+        let outs = runner.run(x).with_context(|| format!("float run on calibration sample {k}"))?;
+        for (name, v) in inner.iter().zip(outs) {
+            stats.entry(name.clone()).or_default().add(&v);
+        }
+    }
+
+    let g = m.graph.as_mut().context("no graph")?;
+    let producers: HashMap<String, pb::NodeProto> =
+        g.node.iter().flat_map(|n| n.output.iter().map(move |o| (o.clone(), n.clone()))).collect();
+    let mut emitter = insert::Emitter::new(g, HashMap::new(), int8_io);
+    for p in &points {
+        let op = producers.get(p).map(|n| n.op_type.as_str()).unwrap_or("");
+        let q = if op == "Softmax" {
+            QParams { scale: 1.0 / 256.0, zero_point: -128 } // TFLite's int8 softmax output
+        } else if insert::TIED.contains(&op) {
+            let input = &producers[p].input[0];
+            emitter.params_of(input).with_context(|| format!("'{p}' reads an unquantized value"))?
+        } else {
+            calibrate::choose(&stats[p], method)
+        };
+        emitter.params.insert(p.clone(), q);
+    }
+    emitter.emit(&points)?;
+    Ok(Quantized { model: m, runner, points: inner })
+}
