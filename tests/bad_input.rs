@@ -132,3 +132,61 @@ fn run_on_a_directory_that_is_not_a_project() {
     ]);
     assert_clean_failure(code, &stderr, &["not a hybridc project"]);
 }
+
+// Float models and calibration data.
+
+fn cnn_small() -> String {
+    common::fixtures().join("../mnist/cnn_small.onnx").to_string_lossy().to_string()
+}
+
+fn write_npy(dir: &Path, name: &str, shape: &[usize], descr: &str, data: Vec<u8>) -> String {
+    let p = dir.join(name);
+    hybridc::verify::npy::write(&p, shape, descr, &data).unwrap();
+    p.to_string_lossy().to_string()
+}
+
+fn floats(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+#[test]
+fn float_model_without_calibration() {
+    compile_fails(&cnn_small(), &[], &["cnn_small.onnx", "float model", "--calib"]);
+}
+
+#[test]
+fn calibration_of_wrong_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = write_npy(dir.path(), "c.npy", &[4, 1, 32, 32], "<f4", floats(&vec![0.5; 4 * 32 * 32]));
+    compile_fails(&cnn_small(), &["--calib", &c], &["c.npy", "[4, 1, 32, 32]", "[N, 1, 28, 28]"]);
+}
+
+#[test]
+fn calibration_of_wrong_dtype() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = write_npy(dir.path(), "c.npy", &[4, 1, 28, 28], "|i1", vec![1; 4 * 784]);
+    compile_fails(&cnn_small(), &["--calib", &c], &["c.npy", "|i1", "float32"]);
+}
+
+#[test]
+fn calibration_with_nan() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut v = vec![0.5f32; 2 * 784];
+    v[900] = f32::NAN;
+    let c = write_npy(dir.path(), "c.npy", &[2, 1, 28, 28], "<f4", floats(&v));
+    compile_fails(&cnn_small(), &["--calib", &c], &["c.npy", "NaN", "sample 1"]);
+}
+
+#[test]
+fn empty_calibration() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = write_npy(dir.path(), "c.npy", &[0, 1, 28, 28], "<f4", vec![]);
+    compile_fails(&cnn_small(), &["--calib", &c], &["c.npy", "no samples"]);
+}
+
+#[test]
+fn nan_in_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = write_npy(dir.path(), "c.npy", &[1, 1, 28, 28], "<f4", floats(&vec![0.5; 784]));
+    compile_fails(&bad("nan_weights.onnx"), &["--calib", &c], &["NaN", "weight tensor"]);
+}

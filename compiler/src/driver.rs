@@ -36,7 +36,7 @@ pub struct QuantOptions {
 
 impl Default for QuantOptions {
     fn default() -> Self {
-        QuantOptions { calib: None, method: Method::MinMax, int8_io: false }
+        QuantOptions { calib: None, method: Method::Percentile, int8_io: false }
     }
 }
 

@@ -37,7 +37,7 @@ enum Cmd {
         #[arg(long)]
         calib: Option<PathBuf>,
         /// How activation ranges are chosen from the calibration data.
-        #[arg(long, default_value = "minmax", value_parser = ["minmax", "percentile", "mse"])]
+        #[arg(long, default_value = "percentile", value_parser = ["minmax", "percentile", "mse"])]
         calib_method: String,
         /// Keep int8 at the model's input and output (float32 otherwise, for float models).
         #[arg(long)]
@@ -110,6 +110,17 @@ fn real_main(cli: Cli) -> Result<()> {
             );
             for o in &m.outputs {
                 println!("  output {} {:?} {}", o.name, o.shape, o.dtype);
+            }
+            // Float models: where accuracy is lost, layer by layer.
+            let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("report.json"))?)?;
+            let layers = report["layers"].as_array().cloned().unwrap_or_default();
+            if layers.iter().any(|l| l.get("sqnr_db").is_some()) {
+                println!("  SQNR of the int8 reference against tract's float result on the calibration data:");
+                for l in &layers {
+                    if let Some(db) = l["sqnr_db"].as_f64() {
+                        println!("    {:>7.2} dB  {:<16} {}", db, l["op"].as_str().unwrap_or(""), l["output"].as_str().unwrap_or(""));
+                    }
+                }
             }
         }
         Cmd::Run { project, input, output, profile, expect, timeout } => {

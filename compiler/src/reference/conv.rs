@@ -1,5 +1,6 @@
 //! Conv2D and DepthwiseConv2D, NHWC int8 with per-channel requantization
 //! (TFLite reference_integer_ops::ConvPerChannel / DepthwiseConvPerChannel).
+//! Accumulation wraps at 32 bits, as the C kernels do on every target.
 
 use super::clamp_i8;
 use crate::quant::fixedpoint::multiply_by_quantized_multiplier;
@@ -28,11 +29,11 @@ pub fn conv(p: &ConvParams, w: &[i8], bias: &[i32], input: &[i8], out: &mut [i8]
                         let ib = (iy as usize * in_w + ix as usize) * in_c;
                         let wb = ((oc * kh + ky) * kw + kx) * in_c;
                         for ic in 0..in_c {
-                            acc += w[wb + ic] as i32 * (input[ib + ic] as i32 + p.input_offset);
+                            acc = acc.wrapping_add(w[wb + ic] as i32 * (input[ib + ic] as i32 + p.input_offset));
                         }
                     }
                 }
-                acc += bias[oc];
+                acc = acc.wrapping_add(bias[oc]);
                 let v = multiply_by_quantized_multiplier(acc, p.multiplier[oc], p.shift[oc]) + p.output_offset;
                 out[(oy * out_w + ox) * out_c + oc] = clamp_i8(v, p.act_min, p.act_max);
             }
@@ -64,10 +65,10 @@ pub fn depthwise_conv(p: &ConvParams, w: &[i8], bias: &[i32], input: &[i8], out:
                                 continue;
                             }
                             let iv = input[(iy as usize * in_w + ix as usize) * in_c + ic] as i32;
-                            acc += w[(ky * kw + kx) * out_c + oc] as i32 * (iv + p.input_offset);
+                            acc = acc.wrapping_add(w[(ky * kw + kx) * out_c + oc] as i32 * (iv + p.input_offset));
                         }
                     }
-                    acc += bias[oc];
+                    acc = acc.wrapping_add(bias[oc]);
                     let v = multiply_by_quantized_multiplier(acc, p.multiplier[oc], p.shift[oc]) + p.output_offset;
                     out[(oy * out_w + ox) * out_c + oc] = clamp_i8(v, p.act_min, p.act_max);
                 }

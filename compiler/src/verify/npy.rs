@@ -33,10 +33,16 @@ pub fn read(path: &Path) -> Result<Array> {
     let data: Vec<u8> = match d.as_str() {
         "|i1" | "<i1" | "i1" => npy.into_vec::<i8>().map(|v| v.into_iter().map(|x| x as u8).collect()),
         "<f4" => npy.into_vec::<f32>().map(|v| v.into_iter().flat_map(|x| x.to_le_bytes()).collect()),
+        "|u1" | "<u1" => npy.into_vec::<u8>(),
+        "<i8" => npy.into_vec::<i64>().map(|v| v.into_iter().flat_map(|x| x.to_le_bytes()).collect()),
         other => bail!("{} holds dtype {other}; hybridc reads int8 (|i1) or float32 (<f4) arrays", path.display()),
     }
     .with_context(|| format!("{} is truncated or corrupt", path.display()))?;
-    let descr = if d.ends_with("i1") { "|i1".to_string() } else { d };
+    let descr = match d.as_str() {
+        "<i1" | "i1" => "|i1".to_string(),
+        "<u1" => "|u1".to_string(),
+        _ => d,
+    };
     Ok(Array { shape, descr, data })
 }
 

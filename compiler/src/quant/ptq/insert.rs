@@ -49,15 +49,17 @@ pub fn quant_points(g: &pb::GraphProto) -> Vec<String> {
     points
 }
 
-/// Quantizes weights per output channel (axis 0), symmetric, range ±127.
-fn per_channel(w: &[f32], channels: usize) -> (Vec<i8>, Vec<f32>) {
+/// Quantizes weights per output channel (axis 0), symmetric, range ±127,
+/// with each scale at least `floor[c]` (so the int32 bias cannot overflow).
+fn per_channel(w: &[f32], channels: usize, floor: &[f32]) -> (Vec<i8>, Vec<f32>) {
     let per = w.len() / channels;
     let mut q = vec![0i8; w.len()];
     let mut scales = vec![0f32; channels];
     for c in 0..channels {
         let row = &w[c * per..(c + 1) * per];
         let max = row.iter().fold(0f32, |m, &x| m.max(x.abs()));
-        let s = if max > 0.0 { max / 127.0 } else { 1.0 };
+        let s = (max / 127.0).max(floor[c.min(floor.len() - 1)]);
+        let s = if s > 0.0 { s } else { 1.0 };
         scales[c] = s;
         for (d, &x) in q[c * per..(c + 1) * per].iter_mut().zip(row) {
             *d = (x / s).round().clamp(-127.0, 127.0) as i8;
@@ -121,10 +123,20 @@ impl<'a> Emitter<'a> {
     }
 
     /// int8 weights + DQ for a float initializer; returns the DQ'd name.
-    fn weights(&mut self, name: &str, per_channel_axis0: bool) -> Result<(String, Vec<f32>)> {
+    /// `bias` (with the input scale) bounds the scales from below so that
+    /// the int32 bias stays within 2^30.
+    fn weights(&mut self, name: &str, per_channel_axis0: bool, bias: Option<(&str, f32)>) -> Result<(String, Vec<f32>)> {
         let (shape, w) = floats(self.g, name)?.with_context(|| format!("weights '{name}' are not a constant"))?;
         let channels = if per_channel_axis0 { shape[0] } else { 1 };
-        let (q, scales) = per_channel(&w, channels);
+        let floor: Vec<f32> = match bias {
+            Some((b, in_scale)) => {
+                let (_, bv) = floats(self.g, b)?.with_context(|| format!("bias '{b}' is not a constant"))?;
+                let need = |x: f32| x.abs() / (in_scale * (1u32 << 30) as f32);
+                if per_channel_axis0 { bv.iter().map(|&x| need(x)).collect() } else { vec![bv.iter().map(|&x| need(x)).fold(0.0, f32::max)] }
+            }
+            None => vec![0.0],
+        };
+        let (q, scales) = per_channel(&w, channels, &floor);
         let (qn, sn, zn, out) = (format!("{name}#q"), format!("{name}#wscale"), format!("{name}#wzp"), dq_name(name));
         proto::set_initializer(self.g, proto::i8_tensor(&qn, &shape, &q));
         let sdims: Vec<usize> = if per_channel_axis0 { vec![channels] } else { vec![] };
@@ -201,22 +213,17 @@ impl<'a> Emitter<'a> {
             }
             let in_scale = n.input.first().and_then(|i| self.params_of(i.trim_end_matches("#dq")));
             match op.as_str() {
-                "Conv" => {
-                    let (w, scales) = self.weights(&n.input[1].clone(), true)?;
+                "Conv" | "Gemm" | "MatMul" if inits.contains(&n.input[1]) => {
+                    let s = in_scale.with_context(|| format!("{op} input is not quantized"))?.scale;
+                    let b = n.input.get(2).cloned().filter(|b| !b.is_empty());
+                    let (w, scales) = self.weights(&n.input[1].clone(), op == "Conv", b.as_deref().map(|b| (b, s)))?;
                     n.input[1] = w;
-                    if let Some(b) = n.input.get(2).cloned().filter(|b| !b.is_empty()) {
-                        let s = in_scale.context("Conv input is not quantized")?.scale;
+                    if let Some(b) = b {
                         n.input[2] = self.bias(&b, s, &scales)?;
                     }
-                }
-                "Gemm" | "MatMul" if inits.contains(&n.input[1]) => {
-                    let (w, scales) = self.weights(&n.input[1].clone(), false)?;
-                    n.input[1] = w;
-                    if let Some(b) = n.input.get(2).cloned().filter(|b| !b.is_empty()) {
-                        let s = in_scale.context("Gemm input is not quantized")?.scale;
-                        n.input[2] = self.bias(&b, s, &scales)?;
+                    if op != "Conv" {
+                        self.pending_bias_scale = Some((n.output[0].clone(), s * scales[0]));
                     }
-                    self.pending_bias_scale = Some((n.output[0].clone(), in_scale.map(|q| q.scale).unwrap_or(1.0) * scales[0]));
                 }
                 "Add" if self.pending_bias_scale.as_ref().is_some_and(|(o, _)| n.input.contains(o)) => {
                     let (_, s) = self.pending_bias_scale.take().unwrap();

@@ -71,6 +71,17 @@ pub fn quantize(model: &pb::ModelProto, calib: &[Vec<f32>], method: Method, int8
         };
         emitter.params.insert(p.clone(), q);
     }
+    // As TFLite's converter does, inputs of a Concat that feed nothing else
+    // take the Concat's quantization, so it copies bytes without requantizing.
+    for n in producers.values().filter(|n| n.op_type == "Concat") {
+        let Some(&q) = emitter.params.get(&n.output[0]) else { continue };
+        for i in &n.input {
+            let sole = emitter.g.node.iter().filter(|m| m.input.contains(i)).count() == 1;
+            if sole && emitter.params.contains_key(i) && !producers.get(i).is_some_and(|p| insert::TIED.contains(&p.op_type.as_str())) {
+                emitter.params.insert(i.clone(), q);
+            }
+        }
+    }
     emitter.emit(&points)?;
     Ok(Quantized { model: m, runner, points: inner })
 }
