@@ -69,6 +69,22 @@ typedef struct {
     int32_t out_shape[4], in_strides[4];
 } hyb_transpose_params;
 
+/* float32 ops (hyb_float_op): kind, function and shapes as in the Rust
+ * reference's FloatParams. */
+enum { HYB_FK_UNARY, HYB_FK_BINARY, HYB_FK_REDUCE, HYB_FK_SOFTMAX, HYB_FK_TOPK, HYB_FK_CONCAT, HYB_FK_STRIDED };
+enum { HYB_F_EXP, HYB_F_LOG, HYB_F_SQRT, HYB_F_NEG, HYB_F_ABS, HYB_F_SIGMOID, HYB_F_TANH, HYB_F_RELU, HYB_F_RECIPROCAL };
+enum { HYB_F_ADD, HYB_F_SUB, HYB_F_MUL, HYB_F_DIV, HYB_F_MAX, HYB_F_MIN };
+enum { HYB_F_RSUM, HYB_F_RMEAN, HYB_F_RMAX, HYB_F_RMIN };
+
+typedef struct {
+    int32_t kind, fn;
+    int32_t out_shape[4], a_strides[4], b_strides[4], red_shape[4], red_strides[4];
+    int32_t offset, strides[4];
+    int32_t rows, depth, k, largest;
+    int32_t outer, num_inputs;
+    const int32_t *inners;
+} hyb_float_params;
+
 void hyb_conv_s8(const hyb_conv_params *p, const int8_t *in, int8_t *out);
 void hyb_depthwise_conv_s8(const hyb_conv_params *p, const int8_t *in, int8_t *out);
 void hyb_fully_connected_s8(const hyb_fc_params *p, const int8_t *in, int8_t *out);
@@ -82,6 +98,7 @@ void hyb_dequantize_s8_f32(const hyb_quant_params *p, const int8_t *in, float *o
 void hyb_concat_s8(const hyb_concat_params *p, const int8_t *const *in, int8_t *out);
 void hyb_pad_s8(const hyb_pad_params *p, const int8_t *in, int8_t *out);
 void hyb_transpose_s8(const hyb_transpose_params *p, const int8_t *in, int8_t *out);
+void hyb_float_op(const hyb_float_params *p, const float *const *in, float *out);
 void hyb_lut_s8(int32_t len, const int8_t *table, const int8_t *in, int8_t *out);
 
 static inline int8_t hyb_clamp_s8(int32_t v, int32_t lo, int32_t hi) {

@@ -82,6 +82,31 @@ fn pool_params(l: &str, p: &crate::quant::params::PoolParams) -> String {
     )
 }
 
+/// The C initializer of a float op's parameters.
+fn float_params(l: &str, f: &crate::ir::FloatOp, p: &crate::quant::params::FloatParams) -> String {
+    use crate::ir::FloatOp;
+    let (kind, func, largest) = match f {
+        FloatOp::Unary(u) => ("HYB_FK_UNARY", format!("HYB_F_{}", format!("{u:?}").to_uppercase()), false),
+        FloatOp::Binary(b) => ("HYB_FK_BINARY", format!("HYB_F_{}", format!("{b:?}").to_uppercase()), false),
+        FloatOp::Reduce { op, .. } => ("HYB_FK_REDUCE", format!("HYB_F_R{}", format!("{op:?}").to_uppercase()), false),
+        FloatOp::Softmax => ("HYB_FK_SOFTMAX", "0".into(), false),
+        FloatOp::TopK { largest, .. } => ("HYB_FK_TOPK", "0".into(), *largest),
+        FloatOp::Concat { .. } => ("HYB_FK_CONCAT", "0".into(), false),
+        FloatOp::Strided { .. } => ("HYB_FK_STRIDED", "0".into(), false),
+    };
+    let mut s = String::new();
+    if !p.inners.is_empty() {
+        s += &format!("static const int32_t {l}_inners[{}] = {{ {} }};\n", p.inners.len(), join(&p.inners));
+    }
+    s += &format!(
+        "static const hyb_float_params {l}_params = {{\n    .kind = {kind}, .fn = {func}, .out_shape = {{{}}}, .a_strides = {{{}}}, .b_strides = {{{}}},\n    .red_shape = {{{}}}, .red_strides = {{{}}}, .offset = {}, .strides = {{{}}},\n    .rows = {}, .depth = {}, .k = {}, .largest = {}, .outer = {}, .num_inputs = {}, .inners = {},\n}};\n",
+        join(&p.out_shape), join(&p.a_strides), join(&p.b_strides), join(&p.red_shape), join(&p.red_strides), p.offset, join(&p.strides),
+        p.rows, p.depth, p.k, largest as i32, p.outer, p.inners.len(),
+        if p.inners.is_empty() { "0".to_string() } else { format!("{l}_inners") }
+    );
+    s
+}
+
 fn join<T: std::fmt::Display>(v: &[T]) -> String {
     v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", ")
 }
@@ -186,6 +211,11 @@ pub fn layer(index: usize, g: &Graph, op: &Op, p: &Params, plan: &Plan) -> Layer
         (Params::Transpose(t), _) => {
             write!(data, "static const hyb_transpose_params {l}_params = {{ .out_shape = {{{}}}, .in_strides = {{{}}} }};\n", join(&t.out_shape), join(&t.in_strides)).unwrap();
             format!("hyb_transpose_s8(&{l}_params, {input}, {output});")
+        }
+        (Params::Float(fp), OpKind::Float(f)) => {
+            data += &float_params(&l, f, fp);
+            let ptrs: Vec<String> = op.inputs.iter().map(|&t| format!("(const float *)({})", arena(plan, g, t))).collect();
+            format!("{{ const float *const in[] = {{ {} }}; hyb_float_op(&{l}_params, in, {output}); }}", ptrs.join(", "))
         }
         (Params::Lut, OpKind::Lut { table, .. }) => {
             write!(data, "static const int8_t {l}_table[256] = {{{}}};\n", array_body(table)).unwrap();

@@ -83,6 +83,8 @@ pub const KERNELS: &[&str] = &[
     "pad_s8.c",
     "lut_s8.c",
     "transpose_s8.c",
+    "hyb_floatmath.h",
+    "float_ops.c",
 ];
 
 fn io(g: &Graph, plan: &Plan, ids: &[usize]) -> Vec<IoC> {

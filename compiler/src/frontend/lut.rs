@@ -17,7 +17,6 @@ pub enum Function {
     LeakyRelu { alpha: f32 },
     Elu { alpha: f32 },
     Exp,
-    Log,
     Sqrt,
     Neg,
     Abs,
@@ -27,7 +26,7 @@ pub enum Function {
 
 impl Function {
     pub const NAMES: &'static [&'static str] =
-        &["Sigmoid", "Tanh", "HardSwish", "HardSigmoid", "LeakyRelu", "Elu", "Exp", "Log", "Sqrt", "Neg", "Abs", "Softplus"];
+        &["Sigmoid", "Tanh", "HardSwish", "HardSigmoid", "LeakyRelu", "Elu", "Exp", "Sqrt", "Neg", "Abs", "Softplus"];
 
     pub fn from_node(op: &str, n: &pb::NodeProto) -> Option<Function> {
         let f = |name: &str, def: f32| n.attribute.iter().find(|a| a.name == name).map(|a| a.f).unwrap_or(def);
@@ -39,7 +38,6 @@ impl Function {
             "LeakyRelu" => Function::LeakyRelu { alpha: f("alpha", 0.01) },
             "Elu" => Function::Elu { alpha: f("alpha", 1.0) },
             "Exp" => Function::Exp,
-            "Log" => Function::Log,
             "Sqrt" => Function::Sqrt,
             "Neg" => Function::Neg,
             "Abs" => Function::Abs,
@@ -61,7 +59,6 @@ impl Function {
             Function::LeakyRelu { alpha } => if x < 0.0 { alpha as f64 * x } else { x },
             Function::Elu { alpha } => if x < 0.0 { alpha as f64 * (x.exp() - 1.0) } else { x },
             Function::Exp => x.exp(),
-            Function::Log => x.ln(),
             Function::Sqrt => x.sqrt(),
             Function::Neg => -x,
             Function::Abs => x.abs(),

@@ -5,6 +5,7 @@
 pub mod constant;
 pub mod float_oracle;
 mod layout;
+mod float_import;
 mod lut;
 mod qdq;
 
@@ -17,6 +18,7 @@ use tract_onnx::prelude::Framework;
 use crate::ir::Graph;
 
 pub use constant::Constant;
+pub use float_import::{FLOAT_ONLY, FLOAT_TOO};
 
 /// Decodes an ONNX file, with a clear error for anything that is not one.
 pub fn read_model(path: &Path) -> Result<pb::ModelProto> {

@@ -17,15 +17,15 @@ use crate::ir::{Activation, Conv2d, DType, FullyConnected, Graph, Op, OpKind, Po
 
 /// An int8 activation seen through a layout.
 #[derive(Debug, Clone)]
-struct Act8 {
-    id: TensorId,
-    logical: Vec<usize>,
-    perm: Vec<usize>,
-    q: QParams,
+pub(super) struct Act8 {
+    pub(super) id: TensorId,
+    pub(super) logical: Vec<usize>,
+    pub(super) perm: Vec<usize>,
+    pub(super) q: QParams,
 }
 
 #[derive(Debug, Clone)]
-enum Pending {
+pub(super) enum Pending {
     Conv { x: Act8, w: Constant, b: Option<Constant>, attrs: ConvAttrs },
     MatMul { x: Act8, w: Vec<i8>, w_scale: f32, k: usize, n: usize, b: Option<Constant> },
     Add { a: Act8, b: Act8 },
@@ -39,7 +39,7 @@ enum Pending {
 }
 
 #[derive(Debug, Clone)]
-enum Val {
+pub(super) enum Val {
     /// An int8 tensor (graph input, QuantizeLinear output, or a view).
     Int8(Act8),
     /// DequantizeLinear of an int8 tensor: its float meaning.
@@ -52,7 +52,7 @@ enum Val {
 }
 
 #[derive(Debug, Clone, Default)]
-struct ConvAttrs {
+pub(super) struct ConvAttrs {
     kernel: [usize; 2],
     stride: [usize; 2],
     dilation: [usize; 2],
@@ -60,13 +60,13 @@ struct ConvAttrs {
     group: usize,
 }
 
-struct Importer<'a> {
-    g: Graph,
-    vals: HashMap<String, Val>,
-    node: &'a pb::NodeProto,
+pub(super) struct Importer<'a> {
+    pub(super) g: Graph,
+    pub(super) vals: HashMap<String, Val>,
+    pub(super) node: &'a pb::NodeProto,
 }
 
-fn node_label(n: &pb::NodeProto) -> String {
+pub(super) fn node_label(n: &pb::NodeProto) -> String {
     if n.name.is_empty() {
         n.output.first().cloned().unwrap_or_default()
     } else {
@@ -157,19 +157,19 @@ impl<'a> Importer<'a> {
         Ok(())
     }
 
-    fn input(&self, i: usize) -> Result<&Val> {
+    pub(super) fn input(&self, i: usize) -> Result<&Val> {
         let name = self.node.input.get(i).filter(|n| !n.is_empty()).ok_or_else(|| anyhow!("missing input {i}"))?;
         self.vals.get(name).ok_or_else(|| anyhow!("input '{name}' is not produced by any earlier node"))
     }
 
-    fn opt_input(&self, i: usize) -> Result<Option<&Val>> {
+    pub(super) fn opt_input(&self, i: usize) -> Result<Option<&Val>> {
         match self.node.input.get(i) {
             Some(n) if !n.is_empty() => self.input(i).map(Some),
             _ => Ok(None),
         }
     }
 
-    fn constant(&self, i: usize) -> Result<Constant> {
+    pub(super) fn constant(&self, i: usize) -> Result<Constant> {
         match self.input(i)? {
             Val::Const(c) => Ok(c.clone()),
             _ => bail!("input {i} ('{}') must be a constant", self.node.input[i]),
@@ -186,19 +186,19 @@ impl<'a> Importer<'a> {
         }
     }
 
-    fn attr_i(&self, name: &str) -> Result<Option<i64>> {
+    pub(super) fn attr_i(&self, name: &str) -> Result<Option<i64>> {
         Ok(self.node.get_attr_opt::<i64>(name).map_err(|e| anyhow!("{e}"))?)
     }
 
-    fn attr_ints(&self, name: &str) -> Result<Option<Vec<i64>>> {
+    pub(super) fn attr_ints(&self, name: &str) -> Result<Option<Vec<i64>>> {
         Ok(self.node.get_attr_opt_vec::<i64>(name).map_err(|e| anyhow!("{e}"))?)
     }
 
-    fn attr_f(&self, name: &str) -> Result<Option<f32>> {
+    pub(super) fn attr_f(&self, name: &str) -> Result<Option<f32>> {
         Ok(self.node.get_attr_opt::<f32>(name).map_err(|e| anyhow!("{e}"))?)
     }
 
-    fn set(&mut self, v: Val) {
+    pub(super) fn set(&mut self, v: Val) {
         if let Some(out) = self.node.output.first() {
             self.vals.insert(out.clone(), v);
         }
@@ -207,6 +207,9 @@ impl<'a> Importer<'a> {
     fn visit(&mut self, n: &pb::NodeProto) -> Result<()> {
         if !n.domain.is_empty() && n.domain != "ai.onnx" {
             bail!("operator domain '{}' is not supported", n.domain);
+        }
+        if self.takes_float_path(n) {
+            return self.float_op();
         }
         match n.op_type.as_str() {
             "QuantizeLinear" => self.quantize_linear(),
@@ -736,7 +739,15 @@ impl<'a> Importer<'a> {
         let (a, is_int8) = match self.input(0)?.clone() {
             Val::Int8(a) => (a, true),
             Val::Deq(a) => (a, false),
-            _ => bail!("{} is supported on int8 tensors only", self.node.op_type),
+            Val::Float { id, logical } => {
+                let q = QParams { scale: 1.0, zero_point: 0 };
+                (Act8 { id, perm: identity(logical.len()), logical, q }, false)
+            }
+            _ => bail!("{} is supported on tensors, not on this constant or pending value", self.node.op_type),
+        };
+        let float_id = match self.input(0)? {
+            Val::Float { id, .. } => Some(*id),
+            _ => None,
         };
         let total: usize = a.logical.iter().product();
         let rank = a.logical.len();
@@ -781,6 +792,11 @@ impl<'a> Importer<'a> {
         if shape.iter().product::<usize>() != total {
             bail!("cannot reshape {:?} to {shape:?}", a.logical);
         }
+        if let Some(id) = float_id {
+            let v = self.view(id, shape.clone(), &shape);
+            self.set(Val::Float { id: v, logical: shape });
+            return Ok(());
+        }
         // Reshape follows ONNX (logical) order: bring the data into it first.
         let a = if same_order(&a.logical, &a.perm, &identity(rank)) { a } else { self.to_logical_order(&a)? };
         let v = Act8 { perm: identity(shape.len()), logical: shape, ..a };
@@ -798,7 +814,7 @@ impl<'a> Importer<'a> {
     }
 
     /// A copy of `a` stored in ONNX order (e.g. NHWC feature map -> NCHW before a Flatten).
-    fn to_logical_order(&mut self, a: &Act8) -> Result<Act8> {
+    pub(super) fn to_logical_order(&mut self, a: &Act8) -> Result<Act8> {
         let rank = a.logical.len();
         if rank > 4 {
             bail!("transposing a {rank}-D tensor is not supported");
@@ -816,7 +832,7 @@ impl<'a> Importer<'a> {
     }
 
     /// An IR tensor holding `a` in the storage shape an op expects.
-    fn storage(&mut self, a: &Act8, perm: &[usize], what: &str) -> Result<TensorId> {
+    pub(super) fn storage(&mut self, a: &Act8, perm: &[usize], what: &str) -> Result<TensorId> {
         if !same_order(&a.logical, &a.perm, perm) {
             bail!("{what}: input layout {:?} would need a data transpose, which is not supported yet", a.logical);
         }
@@ -864,7 +880,7 @@ impl<'a> Importer<'a> {
     }
 
     /// `id` itself if it has that shape, else a view of it with that shape.
-    fn view(&mut self, id: TensorId, shape: Vec<usize>, logical: &[usize]) -> TensorId {
+    pub(super) fn view(&mut self, id: TensorId, shape: Vec<usize>, logical: &[usize]) -> TensorId {
         if self.g.tensors[id].shape == shape {
             return id;
         }
@@ -880,7 +896,7 @@ impl<'a> Importer<'a> {
         self.g.add_tensor(view)
     }
 
-    fn new_act(&mut self, name: &str, logical: &[usize], perm: Vec<usize>, q: QParams) -> Act8 {
+    pub(super) fn new_act(&mut self, name: &str, logical: &[usize], perm: Vec<usize>, q: QParams) -> Act8 {
         let id = self.g.add_tensor(Tensor {
             name: name.to_string(),
             shape: storage_shape(logical, &perm),
@@ -1000,6 +1016,7 @@ impl<'a> Importer<'a> {
                 self.g.ops.push(Op { name: name.to_string(), kind: OpKind::Dequantize, inputs: vec![xin], output: id });
                 Ok(id)
             }
+            Some(Val::Float { id, .. }) => Ok(id),
             Some(_) => bail!("graph output '{name}' is neither an int8 tensor nor a dequantized one"),
             None => bail!("graph output '{name}' is not produced by any node"),
         }
@@ -1007,7 +1024,7 @@ impl<'a> Importer<'a> {
 }
 
 /// Numpy-style broadcast of two logical shapes.
-fn broadcast_shape(a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
+pub(super) fn broadcast_shape(a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
     let n = a.len().max(b.len());
     let get = |s: &[usize], i: usize| if i + s.len() >= n { s[i + s.len() - n] } else { 1 };
     (0..n)

@@ -195,6 +195,56 @@ pub enum OpKind {
     Quantize,
     /// int8 -> float32 with the input tensor's quantization.
     Dequantize,
+    /// A float32 op, for what has no int8 kernel (e.g. TopK in a router).
+    Float(FloatOp),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum UnaryFn {
+    Exp,
+    Log,
+    Sqrt,
+    Neg,
+    Abs,
+    Sigmoid,
+    Tanh,
+    Relu,
+    Reciprocal,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum BinaryFn {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Max,
+    Min,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ReduceFn {
+    Sum,
+    Mean,
+    Max,
+    Min,
+}
+
+/// float32 ops; shapes are the storage shapes of their tensors.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum FloatOp {
+    Unary(UnaryFn),
+    /// Broadcasting element-wise op of two inputs.
+    Binary(BinaryFn),
+    /// Reduction over storage axes (the output keeps them as size 1 in storage).
+    Reduce { op: ReduceFn, axes: Vec<usize> },
+    /// Softmax over the innermost axis.
+    Softmax,
+    /// The k largest (or smallest) values along the innermost axis, sorted.
+    TopK { k: usize, largest: bool },
+    Concat { axis: usize },
+    /// out[i] = in[offset + sum(i_d * strides[d])]: Slice, Gather, Transpose.
+    Strided { offset: usize, strides: Vec<isize> },
 }
 
 impl OpKind {
@@ -214,6 +264,15 @@ impl OpKind {
             OpKind::Transpose { .. } => "Transpose",
             OpKind::Quantize => "Quantize",
             OpKind::Dequantize => "Dequantize",
+            OpKind::Float(f) => match f {
+                FloatOp::Unary(_) => "Unary (float)",
+                FloatOp::Binary(_) => "Binary (float)",
+                FloatOp::Reduce { .. } => "Reduce (float)",
+                FloatOp::Softmax => "Softmax (float)",
+                FloatOp::TopK { .. } => "TopK (float)",
+                FloatOp::Concat { .. } => "Concat (float)",
+                FloatOp::Strided { .. } => "Slice (float)",
+            },
         }
     }
 }

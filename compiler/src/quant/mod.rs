@@ -3,5 +3,6 @@
 //! `*_common.cc` Prepare functions do (double precision from float32 scales).
 
 pub mod fixedpoint;
+pub mod floatmath;
 pub mod params;
 pub mod ptq;

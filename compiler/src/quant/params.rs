@@ -136,6 +136,28 @@ pub struct TransposeParams {
     pub in_strides: [usize; 4],
 }
 
+/// A float32 op's shapes, strides and options (one struct for all kinds).
+#[derive(Debug, Clone, Default)]
+pub struct FloatParams {
+    pub out_shape: [usize; 4],
+    /// Per output dim, the stride of the (first) input; 0 broadcasts.
+    pub a_strides: [usize; 4],
+    pub b_strides: [usize; 4],
+    /// Reductions: the reduced dims' sizes and input strides.
+    pub red_shape: [usize; 4],
+    pub red_strides: [usize; 4],
+    /// Strided copies: start offset and signed strides.
+    pub offset: usize,
+    pub strides: [isize; 4],
+    /// Softmax / TopK rows over the innermost axis.
+    pub rows: usize,
+    pub depth: usize,
+    pub k: usize,
+    /// Concat: outer count and each input's contiguous chunk.
+    pub outer: usize,
+    pub inners: Vec<usize>,
+}
+
 #[derive(Debug, Clone)]
 pub enum Params {
     Conv(ConvParams),
@@ -151,6 +173,68 @@ pub enum Params {
     Transpose(TransposeParams),
     Quantize(QuantizeParams),
     Dequantize(QuantizeParams),
+    Float(FloatParams),
+}
+
+fn contiguous_strides(shape: &[usize]) -> Vec<usize> {
+    let mut st = vec![1; shape.len()];
+    for d in (0..shape.len().saturating_sub(1)).rev() {
+        st[d] = st[d + 1] * shape[d + 1];
+    }
+    st
+}
+
+/// Parameters of a float op.
+pub fn float_params(graph: &Graph, op: &Op, f: &crate::ir::FloatOp) -> FloatParams {
+    use crate::ir::FloatOp;
+    let out = &graph.tensors[op.output];
+    let a = &graph.tensors[op.inputs[0]];
+    let mut p = FloatParams { out_shape: shape4(&out.shape), ..Default::default() };
+    match f {
+        FloatOp::Unary(_) => p.a_strides = broadcast_strides(shape4(&a.shape), p.out_shape),
+        FloatOp::Binary(_) => {
+            p.a_strides = broadcast_strides(shape4(&a.shape), p.out_shape);
+            p.b_strides = broadcast_strides(shape4(&graph.tensors[op.inputs[1]].shape), p.out_shape);
+        }
+        FloatOp::Reduce { axes, .. } => {
+            let n = a.shape.len();
+            let st = contiguous_strides(&a.shape);
+            let mut a_st = [0; 4];
+            let mut red_shape = [1; 4];
+            let mut red_st = [0; 4];
+            for d in 0..n {
+                let k = 4 - n + d;
+                if axes.contains(&d) {
+                    red_shape[k] = a.shape[d];
+                    red_st[k] = st[d];
+                } else {
+                    a_st[k] = st[d];
+                }
+            }
+            p.a_strides = a_st;
+            p.red_shape = red_shape;
+            p.red_strides = red_st;
+        }
+        FloatOp::Softmax | FloatOp::TopK { .. } => {
+            p.depth = *a.shape.last().unwrap_or(&1);
+            p.rows = a.len() / p.depth.max(1);
+            if let FloatOp::TopK { k, .. } = f {
+                p.k = *k;
+            }
+        }
+        FloatOp::Concat { axis } => {
+            p.outer = out.shape[..*axis].iter().product();
+            p.inners = op.inputs.iter().map(|&t| graph.tensors[t].shape[*axis..].iter().product()).collect();
+        }
+        FloatOp::Strided { offset, strides } => {
+            p.offset = *offset;
+            let n = strides.len();
+            for (d, &s) in strides.iter().enumerate() {
+                p.strides[4 - n + d] = s;
+            }
+        }
+    }
+    p
 }
 
 /// Right-aligns `shape` to 4 dims.
@@ -353,6 +437,7 @@ pub fn prepare(graph: &Graph, op: &Op) -> Result<Params> {
         }
         OpKind::Quantize => Params::Quantize(QuantizeParams { len: out_t.len(), scale: qo.scale, zero_point: qo.zero_point }),
         OpKind::Dequantize => Params::Dequantize(QuantizeParams { len: in_t.len(), scale: qi.scale, zero_point: qi.zero_point }),
+        OpKind::Float(f) => Params::Float(float_params(graph, op, f)),
         OpKind::AveragePool(p) => {
             let requant = (qi != qo).then(|| {
                 let (multiplier, shift) = quantize_multiplier(qi.scale as f64 / qo.scale as f64);

@@ -7,6 +7,7 @@
 mod add;
 mod conv;
 mod elementwise;
+mod float;
 mod fully_connected;
 mod pooling;
 mod shape;
@@ -50,6 +51,12 @@ pub fn run(graph: &Graph, params: &[Params], inputs: &[&[u8]]) -> Result<Vec<Opt
         let i8in = |i: usize| -> &[i8] { cast_slice(ins[i]) };
         match (p, &op.kind) {
             (Params::Quantize(q), _) => elementwise::quantize(q, &f32s(ins[0]), cast_slice_mut(&mut out)),
+            (Params::Float(fp), OpKind::Float(f)) => {
+                let inputs: Vec<Vec<f32>> = ins.iter().map(|b| f32s(b)).collect();
+                let mut r = vec![0f32; graph.tensors[op.output].len()];
+                float::run(f, fp, &inputs, &mut r);
+                out = r.iter().flat_map(|v| v.to_le_bytes()).collect();
+            }
             (Params::Dequantize(q), _) => {
                 let mut f = vec![0f32; q.len];
                 elementwise::dequantize(q, i8in(0), &mut f);

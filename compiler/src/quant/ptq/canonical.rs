@@ -26,6 +26,12 @@ pub fn canonicalize(model: &mut pb::ModelProto, facts: &HashMap<String, Fact>) -
 fn fold_constants(g: &mut pb::GraphProto, facts: &HashMap<String, Fact>) -> Result<()> {
     let mut keep = vec![];
     for n in std::mem::take(&mut g.node) {
+        if n.op_type == "Constant" {
+            if let Some(t) = n.attribute.iter().find(|a| a.name == "value").and_then(|a| a.t.clone()) {
+                set_initializer(g, pb::TensorProto { name: n.output[0].clone(), ..t });
+                continue;
+            }
+        }
         let konsts: Option<Vec<Arc<Tensor>>> =
             n.output.iter().map(|o| facts.get(o).and_then(|f| f.konst.clone())).collect();
         match konsts {

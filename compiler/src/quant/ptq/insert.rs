@@ -21,22 +21,67 @@ pub const FUSABLE: &[&str] = &["Relu", "Clip"];
 /// Producers an activation may fuse into.
 pub const FUSES_ACTIVATION: &[&str] = &["Conv", "Gemm", "MatMul", "Add", "Mul"];
 
-/// Values after which a QuantizeLinear goes (graph input first), in order.
-pub fn quant_points(g: &pb::GraphProto) -> Vec<String> {
+pub use crate::frontend::{FLOAT_ONLY, FLOAT_TOO};
+/// Ops always run in int8 (their float inputs are quantized first).
+pub const HEAVY: &[&str] = &["Conv", "Gemm", "MatMul"];
+
+/// Where each op runs and after which values a QuantizeLinear goes.
+pub struct Plan {
+    /// Quantization points (graph input first), in graph order.
+    pub points: Vec<String>,
+    /// Outputs of the nodes that run in float32.
+    pub float_nodes: HashSet<String>,
+}
+
+/// True for ReduceMean over the spatial axes of a 4-D tensor (an int8 pool).
+fn spatial_mean(n: &pb::NodeProto, g: &pb::GraphProto, rank: Option<usize>) -> bool {
+    let axes: Option<Vec<i64>> = match n.input.get(1) {
+        Some(name) => g.initializer.iter().find(|t| &t.name == name).and_then(|t| crate::frontend::Constant::from_proto(t).ok()?.as_i64()),
+        None => n.attribute.iter().find(|a| a.name == "axes").map(|a| a.ints.clone()),
+    };
+    let Some(rank) = rank else { return false };
+    let mut axes: Vec<i64> = axes.unwrap_or_default().iter().map(|&a| if a < 0 { a + rank as i64 } else { a }).collect();
+    axes.sort();
+    rank == 4 && axes == [2, 3]
+}
+
+pub fn plan(g: &pb::GraphProto, rank_of: &dyn Fn(&str) -> Option<usize>) -> Plan {
     let inits: HashSet<&str> = g.initializer.iter().map(|t| t.name.as_str()).collect();
     let producer: HashMap<&str, &pb::NodeProto> =
         g.node.iter().flat_map(|n| n.output.iter().map(move |o| (o.as_str(), n))).collect();
     let mut points: Vec<String> = g.input.iter().filter(|i| !inits.contains(i.name.as_str())).map(|i| i.name.clone()).collect();
+    let mut float: HashSet<String> = HashSet::new();
     let sole_reader = |v: &str| consumers(g, v).len() == 1 && !is_graph_output(g, v);
     for n in &g.node {
         let out = n.output[0].clone();
         let op = n.op_type.as_str();
+        let data_inputs: Vec<&String> = n.input.iter().filter(|i| !i.is_empty() && !inits.contains(i.as_str())).collect();
         if PASS_THROUGH.contains(&op) {
+            if data_inputs.first().is_some_and(|i| float.contains(*i)) {
+                float.insert(out);
+            }
             continue;
+        }
+        let reads_float = data_inputs.iter().any(|i| float.contains(*i));
+        if HEAVY.contains(&op) {
+            // Quantize a float input right before the op.
+            for i in data_inputs.iter().filter(|i| float.contains(**i)) {
+                if !points.contains(i) {
+                    points.push((*i).clone());
+                }
+            }
+        } else {
+            let float_only = FLOAT_ONLY.contains(&op) || (op == "ReduceMean" && !spatial_mean(n, g, data_inputs.first().and_then(|i| rank_of(i))));
+            if float_only || (FLOAT_TOO.contains(&op) && reads_float) {
+                for o in &n.output {
+                    float.insert(o.clone());
+                }
+                continue;
+            }
         }
         let input = n.input.first().map(|s| s.as_str()).unwrap_or("");
         let prod = producer.get(input).map(|p| p.op_type.as_str()).unwrap_or("");
-        let fold_into_prev = (FUSABLE.contains(&op) && FUSES_ACTIVATION.contains(&prod) && sole_reader(input))
+        let fold_into_prev = (FUSABLE.contains(&op) && FUSES_ACTIVATION.contains(&prod) && sole_reader(input) && !float.contains(input))
             // MatMul + constant Add is one fully connected layer with bias.
             || (op == "Add" && prod == "MatMul" && sole_reader(input) && n.input.iter().any(|i| inits.contains(i.as_str())));
         if fold_into_prev {
@@ -46,8 +91,32 @@ pub fn quant_points(g: &pb::GraphProto) -> Vec<String> {
         }
         points.push(out);
     }
-    points
+    // A light op all of whose readers run in float runs in float too (no
+    // round trip through int8, e.g. a router's Softmax feeding TopK and Log).
+    loop {
+        let mut changed = false;
+        for n in g.node.iter().rev() {
+            let out = &n.output[0];
+            if float.contains(out) || !FLOAT_TOO.contains(&n.op_type.as_str()) || !points.contains(out) || is_graph_output(g, out) {
+                continue;
+            }
+            let readers = consumers(g, out);
+            let inputs_ok = n.input.iter().all(|i| i.is_empty() || inits.contains(i.as_str()) || points.contains(i) || float.contains(i));
+            if inputs_ok && !readers.is_empty() && readers.iter().all(|r| float.contains(&r.output[0])) {
+                float.insert(out.clone());
+                points.retain(|p| p != out);
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    Plan { points, float_nodes: float }
 }
+
+/// Marks a node for the importer: run it in float32 (see frontend::float_import).
+pub const FLOAT_MARK: &str = "hybridc:float";
 
 /// Quantizes weights per output channel (axis 0), symmetric, range ±127,
 /// with each scale at least `floor[c]` (so the int32 bias cannot overflow).
@@ -76,6 +145,8 @@ pub struct Emitter<'a> {
     nodes: Vec<pb::NodeProto>,
     /// MatMul output awaiting its bias Add, with the bias scale.
     pending_bias_scale: Option<(String, f32)>,
+    /// Outputs of nodes that run in float32 (their constants stay float).
+    pub float_nodes: HashSet<String>,
 }
 
 fn dq_name(v: &str) -> String {
@@ -84,7 +155,7 @@ fn dq_name(v: &str) -> String {
 
 impl<'a> Emitter<'a> {
     pub fn new(g: &'a mut pb::GraphProto, params: HashMap<String, QParams>, int8_io: bool) -> Self {
-        Emitter { g, params, int8_io, nodes: vec![], pending_bias_scale: None }
+        Emitter { g, params, int8_io, nodes: vec![], pending_bias_scale: None, float_nodes: HashSet::new() }
     }
 
     /// QuantizeLinear(from) -> to.
@@ -205,6 +276,9 @@ impl<'a> Emitter<'a> {
         }
         for mut n in old_nodes {
             let op = n.op_type.clone();
+            if self.float_nodes.contains(&n.output[0]) {
+                n.doc_string = FLOAT_MARK.to_string();
+            }
             // Inputs: quantization points are read through their DQ.
             for (k, i) in n.input.clone().iter().enumerate() {
                 if point_set.contains(i) {
@@ -234,8 +308,8 @@ impl<'a> Emitter<'a> {
                     }
                 }
                 _ => {
-                    // Constant operands of element-wise ops become int8 constants.
-                    if ["Add", "Mul", "Sub", "Concat", "Div"].contains(&op.as_str()) {
+                    // Constant operands of int8 element-wise ops become int8 constants.
+                    if ["Add", "Mul", "Concat"].contains(&op.as_str()) && !self.float_nodes.contains(&n.output[0]) {
                         for k in 0..n.input.len() {
                             if inits.contains(&n.input[k]) && floats(self.g, &n.input[k])?.is_some() {
                                 n.input[k] = self.constant_operand(&n.input[k].clone())?;

@@ -38,7 +38,17 @@ pub fn quantize(model: &pb::ModelProto, calib: &[Vec<f32>], method: Method, int8
     if g.input.len() != 1 {
         bail!("float models with {} inputs are not supported yet (one input)", g.input.len());
     }
-    let points = insert::quant_points(g);
+    let rank_of = |v: &str| facts.get(v).and_then(|f| f.shape.as_ref().map(|s| s.len()));
+    let mut plan = insert::plan(g, &rank_of);
+    if int8_io {
+        // An int8 API needs int8 outputs: quantize float outputs too.
+        for o in &g.output {
+            if plan.float_nodes.contains(&o.name) && !plan.points.contains(&o.name) {
+                plan.points.push(o.name.clone());
+            }
+        }
+    }
+    let points = plan.points.clone();
     let input_name = g.input[0].name.clone();
     let inner: Vec<String> = points.iter().filter(|p| **p != input_name).cloned().collect();
     let runner = FloatRunner::new(&m, &inner)?;
@@ -59,6 +69,7 @@ pub fn quantize(model: &pb::ModelProto, calib: &[Vec<f32>], method: Method, int8
     let producers: HashMap<String, pb::NodeProto> =
         g.node.iter().flat_map(|n| n.output.iter().map(move |o| (o.clone(), n.clone()))).collect();
     let mut emitter = insert::Emitter::new(g, HashMap::new(), int8_io);
+    emitter.float_nodes = plan.float_nodes;
     for p in &points {
         let op = producers.get(p).map(|n| n.op_type.as_str()).unwrap_or("");
         let q = if op == "Softmax" {

@@ -1,0 +1,298 @@
+//! Import of float32 ops: what has no int8 kernel (TopK, ReduceSum, Sub,
+//! Slice, ...) and the light ops that read a float value (Softmax, Log, Add,
+//! Concat, ...) run in float32 on the device; int8 inputs are dequantized
+//! on the way in, and a QuantizeLinear after them converts back.
+
+use anyhow::{anyhow, bail, Result};
+
+use super::constant::Data;
+use super::layout::{identity, same_order};
+use super::qdq::{broadcast_shape, node_label, Importer, Val};
+use crate::ir::{BinaryFn, DType, FloatOp, Op, OpKind, ReduceFn, Tensor, TensorId, UnaryFn};
+
+/// Ops that only have a float kernel (the quantizer plans with these too).
+pub const FLOAT_ONLY: &[&str] = &[
+    "TopK", "ReduceSum", "ReduceMax", "ReduceMin", "Sub", "Div", "Max", "Min", "Reciprocal", "Slice", "Gather", "Log",
+];
+/// Ops with an int8 kernel that run in float when an input is float.
+pub const FLOAT_TOO: &[&str] = &[
+    "Softmax", "Add", "Mul", "Concat", "Relu", "Exp", "Sqrt", "Neg", "Abs", "Sigmoid", "Tanh", "Identity", "ReduceMean",
+];
+
+fn unary(op: &str) -> Option<UnaryFn> {
+    Some(match op {
+        "Exp" => UnaryFn::Exp,
+        "Log" => UnaryFn::Log,
+        "Sqrt" => UnaryFn::Sqrt,
+        "Neg" => UnaryFn::Neg,
+        "Abs" => UnaryFn::Abs,
+        "Sigmoid" => UnaryFn::Sigmoid,
+        "Tanh" => UnaryFn::Tanh,
+        "Relu" => UnaryFn::Relu,
+        "Reciprocal" => UnaryFn::Reciprocal,
+        _ => return None,
+    })
+}
+
+fn binary(op: &str) -> Option<BinaryFn> {
+    Some(match op {
+        "Add" => BinaryFn::Add,
+        "Sub" => BinaryFn::Sub,
+        "Mul" => BinaryFn::Mul,
+        "Div" => BinaryFn::Div,
+        "Max" => BinaryFn::Max,
+        "Min" => BinaryFn::Min,
+        _ => return None,
+    })
+}
+
+impl Importer<'_> {
+    pub(super) fn takes_float_path(&self, n: &tract_onnx::pb::NodeProto) -> bool {
+        let op = n.op_type.as_str();
+        if FLOAT_ONLY.contains(&op) || n.doc_string == "hybridc:float" {
+            return true;
+        }
+        if op == "ReduceMean" && !self.is_spatial_mean(n) {
+            return true;
+        }
+        FLOAT_TOO.contains(&op) && n.input.iter().any(|i| matches!(self.vals.get(i), Some(Val::Float { .. })))
+    }
+
+    fn is_spatial_mean(&self, n: &tract_onnx::pb::NodeProto) -> bool {
+        let axes = match n.input.get(1).and_then(|i| self.vals.get(i)) {
+            Some(Val::Const(c)) => c.as_i64(),
+            _ => n.get_attr_opt_vec::<i64>("axes").ok().flatten(),
+        };
+        let rank = match n.input.first().and_then(|i| self.vals.get(i)) {
+            Some(Val::Deq(a)) => a.logical.len() as i64,
+            _ => return false,
+        };
+        let mut axes: Vec<i64> = axes.unwrap_or_default().iter().map(|&a| if a < 0 { a + rank } else { a }).collect();
+        axes.sort();
+        rank == 4 && axes == [2, 3]
+    }
+
+    fn float_tensor(&mut self, name: &str, shape: &[usize], data: Option<Vec<u8>>) -> TensorId {
+        self.g.add_tensor(Tensor {
+            name: name.to_string(),
+            shape: shape.to_vec(),
+            onnx_shape: shape.to_vec(),
+            dtype: DType::F32,
+            quant: None,
+            alias_of: None,
+            data,
+            layout: None,
+        })
+    }
+
+    /// Input `i` as a float32 tensor in ONNX order, with its shape.
+    fn float_input(&mut self, i: usize) -> Result<(TensorId, Vec<usize>)> {
+        let name = self.node.input[i].clone();
+        match self.input(i)?.clone() {
+            Val::Float { id, logical } => Ok((id, logical)),
+            Val::Deq(a) => {
+                let a = if same_order(&a.logical, &a.perm, &identity(a.logical.len())) { a } else { self.to_logical_order(&a)? };
+                let src = self.view(a.id, a.logical.clone(), &a.logical);
+                let out = self.float_tensor(&format!("{name}#float"), &a.logical, None);
+                let node = node_label(self.node);
+                self.g.ops.push(Op { name: format!("{node}#dequantize"), kind: OpKind::Dequantize, inputs: vec![src], output: out });
+                Ok((out, a.logical))
+            }
+            Val::Const(c) => {
+                let values: Vec<f32> = match (&c.data, &c.quant) {
+                    (Data::F32(v), _) => v.clone(),
+                    (Data::I8(v), Some(q)) => v.iter().map(|&x| (x as i32 - q.zero_points[0]) as f32 * q.scales[0]).collect(),
+                    (Data::I64(v), _) => v.iter().map(|&x| x as f32).collect(),
+                    (Data::I32(v), _) => v.iter().map(|&x| x as f32).collect(),
+                    (Data::I8(v), None) => v.iter().map(|&x| x as f32).collect(),
+                };
+                let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+                Ok((self.float_tensor(&name, &c.shape, Some(bytes)), c.shape.clone()))
+            }
+            _ => bail!("input '{name}' cannot be read as float32 here"),
+        }
+    }
+
+    fn float_emit(&mut self, f: FloatOp, inputs: Vec<TensorId>, shape: &[usize]) -> TensorId {
+        let out = self.float_tensor(&self.node.output[0].clone(), shape, None);
+        self.g.ops.push(Op { name: node_label(self.node), kind: OpKind::Float(f), inputs, output: out });
+        out
+    }
+
+    fn axis(&self, rank: usize, default: i64) -> Result<usize> {
+        let a = self.attr_i("axis")?.unwrap_or(default);
+        let a = if a < 0 { a + rank as i64 } else { a };
+        if a < 0 || a as usize >= rank {
+            bail!("axis {a} is out of range for rank {rank}");
+        }
+        Ok(a as usize)
+    }
+
+    /// A constant integer input or attribute list.
+    fn ints(&self, input: usize, attr: &str) -> Result<Option<Vec<i64>>> {
+        match self.opt_input(input)? {
+            Some(Val::Const(c)) => Ok(c.as_i64()),
+            Some(_) => bail!("input {input} must be constant"),
+            None => self.attr_ints(attr),
+        }
+    }
+
+    pub(super) fn float_op(&mut self) -> Result<()> {
+        let op = self.node.op_type.clone();
+        let (x, xs) = self.float_input(0)?;
+        let rank = xs.len();
+        let (out, shape) = if let Some(u) = unary(&op) {
+            (self.float_emit(FloatOp::Unary(u), vec![x], &xs), xs.clone())
+        } else if op == "Identity" {
+            (x, xs.clone())
+        } else if let Some(b) = binary(&op) {
+            let (y, ys) = self.float_input(1)?;
+            let shape = broadcast_shape(&xs, &ys)?;
+            let pad = |me: &mut Self, id: TensorId, s: &[usize]| {
+                let mut p = vec![1; shape.len() - s.len()];
+                p.extend_from_slice(s);
+                me.view(id, p.clone(), &p)
+            };
+            let (xa, yb) = (pad(self, x, &xs), pad(self, y, &ys));
+            (self.float_emit(FloatOp::Binary(b), vec![xa, yb], &shape), shape)
+        } else {
+            match op.as_str() {
+                "ReduceSum" | "ReduceMean" | "ReduceMax" | "ReduceMin" => {
+                    let r = match op.as_str() {
+                        "ReduceSum" => ReduceFn::Sum,
+                        "ReduceMean" => ReduceFn::Mean,
+                        "ReduceMax" => ReduceFn::Max,
+                        _ => ReduceFn::Min,
+                    };
+                    let axes = self.ints(1, "axes")?.unwrap_or_else(|| (0..rank as i64).collect());
+                    let axes: Vec<usize> = axes.iter().map(|&a| if a < 0 { (a + rank as i64) as usize } else { a as usize }).collect();
+                    let kept: Vec<usize> = (0..rank).map(|d| if axes.contains(&d) { 1 } else { xs[d] }).collect();
+                    let id = self.float_emit(FloatOp::Reduce { op: r, axes: axes.clone() }, vec![x], &kept);
+                    if self.attr_i("keepdims")?.unwrap_or(1) != 0 {
+                        (id, kept)
+                    } else {
+                        let squeezed: Vec<usize> = (0..rank).filter(|d| !axes.contains(d)).map(|d| xs[d]).collect();
+                        (self.view(id, squeezed.clone(), &squeezed), squeezed)
+                    }
+                }
+                "Softmax" => {
+                    if self.axis(rank, -1)? != rank - 1 {
+                        bail!("Softmax is supported over the last axis only");
+                    }
+                    (self.float_emit(FloatOp::Softmax, vec![x], &xs), xs.clone())
+                }
+                "TopK" => {
+                    if self.axis(rank, -1)? != rank - 1 {
+                        bail!("TopK is supported along the last axis only");
+                    }
+                    let k = self.ints(1, "k")?.and_then(|v| v.first().copied()).ok_or_else(|| anyhow!("TopK needs a constant k"))?;
+                    if k < 1 || k as usize > xs[rank - 1] || xs[rank - 1] > 256 {
+                        bail!("TopK k={k} is not supported for {} values (1 <= k, at most 256 values)", xs[rank - 1]);
+                    }
+                    let largest = self.attr_i("largest")?.unwrap_or(1) != 0;
+                    let mut shape = xs.clone();
+                    shape[rank - 1] = k as usize;
+                    (self.float_emit(FloatOp::TopK { k: k as usize, largest }, vec![x], &shape), shape)
+                }
+                "Concat" => {
+                    let axis = self.axis(rank, 0)?;
+                    let mut ids = vec![x];
+                    let mut shape = xs.clone();
+                    for i in 1..self.node.input.len() {
+                        let (y, ys) = self.float_input(i)?;
+                        if ys.len() != rank || (0..rank).any(|d| d != axis && ys[d] != xs[d]) {
+                            bail!("Concat inputs {xs:?} and {ys:?} differ off the axis");
+                        }
+                        shape[axis] += ys[axis];
+                        ids.push(y);
+                    }
+                    (self.float_emit(FloatOp::Concat { axis }, ids, &shape), shape)
+                }
+                "Slice" => self.slice(x, &xs)?,
+                "Gather" => self.gather(x, &xs)?,
+                other => bail!("operator {other} has no float32 kernel in hybridc"),
+            }
+        };
+        if let Some(name) = self.node.output.first() {
+            if self.g.tensors[out].alias_of.is_none() && self.g.tensors[out].name != *name && self.g.tensors[out].data.is_none() {
+                // Keep ONNX names on float results (for --outputs and the report).
+                self.g.tensors[out].name = name.clone();
+            }
+        }
+        self.set(Val::Float { id: out, logical: shape });
+        Ok(())
+    }
+
+    fn row_major(xs: &[usize]) -> Vec<isize> {
+        let mut st = vec![1isize; xs.len()];
+        for d in (0..xs.len().saturating_sub(1)).rev() {
+            st[d] = st[d + 1] * xs[d + 1] as isize;
+        }
+        st
+    }
+
+    fn slice(&mut self, x: TensorId, xs: &[usize]) -> Result<(TensorId, Vec<usize>)> {
+        let rank = xs.len();
+        let starts = self.ints(1, "starts")?.ok_or_else(|| anyhow!("Slice needs constant starts"))?;
+        let ends = self.ints(2, "ends")?.ok_or_else(|| anyhow!("Slice needs constant ends"))?;
+        let axes = self.ints(3, "axes")?.unwrap_or_else(|| (0..starts.len() as i64).collect());
+        let steps = self.ints(4, "steps")?.unwrap_or_else(|| vec![1; starts.len()]);
+        let st = Self::row_major(xs);
+        let mut shape = xs.to_vec();
+        let mut strides = st.clone();
+        let mut offset = 0isize;
+        for k in 0..starts.len() {
+            let a = if axes[k] < 0 { axes[k] + rank as i64 } else { axes[k] } as usize;
+            let dim = xs[a] as i64;
+            let step = steps[k];
+            if step == 0 {
+                bail!("Slice step 0");
+            }
+            let clampi = |v: i64, lo: i64, hi: i64| v.clamp(lo, hi);
+            let norm = |v: i64| if v < 0 { v + dim } else { v };
+            let (s, e) = if step > 0 {
+                (clampi(norm(starts[k]), 0, dim), clampi(norm(ends[k]), 0, dim))
+            } else {
+                (clampi(norm(starts[k]), 0, dim - 1), clampi(norm(ends[k]), -1, dim - 1))
+            };
+            let n = if step > 0 { (e - s + step - 1).max(0) / step } else { (s - e - step - 1).max(0) / -step };
+            shape[a] = n as usize;
+            offset += s as isize * st[a];
+            strides[a] = st[a] * step as isize;
+        }
+        if rank > 4 {
+            bail!("Slice of a {rank}-D tensor is not supported");
+        }
+        Ok((self.float_emit(FloatOp::Strided { offset: offset as usize, strides }, vec![x], &shape), shape))
+    }
+
+    fn gather(&mut self, x: TensorId, xs: &[usize]) -> Result<(TensorId, Vec<usize>)> {
+        let rank = xs.len();
+        let axis = self.axis(rank, 0)?;
+        let idx = self.ints(1, "indices")?.ok_or_else(|| anyhow!("Gather needs constant indices"))?;
+        let scalar = match self.input(1)? {
+            Val::Const(c) => c.shape.is_empty(),
+            _ => false,
+        };
+        let st = Self::row_major(xs);
+        let norm = |v: i64| if v < 0 { v + xs[axis] as i64 } else { v };
+        let first = norm(idx[0]);
+        let step = if idx.len() > 1 { norm(idx[1]) - first } else { 1 };
+        if idx.iter().enumerate().any(|(k, &v)| norm(v) != first + k as i64 * step) || first < 0 || first >= xs[axis] as i64 {
+            bail!("Gather is supported with constant, evenly spaced indices");
+        }
+        let mut shape = xs.to_vec();
+        let mut strides = st.clone();
+        shape[axis] = idx.len();
+        strides[axis] = st[axis] * step as isize;
+        if scalar {
+            shape.remove(axis);
+            strides.remove(axis);
+        }
+        if shape.len() > 4 {
+            bail!("Gather on a {rank}-D tensor is not supported");
+        }
+        let offset = (first as isize * st[axis]) as usize;
+        Ok((self.float_emit(FloatOp::Strided { offset, strides }, vec![x], &shape), shape))
+    }
+}
