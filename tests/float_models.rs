@@ -47,12 +47,13 @@ fn compile(model: &Path, calib: &Path, target: &str, out: &Path) -> hybridc::cod
         sram: None,
         flash: None,
         quant: QuantOptions { calib: Some(calib.to_path_buf()), ..Default::default() },
+        hybrid: None,
     })
     .expect("compile")
 }
 
 fn run(project: &Path, x: &npy::Array, trace: bool) -> verify::RunResult {
-    let opts = RunOptions { project: project.to_path_buf(), trace, profile: false, timeout: Duration::from_secs(600) };
+    let opts = RunOptions { project: project.to_path_buf(), trace, profile: false, timeout: Duration::from_secs(600), gateway: None };
     verify::run_project(&opts, x, Path::new("test images")).expect("run")
 }
 

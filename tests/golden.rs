@@ -67,6 +67,7 @@ fn check_c_vs_reference(
         sram: None,
         flash: None,
         quant: Default::default(),
+        hybrid: None,
     })
     .expect("compile");
     let m = hybridc::codegen::Manifest::read(&proj).unwrap();
@@ -78,7 +79,7 @@ fn check_c_vs_reference(
         descr: "|i1".into(),
         data: cases.iter().flat_map(|c| c.input.iter().map(|&v| v as u8)).collect(),
     };
-    let opts = RunOptions { project: proj, trace: true, profile: false, timeout: Duration::from_secs(600) };
+    let opts = RunOptions { project: proj, trace: true, profile: false, timeout: Duration::from_secs(600), gateway: None };
     let r = verify::run_project(&opts, &arr, std::path::Path::new("golden inputs")).expect("run");
     let refs = reference(c, &cases);
     for (k, case) in cases.iter().enumerate() {

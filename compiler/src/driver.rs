@@ -22,6 +22,17 @@ pub struct CompileOptions {
     pub sram: Option<u64>,
     pub flash: Option<u64>,
     pub quant: QuantOptions,
+    pub hybrid: Option<HybridOptions>,
+}
+
+/// Edge + router: `--router` (or a baseline `--route`), `--bind`, `--threshold`.
+#[derive(Clone, Debug, Default)]
+pub struct HybridOptions {
+    pub router: Option<PathBuf>,
+    /// "max-softmax" or "entropy" when there is no learned router.
+    pub route: Option<String>,
+    pub binds: Vec<(String, String)>,
+    pub threshold: Option<f32>,
 }
 
 /// How a float model is quantized.
@@ -47,6 +58,8 @@ pub struct Compiled {
     pub plan: plan::Plan,
     /// Per-layer SQNR against tract's float result (float models only).
     pub sqnr_db: Vec<Option<f64>>,
+    /// The hybrid's runtime description, for edge + router programs.
+    pub hybrid: Option<crate::hybrid::HybridInfo>,
 }
 
 /// Frontend, passes, quantization parameters and memory plan of a QDQ model.
@@ -80,7 +93,62 @@ fn read_calib(path: &Path, input_shape: &[usize]) -> Result<Vec<Vec<f32>>> {
 
 /// As [`lower`], quantizing float models with calibration data.
 pub fn lower_with(model: &Path, outputs: &[String], q: &QuantOptions) -> Result<Compiled> {
-    let proto = frontend::read_model(model)?;
+    lower_any(model, outputs, q, None)
+}
+
+/// Merges the router (or a baseline) into the edge model.
+fn with_router(edge: tract_onnx::pb::ModelProto, h: &HybridOptions) -> Result<(tract_onnx::pb::ModelProto, crate::hybrid::HybridInfo)> {
+    if frontend::is_quantized(&edge) {
+        bail!("a hybrid is compiled from the float edge model (with --calib), not an already quantized one");
+    }
+    let (router, route) = match (&h.router, &h.route) {
+        (Some(r), None) => (frontend::read_model(r)?, "router".to_string()),
+        (None, Some(kind)) => {
+            let classes = output_classes(&edge)?;
+            (crate::hybrid::baseline::router(kind, classes)?, kind.clone())
+        }
+        (Some(_), Some(_)) => bail!("give either --router ROUTER.onnx or --route max-softmax|entropy, not both"),
+        (None, None) => bail!("a hybrid needs --router ROUTER.onnx or --route max-softmax|entropy"),
+    };
+    let threshold = match (h.threshold, route.as_str()) {
+        (Some(t), _) => t,
+        (None, "router") => 0.5,
+        (None, _) => bail!("--route {route} needs --threshold T (query the cloud when the score exceeds T)"),
+    };
+    let (merged, edge_out, router_out) = crate::hybrid::merge(&edge, &router, &h.binds)?;
+    let info = crate::hybrid::HybridInfo {
+        threshold,
+        route,
+        model_id: 0,
+        edge_output: edge_out,
+        router_output: router_out,
+        query_tensor: String::new(),
+    };
+    Ok((merged, info))
+}
+
+fn output_classes(m: &tract_onnx::pb::ModelProto) -> Result<usize> {
+    use tract_onnx::pb::tensor_shape_proto::dimension::Value as Dim;
+    let g = m.graph.as_ref().context("no graph")?;
+    let o = g.output.first().context("the edge model has no output")?;
+    let Some(tract_onnx::pb::type_proto::Value::TensorType(t)) = o.r#type.as_ref().and_then(|t| t.value.as_ref()) else {
+        bail!("edge output '{}' is not a tensor", o.name);
+    };
+    match t.shape.as_ref().and_then(|s| s.dim.last()).and_then(|d| d.value.clone()) {
+        Some(Dim::DimValue(v)) if v > 0 => Ok(v as usize),
+        _ => bail!("edge output '{}' has no static class count", o.name),
+    }
+}
+
+/// The pipeline for a plain model or an edge + router hybrid.
+pub fn lower_any(model: &Path, outputs: &[String], q: &QuantOptions, hybrid: Option<&HybridOptions>) -> Result<Compiled> {
+    let mut proto = frontend::read_model(model)?;
+    let mut info = None;
+    if let Some(h) = hybrid {
+        let (merged, i) = with_router(proto, h).with_context(|| format!("cannot build the hybrid of {}", model.display()))?;
+        proto = merged;
+        info = Some(i);
+    }
     let mut quantized = None;
     let mut samples = vec![];
     let mut graph = if frontend::is_quantized(&proto) {
@@ -97,13 +165,29 @@ pub fn lower_with(model: &Path, outputs: &[String], q: &QuantOptions) -> Result<
         quantized = Some(qz);
         g
     };
+    if let Some(i) = &mut info {
+        if !outputs.is_empty() {
+            bail!("--outputs does not apply to a hybrid (its outputs are the label, source and score)");
+        }
+        // The device sends the int8 input to the cloud: keep it to the end.
+        let input = graph.inputs[0];
+        let query = graph
+            .ops
+            .iter()
+            .find(|op| op.inputs == [input] && matches!(op.kind, crate::ir::OpKind::Quantize))
+            .map(|op| op.output)
+            .unwrap_or(input);
+        i.query_tensor = graph.tensors[query].name.clone();
+        i.model_id = crate::hybrid::fnv1a(&model.file_stem().and_then(|s| s.to_str()).unwrap_or("model").to_string());
+        graph.outputs.push(query);
+    }
     if !outputs.is_empty() {
         passes::select_outputs(&mut graph, outputs)?;
     }
     passes::prune(&mut graph);
     let params = graph.ops.iter().map(|op| params::prepare(&graph, op)).collect::<Result<Vec<_>>>()?;
     let plan = plan::plan(&graph);
-    let mut c = Compiled { graph, params, plan, sqnr_db: vec![] };
+    let mut c = Compiled { graph, params, plan, sqnr_db: vec![], hybrid: info };
     if let Some(qz) = &quantized {
         let n = samples.len().min(32);
         c.sqnr_db = crate::verify::sqnr::per_layer(&c, qz, &samples[..n])?;
@@ -190,7 +274,7 @@ pub fn compile(o: &CompileOptions) -> Result<Manifest> {
     if let Some(f) = o.flash {
         t.flash_bytes = f;
     }
-    let c = lower_with(&o.model, &o.outputs, &o.quant)?;
+    let c = lower_any(&o.model, &o.outputs, &o.quant, o.hybrid.as_ref())?;
     if c.plan.arena_bytes as u64 > t.sram_bytes {
         bail!(
             "the activation arena needs {} bytes, over the {} bytes of SRAM of target '{}'; use a board with more SRAM (or --sram SIZE if yours has it), or a smaller model",
@@ -206,7 +290,7 @@ pub fn compile(o: &CompileOptions) -> Result<Manifest> {
     }
     let scratch = prepare_destination(&o.out)?;
     let result = (|| -> Result<Manifest> {
-        let m = codegen::write_project(scratch.path(), &model_name(&o.model), &c.graph, &c.params, &c.plan, &t)?;
+        let m = codegen::write_project(scratch.path(), &model_name(&o.model), &c.graph, &c.params, &c.plan, &t, c.hybrid.as_ref())?;
         let mut report = report(&c, &t);
         if !t.is_host() {
             if crate::verify::firmware::toolchain_available(&t) {

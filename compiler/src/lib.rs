@@ -5,6 +5,7 @@
 pub mod codegen;
 pub mod driver;
 pub mod frontend;
+pub mod hybrid;
 pub mod ir;
 pub mod passes;
 pub mod plan;

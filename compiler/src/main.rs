@@ -42,6 +42,18 @@ enum Cmd {
         /// Keep int8 at the model's input and output (float32 otherwise, for float models).
         #[arg(long)]
         int8_io: bool,
+        /// A router to compile with the edge model into one program (a hybrid).
+        #[arg(long)]
+        router: Option<PathBuf>,
+        /// A router-less hybrid scoring the edge's uncertainty: max-softmax or entropy.
+        #[arg(long, value_parser = ["max-softmax", "entropy"])]
+        route: Option<String>,
+        /// Bind a router input to an edge tensor: ROUTER_INPUT=EDGE_TENSOR (repeatable).
+        #[arg(long, value_parser = hybridc::hybrid::parse_bind)]
+        bind: Vec<(String, String)>,
+        /// Query the cloud when the router's score exceeds this (the float model's units).
+        #[arg(long)]
+        threshold: Option<f32>,
         /// Override the target's SRAM budget, e.g. 64KiB.
         #[arg(long, value_parser = parse_size)]
         sram: Option<u64>,
@@ -65,6 +77,9 @@ enum Cmd {
         /// Compare the (single) output with this .npy, byte for byte; fail on any difference.
         #[arg(long)]
         expect: Option<PathBuf>,
+        /// Hybrids: write each input's label, source and router score here (JSON).
+        #[arg(long)]
+        details: Option<PathBuf>,
         /// Kill the program after this many seconds.
         #[arg(long, default_value_t = 600)]
         timeout: u64,
@@ -100,9 +115,11 @@ fn main() -> ExitCode {
 
 fn real_main(cli: Cli) -> Result<()> {
     match cli.cmd {
-        Cmd::Compile { model, target, out, outputs, calib, calib_method, int8_io, sram, flash } => {
+        Cmd::Compile { model, target, out, outputs, calib, calib_method, int8_io, router, route, bind, threshold, sram, flash } => {
             let quant = driver::QuantOptions { calib, method: calib_method.parse().map_err(anyhow::Error::msg)?, int8_io };
-            let m = driver::compile(&CompileOptions { model, target, out: out.clone(), outputs, sram, flash, quant })?;
+            let hybrid = (router.is_some() || route.is_some() || !bind.is_empty() || threshold.is_some())
+                .then(|| driver::HybridOptions { router, route, binds: bind, threshold });
+            let m = driver::compile(&CompileOptions { model, target, out: out.clone(), outputs, sram, flash, quant, hybrid })?;
             let macs: u64 = m.layers.iter().map(|l| l.macs).sum();
             println!(
                 "hybridc: compiled {} for {}: {} layers, {} MACs, arena {} bytes -> {}",
@@ -110,6 +127,9 @@ fn real_main(cli: Cli) -> Result<()> {
             );
             for o in &m.outputs {
                 println!("  output {} {:?} {}", o.name, o.shape, o.dtype);
+            }
+            if let Some(h) = &m.hybrid {
+                println!("  hybrid: route {}, query the cloud when the score > {}", h.route, h.threshold);
             }
             // Float models: where accuracy is lost, layer by layer.
             let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("report.json"))?)?;
@@ -123,9 +143,9 @@ fn real_main(cli: Cli) -> Result<()> {
                 }
             }
         }
-        Cmd::Run { project, input, output, profile, expect, timeout } => {
+        Cmd::Run { project, input, output, profile, expect, details, timeout } => {
             let arr = npy::read(&input)?;
-            let opts = RunOptions { project, trace: false, profile: profile.is_some(), timeout: Duration::from_secs(timeout) };
+            let opts = RunOptions { project, trace: false, profile: profile.is_some(), timeout: Duration::from_secs(timeout), gateway: None };
             let r = verify::run_project(&opts, &arr, &input)?;
             let files = verify::run::write_outputs(&r, &output)?;
             println!("hybridc: ran {} items on {}", r.batch, r.manifest.target);
@@ -141,6 +161,18 @@ fn real_main(cli: Cli) -> Result<()> {
             }
             for f in files {
                 println!("  wrote {}", f.display());
+            }
+            if let Some(path) = details {
+                let rows: Vec<serde_json::Value> = r
+                    .decisions
+                    .iter()
+                    .map(|d| serde_json::json!({"label": d.label, "source": d.source_name(), "router_score": d.router_score}))
+                    .collect();
+                std::fs::write(&path, serde_json::to_string_pretty(&rows)?).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+            }
+            if !r.decisions.is_empty() {
+                let count = |s: i32| r.decisions.iter().filter(|d| d.source == s).count();
+                println!("  decisions: {} edge, {} cloud, {} edge fallback", count(0), count(1), count(2));
             }
             if let Some(path) = expect {
                 let want = npy::read(&path)?;

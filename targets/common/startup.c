@@ -120,6 +120,9 @@ static void mpu_fence(void)
     SCB_MPU_RASR = (6u << 24) | normal_wb | fs | 1u; /* read-only */
     SCB_MPU_RBAR = rb | (1u << 4) | 1u; /* VALID, region 1 */
     SCB_MPU_RASR = (1u << 28) | (3u << 24) | normal_wb | rs | 1u; /* XN, RW */
+    /* The board's APB peripherals (UART0 carries offload frames): 64 KiB, device, XN. */
+    SCB_MPU_RBAR = 0x40000000u | (1u << 4) | 2u; /* VALID, region 2 */
+    SCB_MPU_RASR = (1u << 28) | (3u << 24) | (1u << 16) | (15u << 1) | 1u;
     /* ENABLE only: no background map; off inside HardFault/NMI. */
     SCB_MPU_CTRL = 1u;
     __asm__ volatile("dsb\n\tisb" : : : "memory");

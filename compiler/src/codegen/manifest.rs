@@ -38,6 +38,9 @@ pub struct Manifest {
     pub outputs: Vec<IoInfo>,
     pub layers: Vec<LayerInfo>,
     pub arena_bytes: usize,
+    /// Edge + router projects: how the device decides and offloads.
+    #[serde(default)]
+    pub hybrid: Option<crate::hybrid::HybridInfo>,
 }
 
 pub const FILE: &str = "hybridc.json";

@@ -8,7 +8,8 @@ use askama::Template;
 
 use super::layers::{self, LayerC};
 use super::manifest::{IoInfo, LayerInfo, Manifest};
-use crate::ir::Graph;
+use crate::hybrid::HybridInfo;
+use crate::ir::{DType, Graph, QParams};
 use crate::plan::Plan;
 use crate::quant::params::Params;
 use crate::target::{self, Target};
@@ -57,9 +58,78 @@ struct MainC<'a> {
 }
 
 #[derive(Template)]
+#[template(path = "c/main_hybrid.c", escape = "none")]
+struct MainHybridC<'a> {
+    version: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "c/hybrid.c", escape = "none")]
+struct HybridC<'a> {
+    model_name: &'a str,
+    version: &'a str,
+    info: &'a HybridInfo,
+    threshold: String,
+    num_classes: usize,
+    edge_output: usize,
+    router_output: usize,
+    query_output: usize,
+    edge_is_float: i32,
+    router_is_float: i32,
+    edge_scale: String,
+    router_scale: String,
+    query_scale: String,
+    edge_zp: i32,
+    router_zp: i32,
+    query_zp: i32,
+    query_rank: usize,
+    query_dims: String,
+    query_bytes: usize,
+    frame_size: usize,
+}
+
+/// Runtime sources of a hybrid (runtime-c/hybrid) and its transports (runtime-c/platform).
+pub const HYBRID_RUNTIME: &[&str] = &["hyb_hybrid.h", "hyb_frame.h", "hyb_frame.c", "hyb_hybrid.c"];
+
+fn hybrid_c(model_name: &str, version: &str, g: &Graph, info: &HybridInfo) -> Result<String> {
+    let index = |name: &str| -> Result<usize> {
+        g.outputs.iter().position(|&t| g.tensors[t].name == name).with_context(|| format!("hybrid output '{name}' not found"))
+    };
+    let (e, r, q) = (index(&info.edge_output)?, index(&info.router_output)?, index(&info.query_tensor)?);
+    let t = |i: usize| &g.tensors[g.outputs[i]];
+    let qp = |i: usize| t(i).quant.unwrap_or(QParams { scale: 1.0, zero_point: 0 });
+    let query = t(q);
+    let rank = query.onnx_shape.len();
+    Ok(HybridC {
+        model_name,
+        version,
+        info,
+        threshold: format!("{:e}f", info.threshold),
+        num_classes: t(e).len(),
+        edge_output: e,
+        router_output: r,
+        query_output: q,
+        edge_is_float: (t(e).dtype == DType::F32) as i32,
+        router_is_float: (t(r).dtype == DType::F32) as i32,
+        edge_scale: format!("{:e}f", qp(e).scale),
+        router_scale: format!("{:e}f", qp(r).scale),
+        query_scale: format!("{:e}f", qp(q).scale),
+        edge_zp: qp(e).zero_point,
+        router_zp: qp(r).zero_point,
+        query_zp: qp(q).zero_point,
+        query_rank: rank,
+        query_dims: query.onnx_shape.iter().map(|d| format!("{d}u")).collect::<Vec<_>>().join(", "),
+        query_bytes: query.bytes(),
+        frame_size: 8 + 20 + 4 * rank + query.bytes() + 4,
+    }
+    .render()?)
+}
+
+#[derive(Template)]
 #[template(path = "c/Makefile", escape = "none")]
 struct Makefile<'a> {
     target: &'a Target,
+    has_hybrid: bool,
     kernels: &'a [&'a str],
     platform: &'a str,
     startup: &'a str,
@@ -124,7 +194,15 @@ fn io_info(g: &Graph, plan: &Plan, ids: &[usize]) -> Vec<IoInfo> {
 }
 
 /// Writes the project into `dir` (which must exist and be empty).
-pub fn write_project(dir: &Path, model_name: &str, g: &Graph, params: &[Params], plan: &Plan, target: &Target) -> Result<Manifest> {
+pub fn write_project(
+    dir: &Path,
+    model_name: &str,
+    g: &Graph,
+    params: &[Params],
+    plan: &Plan,
+    target: &Target,
+    hybrid: Option<&HybridInfo>,
+) -> Result<Manifest> {
     let version = env!("CARGO_PKG_VERSION");
     let layers: Vec<LayerC> =
         g.ops.iter().zip(params).enumerate().map(|(i, (op, p))| layers::layer(i, g, op, p, plan)).collect();
@@ -154,7 +232,13 @@ pub fn write_project(dir: &Path, model_name: &str, g: &Graph, params: &[Params],
         }
         .render()?,
     )?;
-    write("main.c", MainC { version }.render()?)?;
+    match hybrid {
+        Some(info) => {
+            write("main.c", MainHybridC { version }.render()?)?;
+            write("hybrid.c", hybrid_c(model_name, version, g, info)?)?;
+        }
+        None => write("main.c", MainC { version }.render()?)?,
+    }
 
     // Runtime sources, copied so the project builds on its own.
     let root = target::root();
@@ -169,6 +253,15 @@ pub fn write_project(dir: &Path, model_name: &str, g: &Graph, params: &[Params],
     copy(&root.join("runtime-c/include/hyb_io.h"), "hyb_io.h")?;
     let platform = if target.is_host() { "host_io.c" } else { "semihost.c" };
     copy(&root.join("runtime-c/platform").join(platform), platform)?;
+    let mut extra: Vec<&str> = vec![];
+    if hybrid.is_some() {
+        for f in HYBRID_RUNTIME {
+            copy(&root.join("runtime-c/hybrid").join(f), f)?;
+        }
+        let transport = if target.is_host() { "offload_tcp.c" } else { "offload_uart.c" };
+        copy(&root.join("runtime-c/platform").join(transport), transport)?;
+        extra = vec!["hyb_frame.c", "hyb_hybrid.c", transport];
+    }
     let mut startup = String::new();
     if let Some(s) = &target.startup {
         copy(&target::targets_dir().join(s), "startup.c")?;
@@ -177,8 +270,9 @@ pub fn write_project(dir: &Path, model_name: &str, g: &Graph, params: &[Params],
     if let Some(ld) = &target.linker_script {
         copy(&target::targets_dir().join(ld), "link.ld")?;
     }
-    let c_kernels: Vec<&str> = KERNELS.iter().copied().filter(|k| k.ends_with(".c")).collect();
-    write("Makefile", Makefile { target, kernels: &c_kernels, platform, startup: &startup }.render()?)?;
+    let mut c_kernels: Vec<&str> = KERNELS.iter().copied().filter(|k| k.ends_with(".c")).collect();
+    c_kernels.extend(extra);
+    write("Makefile", Makefile { target, has_hybrid: hybrid.is_some(), kernels: &c_kernels, platform, startup: &startup }.render()?)?;
 
     let manifest = Manifest {
         hybridc_version: version.to_string(),
@@ -202,6 +296,7 @@ pub fn write_project(dir: &Path, model_name: &str, g: &Graph, params: &[Params],
             })
             .collect(),
         arena_bytes: plan.arena_bytes,
+        hybrid: hybrid.cloned(),
     };
     write(super::manifest::FILE, serde_json::to_string_pretty(&manifest)?)?;
     Ok(manifest)

@@ -45,10 +45,11 @@ pub fn bench(models: &[PathBuf], target: &str) -> Result<Vec<Row>> {
             sram: None,
             flash: None,
             quant: Default::default(),
+            hybrid: None,
         })
         .with_context(|| format!("cannot compile {}", model.display()))?;
         let input = input_for(&m);
-        let opts = RunOptions { project: out, trace: false, profile: true, timeout: Duration::from_secs(600) };
+        let opts = RunOptions { project: out, trace: false, profile: true, timeout: Duration::from_secs(600), gateway: None };
         let r = run_project(&opts, &input, Path::new("bench input"))?;
         rows.push(Row { model: m.model.clone(), profile: r.profile.context("no profile")? });
     }

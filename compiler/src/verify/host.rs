@@ -21,12 +21,25 @@ pub fn compiler() -> Result<cc::Tool> {
 }
 
 /// Compiles `project` into an executable under `project/build/`; returns its path.
-pub fn build(project: &Path, _m: &Manifest, trace: bool) -> Result<PathBuf> {
+pub fn build(project: &Path, m: &Manifest, trace: bool) -> Result<PathBuf> {
+    build_with(project, m, trace, &[])
+}
+
+/// As [`build`] with extra C defines (e.g. HYB_OFFLOAD_TCP); each set of
+/// defines gets its own executable.
+pub fn build_with(project: &Path, _m: &Manifest, trace: bool, defines: &[&str]) -> Result<PathBuf> {
     let compiler = compiler()?;
     let build = project.join("build");
     std::fs::create_dir_all(&build)?;
-    let exe = build.join(if trace { "model_trace" } else { "model" });
+    let mut exe_name = if trace { "model_trace".to_string() } else { "model".to_string() };
+    for d in defines {
+        exe_name += &format!("_{}", d.to_ascii_lowercase());
+    }
+    let exe = build.join(exe_name);
     let mut sources: Vec<PathBuf> = vec![project.join("model.c"), project.join("main.c"), project.join("runtime/host_io.c")];
+    if project.join("hybrid.c").exists() {
+        sources.push(project.join("hybrid.c"));
+    }
     for entry in std::fs::read_dir(project.join("runtime"))? {
         let p = entry?.path();
         let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
@@ -38,6 +51,9 @@ pub fn build(project: &Path, _m: &Manifest, trace: bool) -> Result<PathBuf> {
     cmd.arg("-std=c11").arg("-I").arg(project.join("runtime")).arg("-I").arg(project);
     if trace {
         cmd.arg("-DHYB_TRACE");
+    }
+    for d in defines {
+        cmd.arg(format!("-D{d}"));
     }
     cmd.args(&sources).arg("-o").arg(&exe).arg("-lm");
     let out = cmd.output().with_context(|| format!("cannot run the host C compiler {:?}", compiler.path()))?;

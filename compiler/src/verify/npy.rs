@@ -62,6 +62,11 @@ pub fn write(path: &Path, shape: &[usize], descr: &str, data: &[u8]) -> Result<(
             npy.extend(data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])))?;
             npy.finish()?;
         }
+        "<i8" => {
+            let mut npy = npyz::WriteOptions::new().default_dtype().shape(&shape).writer(&mut w).begin_nd()?;
+            npy.extend(data.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes"))))?;
+            npy.finish()?;
+        }
         other => bail!("cannot write dtype {other}"),
     }
     Ok(())

@@ -16,6 +16,27 @@ pub struct RunOptions {
     /// Count instructions per layer under QEMU (Cortex-M targets).
     pub profile: bool,
     pub timeout: Duration,
+    /// Hybrids: the gateway (host:port) the device's offloads go to.
+    pub gateway: Option<String>,
+}
+
+/// One hybrid decision, as the device reports it.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Decision {
+    pub label: i32,
+    /// 0 edge, 1 cloud, 2 edge fallback.
+    pub source: i32,
+    pub router_score: f32,
+}
+
+impl Decision {
+    pub fn source_name(&self) -> &'static str {
+        match self.source {
+            0 => "edge",
+            1 => "cloud",
+            _ => "edge-fallback",
+        }
+    }
 }
 
 pub struct RunResult {
@@ -27,6 +48,8 @@ pub struct RunResult {
     pub trace: Vec<Vec<Vec<u8>>>,
     /// With `profile`: the per-inference figures.
     pub profile: Option<serde_json::Value>,
+    /// Hybrids: the device's decision for every item.
+    pub decisions: Vec<Decision>,
 }
 
 /// Checks an input array against the model input; returns the batch size.
@@ -85,9 +108,13 @@ pub fn run_project(opts: &RunOptions, input: &npy::Array, input_path: &Path) -> 
         if opts.profile {
             bail!("--profile counts instructions under QEMU: compile for a Cortex-M target (e.g. --target cortex-m4)");
         }
-        let exe = host::build(&project, &m, opts.trace)?;
+        let defines: &[&str] = if opts.gateway.is_some() { &["HYB_OFFLOAD_TCP"] } else { &[] };
+        let exe = host::build_with(&project, &m, opts.trace, defines)?;
         let mut cmd = Command::new(&exe);
         cmd.current_dir(dir.path());
+        if let Some(gw) = &opts.gateway {
+            cmd.env("HYB_GATEWAY", gw);
+        }
         let out = run_with_timeout(cmd, &format!("{}", exe.display()), opts.timeout)?;
         if !out.status.success() {
             bail!("the compiled model exited with {}: {}", out.status, String::from_utf8_lossy(&out.stderr).trim());
@@ -101,18 +128,21 @@ pub fn run_project(opts: &RunOptions, input: &npy::Array, input_path: &Path) -> 
         if opts.profile {
             flags.push("-DHYB_PROFILE");
         }
-        let variant = match (opts.trace, opts.profile) {
-            (false, false) => "plain",
-            (true, false) => "trace",
-            (false, true) => "profile",
-            (true, true) => "trace-profile",
-        };
-        let elf_path = firmware::build(&project, variant, &flags.join(" "))?;
+        if opts.gateway.is_some() {
+            flags.push("-DHYB_OFFLOAD_UART");
+        }
+        let variant = flags.iter().map(|f| f.trim_start_matches("-DHYB_").to_ascii_lowercase()).collect::<Vec<_>>().join("-");
+        let variant = if variant.is_empty() { "plain".to_string() } else { variant };
+        let elf_path = firmware::build(&project, &variant, &flags.join(" "))?;
         let mut extra = vec![];
+        if let Some(gw) = &opts.gateway {
+            // The board's UART0 carries the frames to the gateway.
+            extra.extend(["-serial".to_string(), format!("tcp:{gw}")]);
+        }
         let counts = dir.path().join("profile.txt");
         if opts.profile {
             let so = profile::build_plugin(&project.join("build/plugin"))?;
-            extra = vec!["-plugin".to_string(), profile::plugin_arg(&so, &elf_path, &counts)?];
+            extra.extend(["-plugin".to_string(), profile::plugin_arg(&so, &elf_path, &counts)?]);
         }
         firmware::run(&t, &elf_path, dir.path(), &extra, opts.timeout)?;
         if opts.profile {
@@ -130,6 +160,21 @@ pub fn run_project(opts: &RunOptions, input: &npy::Array, input_path: &Path) -> 
 /// Splits output.bin (and trace.bin) into per-output and per-layer arrays.
 pub fn collect(m: Manifest, batch: usize, dir: &Path, trace: bool) -> Result<RunResult> {
     let raw = std::fs::read(dir.join("output.bin")).context("the model wrote no output.bin")?;
+    if m.hybrid.is_some() {
+        if raw.len() != 12 * batch {
+            bail!("the hybrid wrote {} bytes of decisions, expected {}", raw.len(), 12 * batch);
+        }
+        let w = |c: &[u8]| [c[0], c[1], c[2], c[3]];
+        let decisions = raw
+            .chunks_exact(12)
+            .map(|c| Decision {
+                label: i32::from_le_bytes(w(&c[0..4])),
+                source: i32::from_le_bytes(w(&c[4..8])),
+                router_score: f32::from_le_bytes(w(&c[8..12])),
+            })
+            .collect();
+        return Ok(RunResult { manifest: m, batch, outputs: vec![], trace: vec![], profile: None, decisions });
+    }
     let per_item: usize = m.outputs.iter().map(|o| o.bytes).sum();
     if raw.len() != per_item * batch {
         bail!("the model wrote {} output bytes, expected {} ({} items)", raw.len(), per_item * batch, batch);
@@ -159,7 +204,7 @@ pub fn collect(m: Manifest, batch: usize, dir: &Path, trace: bool) -> Result<Run
             traces.push(layers);
         }
     }
-    Ok(RunResult { manifest: m, batch, outputs, trace: traces, profile: None })
+    Ok(RunResult { manifest: m, batch, outputs, trace: traces, profile: None, decisions: vec![] })
 }
 
 /// File name for an output tensor: every character outside [A-Za-z0-9._-]
@@ -175,6 +220,12 @@ pub fn sanitize(name: &str) -> String {
 
 /// Writes the outputs: one `.npy` at `path`, or one per output in directory `path`.
 pub fn write_outputs(r: &RunResult, path: &Path) -> Result<Vec<PathBuf>> {
+    if r.manifest.hybrid.is_some() {
+        // A hybrid's output is its final label per input (int64).
+        let data: Vec<u8> = r.decisions.iter().flat_map(|d| (d.label as i64).to_le_bytes()).collect();
+        npy::write(path, &[r.batch], "<i8", &data)?;
+        return Ok(vec![path.to_path_buf()]);
+    }
     let shape_of = |o: &IoInfo| -> Vec<usize> {
         let item: &[usize] = if o.shape.first() == Some(&1) { &o.shape[1..] } else { &o.shape };
         std::iter::once(r.batch).chain(item.iter().copied()).collect()

@@ -6,7 +6,7 @@
 pub mod calibrate;
 mod canonical;
 pub mod insert;
-mod proto;
+pub mod proto;
 
 use std::collections::HashMap;
 
