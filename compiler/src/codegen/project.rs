@@ -152,7 +152,7 @@ pub fn write_project(dir: &Path, model_name: &str, g: &Graph, params: &[Params],
     let copy = |from: &Path, to: &str| -> Result<()> {
         fs::copy(from, rt.join(to)).map(|_| ()).with_context(|| format!("cannot copy {}", from.display()))
     };
-    for k in KERNELS {
+    for k in KERNELS.iter().chain(super::inplace::KERNELS) {
         copy(&root.join("runtime-c/kernels").join(k), k)?;
     }
     copy(&root.join("runtime-c/include/hyb_io.h"), "hyb_io.h")?;
@@ -166,7 +166,7 @@ pub fn write_project(dir: &Path, model_name: &str, g: &Graph, params: &[Params],
     if let Some(ld) = &target.linker_script {
         copy(&target::targets_dir().join(ld), "link.ld")?;
     }
-    let c_kernels: Vec<&str> = KERNELS.iter().copied().filter(|k| k.ends_with(".c")).collect();
+    let c_kernels: Vec<&str> = KERNELS.iter().chain(super::inplace::KERNELS).copied().filter(|k| k.ends_with(".c")).collect();
     write("Makefile", Makefile { target, kernels: &c_kernels, platform, startup: &startup }.render()?)?;
 
     let manifest = Manifest {
