@@ -137,3 +137,55 @@ fn window_lag_is_the_least_safe_distance() {
     }
 }
 
+
+/// On the MLPerf Tiny models as planned: wherever an op's output overlaps
+/// one of its inputs, the overlap follows the op's rule (ring: exactly on
+/// input 0; Add: output not above the input; windowed ops: raster-order
+/// writes never clobber a byte still to be read).
+#[test]
+fn model_plans_respect_the_overlap_rules() {
+    use crate::ir::OpKind;
+    use super::inplace::Mode;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/mlperf-tiny");
+    for model in ["ic_resnet8", "kws_dscnn", "vww_mbnv1", "ad_fcae"] {
+        let c = crate::driver::lower(&dir.join(format!("{model}_int8.onnx")), &[]).unwrap();
+        let (g, plan) = (&c.graph, &c.plan);
+        for (step, op) in g.ops.iter().enumerate() {
+            let out = plan.offsets[op.output].unwrap();
+            for &t in &op.inputs {
+                let at = plan.offsets[t].unwrap();
+                let disjoint = at + g.tensors[t].bytes() <= out || out + g.tensors[op.output].bytes() <= at;
+                if disjoint {
+                    continue;
+                }
+                let what = format!("{model} layer {step} ({})", op.kind.name());
+                if let Mode::Ring { .. } = plan.modes[step] {
+                    assert_eq!(at, out, "{what}: a ring op writes exactly over its input");
+                    continue;
+                }
+                assert!(out <= at, "{what}: output above an input it overlaps");
+                let (in_hwc, out_hwc) = (g.tensors[t].hwc(), g.tensors[op.output].hwc());
+                let (k, s, pad) = match &op.kind {
+                    OpKind::Conv2d(cv) => (cv.kernel, cv.stride, [cv.pad_top, cv.pad_left]),
+                    OpKind::AveragePool(p) => (p.kernel, p.stride, [p.pad_top, p.pad_left]),
+                    OpKind::Add { .. } => continue,
+                    _ => panic!("{what}: this op may not overlap its input"),
+                };
+                assert!(raster_writes_are_safe(in_hwc, out_hwc, k, s, pad, at - out), "{what}: clobbers its input");
+            }
+        }
+    }
+}
+
+#[test]
+fn resnet8_is_scheduled_in_its_smallest_order() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/mlperf-tiny/ic_resnet8_int8.onnx");
+    let c = crate::driver::lower(&path, &[]).unwrap();
+    let orders = super::schedule::topological_orders(&c.graph, 64);
+    assert_eq!(orders.len(), 9, "two residual blocks with a shortcut convolution: 3 x 3 orders");
+    for order in orders {
+        let mut g = c.graph.clone();
+        g.ops = order.iter().map(|&i| c.graph.ops[i].clone()).collect();
+        assert!(super::plan(&g).arena_bytes >= c.plan.arena_bytes, "order {order:?} plans smaller");
+    }
+}
