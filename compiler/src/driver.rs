@@ -185,6 +185,7 @@ pub fn lower_any(model: &Path, outputs: &[String], q: &QuantOptions, hybrid: Opt
         passes::select_outputs(&mut graph, outputs)?;
     }
     passes::prune(&mut graph);
+    plan::schedule::reorder(&mut graph);
     let params = graph.ops.iter().map(|op| params::prepare(&graph, op)).collect::<Result<Vec<_>>>()?;
     let plan = plan::plan(&graph);
     let mut c = Compiled { graph, params, plan, sqnr_db: vec![], hybrid: info };
@@ -243,6 +244,8 @@ pub fn report(c: &Compiled, target: &target::Target) -> serde_json::Value {
                 "macs": g.macs(op),
                 "output": g.tensors[op.output].name,
                 "output_shape": g.tensors[op.output].shape,
+                "arena_offset": c.plan.offsets[g.base(op.output)],
+                "in_place": c.plan.modes[i],
             });
             if let Some(Some(db)) = c.sqnr_db.get(i) {
                 l["sqnr_db"] = json!((db * 100.0).round() / 100.0);
@@ -254,12 +257,27 @@ pub fn report(c: &Compiled, target: &target::Target) -> serde_json::Value {
         "target": target.name,
         "arena_bytes": c.plan.arena_bytes,
         "arena_lower_bound_bytes": c.plan.lower_bound_bytes,
+        "arena_plain_lower_bound_bytes": c.plan.plain_lower_bound_bytes,
         "weights_bytes": g.weights_bytes(),
         "macs": g.ops.iter().map(|op| g.macs(op)).sum::<u64>(),
         "sram_budget_bytes": target.sram_bytes,
         "flash_budget_bytes": target.flash_bytes,
         "layers": layers,
     })
+}
+
+/// One line per model: its arena against the lower bounds (`hybridc plan`).
+pub fn plan_table(models: &[PathBuf]) -> Result<String> {
+    let mut s = String::from("| model | arena B | lower bound B (in place) | plain lower bound B | ops in place |\n|---|---:|---:|---:|---:|\n");
+    for m in models {
+        let c = lower(m, &[])?;
+        let in_place = c.plan.modes.iter().filter(|&&m| m != plan::inplace::Mode::Off).count();
+        s += &format!(
+            "| {} | {} | {} | {} | {}/{} |\n",
+            model_name(m), c.plan.arena_bytes, c.plan.lower_bound_bytes, c.plan.plain_lower_bound_bytes, in_place, c.graph.ops.len()
+        );
+    }
+    Ok(s)
 }
 
 fn model_name(path: &Path) -> String {

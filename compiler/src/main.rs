@@ -84,6 +84,12 @@ enum Cmd {
         #[arg(long, default_value_t = 600)]
         timeout: u64,
     },
+    /// Plan the activation arena of models and print it against its lower bounds.
+    Plan {
+        /// The ONNX models.
+        #[arg(required = true)]
+        models: Vec<PathBuf>,
+    },
     /// Profile models on a Cortex-M target under QEMU and print a table.
     Bench {
         /// The ONNX models.
@@ -187,6 +193,7 @@ fn real_main(cli: Cli) -> Result<()> {
                 println!("  all {} output bytes equal {}", got.len(), path.display());
             }
         }
+        Cmd::Plan { models } => print!("{}", driver::plan_table(&models)?),
         Cmd::Bench { models, target, json } => {
             let rows = verify::bench::bench(&models, &target)?;
             println!("{}", verify::bench::table(&rows));

@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include "model.h"
 #include "hyb_kernels.h"
+#include "hyb_inplace.h"
 
 /* One arena for every activation: offsets planned at compile time
  * ({{ arena_bytes }} bytes; lower bound for this schedule {{ lower_bound_bytes }}). */

@@ -228,6 +228,7 @@ pub fn layer(index: usize, g: &Graph, op: &Op, p: &Params, plan: &Plan) -> Layer
         }
         _ => unreachable!("params prepared from this op"),
     };
+    let call = super::inplace::ring_call(index, g, op, plan).unwrap_or(call);
     let out = &g.tensors[op.output];
     LayerC {
         index,

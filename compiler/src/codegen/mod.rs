@@ -4,6 +4,7 @@
 //! arrays, one static arena, the portable kernels and the I/O glue, plus
 //! `hybridc.json` (what `hybridc run` needs) and `report.json`.
 
+mod inplace;
 mod layers;
 pub mod manifest;
 mod project;

@@ -247,7 +247,7 @@ pub fn write_project(
     let copy = |from: &Path, to: &str| -> Result<()> {
         fs::copy(from, rt.join(to)).map(|_| ()).with_context(|| format!("cannot copy {}", from.display()))
     };
-    for k in KERNELS {
+    for k in KERNELS.iter().chain(super::inplace::KERNELS) {
         copy(&root.join("runtime-c/kernels").join(k), k)?;
     }
     copy(&root.join("runtime-c/include/hyb_io.h"), "hyb_io.h")?;
@@ -270,7 +270,7 @@ pub fn write_project(
     if let Some(ld) = &target.linker_script {
         copy(&target::targets_dir().join(ld), "link.ld")?;
     }
-    let mut c_kernels: Vec<&str> = KERNELS.iter().copied().filter(|k| k.ends_with(".c")).collect();
+    let mut c_kernels: Vec<&str> = KERNELS.iter().chain(super::inplace::KERNELS).copied().filter(|k| k.ends_with(".c")).collect();
     c_kernels.extend(extra);
     write("Makefile", Makefile { target, has_hybrid: hybrid.is_some(), kernels: &c_kernels, platform, startup: &startup }.render()?)?;
 

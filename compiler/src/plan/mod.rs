@@ -1,35 +1,37 @@
-//! Memory planning: one static arena for every activation.
+//! Memory planning: one static arena for every activation and scratch buffer.
 //!
-//! The planner sees only buffer sizes and lifetimes (steps of the schedule),
-//! so algorithms can be swapped without touching the rest of the compiler.
+//! Placement algorithms see only a `Problem` (buffer sizes, lifetimes and
+//! ties that allow in-place execution), so they can be swapped without
+//! touching the rest of the compiler. This module turns a scheduled graph
+//! into problems, tries the in-place modes the ops allow, and keeps the
+//! smallest arena (ties broken towards plain kernels, deterministically).
 
 mod greedy;
+pub mod inplace;
+mod place;
+pub mod problem;
+pub mod schedule;
+pub mod search;
 
 use serde::Serialize;
 
 use crate::ir::Graph;
-
-/// A buffer to place: live from step `first` to step `last`, inclusive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Buffer {
-    pub size: usize,
-    pub first: usize,
-    pub last: usize,
-}
-
-impl Buffer {
-    pub fn overlaps_in_time(&self, o: &Buffer) -> bool {
-        self.first <= o.last && o.first <= self.last
-    }
-}
+use inplace::Mode;
+pub use problem::{Buffer, Problem, Tie};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
     /// Offset of each IR tensor's storage in the arena (views share their base's).
     pub offsets: Vec<Option<usize>>,
+    /// Per op: how it shares memory with its input.
+    pub modes: Vec<Mode>,
+    /// Per op: the offset of its ring scratch when it runs in place with one.
+    pub ring_scratch: Vec<Option<usize>>,
     pub arena_bytes: usize,
-    /// The largest sum of buffer sizes live at one step.
+    /// The largest sum of bytes live at one step, counting in-place reuse.
     pub lower_bound_bytes: usize,
+    /// The same without in-place reuse (every output in its own buffer).
+    pub plain_lower_bound_bytes: usize,
 }
 
 /// Alignment of every buffer in the arena (word access for the kernels).
@@ -67,29 +69,137 @@ pub fn lifetimes(g: &Graph) -> Vec<Option<Buffer>> {
         .collect()
 }
 
-/// The peak of live bytes over the schedule.
-pub fn lower_bound(buffers: &[Buffer]) -> usize {
-    let steps = buffers.iter().map(|b| b.last + 1).max().unwrap_or(0);
-    (0..steps)
-        .map(|s| buffers.iter().filter(|b| b.first <= s && s <= b.last).map(|b| b.size).sum())
-        .max()
-        .unwrap_or(0)
+/// A problem for the graph with one mode per op, and where each tensor
+/// (`tensor_buffer`) and each ring (`ring_buffer`) went. Only inputs that
+/// die at the op (and are not graph outputs) get ties.
+pub struct Built {
+    pub problem: Problem,
+    pub tensor_buffer: Vec<Option<usize>>,
+    pub ring_buffer: Vec<Option<usize>>,
 }
 
-pub fn plan(g: &Graph) -> Plan {
+pub fn build(g: &Graph, modes: &[Mode]) -> Built {
     let life = lifetimes(g);
-    let ids: Vec<usize> = (0..life.len()).filter(|&t| life[t].is_some()).collect();
-    let buffers: Vec<Buffer> = ids.iter().map(|&t| life[t].unwrap()).collect();
-    let placed = greedy::by_size(&buffers);
-    let mut offsets = vec![None; g.tensors.len()];
-    for (k, &t) in ids.iter().enumerate() {
-        offsets[t] = Some(placed[k]);
-    }
-    for t in 0..g.tensors.len() {
-        if g.tensors[t].alias_of.is_some() {
-            offsets[t] = offsets[g.base(t)];
+    let mut problem = Problem::default();
+    let mut tensor_buffer = vec![None; g.tensors.len()];
+    for (t, l) in life.iter().enumerate() {
+        if let Some(b) = l {
+            tensor_buffer[t] = Some(problem.buffers.len());
+            problem.buffers.push(*b);
         }
     }
-    let arena_bytes = buffers.iter().zip(&placed).map(|(b, o)| o + b.size).max().unwrap_or(0);
-    Plan { offsets, arena_bytes, lower_bound_bytes: lower_bound(&buffers) }
+    let outputs: Vec<usize> = g.outputs.iter().map(|&o| g.base(o)).collect();
+    let dies_at = |t: usize, step: usize| life[t].is_some_and(|b| b.last == step) && !outputs.contains(&t);
+    let mut ring_buffer = vec![None; g.ops.len()];
+    for (step, (op, mode)) in g.ops.iter().zip(modes).enumerate() {
+        let out = g.base(op.output);
+        let buffer = tensor_buffer[out].unwrap();
+        let mut inputs: Vec<usize> = op.inputs.iter().map(|&t| g.base(t)).filter(|&t| t != out && dies_at(t, step)).collect();
+        inputs.dedup();
+        match *mode {
+            Mode::Off => {}
+            Mode::Lag { lag } => {
+                for t in inputs {
+                    problem.ties.push(Tie { anchor: tensor_buffer[t].unwrap(), buffer, lag, exact: false });
+                }
+            }
+            Mode::Ring { ring } => {
+                let input = g.base(op.inputs[0]);
+                if inputs.contains(&input) {
+                    ring_buffer[step] = Some(problem.buffers.len());
+                    problem.buffers.push(Buffer { size: ring, first: step, last: step });
+                    problem.ties.push(Tie { anchor: tensor_buffer[input].unwrap(), buffer, lag: 0, exact: true });
+                }
+            }
+        }
+    }
+    Built { problem, tensor_buffer, ring_buffer }
 }
+
+/// Offsets for a problem: the better of greedy-by-size and the search
+/// (greedy on a tie), checked before use.
+pub fn place(p: &Problem) -> Vec<usize> {
+    let greedy = greedy::by_size(p);
+    let searched = search::best_order(p);
+    let best = if p.extent(&searched) < p.extent(&greedy) { searched } else { greedy };
+    if let Err(e) = p.check(&best) {
+        panic!("memory planner produced an invalid placement: {e}");
+    }
+    best
+}
+
+/// The arena of the graph as scheduled. Ties only allow overlaps, so the
+/// choice left is ring kernels or plain ones for the convolutions that
+/// allow both: start from rings everywhere or nowhere, whichever is
+/// smaller, then flip op by op, keeping a flip that shrinks the arena or
+/// keeps it and returns to a plain kernel.
+pub fn plan(g: &Graph) -> Plan {
+    let options: Vec<Vec<Mode>> = g.ops.iter().map(|op| inplace::modes(g, op)).collect();
+    let eager: Vec<Mode> = options.iter().map(|o| o[0]).collect();
+    let plain: Vec<Mode> = options.iter().map(|o| *o.last().unwrap()).collect();
+    let (mut modes, mut best) = (plain.clone(), arena_of(g, &plain));
+    let a = arena_of(g, &eager);
+    if a < best {
+        (modes, best) = (eager, a);
+    }
+    for step in 0..g.ops.len() {
+        for (k, &m) in options[step].iter().enumerate() {
+            if m == modes[step] {
+                continue;
+            }
+            let mut trial = modes.clone();
+            trial[step] = m;
+            let a = arena_of(g, &trial);
+            let plainer = k + 1 == options[step].len();
+            if a < best || (a == best && plainer) {
+                (modes, best) = (trial, a);
+            }
+        }
+    }
+    finish(g, &modes)
+}
+
+fn arena_of(g: &Graph, modes: &[Mode]) -> usize {
+    let b = build(g, modes);
+    b.problem.extent(&place(&b.problem))
+}
+
+fn finish(g: &Graph, modes: &[Mode]) -> Plan {
+    let b = build(g, modes);
+    let placed = place(&b.problem);
+    let offsets: Vec<Option<usize>> = (0..g.tensors.len()).map(|t| b.tensor_buffer[g.base(t)].map(|k| placed[k])).collect();
+    // What each op does in the end: a ring only where output == input, a
+    // lag wherever the output overlaps an input.
+    let mut effective = vec![Mode::Off; g.ops.len()];
+    let mut ring_scratch = vec![None; g.ops.len()];
+    for (step, op) in g.ops.iter().enumerate() {
+        let out = offsets[op.output].unwrap();
+        let out_end = out + g.tensors[op.output].bytes();
+        let overlaps = op.inputs.iter().any(|&t| {
+            let o = offsets[t].unwrap();
+            o < out_end && out < o + g.tensors[t].bytes()
+        });
+        match modes[step] {
+            Mode::Ring { .. } if offsets[op.inputs[0]] == Some(out) => {
+                ring_scratch[step] = b.ring_buffer[step].map(|k| placed[k]);
+                effective[step] = modes[step];
+            }
+            Mode::Ring { .. } | Mode::Lag { .. } if overlaps => {
+                effective[step] = inplace::modes(g, op).into_iter().find(|m| matches!(m, Mode::Lag { .. })).unwrap();
+            }
+            _ => {}
+        }
+    }
+    let plain = build(g, &vec![Mode::Off; g.ops.len()]).problem;
+    Plan {
+        offsets,
+        modes: effective,
+        ring_scratch,
+        arena_bytes: b.problem.extent(&placed),
+        lower_bound_bytes: b.problem.lower_bound(),
+        plain_lower_bound_bytes: plain.lower_bound(),
+    }
+}
+
+#[cfg(test)]
+mod tests;
