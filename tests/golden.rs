@@ -62,6 +62,7 @@ fn check_c_vs_reference(
         outputs: outputs.to_vec(),
         sram: None,
         flash: None,
+        kernels: Default::default(),
     })
     .expect("compile");
     let m = hybridc::codegen::Manifest::read(&proj).unwrap();

@@ -19,6 +19,7 @@ pub struct CompileOptions {
     pub outputs: Vec<String>,
     pub sram: Option<u64>,
     pub flash: Option<u64>,
+    pub kernels: codegen::Kernels,
 }
 
 /// A model ready for code generation (also what the tests run the reference on).
@@ -79,6 +80,7 @@ pub fn compile(o: &CompileOptions) -> Result<Manifest> {
     if let Some(f) = o.flash {
         t.flash_bytes = f;
     }
+    let dsp = o.kernels.use_dsp(&t)?;
     let c = lower(&o.model, &o.outputs)?;
     if c.plan.arena_bytes as u64 > t.sram_bytes {
         bail!(
@@ -95,8 +97,9 @@ pub fn compile(o: &CompileOptions) -> Result<Manifest> {
     }
     let scratch = prepare_destination(&o.out)?;
     let result = (|| -> Result<Manifest> {
-        let m = codegen::write_project(scratch.path(), &model_name(&o.model), &c.graph, &c.params, &c.plan, &t)?;
+        let m = codegen::write_project(scratch.path(), &model_name(&o.model), &c.graph, &c.params, &c.plan, &t, dsp)?;
         let mut report = report(&c, &t);
+        report["kernels"] = json!(if dsp { "dsp" } else { "portable" });
         if !t.is_host() {
             if crate::verify::firmware::toolchain_available(&t) {
                 let mem = crate::verify::firmware::check_budgets(scratch.path(), &t)?;

@@ -3,7 +3,7 @@
 #include <stddef.h>
 #include "model.h"
 #include "hyb_kernels.h"
-
+{{ dsp_prelude }}
 /* One arena for every activation: offsets planned at compile time
  * ({{ arena_bytes }} bytes; lower bound for this schedule {{ lower_bound_bytes }}). */
 static int8_t hyb_arena[HYB_ARENA_BYTES] __attribute__((aligned(16)));

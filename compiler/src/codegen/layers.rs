@@ -35,7 +35,7 @@ pub fn comment_safe(s: &str) -> String {
     s.replace("*/", "* /").replace("/*", "/ *")
 }
 
-fn arena(plan: &Plan, g: &Graph, t: usize) -> String {
+pub(super) fn arena(plan: &Plan, g: &Graph, t: usize) -> String {
     format!("hyb_arena + {}", plan.offsets[g.base(t)].expect("planned tensor"))
 }
 

@@ -6,6 +6,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use askama::Template;
 
+use super::dsp;
 use super::layers::{self, LayerC};
 use super::manifest::{IoInfo, LayerInfo, Manifest};
 use crate::ir::Graph;
@@ -47,6 +48,8 @@ struct ModelC<'a> {
     inputs: &'a [IoC],
     outputs: &'a [IoC],
     layers: &'a [LayerC],
+    /// DSP projects: the kernel headers' includes and the scratch buffer.
+    dsp_prelude: &'a str,
 }
 
 #[derive(Template)]
@@ -113,11 +116,48 @@ fn io_info(g: &Graph, plan: &Plan, ids: &[usize]) -> Vec<IoInfo> {
         .collect()
 }
 
+/// Per-layer C; with `dsp`, layers a DSP kernel does exactly use it. Also
+/// returns the int32 words of DSP scratch the layers need.
+fn layers_c(g: &Graph, params: &[Params], plan: &Plan, dsp: bool) -> (Vec<LayerC>, usize) {
+    let mut scratch = 0;
+    let layers = g
+        .ops
+        .iter()
+        .zip(params)
+        .enumerate()
+        .map(|(i, (op, p))| {
+            let mut l = layers::layer(i, g, op, p, plan);
+            if dsp {
+                let arena = |k: usize| op.inputs.get(k).map(|&t| layers::arena(plan, g, t)).unwrap_or_default();
+                let output = layers::arena(plan, g, op.output);
+                let io = dsp::Operands { input: &arena(0), second: &arena(1), output: &output };
+                if let Some(d) = dsp::layer(i, op, p, &io) {
+                    scratch = scratch.max(d.scratch_words);
+                    (l.data, l.call) = (d.data, d.call);
+                }
+            }
+            l
+        })
+        .collect();
+    (layers, scratch)
+}
+
+fn dsp_prelude(scratch_words: usize) -> String {
+    let mut s: String = dsp::HEADERS.iter().map(|h| format!("#include \"dsp/{h}\"\n")).collect();
+    if scratch_words > 0 {
+        s += &format!(
+            "/* Scratch of the DSP kernels: sign-extended im2col columns of four output pixels. */\nstatic int32_t {}[{scratch_words}] __attribute__((aligned(8)));\n",
+            dsp::SCRATCH
+        );
+    }
+    s
+}
+
 /// Writes the project into `dir` (which must exist and be empty).
-pub fn write_project(dir: &Path, model_name: &str, g: &Graph, params: &[Params], plan: &Plan, target: &Target) -> Result<Manifest> {
+pub fn write_project(dir: &Path, model_name: &str, g: &Graph, params: &[Params], plan: &Plan, target: &Target, dsp: bool) -> Result<Manifest> {
     let version = env!("CARGO_PKG_VERSION");
-    let layers: Vec<LayerC> =
-        g.ops.iter().zip(params).enumerate().map(|(i, (op, p))| layers::layer(i, g, op, p, plan)).collect();
+    let (layers, scratch_words) = layers_c(g, params, plan, dsp);
+    let prelude = if dsp { dsp_prelude(scratch_words) } else { String::new() };
     let inputs = io(g, plan, &g.inputs);
     let outputs = io(g, plan, &g.outputs);
     let macs: u64 = g.ops.iter().map(|op| g.macs(op)).sum();
@@ -140,6 +180,7 @@ pub fn write_project(dir: &Path, model_name: &str, g: &Graph, params: &[Params],
             inputs: &inputs,
             outputs: &outputs,
             layers: &layers,
+            dsp_prelude: &prelude,
         }
         .render()?,
     )?;
@@ -154,6 +195,12 @@ pub fn write_project(dir: &Path, model_name: &str, g: &Graph, params: &[Params],
     };
     for k in KERNELS {
         copy(&root.join("runtime-c/kernels").join(k), k)?;
+    }
+    if dsp {
+        fs::create_dir_all(rt.join("dsp"))?;
+        for h in dsp::HEADERS {
+            copy(&root.join("runtime-c/kernels/dsp").join(h), &format!("dsp/{h}"))?;
+        }
     }
     copy(&root.join("runtime-c/include/hyb_io.h"), "hyb_io.h")?;
     let platform = if target.is_host() { "host_io.c" } else { "semihost.c" };
