@@ -50,19 +50,26 @@ HYB_DSP_INLINE void hyb_dsp_im2col(int32_t *col, int stride, int8_t *patch, cons
         }
         return;
     }
-    /* Channel counts that are not a multiple of 4 (first layers): gather bytes. */
+    /* Channel counts that are not a multiple of 4 (first layers): gather the
+     * patch bytes. Under 4 channels a tap moves as one unaligned word whose
+     * extra bytes the next tap overwrites (patch has 4 bytes of slack; bytes
+     * past k meet zero weights). */
     const int k4 = (k_h * k_w * in_c + 3) & ~3;
     int k = 0;
     for (int ky = 0; ky < k_h; ky++) {
         const int iy = y0 + ky * d_h;
-        for (int kx = 0; kx < k_w; kx++) {
+        for (int kx = 0; kx < k_w; kx++, k += in_c) {
             const int ix = x0 + kx * d_w;
             const int inside = iy >= 0 && iy < in_h && ix >= 0 && ix < in_w;
             const int8_t *src = in + (iy * in_w + ix) * in_c;
-            for (int ic = 0; ic < in_c; ic++) patch[k++] = inside ? src[ic] : (int8_t)in_zp;
+            if (in_c < 4)
+                hyb_dsp_store32(patch + k, inside ? (uint32_t)hyb_dsp_load32(src) : ((uint32_t)in_zp & 0xffu) * 0x01010101u);
+            else
+                for (int ic = 0; ic < in_c; ic++) patch[k + ic] = inside ? src[ic] : (int8_t)in_zp;
         }
     }
-    for (; k < k4; k++) patch[k] = 0; /* their weights are 0 */
+    if (in_c >= 4)
+        for (; k < k4; k++) patch[k] = 0;
     for (int q = 0; q < k4 / 4; q++) hyb_dsp_expand(col + 2 * stride * q, stride, hyb_dsp_load32(patch + 4 * q));
 }
 
@@ -134,7 +141,7 @@ HYB_DSP_INLINE void hyb_dsp_gemm_4x2(const int32_t *col, const int32_t *w, const
 }
 
 /* w: the re-laid-out weights; ch: out_c rounded up to even; col: 4 * k4 / 2
- * words; patch: k4 bytes (used only when in_c % 4 != 0). */
+ * words; patch: k4 + 4 bytes (used only when in_c % 4 != 0). */
 HYB_DSP_INLINE void hyb_dsp_conv_s8(const int8_t *in, int8_t *out, const int32_t *w, const hyb_dsp_chan *ch,
                                     int32_t *col, int8_t *patch, int in_h, int in_w, int in_c, int out_h, int out_w,
                                     int out_c, int k_h, int k_w, int s_h, int s_w, int d_h, int d_w, int pad_t,

@@ -15,9 +15,11 @@
 #define HYB_DSP_INLINE static inline __attribute__((always_inline))
 
 /* Per output channel: bias with the input offset folded in, then what
- * TFLite's MultiplyByQuantizedMultiplier needs for a right shift >= 0. */
+ * TFLite's MultiplyByQuantizedMultiplier needs for a right shift >= 0.
+ * round = (1 << (shift - 1)) (0 when shift is 0) + (output zero point << shift):
+ * adding the zero point before the shift equals adding it after. */
 typedef struct {
-    int32_t bias, mult, shift, half; /* half = 1 << (shift - 1), 0 when shift is 0 */
+    int32_t bias, mult, shift, round;
 } hyb_dsp_chan;
 
 /* SXTB16 of x rotated by 8: bytes 1 and 3 sign-extended to two halfwords
@@ -35,10 +37,10 @@ HYB_DSP_INLINE int32_t hyb_smmulr(int32_t a, int32_t b) {
     return r;
 }
 
-/* The output side of a layer: zero point, fused activation range, and
- * whether some channel's right shift is 0 (then rounding needs a mask). */
+/* The output side of a layer: fused activation range, and whether some
+ * channel's right shift is 0 (then rounding needs a mask). */
 typedef struct {
-    int32_t offset, lo, hi, shift0;
+    int32_t lo, hi, shift0;
 } hyb_dsp_outq;
 
 /* TFLite MultiplyByQuantizedMultiplier for a right shift >= 0.
@@ -46,11 +48,12 @@ typedef struct {
  * = smmulr(2a, m) exactly when 2a fits in int32 (the compiler checked the
  * accumulator bound); RoundingDivideByPOT(v, r) rounds half away from zero:
  * floor((v + 2^(r-1) - (v < 0)) / 2^r) for r >= 1, v itself for r = 0
- * (half is then 0 and the mask (-r) >> 31 drops the sign term). */
-HYB_DSP_INLINE int32_t hyb_dsp_requant(int32_t acc, int32_t mult, int32_t shift, int32_t half, int shift0) {
+ * (the mask (-r) >> 31 then drops the sign term). Returns it plus the
+ * output zero point, which `round` carries. */
+HYB_DSP_INLINE int32_t hyb_dsp_requant(int32_t acc, int32_t mult, int32_t shift, int32_t round, int shift0) {
     const int32_t v = hyb_smmulr(acc + acc, mult);
     const int32_t neg = shift0 ? (v >> 31) & (-shift >> 31) : v >> 31;
-    return (v + half + neg) >> shift;
+    return (v + round + neg) >> shift;
 }
 
 /* Clamp to the fused activation range (constants: the tests fold away). */
@@ -62,12 +65,15 @@ HYB_DSP_INLINE int32_t hyb_dsp_clamp(int32_t v, int32_t lo, int32_t hi) {
 }
 
 HYB_DSP_INLINE int32_t hyb_dsp_out(int32_t acc, const hyb_dsp_chan *c, hyb_dsp_outq q) {
-    return hyb_dsp_clamp(hyb_dsp_requant(acc, c->mult, c->shift, c->half, q.shift0) + q.offset, q.lo, q.hi);
+    return hyb_dsp_clamp(hyb_dsp_requant(acc, c->mult, c->shift, c->round, q.shift0), q.lo, q.hi);
 }
 
-/* Four int8 results packed little-endian into one word. */
+/* Four int8 results packed little-endian into one word (three BFIs; gcc
+ * spends eight instructions on the shifts and masks). */
 HYB_DSP_INLINE uint32_t hyb_dsp_pack4(int32_t a, int32_t b, int32_t c, int32_t d) {
-    return (uint32_t)(a & 0xff) | ((uint32_t)(b & 0xff) << 8) | ((uint32_t)(c & 0xff) << 16) | ((uint32_t)d << 24);
+    uint32_t r = (uint32_t)a;
+    __asm__("bfi %0, %1, #8, #8\n\tbfi %0, %2, #16, #8\n\tbfi %0, %3, #24, #8" : "+&r"(r) : "r"(b), "r"(c), "r"(d));
+    return r;
 }
 
 HYB_DSP_INLINE int32_t hyb_dsp_load32(const int8_t *p) {

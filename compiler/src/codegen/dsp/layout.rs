@@ -40,26 +40,33 @@ pub fn acc_bound(bias: i32, abs_w_sum: i64, input_offset: i32) -> i64 {
 }
 
 /// The kernels compute MultiplyByQuantizedMultiplier as smmulr(2*acc, m)
-/// then a rounding right shift: exact when 2*acc fits in int32 and the
-/// TFLite shift is a right shift (or none).
-pub fn requant_exact(shift: i32, bound: i64) -> bool {
-    (-31..=0).contains(&shift) && 2 * bound < (1i64 << 31)
+/// then a rounding right shift that also adds the output zero point:
+/// exact when 2*acc fits in int32, the TFLite shift is a right shift (or
+/// none), and the sum before the shift (|v| <= |acc| + 1, plus the
+/// rounding term) fits in int32 too.
+pub fn requant_exact(shift: i32, bound: i64, output_offset: i32) -> bool {
+    if !(-31..=0).contains(&shift) || 2 * bound >= (1i64 << 31) {
+        return false;
+    }
+    let r = -shift;
+    bound + 1 + (1i64 << r) + ((output_offset as i64).abs() << r) < (1i64 << 31)
 }
 
-/// One `hyb_dsp_chan` initializer: bias, multiplier, right shift, half.
-pub fn chan(bias: i32, multiplier: i32, shift: i32) -> String {
+/// One `hyb_dsp_chan` initializer: bias, multiplier, right shift, and the
+/// rounding term with the output zero point folded in.
+pub fn chan(bias: i32, multiplier: i32, shift: i32, output_offset: i32) -> String {
     let r = -shift;
     let half = if r > 0 { 1i64 << (r - 1) } else { 0 };
-    format!("{{{bias},{multiplier},{r},{half}}}")
+    format!("{{{bias},{multiplier},{r},{}}}", half + ((output_offset as i64) << r))
 }
 
 /// A channel record whose requantized output is `value` whatever the inputs,
 /// for channels with all weights 0: the accumulator is then the bias 4v,
 /// smmulr(8v, 2^30) = 2v and the rounding shift by 1 gives v. Values beyond
 /// int8 clamp alike, so they are capped to keep 8v in int32.
-pub fn constant_chan(value: i32) -> String {
+pub fn constant_chan(value: i32, output_offset: i32) -> String {
     let v = value.clamp(-1 << 20, 1 << 20);
-    chan(4 * v, 1 << 30, -1)
+    chan(4 * v, 1 << 30, -1, output_offset)
 }
 
 #[cfg(test)]
@@ -86,10 +93,12 @@ mod tests {
 
     #[test]
     fn requant_checks() {
-        assert!(requant_exact(-7, 1 << 20));
-        assert!(requant_exact(0, 1));
-        assert!(!requant_exact(1, 1));
-        assert!(!requant_exact(-7, 1 << 30));
-        assert_eq!(acc_bound(-10, 2, 128), 10 + 256 * 2);
+        assert!(requant_exact(-7, 1 << 20, -128));
+        assert!(requant_exact(0, 1, 0));
+        assert!(!requant_exact(1, 1, 0));
+        assert!(!requant_exact(-7, 1 << 30, 0));
+        assert!(!requant_exact(-24, 1, -128));
+        assert_eq!(acc_bound(-10, 2, 128), 10 + 255 * 2);
+        assert_eq!(chan(7, 1 << 30, -3, -128), "{7,1073741824,3,-1020}");
     }
 }

@@ -75,6 +75,7 @@ fn channels<'w>(
     row: impl Fn(usize) -> Box<dyn Iterator<Item = i8> + 'w>,
     bias: &[i32],
     input_offset: i32,
+    output_offset: i32,
     mult: impl Fn(usize) -> (i32, i32),
 ) -> Option<(Vec<String>, bool)> {
     if bias.len() != out {
@@ -88,29 +89,29 @@ fn channels<'w>(
         if abs == 0 {
             // A dead channel (all weights 0) outputs a constant; its bias can
             // be too large for the shortcut, so encode the constant instead.
-            chans.push(constant_chan(multiply_by_quantized_multiplier(bias[c], m, shift)));
+            chans.push(constant_chan(multiply_by_quantized_multiplier(bias[c], m, shift), output_offset));
             continue;
         }
-        if !requant_exact(shift, acc_bound(bias[c], abs, input_offset)) {
+        if !requant_exact(shift, acc_bound(bias[c], abs, input_offset), output_offset) {
             return None;
         }
         shift0 |= shift == 0;
-        chans.push(chan(folded_bias(bias[c], sum, input_offset), m, shift));
+        chans.push(chan(folded_bias(bias[c], sum, input_offset), m, shift, output_offset));
     }
-    chans.resize(out.next_multiple_of(pad), chan(0, 0, -1));
+    chans.resize(out.next_multiple_of(pad), chan(0, 0, -1, 0));
     Some((chans, shift0))
 }
 
 /// The kernels' `hyb_dsp_outq` argument.
-fn outq(offset: i32, lo: i32, hi: i32, shift0: bool) -> String {
-    format!("(hyb_dsp_outq){{{offset}, {lo}, {hi}, {}}}", shift0 as i32)
+fn outq(lo: i32, hi: i32, shift0: bool) -> String {
+    format!("(hyb_dsp_outq){{{lo}, {hi}, {}}}", shift0 as i32)
 }
 
 /// Scratch words of an im2col GEMM over `k` taps with `pixels` columns.
 fn gemm_scratch(k: usize, pixels: usize) -> (usize, usize) {
     let k4 = k.div_ceil(4) * 4;
     let col = pixels * k4 / 2;
-    (col, col + k4 / 4)
+    (col, col + k4 / 4 + 1)
 }
 
 fn conv2d(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
@@ -119,13 +120,13 @@ fn conv2d(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
     let k = c.kernel[0] * c.kernel[1] * in_c;
     let w = &conv.weights;
     let row = |oc: usize| Box::new(w[oc * k..(oc + 1) * k].iter().copied()) as Box<dyn Iterator<Item = i8>>;
-    let (chans, shift0) = channels(out_c, 2, row, &conv.bias, c.input_offset, |oc| (c.multiplier[oc], c.shift[oc]))?;
+    let (chans, shift0) = channels(out_c, 2, row, &conv.bias, c.input_offset, c.output_offset, |oc| (c.multiplier[oc], c.shift[oc]))?;
     let data = int32_array(&format!("{l}_weights"), &words(&gemm_weights(w, out_c, k))) + &chan_array(&format!("{l}_chan"), &chans);
     let (patch, scratch) = gemm_scratch(k, 4);
     let args = format!(
         "{l}_weights, {l}_chan, {SCRATCH}, (int8_t *)({SCRATCH} + {patch}), {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {out_c}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}",
         c.kernel[0], c.kernel[1], c.stride[0], c.stride[1], c.dilation[0], c.dilation[1], c.pad_top, c.pad_left,
-        -c.input_offset, outq(c.output_offset, c.act_min, c.act_max, shift0)
+        -c.input_offset, outq(c.act_min, c.act_max, shift0)
     );
     Some((data, "hyb_dsp_conv_s8", args, scratch))
 }
@@ -139,7 +140,7 @@ fn depthwise(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
     let taps = c.kernel[0] * c.kernel[1];
     let w = &conv.weights;
     let row = |ch: usize| Box::new((0..taps).map(move |t| w[t * out_c + ch])) as Box<dyn Iterator<Item = i8>>;
-    let (chans, shift0) = channels(out_c, 4, row, &conv.bias, c.input_offset, |ch| (c.multiplier[ch], c.shift[ch]))?;
+    let (chans, shift0) = channels(out_c, 4, row, &conv.bias, c.input_offset, c.output_offset, |ch| (c.multiplier[ch], c.shift[ch]))?;
     let data = int32_array(&format!("{l}_weights"), &words(w)) + &chan_array(&format!("{l}_chan"), &chans);
     // The zero-point padded copy of the input: tall and wide enough for every window.
     let span = |out: usize, s: usize, k: usize, d: usize| (out - 1) * s + (k - 1) * d + 1;
@@ -148,7 +149,7 @@ fn depthwise(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
     let args = format!(
         "{l}_weights, {l}_chan, (int8_t *){SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {}, {}, {}, {}, {}, {}, {}, {}, {pad_h}, {pad_w}, {}, {}",
         c.kernel[0], c.kernel[1], c.stride[0], c.stride[1], c.dilation[0], c.dilation[1], c.pad_top, c.pad_left,
-        -c.input_offset, outq(c.output_offset, c.act_min, c.act_max, shift0)
+        -c.input_offset, outq(c.act_min, c.act_max, shift0)
     );
     let scratch = pad_h * pad_w * in_c / 4;
     Some((data, "hyb_dsp_depthwise_s8", args, scratch))
@@ -158,12 +159,12 @@ fn fully_connected(l: &str, f: &FcParams, fc: &FullyConnected) -> Option<Emitted
     let (n, out) = (f.in_len, f.out_len);
     let w = &fc.weights;
     let row = |o: usize| Box::new(w[o * n..(o + 1) * n].iter().copied()) as Box<dyn Iterator<Item = i8>>;
-    let (chans, shift0) = channels(out, 2, row, &fc.bias, f.input_offset, |_| (f.multiplier, f.shift))?;
+    let (chans, shift0) = channels(out, 2, row, &fc.bias, f.input_offset, f.output_offset, |_| (f.multiplier, f.shift))?;
     let data = int32_array(&format!("{l}_weights"), &words(&gemm_weights(w, out, n))) + &chan_array(&format!("{l}_chan"), &chans);
     let (patch, scratch) = gemm_scratch(n, 1);
     let args = format!(
         "{l}_weights, {l}_chan, {SCRATCH}, (int8_t *)({SCRATCH} + {patch}), {n}, {out}, {}",
-        outq(f.output_offset, f.act_min, f.act_max, shift0)
+        outq(f.act_min, f.act_max, shift0)
     );
     Some((data, "hyb_dsp_fully_connected_s8", args, scratch))
 }
