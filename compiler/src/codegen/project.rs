@@ -117,9 +117,10 @@ fn io_info(g: &Graph, plan: &Plan, ids: &[usize]) -> Vec<IoInfo> {
 }
 
 /// Per-layer C; with `dsp`, layers a DSP kernel does exactly use it. Also
-/// returns the int32 words of DSP scratch the layers need.
-fn layers_c(g: &Graph, params: &[Params], plan: &Plan, dsp: bool) -> (Vec<LayerC>, usize) {
-    let mut scratch = 0;
+/// returns what the DSP layers share: specialised functions and the int32
+/// words of scratch they need.
+fn layers_c(g: &Graph, params: &[Params], plan: &Plan, dsp: bool) -> (Vec<LayerC>, Vec<dsp::Function>, usize) {
+    let (mut functions, mut scratch) = (Vec::<dsp::Function>::new(), 0);
     let layers = g
         .ops
         .iter()
@@ -133,22 +134,30 @@ fn layers_c(g: &Graph, params: &[Params], plan: &Plan, dsp: bool) -> (Vec<LayerC
                 let io = dsp::Operands { input: &arena(0), second: &arena(1), output: &output };
                 if let Some(d) = dsp::layer(i, op, p, &io) {
                     scratch = scratch.max(d.scratch_words);
-                    (l.data, l.call) = (d.data, d.call);
+                    let f = functions.iter().position(|f| *f == d.function).unwrap_or_else(|| {
+                        functions.push(d.function);
+                        functions.len() - 1
+                    });
+                    (l.data, l.call) = (d.data, format!("hyb_dsp_fn{f}({});", d.args));
                 }
             }
             l
         })
         .collect();
-    (layers, scratch)
+    (layers, functions, scratch)
 }
 
-fn dsp_prelude(scratch_words: usize) -> String {
+fn dsp_prelude(functions: &[dsp::Function], scratch_words: usize) -> String {
     let mut s: String = dsp::HEADERS.iter().map(|h| format!("#include \"dsp/{h}\"\n")).collect();
     if scratch_words > 0 {
         s += &format!(
-            "/* Scratch of the DSP kernels: sign-extended im2col columns of four output pixels. */\nstatic int32_t {}[{scratch_words}] __attribute__((aligned(8)));\n",
+            "/* Scratch of the DSP kernels: im2col columns, patches, zero-point padded inputs. */\nstatic int32_t {}[{scratch_words}] __attribute__((aligned(8)));\n",
             dsp::SCRATCH
         );
+    }
+    s += "/* The kernels specialised for this model's layers (shapes and quantization as constants). */\n";
+    for (i, f) in functions.iter().enumerate() {
+        s += &format!("static __attribute__((noinline)) void hyb_dsp_fn{i}({}) {{\n    {}\n}}\n", f.params, f.body);
     }
     s
 }
@@ -156,8 +165,8 @@ fn dsp_prelude(scratch_words: usize) -> String {
 /// Writes the project into `dir` (which must exist and be empty).
 pub fn write_project(dir: &Path, model_name: &str, g: &Graph, params: &[Params], plan: &Plan, target: &Target, dsp: bool) -> Result<Manifest> {
     let version = env!("CARGO_PKG_VERSION");
-    let (layers, scratch_words) = layers_c(g, params, plan, dsp);
-    let prelude = if dsp { dsp_prelude(scratch_words) } else { String::new() };
+    let (layers, functions, scratch_words) = layers_c(g, params, plan, dsp);
+    let prelude = if dsp { dsp_prelude(&functions, scratch_words) } else { String::new() };
     let inputs = io(g, plan, &g.inputs);
     let outputs = io(g, plan, &g.outputs);
     let macs: u64 = g.ops.iter().map(|op| g.macs(op)).sum();

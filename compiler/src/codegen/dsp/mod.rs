@@ -6,7 +6,6 @@
 
 mod layout;
 
-use std::fmt::Write;
 
 use super::layers::array_body;
 use crate::ir::{Conv2d, FullyConnected, Op, OpKind};
@@ -20,11 +19,22 @@ pub const HEADERS: &[&str] = &["hyb_dsp.h", "conv_s8.h", "depthwise_s8.h", "full
 /// The shared scratch buffer: im2col columns, then the byte patch.
 pub const SCRATCH: &str = "hyb_dsp_col";
 
+/// A kernel specialised for one set of shapes and quantization constants;
+/// layers that share them (DS-CNN's four blocks, MobileNet's five 128-channel
+/// ones) share its code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Function {
+    pub params: &'static str,
+    pub body: String,
+}
+
 /// What a DSP layer adds to model.c.
 pub struct DspLayer {
-    /// Constant data and the layer's run function.
+    /// The layer's constant data (re-laid-out weights, channel records).
     pub data: String,
-    pub call: String,
+    pub function: Function,
+    /// Arguments of the call to `function`.
+    pub args: String,
     /// int32 words of SCRATCH the layer uses.
     pub scratch_words: usize,
 }
@@ -38,7 +48,7 @@ pub struct Operands<'a> {
 
 pub fn layer(index: usize, op: &Op, p: &Params, io: &Operands) -> Option<DspLayer> {
     let l = format!("L{index}");
-    let (data, kernel, args, scratch_words) = match (p, &op.kind) {
+    let (data, kernel, consts, scratch_words) = match (p, &op.kind) {
         (Params::Conv(c), OpKind::Conv2d(conv)) if c.depthwise => depthwise(&l, c, conv)?,
         (Params::Conv(c), OpKind::Conv2d(conv)) => conv2d(&l, c, conv)?,
         (Params::Fc(f), OpKind::FullyConnected(fc)) => fully_connected(&l, f, fc)?,
@@ -46,13 +56,17 @@ pub fn layer(index: usize, op: &Op, p: &Params, io: &Operands) -> Option<DspLaye
         (Params::Add(a), _) => add(a)?,
         _ => return None,
     };
-    let operands = match p {
-        Params::Add(_) => format!("{}, {}, {}", io.input, io.second, io.output),
-        _ => format!("{}, {}", io.input, io.output),
+    let (params, operands, args) = match p {
+        Params::Add(_) => ("const int8_t *a, const int8_t *b, int8_t *out", "a, b, out", format!("{}, {}, {}", io.input, io.second, io.output)),
+        Params::AvgPool(_) => ("const int8_t *in, int8_t *out", "in, out", format!("{}, {}", io.input, io.output)),
+        _ => (
+            "const int8_t *in, int8_t *out, const int32_t *w, const hyb_dsp_chan *ch",
+            "in, out, w, ch",
+            format!("{}, {}, {l}_weights, {l}_chan", io.input, io.output),
+        ),
     };
-    let mut text = data;
-    write!(text, "static __attribute__((noinline)) void {l}_run(void) {{\n    {kernel}({operands}, {args});\n}}\n").unwrap();
-    Some(DspLayer { data: text, call: format!("{l}_run();"), scratch_words })
+    let function = Function { params, body: format!("{kernel}({operands}, {consts});") };
+    Some(DspLayer { data, function, args, scratch_words })
 }
 
 type Emitted = (String, &'static str, String, usize);
@@ -124,7 +138,7 @@ fn conv2d(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
     let data = int32_array(&format!("{l}_weights"), &words(&gemm_weights(w, out_c, k))) + &chan_array(&format!("{l}_chan"), &chans);
     let (patch, scratch) = gemm_scratch(k, 4);
     let args = format!(
-        "{l}_weights, {l}_chan, {SCRATCH}, (int8_t *)({SCRATCH} + {patch}), {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {out_c}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}",
+        "{SCRATCH}, (int8_t *)({SCRATCH} + {patch}), {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {out_c}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}",
         c.kernel[0], c.kernel[1], c.stride[0], c.stride[1], c.dilation[0], c.dilation[1], c.pad_top, c.pad_left,
         -c.input_offset, outq(c.act_min, c.act_max, shift0)
     );
@@ -147,7 +161,7 @@ fn depthwise(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
     let pad_h = span(out_h, c.stride[0], c.kernel[0], c.dilation[0]).max(c.pad_top + in_h);
     let pad_w = span(out_w, c.stride[1], c.kernel[1], c.dilation[1]).max(c.pad_left + in_w);
     let args = format!(
-        "{l}_weights, {l}_chan, (int8_t *){SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {}, {}, {}, {}, {}, {}, {}, {}, {pad_h}, {pad_w}, {}, {}",
+        "(int8_t *){SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {}, {}, {}, {}, {}, {}, {}, {}, {pad_h}, {pad_w}, {}, {}",
         c.kernel[0], c.kernel[1], c.stride[0], c.stride[1], c.dilation[0], c.dilation[1], c.pad_top, c.pad_left,
         -c.input_offset, outq(c.act_min, c.act_max, shift0)
     );
@@ -163,7 +177,7 @@ fn fully_connected(l: &str, f: &FcParams, fc: &FullyConnected) -> Option<Emitted
     let data = int32_array(&format!("{l}_weights"), &words(&gemm_weights(w, out, n))) + &chan_array(&format!("{l}_chan"), &chans);
     let (patch, scratch) = gemm_scratch(n, 1);
     let args = format!(
-        "{l}_weights, {l}_chan, {SCRATCH}, (int8_t *)({SCRATCH} + {patch}), {n}, {out}, {}",
+        "{SCRATCH}, (int8_t *)({SCRATCH} + {patch}), {n}, {out}, {}",
         outq(f.act_min, f.act_max, shift0)
     );
     Some((data, "hyb_dsp_fully_connected_s8", args, scratch))
