@@ -48,6 +48,7 @@ fn compile(model: &Path, calib: &Path, target: &str, out: &Path) -> hybridc::cod
         flash: None,
         quant: QuantOptions { calib: Some(calib.to_path_buf()), ..Default::default() },
         hybrid: None,
+        kernels: Default::default(),
     })
     .expect("compile")
 }

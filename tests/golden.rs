@@ -68,6 +68,7 @@ fn check_c_vs_reference(
         flash: None,
         quant: Default::default(),
         hybrid: None,
+        kernels: Default::default(),
     })
     .expect("compile");
     let m = hybridc::codegen::Manifest::read(&proj).unwrap();

@@ -23,6 +23,7 @@ pub struct CompileOptions {
     pub flash: Option<u64>,
     pub quant: QuantOptions,
     pub hybrid: Option<HybridOptions>,
+    pub kernels: codegen::Kernels,
 }
 
 /// Edge + router: `--router` (or a baseline `--route`), `--bind`, `--threshold`.
@@ -292,6 +293,7 @@ pub fn compile(o: &CompileOptions) -> Result<Manifest> {
     if let Some(f) = o.flash {
         t.flash_bytes = f;
     }
+    let dsp = o.kernels.use_dsp(&t)?;
     let c = lower_any(&o.model, &o.outputs, &o.quant, o.hybrid.as_ref())?;
     if c.plan.arena_bytes as u64 > t.sram_bytes {
         bail!(
@@ -308,8 +310,9 @@ pub fn compile(o: &CompileOptions) -> Result<Manifest> {
     }
     let scratch = prepare_destination(&o.out)?;
     let result = (|| -> Result<Manifest> {
-        let m = codegen::write_project(scratch.path(), &model_name(&o.model), &c.graph, &c.params, &c.plan, &t, c.hybrid.as_ref())?;
+        let m = codegen::write_project(scratch.path(), &model_name(&o.model), &c.graph, &c.params, &c.plan, &t, c.hybrid.as_ref(), dsp)?;
         let mut report = report(&c, &t);
+        report["kernels"] = json!(if dsp { "dsp" } else { "portable" });
         if !t.is_host() {
             if crate::verify::firmware::toolchain_available(&t) {
                 let mem = crate::verify::firmware::check_budgets(scratch.path(), &t)?;

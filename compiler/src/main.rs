@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+use hybridc::codegen::Kernels;
 use hybridc::driver::{self, CompileOptions};
 use hybridc::target;
 use hybridc::verify::{self, npy, RunOptions};
@@ -60,6 +61,9 @@ enum Cmd {
         /// Override the target's flash budget, e.g. 1MiB.
         #[arg(long, value_parser = parse_size)]
         flash: Option<u64>,
+        /// Kernels: portable C, per-layer DSP kernels (cores with the DSP extension), or auto (dsp when the target has it).
+        #[arg(long, default_value = "auto")]
+        kernels: Kernels,
     },
     /// Build a compiled project and run it over a batch of inputs.
     Run {
@@ -97,6 +101,9 @@ enum Cmd {
         models: Vec<PathBuf>,
         #[arg(long, default_value = "cortex-m4")]
         target: String,
+        /// Kernels to measure against the portable build (auto: dsp when the target has it).
+        #[arg(long, default_value = "auto")]
+        kernels: Kernels,
         /// Also write every profile as JSON here.
         #[arg(long)]
         json: Option<PathBuf>,
@@ -121,11 +128,11 @@ fn main() -> ExitCode {
 
 fn real_main(cli: Cli) -> Result<()> {
     match cli.cmd {
-        Cmd::Compile { model, target, out, outputs, calib, calib_method, int8_io, router, route, bind, threshold, sram, flash } => {
+        Cmd::Compile { model, target, out, outputs, calib, calib_method, int8_io, router, route, bind, threshold, sram, flash, kernels } => {
             let quant = driver::QuantOptions { calib, method: calib_method.parse().map_err(anyhow::Error::msg)?, int8_io };
             let hybrid = (router.is_some() || route.is_some() || !bind.is_empty() || threshold.is_some())
                 .then(|| driver::HybridOptions { router, route, binds: bind, threshold });
-            let m = driver::compile(&CompileOptions { model, target, out: out.clone(), outputs, sram, flash, quant, hybrid })?;
+            let m = driver::compile(&CompileOptions { model, target, out: out.clone(), outputs, sram, flash, quant, hybrid, kernels })?;
             let macs: u64 = m.layers.iter().map(|l| l.macs).sum();
             println!(
                 "hybridc: compiled {} for {}: {} layers, {} MACs, arena {} bytes -> {}",
@@ -194,13 +201,13 @@ fn real_main(cli: Cli) -> Result<()> {
             }
         }
         Cmd::Plan { models } => print!("{}", driver::plan_table(&models)?),
-        Cmd::Bench { models, target, json } => {
-            let rows = verify::bench::bench(&models, &target)?;
+        Cmd::Bench { models, target, kernels, json } => {
+            let rows = verify::bench::bench(&models, &target, kernels)?;
             println!("{}", verify::bench::table(&rows));
             println!("Instructions are counted under QEMU; cycles are estimated from them with the cost table in the README, not measured on a board.");
             if let Some(path) = json {
                 let all: serde_json::Map<String, serde_json::Value> =
-                    rows.iter().map(|r| (r.model.clone(), r.profile.clone())).collect();
+                    rows.iter().map(|r| (r.model.clone(), serde_json::json!({ &r.kernels: r.profile, "portable": r.portable }))).collect();
                 std::fs::write(&path, serde_json::to_string_pretty(&all)?)?;
             }
         }

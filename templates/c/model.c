@@ -5,6 +5,7 @@
 #include "hyb_kernels.h"
 #include "hyb_inplace.h"
 
+{{ dsp_prelude }}
 /* One arena for every activation: offsets planned at compile time
  * ({{ arena_bytes }} bytes; lower bound for this schedule {{ lower_bound_bytes }}). */
 static int8_t hyb_arena[HYB_ARENA_BYTES] __attribute__((aligned(16)));

@@ -36,7 +36,7 @@ pub fn comment_safe(s: &str) -> String {
 }
 
 /// C expression for a tensor's storage: its constant array, or the arena.
-fn arena(plan: &Plan, g: &Graph, t: usize) -> String {
+pub(super) fn arena(plan: &Plan, g: &Graph, t: usize) -> String {
     let base = g.base(t);
     if g.tensors[base].data.is_some() {
         return const_name(base);

@@ -1,13 +1,17 @@
 //! Code generation: askama templates -> a self-contained C project.
 //!
 //! The project holds the model API header, the schedule, weights as `const`
-//! arrays, one static arena, the portable kernels and the I/O glue, plus
+//! arrays, one static arena, the kernels (portable, or specialised per layer
+//! for cores with the DSP extension) and the I/O glue, plus
 //! `hybridc.json` (what `hybridc run` needs) and `report.json`.
 
 mod inplace;
+mod dsp;
+mod kernels;
 mod layers;
 pub mod manifest;
 mod project;
 
+pub use kernels::Kernels;
 pub use manifest::{IoInfo, LayerInfo, Manifest};
 pub use project::write_project;

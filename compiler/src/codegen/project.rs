@@ -6,6 +6,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use askama::Template;
 
+use super::dsp;
 use super::layers::{self, LayerC};
 use super::manifest::{IoInfo, LayerInfo, Manifest};
 use crate::hybrid::HybridInfo;
@@ -49,6 +50,8 @@ struct ModelC<'a> {
     outputs: &'a [IoC],
     layers: &'a [LayerC],
     constants: &'a str,
+    /// DSP projects: the kernel headers' includes and the scratch buffer.
+    dsp_prelude: &'a str,
 }
 
 #[derive(Template)]
@@ -193,6 +196,52 @@ fn io_info(g: &Graph, plan: &Plan, ids: &[usize]) -> Vec<IoInfo> {
         .collect()
 }
 
+/// Per-layer C; with `dsp`, layers a DSP kernel does exactly use it. Also
+/// returns what the DSP layers share: specialised functions and the int32
+/// words of scratch they need.
+fn layers_c(g: &Graph, params: &[Params], plan: &Plan, dsp: bool) -> (Vec<LayerC>, Vec<dsp::Function>, usize) {
+    let (mut functions, mut scratch) = (Vec::<dsp::Function>::new(), 0);
+    let layers = g
+        .ops
+        .iter()
+        .zip(params)
+        .enumerate()
+        .map(|(i, (op, p))| {
+            let mut l = layers::layer(i, g, op, p, plan);
+            if dsp {
+                let arena = |k: usize| op.inputs.get(k).map(|&t| layers::arena(plan, g, t)).unwrap_or_default();
+                let output = layers::arena(plan, g, op.output);
+                let io = dsp::Operands { input: &arena(0), second: &arena(1), output: &output };
+                if let Some(d) = dsp::layer(i, op, p, &io) {
+                    scratch = scratch.max(d.scratch_words);
+                    let f = functions.iter().position(|f| *f == d.function).unwrap_or_else(|| {
+                        functions.push(d.function);
+                        functions.len() - 1
+                    });
+                    (l.data, l.call) = (d.data, format!("hyb_dsp_fn{f}({});", d.args));
+                }
+            }
+            l
+        })
+        .collect();
+    (layers, functions, scratch)
+}
+
+fn dsp_prelude(functions: &[dsp::Function], scratch_words: usize) -> String {
+    let mut s: String = dsp::HEADERS.iter().map(|h| format!("#include \"dsp/{h}\"\n")).collect();
+    if scratch_words > 0 {
+        s += &format!(
+            "/* Scratch of the DSP kernels: im2col columns, patches, zero-point padded inputs. */\nstatic int32_t {}[{scratch_words}] __attribute__((aligned(8)));\n",
+            dsp::SCRATCH
+        );
+    }
+    s += "/* The kernels specialised for this model's layers (shapes and quantization as constants). */\n";
+    for (i, f) in functions.iter().enumerate() {
+        s += &format!("static __attribute__((noinline)) void hyb_dsp_fn{i}({}) {{\n    {}\n}}\n", f.params, f.body);
+    }
+    s
+}
+
 /// Writes the project into `dir` (which must exist and be empty).
 pub fn write_project(
     dir: &Path,
@@ -202,10 +251,11 @@ pub fn write_project(
     plan: &Plan,
     target: &Target,
     hybrid: Option<&HybridInfo>,
+    dsp: bool,
 ) -> Result<Manifest> {
     let version = env!("CARGO_PKG_VERSION");
-    let layers: Vec<LayerC> =
-        g.ops.iter().zip(params).enumerate().map(|(i, (op, p))| layers::layer(i, g, op, p, plan)).collect();
+    let (layers, functions, scratch_words) = layers_c(g, params, plan, dsp);
+    let prelude = if dsp { dsp_prelude(&functions, scratch_words) } else { String::new() };
     let inputs = io(g, plan, &g.inputs);
     let outputs = io(g, plan, &g.outputs);
     let macs: u64 = g.ops.iter().map(|op| g.macs(op)).sum();
@@ -229,6 +279,7 @@ pub fn write_project(
             outputs: &outputs,
             layers: &layers,
             constants: &layers::constants(g),
+            dsp_prelude: &prelude,
         }
         .render()?,
     )?;
@@ -249,6 +300,12 @@ pub fn write_project(
     };
     for k in KERNELS.iter().chain(super::inplace::KERNELS) {
         copy(&root.join("runtime-c/kernels").join(k), k)?;
+    }
+    if dsp {
+        fs::create_dir_all(rt.join("dsp"))?;
+        for h in dsp::HEADERS {
+            copy(&root.join("runtime-c/kernels/dsp").join(h), &format!("dsp/{h}"))?;
+        }
     }
     copy(&root.join("runtime-c/include/hyb_io.h"), "hyb_io.h")?;
     let platform = if target.is_host() { "host_io.c" } else { "semihost.c" };

@@ -1,0 +1,104 @@
+//! Compile-time preparation for the DSP kernels (runtime-c/kernels/dsp):
+//! weights re-laid-out into the order the kernels load them, the input zero
+//! point folded into the bias, and the checks that make the kernels'
+//! requantization shortcut exact.
+
+/// Weights `[out][k]` in the order of the 4x2 GEMM tile: per pair of
+/// output channels, per step s (k0 = 4*(s/2) + s%2), the bytes
+/// `w[c][k0], w[c+1][k0], w[c][k0+2], w[c+1][k0+2]`, zero beyond `out` or `k`.
+/// SXTB16 of such a word gives channel c's two taps, SXTB16 ROR 8 channel c+1's.
+pub fn gemm_weights(w: &[i8], out: usize, k: usize) -> Vec<i8> {
+    let k4 = k.div_ceil(4) * 4;
+    let at = |c: usize, kk: usize| if c < out && kk < k { w[c * k + kk] } else { 0 };
+    let mut v = Vec::with_capacity(out.div_ceil(2) * 2 * k4);
+    for c in (0..out).step_by(2) {
+        for s in 0..k4 / 2 {
+            let k0 = 4 * (s / 2) + s % 2;
+            v.extend([at(c, k0), at(c + 1, k0), at(c, k0 + 2), at(c + 1, k0 + 2)]);
+        }
+    }
+    v
+}
+
+/// Little-endian int32 words of int8 data (a multiple of 4 long), so the C
+/// arrays have the type the kernels read.
+pub fn words(bytes: &[i8]) -> Vec<i32> {
+    bytes.chunks(4).map(|c| i32::from_le_bytes([c[0] as u8, c[1] as u8, c[2] as u8, c[3] as u8])).collect()
+}
+
+/// The accumulator starts at `bias + input_offset * sum(w)`, so the inner
+/// loops multiply raw inputs. int32 wraps like the reference's accumulator,
+/// so the final sums agree exactly.
+pub fn folded_bias(bias: i32, w_sum: i32, input_offset: i32) -> i32 {
+    bias.wrapping_add(input_offset.wrapping_mul(w_sum))
+}
+
+/// Largest |accumulator| a channel can reach: |bias| + max|x + offset| * sum|w|.
+pub fn acc_bound(bias: i32, abs_w_sum: i64, input_offset: i32) -> i64 {
+    let x = (-128 + input_offset as i64).abs().max((127 + input_offset as i64).abs());
+    (bias as i64).abs() + x * abs_w_sum
+}
+
+/// The kernels compute MultiplyByQuantizedMultiplier as smmulr(2*acc, m)
+/// then a rounding right shift that also adds the output zero point:
+/// exact when 2*acc fits in int32, the TFLite shift is a right shift (or
+/// none), and the sum before the shift (|v| <= |acc| + 1, plus the
+/// rounding term) fits in int32 too.
+pub fn requant_exact(shift: i32, bound: i64, output_offset: i32) -> bool {
+    if !(-31..=0).contains(&shift) || 2 * bound >= (1i64 << 31) {
+        return false;
+    }
+    let r = -shift;
+    bound + 1 + (1i64 << r) + ((output_offset as i64).abs() << r) < (1i64 << 31)
+}
+
+/// One `hyb_dsp_chan` initializer: bias, multiplier, right shift, and the
+/// rounding term with the output zero point folded in.
+pub fn chan(bias: i32, multiplier: i32, shift: i32, output_offset: i32) -> String {
+    let r = -shift;
+    let half = if r > 0 { 1i64 << (r - 1) } else { 0 };
+    format!("{{{bias},{multiplier},{r},{}}}", half + ((output_offset as i64) << r))
+}
+
+/// A channel record whose requantized output is `value` whatever the inputs,
+/// for channels with all weights 0: the accumulator is then the bias 4v,
+/// smmulr(8v, 2^30) = 2v and the rounding shift by 1 gives v. Values beyond
+/// int8 clamp alike, so they are capped to keep 8v in int32.
+pub fn constant_chan(value: i32, output_offset: i32) -> String {
+    let v = value.clamp(-1 << 20, 1 << 20);
+    chan(4 * v, 1 << 30, -1, output_offset)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gemm_layout_pairs_channels_and_taps() {
+        // 3 channels x 5 taps: w[c][k] = 10c + k.
+        let w: Vec<i8> = (0..3).flat_map(|c| (0..5).map(move |k| (10 * c + k) as i8)).collect();
+        let v = gemm_weights(&w, 3, 5);
+        assert_eq!(v.len(), 2 * 2 * 8);
+        // pair 0: step 0 -> k 0,2; step 1 -> k 1,3; step 2 -> k 4,(6); step 3 -> k 5,7 (padding)
+        assert_eq!(&v[0..16], &[0, 10, 2, 12, 1, 11, 3, 13, 4, 14, 0, 0, 0, 0, 0, 0]);
+        // pair 1: channel 2 and a zero channel
+        assert_eq!(&v[16..24], &[20, 0, 22, 0, 21, 0, 23, 0]);
+    }
+
+    #[test]
+    fn folding_wraps_like_int32() {
+        assert_eq!(folded_bias(5, 3, -2), -1);
+        assert_eq!(folded_bias(i32::MAX, 1, 1), i32::MIN);
+    }
+
+    #[test]
+    fn requant_checks() {
+        assert!(requant_exact(-7, 1 << 20, -128));
+        assert!(requant_exact(0, 1, 0));
+        assert!(!requant_exact(1, 1, 0));
+        assert!(!requant_exact(-7, 1 << 30, 0));
+        assert!(!requant_exact(-24, 1, -128));
+        assert_eq!(acc_bound(-10, 2, 128), 10 + 255 * 2);
+        assert_eq!(chan(7, 1 << 30, -3, -128), "{7,1073741824,3,-1020}");
+    }
+}

@@ -1,0 +1,225 @@
+//! Per-layer C for targets with the DSP extension. Each layer becomes a
+//! small function that calls an always-inlined kernel of
+//! runtime-c/kernels/dsp with the layer's shapes and quantization as
+//! literals, so gcc specialises the kernel for it. A layer that no DSP kernel
+//! does exactly (see `layout::requant_exact`) keeps the portable kernel.
+
+mod layout;
+
+
+use super::layers::array_body;
+use crate::ir::{Conv2d, FullyConnected, Op, OpKind};
+use crate::quant::params::{AddParams, ConvParams, FcParams, Params, PoolParams};
+use crate::quant::fixedpoint::multiply_by_quantized_multiplier;
+use layout::{acc_bound, chan, constant_chan, folded_bias, gemm_weights, requant_exact, words};
+
+/// Headers of runtime-c/kernels/dsp a DSP project carries (in runtime/dsp/).
+pub const HEADERS: &[&str] = &["hyb_dsp.h", "conv_s8.h", "depthwise_s8.h", "fully_connected_s8.h", "avg_pool_s8.h", "add_s8.h"];
+
+/// The shared scratch buffer: im2col columns, then the byte patch.
+pub const SCRATCH: &str = "hyb_dsp_col";
+
+/// A kernel specialised for one set of shapes and quantization constants;
+/// layers that share them (DS-CNN's four blocks, MobileNet's five 128-channel
+/// ones) share its code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Function {
+    pub params: &'static str,
+    pub body: String,
+}
+
+/// What a DSP layer adds to model.c.
+pub struct DspLayer {
+    /// The layer's constant data (re-laid-out weights, channel records).
+    pub data: String,
+    pub function: Function,
+    /// Arguments of the call to `function`.
+    pub args: String,
+    /// int32 words of SCRATCH the layer uses.
+    pub scratch_words: usize,
+}
+
+/// Arena addresses of the layer's operands, as C expressions.
+pub struct Operands<'a> {
+    pub input: &'a str,
+    pub second: &'a str,
+    pub output: &'a str,
+}
+
+pub fn layer(index: usize, op: &Op, p: &Params, io: &Operands) -> Option<DspLayer> {
+    let l = format!("L{index}");
+    let (data, kernel, consts, scratch_words) = match (p, &op.kind) {
+        (Params::Conv(c), OpKind::Conv2d(conv)) if c.depthwise => depthwise(&l, c, conv)?,
+        (Params::Conv(c), OpKind::Conv2d(conv)) => conv2d(&l, c, conv)?,
+        (Params::Fc(f), OpKind::FullyConnected(fc)) => fully_connected(&l, f, fc)?,
+        (Params::AvgPool(a), _) => avg_pool(a)?,
+        (Params::Add(a), _) => add(a)?,
+        _ => return None,
+    };
+    let (params, operands, args) = match p {
+        Params::Add(_) => ("const int8_t *a, const int8_t *b, int8_t *out", "a, b, out", format!("{}, {}, {}", io.input, io.second, io.output)),
+        Params::AvgPool(_) => ("const int8_t *in, int8_t *out", "in, out", format!("{}, {}", io.input, io.output)),
+        _ => (
+            "const int8_t *in, int8_t *out, const int32_t *w, const hyb_dsp_chan *ch",
+            "in, out, w, ch",
+            format!("{}, {}, {l}_weights, {l}_chan", io.input, io.output),
+        ),
+    };
+    let function = Function { params, body: format!("{kernel}({operands}, {consts});") };
+    Some(DspLayer { data, function, args, scratch_words })
+}
+
+type Emitted = (String, &'static str, String, usize);
+
+fn int32_array(name: &str, values: &[i32]) -> String {
+    format!("static const int32_t {name}[{}] = {{{}}};\n", values.len(), array_body(values))
+}
+
+fn chan_array(name: &str, chans: &[String]) -> String {
+    format!("static const hyb_dsp_chan {name}[{}] = {{{}}};\n", chans.len(), array_body(chans))
+}
+
+/// Channel records for `out` channels whose weights are `row(c)`, padded
+/// with inert channels up to a multiple of `pad`, and whether some channel
+/// has no right shift; None if a channel's requantization cannot take the
+/// shortcut exactly.
+fn channels<'w>(
+    out: usize,
+    pad: usize,
+    row: impl Fn(usize) -> Box<dyn Iterator<Item = i8> + 'w>,
+    bias: &[i32],
+    input_offset: i32,
+    output_offset: i32,
+    mult: impl Fn(usize) -> (i32, i32),
+) -> Option<(Vec<String>, bool)> {
+    if bias.len() != out {
+        return None;
+    }
+    let mut chans = Vec::with_capacity(out.next_multiple_of(pad));
+    let mut shift0 = false;
+    for c in 0..out {
+        let (sum, abs) = row(c).fold((0i32, 0i64), |(s, a), v| (s + v as i32, a + (v as i64).abs()));
+        let (m, shift) = mult(c);
+        if abs == 0 {
+            // A dead channel (all weights 0) outputs a constant; its bias can
+            // be too large for the shortcut, so encode the constant instead.
+            chans.push(constant_chan(multiply_by_quantized_multiplier(bias[c], m, shift), output_offset));
+            continue;
+        }
+        if !requant_exact(shift, acc_bound(bias[c], abs, input_offset), output_offset) {
+            return None;
+        }
+        shift0 |= shift == 0;
+        chans.push(chan(folded_bias(bias[c], sum, input_offset), m, shift, output_offset));
+    }
+    chans.resize(out.next_multiple_of(pad), chan(0, 0, -1, 0));
+    Some((chans, shift0))
+}
+
+/// The kernels' `hyb_dsp_outq` argument.
+fn outq(lo: i32, hi: i32, shift0: bool) -> String {
+    format!("(hyb_dsp_outq){{{lo}, {hi}, {}}}", shift0 as i32)
+}
+
+/// Scratch words of an im2col GEMM over `k` taps with `pixels` columns.
+fn gemm_scratch(k: usize, pixels: usize) -> (usize, usize) {
+    let k4 = k.div_ceil(4) * 4;
+    let col = pixels * k4 / 2;
+    (col, col + k4 / 4 + 1)
+}
+
+fn conv2d(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
+    let [in_h, in_w, in_c] = c.in_hwc;
+    let [out_h, out_w, out_c] = c.out_hwc;
+    let k = c.kernel[0] * c.kernel[1] * in_c;
+    let w = &conv.weights;
+    let row = |oc: usize| Box::new(w[oc * k..(oc + 1) * k].iter().copied()) as Box<dyn Iterator<Item = i8>>;
+    let (chans, shift0) = channels(out_c, 2, row, &conv.bias, c.input_offset, c.output_offset, |oc| (c.multiplier[oc], c.shift[oc]))?;
+    let data = int32_array(&format!("{l}_weights"), &words(&gemm_weights(w, out_c, k))) + &chan_array(&format!("{l}_chan"), &chans);
+    let (patch, scratch) = gemm_scratch(k, 4);
+    let args = format!(
+        "{SCRATCH}, (int8_t *)({SCRATCH} + {patch}), {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {out_c}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}",
+        c.kernel[0], c.kernel[1], c.stride[0], c.stride[1], c.dilation[0], c.dilation[1], c.pad_top, c.pad_left,
+        -c.input_offset, outq(c.act_min, c.act_max, shift0)
+    );
+    Some((data, "hyb_dsp_conv_s8", args, scratch))
+}
+
+fn depthwise(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
+    let [in_h, in_w, in_c] = c.in_hwc;
+    let [out_h, out_w, out_c] = c.out_hwc;
+    if c.depth_multiplier != 1 || out_c % 4 != 0 {
+        return None;
+    }
+    let taps = c.kernel[0] * c.kernel[1];
+    let w = &conv.weights;
+    let row = |ch: usize| Box::new((0..taps).map(move |t| w[t * out_c + ch])) as Box<dyn Iterator<Item = i8>>;
+    let (chans, shift0) = channels(out_c, 4, row, &conv.bias, c.input_offset, c.output_offset, |ch| (c.multiplier[ch], c.shift[ch]))?;
+    let data = int32_array(&format!("{l}_weights"), &words(w)) + &chan_array(&format!("{l}_chan"), &chans);
+    // The zero-point padded copy of the input: tall and wide enough for every window.
+    let span = |out: usize, s: usize, k: usize, d: usize| (out - 1) * s + (k - 1) * d + 1;
+    let pad_h = span(out_h, c.stride[0], c.kernel[0], c.dilation[0]).max(c.pad_top + in_h);
+    let pad_w = span(out_w, c.stride[1], c.kernel[1], c.dilation[1]).max(c.pad_left + in_w);
+    let args = format!(
+        "(int8_t *){SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {}, {}, {}, {}, {}, {}, {}, {}, {pad_h}, {pad_w}, {}, {}",
+        c.kernel[0], c.kernel[1], c.stride[0], c.stride[1], c.dilation[0], c.dilation[1], c.pad_top, c.pad_left,
+        -c.input_offset, outq(c.act_min, c.act_max, shift0)
+    );
+    let scratch = pad_h * pad_w * in_c / 4;
+    Some((data, "hyb_dsp_depthwise_s8", args, scratch))
+}
+
+fn fully_connected(l: &str, f: &FcParams, fc: &FullyConnected) -> Option<Emitted> {
+    let (n, out) = (f.in_len, f.out_len);
+    let w = &fc.weights;
+    let row = |o: usize| Box::new(w[o * n..(o + 1) * n].iter().copied()) as Box<dyn Iterator<Item = i8>>;
+    let (chans, shift0) = channels(out, 2, row, &fc.bias, f.input_offset, f.output_offset, |_| (f.multiplier, f.shift))?;
+    let data = int32_array(&format!("{l}_weights"), &words(&gemm_weights(w, out, n))) + &chan_array(&format!("{l}_chan"), &chans);
+    let (patch, scratch) = gemm_scratch(n, 1);
+    let args = format!(
+        "{SCRATCH}, (int8_t *)({SCRATCH} + {patch}), {n}, {out}, {}",
+        outq(f.act_min, f.act_max, shift0)
+    );
+    Some((data, "hyb_dsp_fully_connected_s8", args, scratch))
+}
+
+fn avg_pool(p: &PoolParams) -> Option<Emitted> {
+    let [in_h, in_w, ch] = p.in_hwc;
+    let [out_h, out_w, _] = p.out_hwc;
+    // Halfword lane sums: at most 256 values of magnitude <= 128; pooling
+    // into another scale (Mean) stays on the portable kernel.
+    if ch % 4 != 0 || p.kernel[0] * p.kernel[1] > 256 || p.requant.is_some() {
+        return None;
+    }
+    let args = format!(
+        "{in_h}, {in_w}, {ch}, {out_h}, {out_w}, {}, {}, {}, {}, {}, {}, {}, {}",
+        p.kernel[0], p.kernel[1], p.stride[0], p.stride[1], p.pad_top, p.pad_left, p.act_min, p.act_max
+    );
+    Some((String::new(), "hyb_dsp_avg_pool_s8", args, 0))
+}
+
+/// Largest |MultiplyByQuantizedMultiplierSmallerThanOneExp(x, m, _)| for |x| <= x_max.
+fn rescaled_bound(x_max: i64, m: i32) -> i64 {
+    ((x_max as i128 * m as i128) >> 31) as i64 + 2
+}
+
+fn add(a: &AddParams) -> Option<Emitted> {
+    let shifts_ok = [a.input1_shift, a.input2_shift, a.output_shift].iter().all(|s| (-31..=0).contains(s));
+    let x_max = |off: i32| (-128 + off as i64).abs().max((127 + off as i64).abs());
+    let (x1, x2) = (x_max(a.input1_offset), x_max(a.input2_offset));
+    // smmulr takes the doubled operands: they must fit in int32.
+    let fits = |v: i64| 2 * v < (1i64 << 31);
+    let (s1, s2) = (x1 << a.left_shift, x2 << a.left_shift);
+    if !shifts_ok || !(0..=24).contains(&a.left_shift) || !fits(s1) || !fits(s2) {
+        return None;
+    }
+    if !fits(rescaled_bound(s1, a.input1_multiplier) + rescaled_bound(s2, a.input2_multiplier)) {
+        return None;
+    }
+    let args = format!(
+        "{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}",
+        a.len, a.input1_offset, a.input2_offset, a.left_shift, a.input1_multiplier, -a.input1_shift,
+        a.input2_multiplier, -a.input2_shift, a.output_multiplier, -a.output_shift, a.output_offset, a.act_min, a.act_max
+    );
+    Some((String::new(), "hyb_dsp_add_s8", args, 0))
+}

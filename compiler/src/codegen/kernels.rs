@@ -1,0 +1,57 @@
+//! Which kernel implementation a project uses: the portable C kernels
+//! (runtime-c/kernels, the reference every target can run) or the
+//! per-layer specialised kernels for cores with the DSP extension.
+
+use std::fmt;
+use std::str::FromStr;
+
+use anyhow::{bail, Result};
+
+use crate::target::Target;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Kernels {
+    Portable,
+    Dsp,
+    /// DSP kernels when the target lists the "dsp" feature, else portable.
+    #[default]
+    Auto,
+}
+
+impl Kernels {
+    /// Whether the project for `target` uses the DSP kernels.
+    pub fn use_dsp(self, target: &Target) -> Result<bool> {
+        let has = target.has("dsp") && !target.is_host();
+        match self {
+            Kernels::Portable => Ok(false),
+            Kernels::Auto => Ok(has),
+            Kernels::Dsp if has => Ok(true),
+            Kernels::Dsp => bail!(
+                "target '{}' has no DSP extension, so it cannot use --kernels dsp; use --kernels portable or auto",
+                target.name
+            ),
+        }
+    }
+}
+
+impl FromStr for Kernels {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "portable" => Ok(Kernels::Portable),
+            "dsp" => Ok(Kernels::Dsp),
+            "auto" => Ok(Kernels::Auto),
+            _ => Err(format!("unknown kernels '{s}' (use portable, dsp or auto)")),
+        }
+    }
+}
+
+impl fmt::Display for Kernels {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(match self {
+            Kernels::Portable => "portable",
+            Kernels::Dsp => "dsp",
+            Kernels::Auto => "auto",
+        })
+    }
+}

@@ -1,0 +1,167 @@
+/* Conv2D int8 (regular and pointwise) as im2col + GEMM with dual 16-bit MACs.
+ *
+ * Output pixels go four at a time. Their patches (k_h*k_w*in_c values,
+ * padded to a multiple of 4) are sign-extended once into `col`; then each
+ * pair of output channels runs a 4x2 register tile where one weight word
+ * (two channels x two taps) feeds eight SMLADs: every loaded weight is used
+ * four times and every loaded input twice.
+ *
+ * col layout: step s holds, for pixels 0..3, the halfword pair
+ * (x[k], x[k+2]) with k = 4*(s/2) + s%2, i.e. what SXTB16 and SXTB16 ROR 8
+ * make of the int8 word x[4q..4q+3]. The compiler lays the weights out to
+ * match: per channel pair, per step, the bytes
+ * (w[c][k], w[c+1][k], w[c][k+2], w[c+1][k+2]). */
+#ifndef HYB_DSP_CONV_H
+#define HYB_DSP_CONV_H
+
+#include "hyb_dsp.h"
+
+/* One int8 word of a patch -> its two steps, `stride` words apart. */
+HYB_DSP_INLINE void hyb_dsp_expand(int32_t *col, int stride, int32_t x) {
+    col[0] = __sxtb16(x);
+    col[stride] = hyb_sxtb16_ror8(x);
+}
+
+/* The zero point as an int16 pair: a padded tap then adds w * zp, which the
+ * folded bias (bias - zp * sum(w)) cancels, exactly as the reference skips it. */
+HYB_DSP_INLINE int32_t hyb_dsp_zp_pair(int32_t zp) { return (int32_t)(((uint32_t)zp & 0xffffu) * 0x10001u); }
+
+/* Sign-extends the patch of output pixel (oy, ox) into col (one pixel's column). */
+HYB_DSP_INLINE void hyb_dsp_im2col(int32_t *col, int stride, int8_t *patch, const int8_t *in, int oy, int ox,
+                                   int in_h, int in_w, int in_c, int k_h, int k_w, int s_h, int s_w, int d_h,
+                                   int d_w, int pad_t, int pad_l, int32_t in_zp) {
+    const int y0 = oy * s_h - pad_t, x0 = ox * s_w - pad_l;
+    if (in_c % 4 == 0) {
+        const int words = in_c / 4;
+        const int32_t zp2 = hyb_dsp_zp_pair(in_zp);
+        int32_t *c = col;
+        for (int ky = 0; ky < k_h; ky++) {
+            const int iy = y0 + ky * d_h;
+            for (int kx = 0; kx < k_w; kx++) {
+                const int ix = x0 + kx * d_w;
+                if (iy >= 0 && iy < in_h && ix >= 0 && ix < in_w) {
+                    const int8_t *src = in + (iy * in_w + ix) * in_c;
+#pragma GCC unroll 4
+                    for (int j = 0; j < words; j++, c += 2 * stride) hyb_dsp_expand(c, stride, hyb_dsp_load32(src + 4 * j));
+                } else {
+                    for (int j = 0; j < words; j++, c += 2 * stride) c[0] = c[stride] = zp2;
+                }
+            }
+        }
+        return;
+    }
+    /* Channel counts that are not a multiple of 4 (first layers): gather the
+     * patch bytes. Under 4 channels a tap moves as one unaligned word whose
+     * extra bytes the next tap overwrites (patch has 4 bytes of slack; bytes
+     * past k meet zero weights). */
+    const int k4 = (k_h * k_w * in_c + 3) & ~3;
+    int k = 0;
+    for (int ky = 0; ky < k_h; ky++) {
+        const int iy = y0 + ky * d_h;
+        for (int kx = 0; kx < k_w; kx++, k += in_c) {
+            const int ix = x0 + kx * d_w;
+            const int inside = iy >= 0 && iy < in_h && ix >= 0 && ix < in_w;
+            const int8_t *src = in + (iy * in_w + ix) * in_c;
+            if (in_c < 4)
+                hyb_dsp_store32(patch + k, inside ? (uint32_t)hyb_dsp_load32(src) : ((uint32_t)in_zp & 0xffu) * 0x01010101u);
+            else
+                for (int ic = 0; ic < in_c; ic++) patch[k + ic] = inside ? src[ic] : (int8_t)in_zp;
+        }
+    }
+    if (in_c >= 4)
+        for (; k < k4; k++) patch[k] = 0;
+    for (int q = 0; q < k4 / 4; q++) hyb_dsp_expand(col + 2 * stride * q, stride, hyb_dsp_load32(patch + 4 * q));
+}
+
+/* Requantizes one pixel's two channels and stores them (one if c is the last). */
+HYB_DSP_INLINE void hyb_dsp_store2(int8_t *out, int32_t a0, int32_t a1, const hyb_dsp_chan *ch, int has_second,
+                                   hyb_dsp_outq q) {
+    out[0] = (int8_t)hyb_dsp_out(a0, ch, q);
+    if (has_second) out[1] = (int8_t)hyb_dsp_out(a1, ch + 1, q);
+}
+
+/* One step of the 4x2 tile: a weight word (channels c, c+1 x taps k, k+2)
+ * against the column words of pixels 0..3: 2 + 3 + 3 load cycles, 2 SXTB16
+ * and 8 SMLADs for 16 MACs. */
+#define HYB_DSP_STEP_4X2                                   \
+    "ldr    %[w0], [%[wp]], #4\n\t"                        \
+    "ldrd   %[x0], %[x1], [%[xp]], #8\n\t"                 \
+    "sxtb16 %[w1], %[w0], ror #8\n\t"                      \
+    "sxtb16 %[w0], %[w0]\n\t"                              \
+    "smlad  %[a00], %[x0], %[w0], %[a00]\n\t"              \
+    "smlad  %[a01], %[x0], %[w1], %[a01]\n\t"              \
+    "smlad  %[a10], %[x1], %[w0], %[a10]\n\t"              \
+    "smlad  %[a11], %[x1], %[w1], %[a11]\n\t"              \
+    "ldrd   %[x0], %[x1], [%[xp]], #8\n\t"                 \
+    "smlad  %[a20], %[x0], %[w0], %[a20]\n\t"              \
+    "smlad  %[a21], %[x0], %[w1], %[a21]\n\t"              \
+    "smlad  %[a30], %[x1], %[w0], %[a30]\n\t"              \
+    "smlad  %[a31], %[x1], %[w1], %[a31]\n\t"
+
+/* The 4x2 tile needs all 14 allocatable registers (8 accumulators, 2
+ * pointers, 4 operands), more than gcc keeps from spilling when it
+ * schedules the intrinsics itself, hence assembly. The loop end lives in
+ * memory; steps is always even, and the body is unrolled as far as it divides. */
+#define HYB_DSP_LOOP_4X2(body)                                                                             \
+    __asm__("1:\n\t" body "ldr %[x0], %[end]\n\tcmp %[xp], %[x0]\n\tbne 1b\n\t"                            \
+            : [a00] "+r"(*a00), [a01] "+r"(*a01), [a10] "+r"(*a10), [a11] "+r"(*a11), [a20] "+r"(*a20),      \
+              [a21] "+r"(*a21), [a30] "+r"(*a30), [a31] "+r"(*a31), [xp] "+r"(x), [wp] "+r"(w),              \
+              [w0] "=&r"(t0), [w1] "=&r"(t1), [x0] "=&r"(t2), [x1] "=&r"(t3)                                 \
+            : [end] "m"(end)                                                                                \
+            : "cc", "memory")
+
+HYB_DSP_INLINE void hyb_dsp_mac_4x2(const int32_t *x, const int32_t *w, int steps, int32_t *a00, int32_t *a01,
+                                    int32_t *a10, int32_t *a11, int32_t *a20, int32_t *a21, int32_t *a30,
+                                    int32_t *a31) {
+    const int32_t *end = x + 4 * steps;
+    int32_t t0, t1, t2, t3;
+    if (steps % 8 == 0)
+        HYB_DSP_LOOP_4X2(HYB_DSP_STEP_4X2 HYB_DSP_STEP_4X2 HYB_DSP_STEP_4X2 HYB_DSP_STEP_4X2 HYB_DSP_STEP_4X2
+                             HYB_DSP_STEP_4X2 HYB_DSP_STEP_4X2 HYB_DSP_STEP_4X2);
+    else if (steps % 4 == 0)
+        HYB_DSP_LOOP_4X2(HYB_DSP_STEP_4X2 HYB_DSP_STEP_4X2 HYB_DSP_STEP_4X2 HYB_DSP_STEP_4X2);
+    else
+        HYB_DSP_LOOP_4X2(HYB_DSP_STEP_4X2 HYB_DSP_STEP_4X2);
+}
+
+/* All output channels of `npix` (<= 4) consecutive output pixels from col. */
+HYB_DSP_INLINE void hyb_dsp_gemm_4x2(const int32_t *col, const int32_t *w, const hyb_dsp_chan *ch, int8_t *out,
+                                     int steps, int out_c, int npix, hyb_dsp_outq q) {
+    for (int c = 0; c < out_c; c += 2) {
+        const int32_t b0 = ch[c].bias, b1 = ch[c + 1].bias;
+        int32_t a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1, a30 = b0, a31 = b1;
+        hyb_dsp_mac_4x2(col, w + (c / 2) * steps, steps, &a00, &a01, &a10, &a11, &a20, &a21, &a30, &a31);
+        const int two = c + 1 < out_c;
+        int8_t *o = out + c;
+        hyb_dsp_store2(o, a00, a01, ch + c, two, q);
+        if (npix > 1) hyb_dsp_store2(o + out_c, a10, a11, ch + c, two, q);
+        if (npix > 2) hyb_dsp_store2(o + 2 * out_c, a20, a21, ch + c, two, q);
+        if (npix > 3) hyb_dsp_store2(o + 3 * out_c, a30, a31, ch + c, two, q);
+    }
+}
+
+/* w: the re-laid-out weights; ch: out_c rounded up to even; col: 4 * k4 / 2
+ * words; patch: k4 + 4 bytes (used only when in_c % 4 != 0). */
+HYB_DSP_INLINE void hyb_dsp_conv_s8(const int8_t *in, int8_t *out, const int32_t *w, const hyb_dsp_chan *ch,
+                                    int32_t *col, int8_t *patch, int in_h, int in_w, int in_c, int out_h, int out_w,
+                                    int out_c, int k_h, int k_w, int s_h, int s_w, int d_h, int d_w, int pad_t,
+                                    int pad_l, int32_t in_zp, hyb_dsp_outq q) {
+    const int steps = ((k_h * k_w * in_c + 3) & ~3) / 2;
+    const int npix = out_h * out_w;
+    int oy = 0, ox = 0, p0 = 0;
+    for (; p0 < npix; p0 += 4) {
+        const int n = npix - p0 < 4 ? npix - p0 : 4;
+        for (int p = 0; p < n; p++) {
+            hyb_dsp_im2col(col + p, 4, patch, in, oy, ox, in_h, in_w, in_c, k_h, k_w, s_h, s_w, d_h, d_w, pad_t,
+                           pad_l, in_zp);
+            if (++ox == out_w) ox = 0, oy++;
+        }
+        /* Only the last tile can be short; keep the full tiles free of the tests. */
+        if (npix % 4 == 0 || n == 4)
+            hyb_dsp_gemm_4x2(col, w, ch, out + p0 * out_c, steps, out_c, 4, q);
+        else
+            hyb_dsp_gemm_4x2(col, w, ch, out + p0 * out_c, steps, out_c, npix % 4, q);
+    }
+}
+
+#endif

@@ -1,0 +1,87 @@
+/* hybridc int8 kernels for Armv7E-M and Armv8-M Mainline with the DSP
+ * extension (Cortex-M4, M7, M33). Every kernel is static inline and always
+ * inlined: the generated model.c calls it once per layer with that layer's
+ * shapes and quantization as literal constants, so gcc -O2 specialises it.
+ * The compiler (compiler/src/codegen/dsp) has already re-laid-out the
+ * weights, folded the input zero point into the bias and checked that the
+ * requantization shortcuts below are exact for the layer; layers it cannot
+ * prove that for use the portable kernels. */
+#ifndef HYB_DSP_H
+#define HYB_DSP_H
+
+#include <stdint.h>
+#include <arm_acle.h>
+
+#define HYB_DSP_INLINE static inline __attribute__((always_inline))
+
+/* Per output channel: bias with the input offset folded in, then what
+ * TFLite's MultiplyByQuantizedMultiplier needs for a right shift >= 0.
+ * round = (1 << (shift - 1)) (0 when shift is 0) + (output zero point << shift):
+ * adding the zero point before the shift equals adding it after. */
+typedef struct {
+    int32_t bias, mult, shift, round;
+} hyb_dsp_chan;
+
+/* SXTB16 of x rotated by 8: bytes 1 and 3 sign-extended to two halfwords
+ * (gcc does not fold the rotation into the instruction by itself). */
+HYB_DSP_INLINE int32_t hyb_sxtb16_ror8(int32_t x) {
+    int32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+}
+
+/* Most significant word of a*b, rounded: (a*b + 2^31) >> 32. */
+HYB_DSP_INLINE int32_t hyb_smmulr(int32_t a, int32_t b) {
+    int32_t r;
+    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+
+/* The output side of a layer: fused activation range, and whether some
+ * channel's right shift is 0 (then rounding needs a mask). */
+typedef struct {
+    int32_t lo, hi, shift0;
+} hyb_dsp_outq;
+
+/* TFLite MultiplyByQuantizedMultiplier for a right shift >= 0.
+ * SaturatingRoundingDoublingHighMul(a, m) = floor((a*m + 2^30) / 2^31)
+ * = smmulr(2a, m) exactly when 2a fits in int32 (the compiler checked the
+ * accumulator bound); RoundingDivideByPOT(v, r) rounds half away from zero:
+ * floor((v + 2^(r-1) - (v < 0)) / 2^r) for r >= 1, v itself for r = 0
+ * (the mask (-r) >> 31 then drops the sign term). Returns it plus the
+ * output zero point, which `round` carries. */
+HYB_DSP_INLINE int32_t hyb_dsp_requant(int32_t acc, int32_t mult, int32_t shift, int32_t round, int shift0) {
+    const int32_t v = hyb_smmulr(acc + acc, mult);
+    const int32_t neg = shift0 ? (v >> 31) & (-shift >> 31) : v >> 31;
+    return (v + round + neg) >> shift;
+}
+
+/* Clamp to the fused activation range (constants: the tests fold away). */
+HYB_DSP_INLINE int32_t hyb_dsp_clamp(int32_t v, int32_t lo, int32_t hi) {
+    v = __ssat(v, 8);
+    if (lo > -128 && v < lo) v = lo;
+    if (hi < 127 && v > hi) v = hi;
+    return v;
+}
+
+HYB_DSP_INLINE int32_t hyb_dsp_out(int32_t acc, const hyb_dsp_chan *c, hyb_dsp_outq q) {
+    return hyb_dsp_clamp(hyb_dsp_requant(acc, c->mult, c->shift, c->round, q.shift0), q.lo, q.hi);
+}
+
+/* Four int8 results packed little-endian into one word (three BFIs; gcc
+ * spends eight instructions on the shifts and masks). */
+HYB_DSP_INLINE uint32_t hyb_dsp_pack4(int32_t a, int32_t b, int32_t c, int32_t d) {
+    uint32_t r = (uint32_t)a;
+    __asm__("bfi %0, %1, #8, #8\n\tbfi %0, %2, #16, #8\n\tbfi %0, %3, #24, #8" : "+&r"(r) : "r"(b), "r"(c), "r"(d));
+    return r;
+}
+
+HYB_DSP_INLINE int32_t hyb_dsp_load32(const int8_t *p) {
+    int32_t v;
+    __builtin_memcpy(&v, p, 4);
+    return v;
+}
+
+HYB_DSP_INLINE void hyb_dsp_store32(int8_t *p, uint32_t v) { __builtin_memcpy(p, &v, 4); }
+
+#endif
