@@ -55,6 +55,9 @@ enum Cmd {
         /// Query the cloud when the router's score exceeds this (the float model's units).
         #[arg(long)]
         threshold: Option<f32>,
+        /// Take the threshold chosen by `hybridc tune --json`.
+        #[arg(long, conflicts_with = "threshold")]
+        tuned: Option<PathBuf>,
         /// Override the target's SRAM budget, e.g. 64KiB.
         #[arg(long, value_parser = parse_size)]
         sram: Option<u64>,
@@ -94,6 +97,43 @@ enum Cmd {
         #[arg(required = true)]
         models: Vec<PathBuf>,
     },
+    /// Choose a hybrid's router threshold for a device and a network link.
+    Tune {
+        #[arg(long)]
+        edge: PathBuf,
+        #[arg(long)]
+        router: PathBuf,
+        #[arg(long)]
+        cloud: PathBuf,
+        /// Labelled validation inputs (.npy float32 [N, ...]).
+        #[arg(long)]
+        data: PathBuf,
+        /// Their labels (.npy int64 [N]).
+        #[arg(long)]
+        labels: PathBuf,
+        #[arg(long, default_value = "cortex-m7")]
+        target: String,
+        /// nbiot, ltem, lte, wifi, or KBPS,RTT_MS.
+        #[arg(long, default_value = "nbiot", value_parser = |s: &str| hybridc::hybrid::latency::parse_link(s).map_err(|e| e.to_string()))]
+        link: hybridc::hybrid::latency::Link,
+        /// match-cloud, max-acc-at-latency=MS or max-acc-at-query=Q.
+        #[arg(long, default_value = "match-cloud", value_parser = |s: &str| hybridc::hybrid::sweep::parse_goal(s).map_err(|e| e.to_string()))]
+        goal: hybridc::hybrid::sweep::Goal,
+        /// Calibration inputs (default: the first 200 of --data).
+        #[arg(long)]
+        calib: Option<PathBuf>,
+        /// Use this edge latency (ms) instead of profiling the firmware under QEMU.
+        #[arg(long)]
+        edge_ms: Option<f64>,
+        /// The cloud model's inference time per input (ms).
+        #[arg(long, default_value_t = 10.0)]
+        cloud_ms: f64,
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Accuracy against latency as an SVG figure.
+        #[arg(long)]
+        plot: Option<PathBuf>,
+    },
     /// Profile models on a Cortex-M target under QEMU and print a table.
     Bench {
         /// The ONNX models.
@@ -128,7 +168,15 @@ fn main() -> ExitCode {
 
 fn real_main(cli: Cli) -> Result<()> {
     match cli.cmd {
-        Cmd::Compile { model, target, out, outputs, calib, calib_method, int8_io, router, route, bind, threshold, sram, flash, kernels } => {
+        Cmd::Compile { model, target, out, outputs, calib, calib_method, int8_io, router, route, bind, threshold, tuned, sram, flash, kernels } => {
+            let threshold = match tuned {
+                Some(p) => {
+                    let text = std::fs::read_to_string(&p).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()))?;
+                    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{} is not JSON: {e}", p.display()))?;
+                    Some(v["threshold"].as_f64().ok_or_else(|| anyhow::anyhow!("{} has no numeric 'threshold' (write it with hybridc tune --json)", p.display()))? as f32)
+                }
+                None => threshold,
+            };
             let quant = driver::QuantOptions { calib, method: calib_method.parse().map_err(anyhow::Error::msg)?, int8_io };
             let hybrid = (router.is_some() || route.is_some() || !bind.is_empty() || threshold.is_some())
                 .then(|| driver::HybridOptions { router, route, binds: bind, threshold });
@@ -198,6 +246,23 @@ fn real_main(cli: Cli) -> Result<()> {
                     anyhow::bail!("{differ} of {} output bytes differ from {}", got.len(), path.display());
                 }
                 println!("  all {} output bytes equal {}", got.len(), path.display());
+            }
+        }
+        Cmd::Tune { edge, router, cloud, data, labels, target, link, goal, calib, edge_ms, cloud_ms, json, plot } => {
+            let o = hybridc::hybrid::tune::TuneOptions { edge, router, cloud, data, labels, target, link, goal, calib, edge_ms, cloud_ms };
+            let r = hybridc::hybrid::tune::tune(&o)?;
+            print!("{}", hybridc::hybrid::tune::table(&r));
+            let m = &r["latency_model"];
+            println!(
+                "latency model: edge {:.2} ms on {}, query {} bytes over {} ({} kbit/s, {} ms round trip), cloud {} ms; {} inputs",
+                m["edge_ms"].as_f64().unwrap_or(0.0), o.target, m["payload_bytes"], m["link"]["name"].as_str().unwrap_or(""),
+                m["link"]["uplink_kbps"], m["link"]["rtt_ms"], m["cloud_ms"], r["inputs"]
+            );
+            if let Some(p) = json {
+                std::fs::write(&p, serde_json::to_string_pretty(&r)?).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", p.display()))?;
+            }
+            if let Some(p) = plot {
+                std::fs::write(&p, hybridc::hybrid::tune::figure(&r)?).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", p.display()))?;
             }
         }
         Cmd::Plan { models } => print!("{}", driver::plan_table(&models)?),

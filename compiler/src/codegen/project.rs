@@ -107,7 +107,7 @@ fn hybrid_c(model_name: &str, version: &str, g: &Graph, info: &HybridInfo) -> Re
         model_name,
         version,
         info,
-        threshold: format!("{:e}f", info.threshold),
+        threshold: if info.threshold.is_finite() { format!("{:e}f", info.threshold) } else { "__builtin_inff()".into() },
         num_classes: t(e).len(),
         edge_output: e,
         router_output: r,

@@ -4,6 +4,10 @@
 //! calibration run covers both and one arena holds both.
 
 pub mod baseline;
+pub mod latency;
+pub mod plot;
+pub mod sweep;
+pub mod tune;
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
