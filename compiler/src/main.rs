@@ -80,6 +80,30 @@ enum Cmd {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// Serve a (cloud) ONNX model over the KServe v2 / Open Inference Protocol REST API.
+    Serve {
+        /// The ONNX model.
+        model: PathBuf,
+        #[arg(long)]
+        port: u16,
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// The model's name in URLs (default: the file stem).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Relay device offload frames (TCP, e.g. QEMU's -serial tcp:...) to a cloud model.
+    Gateway {
+        /// Where devices connect, HOST:PORT.
+        #[arg(long)]
+        listen: String,
+        /// The cloud model's URL: http://HOST:PORT/v2/models/NAME.
+        #[arg(long)]
+        cloud: String,
+        /// Give up on the cloud after this many milliseconds (the device gets an error frame).
+        #[arg(long, default_value_t = 2000)]
+        timeout_ms: u64,
+    },
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -164,6 +188,17 @@ fn real_main(cli: Cli) -> Result<()> {
                     rows.iter().map(|r| (r.model.clone(), r.profile.clone())).collect();
                 std::fs::write(&path, serde_json::to_string_pretty(&all)?)?;
             }
+        }
+        Cmd::Serve { model, port, host, name } => {
+            let name = match name {
+                Some(n) => n,
+                None => model.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into()),
+            };
+            let addr = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
+            hybridc::cloud::serve::run(&model, &name, &addr)?;
+        }
+        Cmd::Gateway { listen, cloud, timeout_ms } => {
+            hybridc::cloud::gateway::run(&listen, &cloud, Duration::from_millis(timeout_ms))?;
         }
     }
     Ok(())
