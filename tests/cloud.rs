@@ -225,9 +225,16 @@ fn serve_rejects_malformed_requests_and_keeps_serving() {
                                     "outputs": [{ "name": "probs" }] }).to_string(), 400, "unknown output"),
         ("binary size lies", input(json!({ "data": null, "parameters": { "binary_data_size": 3136 } })), 400, "binary"),
         ("huge shape", input(json!({ "shape": [1, 1, 2_000_000_000_000i64, 28] })), 400, "shape"),
+        ("deep nesting", format!("{{\"inputs\": [{{\"name\": \"image\", \"shape\": [1], \"datatype\": \"FP32\", \"data\": {}1{}}}]}}",
+            "[".repeat(100_000), "]".repeat(100_000)), 400, "recursion"),
+        ("bad header length", String::new(), 400, "inference-header-content-length"),
     ];
     for (what, body, status, needle) in &cases {
-        let (got, v) = http.post(&url, body.clone());
+        let mut req = http.client.post(&url).body(body.clone());
+        if *what == "bad header length" {
+            req = req.header("inference-header-content-length", "12abc");
+        }
+        let (got, v) = http.send(req);
         assert_eq!(got, *status, "{what}: {v}");
         let msg = v["error"].as_str().unwrap_or_else(|| panic!("{what}: no error message in {v}"));
         assert!(msg.contains(needle), "{what}: '{msg}' does not mention '{needle}'");
@@ -355,10 +362,16 @@ fn cloud_url(base: &str, name: &str) -> String {
     format!("{base}/v2/models/{name}")
 }
 
+/// The model served and a gateway in front of it (both stop when dropped).
+fn start_serve_and_gateway() -> (hybridc::cloud::Running, gateway::Gateway) {
+    let (server, base) = start_serve();
+    let g = gateway::spawn("127.0.0.1:0", &cloud_url(&base, NAME), Duration::from_secs(10)).unwrap();
+    (server, g)
+}
+
 #[test]
 fn gateway_end_to_end() {
-    let (_server, base) = start_serve();
-    let g = gateway::spawn("127.0.0.1:0", &cloud_url(&base, NAME), Duration::from_secs(10)).unwrap();
+    let (_server, g) = start_serve_and_gateway();
     let imgs = images(8);
     let mut dev = Device::connect(g.port());
     for (i, img) in imgs.iter().enumerate() {
@@ -386,8 +399,7 @@ fn gateway_end_to_end() {
 
 #[test]
 fn gateway_survives_bad_frames() {
-    let (_server, base) = start_serve();
-    let g = gateway::spawn("127.0.0.1:0", &cloud_url(&base, NAME), Duration::from_secs(10)).unwrap();
+    let (_server, g) = start_serve_and_gateway();
     let img = &images(1)[0];
     let mut dev = Device::connect(g.port());
 
@@ -436,6 +448,44 @@ fn gateway_survives_bad_frames() {
     drop(quitter);
     let q = query(9, img);
     assert_reply(dev.ask(&q), &q);
+}
+
+/// Pseudo-random noise, with false headers in it, between real queries: every
+/// query still gets its reply.
+#[test]
+fn gateway_finds_queries_in_noise() {
+    let (_server, g) = start_serve_and_gateway();
+    let imgs = images(6);
+    let mut dev = Device::connect(g.port());
+    let mut state = 0x2545_f491_u32;
+    let mut rand = move || {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        state
+    };
+    for (i, img) in imgs.iter().enumerate() {
+        let mut noise = vec![];
+        for _ in 0..(rand() % 3000) {
+            noise.push(rand() as u8);
+            if rand() % 200 == 0 {
+                // A false header: a query of up to 2 KB that will fail its CRC.
+                noise.extend_from_slice(&[0x48, 0x59, 1, 1]);
+                noise.extend_from_slice(&(rand() % 2048).to_le_bytes());
+            }
+        }
+        dev.send(&noise);
+        let q = query(1000 + i as u32, img);
+        dev.send(&Frame::Query(q.clone()).encode());
+        // Error frames for the false headers may come first.
+        let reply = loop {
+            match dev.receive() {
+                Frame::Error(e) if e.seq != q.seq => continue,
+                f => break f,
+            }
+        };
+        assert_reply(reply, &q);
+    }
 }
 
 #[test]

@@ -61,7 +61,7 @@ impl ServedModel {
         let typed = tract_onnx::onnx()
             .model_for_path(path)
             .and_then(|m| m.into_typed())
-            .map_err(|e| anyhow!("tract cannot load {}: {e}", path.display()))?;
+            .map_err(|e| anyhow!("tract cannot load {}: {e:#}", path.display()))?;
         let mut inputs = vec![];
         for &o in typed.input_outlets()? {
             let name = typed.node(o.node).name.clone();
@@ -79,7 +79,7 @@ impl ServedModel {
         let plan = typed
             .into_optimized()
             .and_then(|m| m.into_runnable())
-            .map_err(|e| anyhow!("tract cannot optimise {}: {e}", path.display()))?;
+            .map_err(|e| anyhow!("tract cannot optimise {}: {e:#}", path.display()))?;
         Ok(ServedModel { plan, inputs, outputs })
     }
 
