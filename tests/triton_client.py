@@ -1,9 +1,11 @@
 """Interop check for `hybridc serve` with NVIDIA's official client
 (tritonclient[http]): health, metadata, then one inference with JSON tensors
 and one with binary tensors (the client's default). Prints one JSON line:
-{"json": [logits...], "binary": [logits...], "argmax": k}.
+{"json": [logits...], "binary": [logits...], "argmax": k}, plus
+"onnxruntime": [logits...] when MODEL.onnx is given and onnxruntime is
+installed (a second oracle besides tract).
 
-usage: triton_client.py HOST:PORT MODEL_NAME IMAGES.npy INDEX
+usage: triton_client.py HOST:PORT MODEL_NAME IMAGES.npy INDEX [MODEL.onnx]
 """
 import json
 import sys
@@ -46,6 +48,15 @@ def main():
         assert "shape" in str(e), str(e)
 
     results["argmax"] = int(np.argmax(results["json"]))
+    if len(sys.argv) > 5:
+        try:
+            import onnxruntime
+        except ImportError:
+            onnxruntime = None
+        if onnxruntime is not None:
+            session = onnxruntime.InferenceSession(sys.argv[5], providers=["CPUExecutionProvider"])
+            ort = session.run(None, {session.get_inputs()[0].name: x})[0]
+            results["onnxruntime"] = ort.reshape(-1).tolist()
     print(json.dumps(results))
 
 

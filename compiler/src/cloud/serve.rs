@@ -3,6 +3,7 @@
 //! JSON `{"error": ...}`; nothing a client sends can stop the server.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -69,10 +70,15 @@ pub fn spawn(model_path: &Path, name: &str, addr: &str) -> Result<Running> {
     })
 }
 
+/// The URL of model `name` on a server bound to `addr` (what the gateway takes).
+pub fn model_url(addr: SocketAddr, name: &str) -> String {
+    format!("http://{addr}/v2/models/{name}")
+}
+
 /// `hybridc serve`: serves until SIGINT or SIGTERM.
 pub fn run(model_path: &Path, name: &str, addr: &str) -> Result<()> {
     let running = spawn(model_path, name, addr)?;
-    eprintln!("hybridc: serving {} as '{name}' at http://{}/v2/models/{name}", model_path.display(), running.addr);
+    eprintln!("hybridc: serving {} at {}", model_path.display(), model_url(running.addr, name));
     running.wait_for_signal()
 }
 
