@@ -9,11 +9,20 @@ command -v arm-none-eabi-gcc >/dev/null || need+=(gcc-arm-none-eabi libnewlib-ar
 command -v qemu-system-arm >/dev/null || need+=(qemu-system-arm)
 command -v cc >/dev/null || need+=(gcc)
 command -v make >/dev/null || need+=(make)
+command -v python3 >/dev/null || need+=(python3 python3-pip)
 if [ ${#need[@]} -gt 0 ]; then
   echo "tests/run.sh: installing ${need[*]}"
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+
+# The interop test of `hybridc serve` uses NVIDIA's official Python client.
+if ! python3 -c "import tritonclient.http, numpy" 2>/dev/null; then
+  echo "tests/run.sh: installing tritonclient[http] and numpy"
+  # A Debian python3 refuses system-wide installs unless told (PEP 668).
+  python3 -m pip install -q 'tritonclient[http]' numpy \
+    || python3 -m pip install -q --break-system-packages 'tritonclient[http]' numpy
 fi
 
 cargo test --workspace

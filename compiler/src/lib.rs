@@ -2,6 +2,7 @@
 //! firmware for Arm Cortex-M. Modules follow the pipeline (DESIGN §1):
 //! frontend -> passes -> quant -> reference -> plan -> codegen -> verify.
 
+pub mod cloud;
 pub mod codegen;
 pub mod driver;
 pub mod frontend;

@@ -84,6 +84,13 @@ enum Cmd {
         /// Compare the (single) output with this .npy, byte for byte; fail on any difference.
         #[arg(long)]
         expect: Option<PathBuf>,
+        /// Hybrids: the cloud for the device's queries: a model URL
+        /// (http://HOST:PORT/v2/models/NAME) or a CLOUD.onnx to serve for the run.
+        #[arg(long)]
+        cloud: Option<String>,
+        /// Hybrids: give up on a cloud answer after this many milliseconds.
+        #[arg(long, default_value_t = 2000)]
+        cloud_timeout_ms: u64,
         /// Hybrids: write each input's label, source and router score here (JSON).
         #[arg(long)]
         details: Option<PathBuf>,
@@ -148,6 +155,30 @@ enum Cmd {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// Serve a (cloud) ONNX model over the KServe v2 / Open Inference Protocol REST API.
+    Serve {
+        /// The ONNX model.
+        model: PathBuf,
+        #[arg(long)]
+        port: u16,
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// The model's name in URLs (default: the file stem).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Relay device offload frames (TCP, e.g. QEMU's -serial tcp:...) to a cloud model.
+    Gateway {
+        /// Where devices connect, HOST:PORT.
+        #[arg(long)]
+        listen: String,
+        /// The cloud model's URL: http://HOST:PORT/v2/models/NAME.
+        #[arg(long)]
+        cloud: String,
+        /// Give up on the cloud after this many milliseconds (the device gets an error frame).
+        #[arg(long, default_value_t = 2000)]
+        timeout_ms: u64,
+    },
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -204,10 +235,32 @@ fn real_main(cli: Cli) -> Result<()> {
                 }
             }
         }
-        Cmd::Run { project, input, output, profile, expect, details, timeout } => {
+        Cmd::Run { project, input, output, profile, expect, cloud, cloud_timeout_ms, details, timeout } => {
             let arr = npy::read(&input)?;
-            let opts = RunOptions { project, trace: false, profile: profile.is_some(), timeout: Duration::from_secs(timeout), gateway: None };
+            // A cloud for the device: serve the given ONNX, or use the URL; a
+            // gateway in between turns device frames into requests.
+            let mut served = None;
+            let mut gateway = None;
+            if let Some(c) = &cloud {
+                let url = if c.starts_with("http://") || c.starts_with("https://") {
+                    c.clone()
+                } else {
+                    let path = PathBuf::from(c);
+                    let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("cloud").to_string();
+                    let s = hybridc::cloud::serve::spawn(&path, &name, "127.0.0.1:0")?;
+                    let url = hybridc::cloud::serve::model_url(s.addr, &name);
+                    served = Some(s);
+                    url
+                };
+                gateway = Some(hybridc::cloud::gateway::spawn("127.0.0.1:0", &url, Duration::from_millis(cloud_timeout_ms))?);
+            }
+            let gw_addr = gateway.as_ref().map(|g| format!("127.0.0.1:{}", g.port()));
+            let opts = RunOptions { project, trace: false, profile: profile.is_some(), timeout: Duration::from_secs(timeout), gateway: gw_addr };
             let r = verify::run_project(&opts, &arr, &input)?;
+            if let Some(g) = gateway {
+                eprintln!("hybridc gateway: {}", g.counters);
+            }
+            drop(served);
             let files = verify::run::write_outputs(&r, &output)?;
             println!("hybridc: ran {} items on {}", r.batch, r.manifest.target);
             if let (Some(path), Some(p)) = (&profile, &r.profile) {
@@ -275,6 +328,17 @@ fn real_main(cli: Cli) -> Result<()> {
                     rows.iter().map(|r| (r.model.clone(), serde_json::json!({ &r.kernels: r.profile, "portable": r.portable }))).collect();
                 std::fs::write(&path, serde_json::to_string_pretty(&all)?)?;
             }
+        }
+        Cmd::Serve { model, port, host, name } => {
+            let name = match name {
+                Some(n) => n,
+                None => model.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into()),
+            };
+            let addr = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
+            hybridc::cloud::serve::run(&model, &name, &addr)?;
+        }
+        Cmd::Gateway { listen, cloud, timeout_ms } => {
+            hybridc::cloud::gateway::run(&listen, &cloud, Duration::from_millis(timeout_ms))?;
         }
     }
     Ok(())
