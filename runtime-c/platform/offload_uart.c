@@ -14,7 +14,7 @@
 #define UART_BAUDDIV (*(volatile uint32_t *)(UART_BASE + 0x10))
 #define STATE_TX_FULL 1u
 #define STATE_RX_FULL 2u
-#define POLL_BUDGET 400000000u
+#define POLL_BUDGET 50000000u
 
 static uint8_t reply[4096];
 

@@ -50,7 +50,14 @@ pub fn qemu_command(target: &Target, elf: &Path, extra: &[String]) -> Result<Com
     if let Some(cpu) = &q.cpu {
         cmd.arg("-cpu").arg(cpu);
     }
-    cmd.args(&q.args).args(extra).arg("-kernel").arg(elf);
+    // An explicit -serial replaces the target's (QEMU maps each -serial to the next UART).
+    let mut args: Vec<&String> = q.args.iter().collect();
+    if extra.iter().any(|a| a == "-serial") {
+        if let Some(i) = args.iter().position(|a| *a == "-serial") {
+            args.drain(i..(i + 2).min(args.len()));
+        }
+    }
+    cmd.args(args).args(extra).arg("-kernel").arg(elf);
     Ok(cmd)
 }
 
