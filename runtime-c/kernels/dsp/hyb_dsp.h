@@ -65,8 +65,12 @@ HYB_DSP_INLINE int32_t hyb_dsp_requant_x2(int32_t acc2, int32_t mult, int32_t sh
     return hyb_smmlar(acc2, mult, round + neg) >> shift;
 }
 
+/* The same on a plain accumulator, as SMMULR then the rounding shift with
+ * the sign of the product (fewer live registers in the conv tiles). */
 HYB_DSP_INLINE int32_t hyb_dsp_requant(int32_t acc, int32_t mult, int32_t shift, int32_t round, int shift0) {
-    return hyb_dsp_requant_x2(acc + acc, mult, shift, round, shift0);
+    const int32_t v = hyb_smmulr(acc + acc, mult);
+    const int32_t neg = shift0 ? (v >> 31) & (-shift >> 31) : v >> 31;
+    return (v + round + neg) >> shift;
 }
 
 /* Clamp to the fused activation range (constants: the tests fold away). */
