@@ -43,13 +43,30 @@ typedef struct {
     int32_t lo, hi, shift0;
 } hyb_dsp_outq;
 
-/* TFLite MultiplyByQuantizedMultiplier for a right shift >= 0.
- * SaturatingRoundingDoublingHighMul(a, m) = floor((a*m + 2^30) / 2^31)
- * = smmulr(2a, m) exactly when 2a fits in int32 (the compiler checked the
- * accumulator bound); RoundingDivideByPOT(v, r) rounds half away from zero:
- * floor((v + 2^(r-1) - (v < 0)) / 2^r) for r >= 1, v itself for r = 0
- * (the mask (-r) >> 31 then drops the sign term). Returns it plus the
- * output zero point, which `round` carries. */
+/* Most significant word of a*b + (c << 32), rounded: c + ((a*b + 2^31) >> 32). */
+HYB_DSP_INLINE int32_t hyb_smmlar(int32_t a, int32_t b, int32_t c) {
+    int32_t r;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(c));
+    return r;
+}
+
+/* TFLite MultiplyByQuantizedMultiplier for a right shift >= 0, given
+ * acc2 = 2*acc. SaturatingRoundingDoublingHighMul(acc, m) is
+ * v = floor((acc*m + 2^30) / 2^31) = smmulr(2acc, m) exactly when 2acc fits
+ * in int32 (the compiler checked the accumulator bound); RoundingDivideByPOT
+ * (v, r) rounds half away from zero: floor((v + 2^(r-1) - (v < 0)) / 2^r)
+ * for r >= 1, v itself for r = 0 (the mask (-r) >> 31 then drops the sign
+ * term). With m > 0, v < 0 implies acc < 0, and acc < 0 with v = 0 gives
+ * the same result either way for r >= 1, so the sign of acc serves; SMMLAR
+ * adds `round` (2^(r-1) plus the output zero point << r) on the way.
+ * Returns the result plus the output zero point. */
+HYB_DSP_INLINE int32_t hyb_dsp_requant_x2(int32_t acc2, int32_t mult, int32_t shift, int32_t round, int shift0) {
+    const int32_t neg = shift0 ? (acc2 >> 31) & (-shift >> 31) : acc2 >> 31;
+    return hyb_smmlar(acc2, mult, round + neg) >> shift;
+}
+
+/* The same on a plain accumulator, as SMMULR then the rounding shift with
+ * the sign of the product (fewer live registers in the conv tiles). */
 HYB_DSP_INLINE int32_t hyb_dsp_requant(int32_t acc, int32_t mult, int32_t shift, int32_t round, int shift0) {
     const int32_t v = hyb_smmulr(acc + acc, mult);
     const int32_t neg = shift0 ? (v >> 31) & (-shift >> 31) : v >> 31;

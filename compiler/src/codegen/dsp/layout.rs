@@ -44,8 +44,9 @@ pub fn acc_bound(bias: i32, abs_w_sum: i64, input_offset: i32) -> i64 {
 /// exact when 2*acc fits in int32, the TFLite shift is a right shift (or
 /// none), and the sum before the shift (|v| <= |acc| + 1, plus the
 /// rounding term) fits in int32 too.
-pub fn requant_exact(shift: i32, bound: i64, output_offset: i32) -> bool {
-    if !(-31..=0).contains(&shift) || 2 * bound >= (1i64 << 31) {
+pub fn requant_exact(multiplier: i32, shift: i32, bound: i64, output_offset: i32) -> bool {
+    // A positive multiplier lets the kernels take the rounding's sign from the accumulator.
+    if multiplier <= 0 || !(-31..=0).contains(&shift) || 2 * bound >= (1i64 << 31) {
         return false;
     }
     let r = -shift;
@@ -64,9 +65,18 @@ pub fn chan(bias: i32, multiplier: i32, shift: i32, output_offset: i32) -> Strin
 /// for channels with all weights 0: the accumulator is then the bias 4v,
 /// smmulr(8v, 2^30) = 2v and the rounding shift by 1 gives v. Values beyond
 /// int8 clamp alike, so they are capped to keep 8v in int32.
-pub fn constant_chan(value: i32, output_offset: i32) -> String {
+/// `acc_scale` 2 is for kernels whose accumulator is already doubled.
+pub fn constant_chan(value: i32, output_offset: i32, acc_scale: i32) -> String {
     let v = value.clamp(-1 << 20, 1 << 20);
-    chan(4 * v, 1 << 30, -1, output_offset)
+    chan(4 * v * acc_scale, 1 << 30, -1, output_offset)
+}
+
+/// Depthwise 3x3 weights `[tap][channel]` as three words per channel, the
+/// bytes (w0, w1, w1, w2) of each kernel row: SXTB16 gives the int16 pair
+/// (w0, w1), SXTB16 ROR 8 the pair (w1, w2).
+pub fn dw3x3_weights(w: &[i8], channels: usize) -> Vec<i8> {
+    let at = |k: usize, j: usize, c: usize| w[(3 * k + j) * channels + c];
+    (0..channels).flat_map(|c| (0..3).flat_map(move |k| [at(k, 0, c), at(k, 1, c), at(k, 1, c), at(k, 2, c)])).collect()
 }
 
 #[cfg(test)]
@@ -86,6 +96,15 @@ mod tests {
     }
 
     #[test]
+    fn dw3x3_layout_duplicates_the_middle_tap() {
+        // 9 taps x 2 channels: w[t][c] = 10t + c.
+        let w: Vec<i8> = (0..9).flat_map(|t| (0..2).map(move |c| (10 * t + c) as i8)).collect();
+        let v = dw3x3_weights(&w, 2);
+        assert_eq!(&v[0..12], &[0, 10, 10, 20, 30, 40, 40, 50, 60, 70, 70, 80]);
+        assert_eq!(&v[12..16], &[1, 11, 11, 21]);
+    }
+
+    #[test]
     fn folding_wraps_like_int32() {
         assert_eq!(folded_bias(5, 3, -2), -1);
         assert_eq!(folded_bias(i32::MAX, 1, 1), i32::MIN);
@@ -93,11 +112,13 @@ mod tests {
 
     #[test]
     fn requant_checks() {
-        assert!(requant_exact(-7, 1 << 20, -128));
-        assert!(requant_exact(0, 1, 0));
-        assert!(!requant_exact(1, 1, 0));
-        assert!(!requant_exact(-7, 1 << 30, 0));
-        assert!(!requant_exact(-24, 1, -128));
+        let m = 1 << 30;
+        assert!(requant_exact(m, -7, 1 << 20, -128));
+        assert!(requant_exact(m, 0, 1, 0));
+        assert!(!requant_exact(0, 0, 1, 0));
+        assert!(!requant_exact(m, 1, 1, 0));
+        assert!(!requant_exact(m, -7, 1 << 30, 0));
+        assert!(!requant_exact(m, -24, 1, -128));
         assert_eq!(acc_bound(-10, 2, 128), 10 + 255 * 2);
         assert_eq!(chan(7, 1 << 30, -3, -128), "{7,1073741824,3,-1020}");
     }

@@ -11,10 +11,10 @@ use super::layers::array_body;
 use crate::ir::{Conv2d, FullyConnected, Op, OpKind};
 use crate::quant::params::{AddParams, ConvParams, FcParams, Params, PoolParams};
 use crate::quant::fixedpoint::multiply_by_quantized_multiplier;
-use layout::{acc_bound, chan, constant_chan, folded_bias, gemm_weights, requant_exact, words};
+use layout::{acc_bound, chan, constant_chan, dw3x3_weights, folded_bias, gemm_weights, requant_exact, words};
 
 /// Headers of runtime-c/kernels/dsp a DSP project carries (in runtime/dsp/).
-pub const HEADERS: &[&str] = &["hyb_dsp.h", "conv_s8.h", "depthwise_s8.h", "fully_connected_s8.h", "avg_pool_s8.h", "add_s8.h"];
+pub const HEADERS: &[&str] = &["hyb_dsp.h", "conv_s8.h", "depthwise_s8.h", "depthwise3x3_s8.h", "fully_connected_s8.h", "avg_pool_s8.h", "add_s8.h"];
 
 /// The shared scratch buffer: im2col columns, then the byte patch.
 pub const SCRATCH: &str = "hyb_dsp_col";
@@ -82,8 +82,10 @@ fn chan_array(name: &str, chans: &[String]) -> String {
 /// Channel records for `out` channels whose weights are `row(c)`, padded
 /// with inert channels up to a multiple of `pad`, and whether some channel
 /// has no right shift; None if a channel's requantization cannot take the
-/// shortcut exactly.
+/// shortcut exactly. `acc_scale` 2 doubles the biases, for kernels whose
+/// accumulator is 2*acc.
 fn channels<'w>(
+    acc_scale: i32,
     out: usize,
     pad: usize,
     row: impl Fn(usize) -> Box<dyn Iterator<Item = i8> + 'w>,
@@ -103,14 +105,14 @@ fn channels<'w>(
         if abs == 0 {
             // A dead channel (all weights 0) outputs a constant; its bias can
             // be too large for the shortcut, so encode the constant instead.
-            chans.push(constant_chan(multiply_by_quantized_multiplier(bias[c], m, shift), output_offset));
+            chans.push(constant_chan(multiply_by_quantized_multiplier(bias[c], m, shift), output_offset, acc_scale));
             continue;
         }
-        if !requant_exact(shift, acc_bound(bias[c], abs, input_offset), output_offset) {
+        if !requant_exact(m, shift, acc_bound(bias[c], abs, input_offset), output_offset) {
             return None;
         }
         shift0 |= shift == 0;
-        chans.push(chan(folded_bias(bias[c], sum, input_offset), m, shift, output_offset));
+        chans.push(chan(folded_bias(bias[c], sum, input_offset).wrapping_mul(acc_scale), m, shift, output_offset));
     }
     chans.resize(out.next_multiple_of(pad), chan(0, 0, -1, 0));
     Some((chans, shift0))
@@ -134,7 +136,7 @@ fn conv2d(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
     let k = c.kernel[0] * c.kernel[1] * in_c;
     let w = &conv.weights;
     let row = |oc: usize| Box::new(w[oc * k..(oc + 1) * k].iter().copied()) as Box<dyn Iterator<Item = i8>>;
-    let (chans, shift0) = channels(out_c, 2, row, &conv.bias, c.input_offset, c.output_offset, |oc| (c.multiplier[oc], c.shift[oc]))?;
+    let (chans, shift0) = channels(1, out_c, 2, row, &conv.bias, c.input_offset, c.output_offset, |oc| (c.multiplier[oc], c.shift[oc]))?;
     let data = int32_array(&format!("{l}_weights"), &words(&gemm_weights(w, out_c, k))) + &chan_array(&format!("{l}_chan"), &chans);
     let (patch, scratch) = gemm_scratch(k, 4);
     let args = format!(
@@ -151,10 +153,13 @@ fn depthwise(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
     if c.depth_multiplier != 1 || out_c % 4 != 0 {
         return None;
     }
+    if c.kernel == [3, 3] && c.dilation == [1, 1] && c.stride[0] == c.stride[1] && c.stride[0] <= 2 {
+        return depthwise3x3(l, c, conv);
+    }
     let taps = c.kernel[0] * c.kernel[1];
     let w = &conv.weights;
     let row = |ch: usize| Box::new((0..taps).map(move |t| w[t * out_c + ch])) as Box<dyn Iterator<Item = i8>>;
-    let (chans, shift0) = channels(out_c, 4, row, &conv.bias, c.input_offset, c.output_offset, |ch| (c.multiplier[ch], c.shift[ch]))?;
+    let (chans, shift0) = channels(1, out_c, 4, row, &conv.bias, c.input_offset, c.output_offset, |ch| (c.multiplier[ch], c.shift[ch]))?;
     let data = int32_array(&format!("{l}_weights"), &words(w)) + &chan_array(&format!("{l}_chan"), &chans);
     // The zero-point padded copy of the input: tall and wide enough for every window.
     let span = |out: usize, s: usize, k: usize, d: usize| (out - 1) * s + (k - 1) * d + 1;
@@ -169,11 +174,29 @@ fn depthwise(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
     Some((data, "hyb_dsp_depthwise_s8", args, scratch))
 }
 
+/// 3x3 depthwise, stride 1 or 2: channel-planar ring kernel (depthwise3x3_s8.h).
+fn depthwise3x3(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
+    let [in_h, in_w, in_c] = c.in_hwc;
+    let [out_h, out_w, out_c] = c.out_hwc;
+    let s = c.stride[0];
+    let w = &conv.weights;
+    let row = |ch: usize| Box::new((0..9).map(move |t| w[t * out_c + ch])) as Box<dyn Iterator<Item = i8>>;
+    let (chans, shift0) = channels(2, out_c, 4, row, &conv.bias, c.input_offset, c.output_offset, |ch| (c.multiplier[ch], c.shift[ch]))?;
+    let data = int32_array(&format!("{l}_weights"), &words(&dw3x3_weights(w, out_c))) + &chan_array(&format!("{l}_chan"), &chans);
+    // Ring columns: every window of the (even) pairs of output pixels.
+    let pw = ((out_w.next_multiple_of(2) - 1) * s + 3).next_multiple_of(2);
+    let args = format!(
+        "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {s}, {}, {}, {pw}, {}, {}",
+        c.pad_top, c.pad_left, -c.input_offset, outq(c.act_min, c.act_max, shift0)
+    );
+    Some((data, "hyb_dsp_depthwise3x3_s8", args, out_c * 3 * pw / 2))
+}
+
 fn fully_connected(l: &str, f: &FcParams, fc: &FullyConnected) -> Option<Emitted> {
     let (n, out) = (f.in_len, f.out_len);
     let w = &fc.weights;
     let row = |o: usize| Box::new(w[o * n..(o + 1) * n].iter().copied()) as Box<dyn Iterator<Item = i8>>;
-    let (chans, shift0) = channels(out, 2, row, &fc.bias, f.input_offset, f.output_offset, |_| (f.multiplier, f.shift))?;
+    let (chans, shift0) = channels(1, out, 2, row, &fc.bias, f.input_offset, f.output_offset, |_| (f.multiplier, f.shift))?;
     let data = int32_array(&format!("{l}_weights"), &words(&gemm_weights(w, out, n))) + &chan_array(&format!("{l}_chan"), &chans);
     let (patch, scratch) = gemm_scratch(n, 1);
     let args = format!(
