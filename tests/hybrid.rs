@@ -121,3 +121,133 @@ fn entropy_baseline_without_link() {
 fn max_softmax_baseline_without_link() {
     no_link("host", hybrid_options(None, Some("max-softmax"), Some(0.02)));
 }
+
+// The whole path: device (host or Cortex-M4 firmware under QEMU), gateway,
+// cloud server, all on loopback, on the bundled example.
+
+fn example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/mnist-hybrid")
+}
+
+fn example_inputs(n: usize) -> npy::Array {
+    let a = npy::read(&example().join("test_x.npy")).unwrap();
+    let per = a.data.len() / a.shape[0];
+    let mut shape = a.shape.clone();
+    shape[0] = n;
+    npy::Array { shape, descr: a.descr.clone(), data: a.data[..n * per].to_vec() }
+}
+
+fn compile_example(dir: &Path, target: &str, threshold: f32) -> PathBuf {
+    let out = dir.join(format!("example-{target}"));
+    driver::compile(&CompileOptions {
+        model: example().join("edge.onnx"),
+        target: target.into(),
+        out: out.clone(),
+        outputs: vec![],
+        sram: None,
+        flash: None,
+        quant: QuantOptions { calib: Some(example().join("calib.npy")), ..Default::default() },
+        hybrid: Some(HybridOptions { router: Some(example().join("router.onnx")), threshold: Some(threshold), ..Default::default() }),
+        kernels: Default::default(),
+    })
+    .expect("compile");
+    out
+}
+
+/// The Rust-side decisions: int8 reference for edge and router, tract for
+/// the cloud on the dequantized int8 query the device sends.
+fn expected(x: &npy::Array, threshold: f32, cloud_up: bool) -> Vec<(i32, i32)> {
+    let q = QuantOptions { calib: Some(example().join("calib.npy")), ..Default::default() };
+    let h = HybridOptions { router: Some(example().join("router.onnx")), threshold: Some(threshold), ..Default::default() };
+    let c = driver::lower_any(&example().join("edge.onnx"), &[], &q, Some(&h)).unwrap();
+    let info = c.hybrid.clone().unwrap();
+    let g = &c.graph;
+    let find = |n: &str| g.outputs.iter().copied().find(|&t| g.tensors[t].name == n).unwrap();
+    let (e, r, qt) = (find(&info.edge_output), find(&info.router_output), find(&info.query_tensor));
+    let cloud_model = hybridc::frontend::read_model(&example().join("cloud.onnx")).unwrap();
+    let cloud = hybridc::frontend::float_oracle::FloatRunner::new(&cloud_model, &["logits".to_string()]).unwrap();
+    let qp = g.tensors[qt].quant.unwrap();
+    let argmax = |v: &[f32]| (0..v.len()).fold(0, |b, k| if v[k] > v[b] { k } else { b }) as i32;
+    let per = x.data.len() / x.shape[0];
+    (0..x.shape[0])
+        .map(|i| {
+            let v = hybridc::reference::run(g, &c.params, &[&x.data[i * per..(i + 1) * per]]).unwrap();
+            let edge = argmax(&hybridc::reference::f32s(v[e].as_ref().unwrap()));
+            let score = hybridc::reference::f32s(v[r].as_ref().unwrap())[0];
+            if score <= threshold {
+                return (edge, 0);
+            }
+            if !cloud_up {
+                return (edge, 2);
+            }
+            let query: Vec<f32> = v[qt].as_ref().unwrap().iter().map(|&b| (b as i8 as i32 - qp.zero_point) as f32 * qp.scale).collect();
+            (argmax(&cloud.run(&query).unwrap()[0]), 1)
+        })
+        .collect()
+}
+
+fn with_cloud(target: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let threshold = 0.3;
+    let proj = compile_example(dir.path(), target, threshold);
+    let server = hybridc::cloud::serve::spawn(&example().join("cloud.onnx"), "cloud", "127.0.0.1:0").unwrap();
+    let url = hybridc::cloud::serve::model_url(server.addr, "cloud");
+    let gw = hybridc::cloud::gateway::spawn("127.0.0.1:0", &url, Duration::from_secs(5)).unwrap();
+    let x = example_inputs(80);
+    let r = run(&proj, &x, Some(format!("127.0.0.1:{}", gw.port())));
+    let want = expected(&x, threshold, true);
+    let got: Vec<(i32, i32)> = r.decisions.iter().map(|d| (d.label, d.source)).collect();
+    assert_eq!(got, want, "device decisions differ from the Rust-side computation");
+    assert!(got.iter().any(|d| d.1 == 1), "no input went to the cloud");
+
+    // The cloud stops: every routed input falls back to the edge, nothing hangs.
+    server.stop();
+    let start = std::time::Instant::now();
+    let r = run(&proj, &x, Some(format!("127.0.0.1:{}", gw.port())));
+    let got: Vec<(i32, i32)> = r.decisions.iter().map(|d| (d.label, d.source)).collect();
+    assert_eq!(got, expected(&x, threshold, false), "decisions with the cloud down");
+    assert!(start.elapsed() < Duration::from_secs(120));
+}
+
+#[test]
+fn cortex_m4_firmware_gateway_and_cloud() {
+    with_cloud("cortex-m4");
+}
+
+#[test]
+fn host_gateway_and_cloud() {
+    with_cloud("host");
+}
+
+/// `tune` end to end on the bundled example: the chosen point lies on the
+/// router's curve and meets the goal; the JSON has the documented keys.
+#[test]
+fn tune_on_the_bundled_example() {
+    use hybridc::hybrid::{latency::parse_link, sweep::Goal, tune};
+    let o = tune::TuneOptions {
+        edge: example().join("edge.onnx"),
+        router: example().join("router.onnx"),
+        cloud: example().join("cloud.onnx"),
+        data: example().join("val_x.npy"),
+        labels: example().join("val_y.npy"),
+        target: "cortex-m7".into(),
+        link: parse_link("nbiot").unwrap(),
+        goal: Goal::MatchCloud,
+        calib: Some(example().join("calib.npy")),
+        edge_ms: Some(2.5),
+        cloud_ms: 10.0,
+        at_threshold: None,
+    };
+    let r = tune::tune(&o).unwrap();
+    for k in ["threshold", "query_rate", "accuracy", "latency_ms", "cloud_only", "curves"] {
+        assert!(!r[k].is_null(), "missing {k}");
+    }
+    let cloud_acc = r["cloud_only"]["accuracy"].as_f64().unwrap();
+    assert!(r["accuracy"].as_f64().unwrap() >= cloud_acc);
+    assert!(r["latency_ms"].as_f64().unwrap() < r["cloud_only"]["latency_ms"].as_f64().unwrap());
+    let curve = r["curves"]["router"].as_array().unwrap();
+    assert!(curve.iter().any(|p| p["threshold"] == r["threshold"] && p["accuracy"] == r["accuracy"]));
+    // The figure is a self-contained SVG.
+    let svg = tune::figure(&r).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("learned router") && svg.trim_end().ends_with("</svg>"));
+}

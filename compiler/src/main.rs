@@ -135,6 +135,10 @@ enum Cmd {
         /// The cloud model's inference time per input (ms).
         #[arg(long, default_value_t = 10.0)]
         cloud_ms: f64,
+        /// Report the operating point of this threshold instead of choosing one
+        /// (e.g. evaluate on test data the threshold tuned on validation data).
+        #[arg(long)]
+        at_threshold: Option<f64>,
         #[arg(long)]
         json: Option<PathBuf>,
         /// Accuracy against latency as an SVG figure.
@@ -186,6 +190,11 @@ fn parse_size(s: &str) -> Result<u64, String> {
 }
 
 fn main() -> ExitCode {
+    // Behave like other command-line tools when the reader goes away (`| head`).
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     match real_main(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -301,8 +310,8 @@ fn real_main(cli: Cli) -> Result<()> {
                 println!("  all {} output bytes equal {}", got.len(), path.display());
             }
         }
-        Cmd::Tune { edge, router, cloud, data, labels, target, link, goal, calib, edge_ms, cloud_ms, json, plot } => {
-            let o = hybridc::hybrid::tune::TuneOptions { edge, router, cloud, data, labels, target, link, goal, calib, edge_ms, cloud_ms };
+        Cmd::Tune { edge, router, cloud, data, labels, target, link, goal, calib, edge_ms, cloud_ms, at_threshold, json, plot } => {
+            let o = hybridc::hybrid::tune::TuneOptions { edge, router, cloud, data, labels, target, link, goal, calib, edge_ms, cloud_ms, at_threshold };
             let r = hybridc::hybrid::tune::tune(&o)?;
             print!("{}", hybridc::hybrid::tune::table(&r));
             let m = &r["latency_model"];

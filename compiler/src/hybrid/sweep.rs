@@ -99,6 +99,18 @@ pub fn choose(points: &[Point], goal: Goal, cloud_acc: f64) -> Result<Point> {
     }
 }
 
+/// The operating point of one threshold (query when score > threshold).
+pub fn evaluate(scores: &[f64], outcomes: &[Outcome], m: &Model, threshold: f64) -> Point {
+    let n = scores.len();
+    let (mut queried, mut correct) = (0, 0i64);
+    for (s, o) in scores.iter().zip(outcomes) {
+        let q = *s > threshold;
+        queried += q as usize;
+        correct += if q { o.cloud_correct } else { o.edge_correct } as i64;
+    }
+    point(threshold, queried, correct, n, m)
+}
+
 /// The point of `points` with the largest query rate not above `q`.
 pub fn at_query_rate(points: &[Point], q: f64) -> Option<Point> {
     points.iter().filter(|p| p.query_rate <= q + 1e-12).max_by(|a, b| a.query_rate.total_cmp(&b.query_rate)).copied()

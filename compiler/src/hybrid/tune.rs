@@ -33,6 +33,9 @@ pub struct TuneOptions {
     pub edge_ms: Option<f64>,
     /// The cloud model's inference time per input (ms).
     pub cloud_ms: f64,
+    /// Report this threshold's operating point instead of choosing one
+    /// (e.g. a threshold tuned on validation data, evaluated on test data).
+    pub at_threshold: Option<f64>,
 }
 
 /// Per input: the router's score and the edge's class scores (real units).
@@ -146,11 +149,14 @@ pub fn tune(o: &TuneOptions) -> Result<serde_json::Value> {
     let oracle_q = outcomes.iter().filter(|o| !o.edge_correct && o.cloud_correct).count() as f64 / nf;
     let oracle_acc = outcomes.iter().filter(|o| o.edge_correct || o.cloud_correct).count() as f64 / nf;
     let oracle = Point { threshold: f64::NAN, query_rate: oracle_q, accuracy: oracle_acc, latency_ms: model.hybrid_ms(oracle_q) };
-    let chosen = sweep::choose(&router_curve, o.goal, cloud_acc)?;
+    let chosen = match o.at_threshold {
+        Some(t) => sweep::evaluate(&learned, &outcomes, &model, t),
+        None => sweep::choose(&router_curve, o.goal, cloud_acc)?,
+    };
     let same_q = |c: &[Point]| sweep::at_query_rate(c, chosen.query_rate).map(|p| json!(p));
 
     Ok(json!({
-        "goal": format!("{:?}", o.goal),
+        "goal": match o.at_threshold { Some(t) => format!("at threshold {t}"), None => format!("{:?}", o.goal) },
         "threshold": chosen.threshold,
         "query_rate": chosen.query_rate,
         "accuracy": chosen.accuracy,
