@@ -16,4 +16,10 @@ if [ ${#need[@]} -gt 0 ]; then
   $sudo apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
 
+# The Rust backend's firmware and its lint checks.
+if command -v rustup >/dev/null; then
+  rustup target list --installed | grep -qx thumbv7em-none-eabihf || rustup target add thumbv7em-none-eabihf
+  rustup component list --installed | grep -q '^clippy' || rustup component add clippy rustfmt
+fi
+
 cargo test --workspace

@@ -123,7 +123,7 @@ pub fn run(arena: &mut Arena, trace: bool, profile: bool) -> ! {
     };
     let item: usize = INPUT_BYTES.iter().sum();
     let len = semihosting::flen(input);
-    if len < 0 || item == 0 || len as usize % item != 0 {
+    if len < 0 || item == 0 || !(len as usize).is_multiple_of(item) {
         fail("input.bin is not a whole number of input items");
     }
     let mut harness = Harness { trace, profile };

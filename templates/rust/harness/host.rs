@@ -27,7 +27,7 @@ pub fn run(trace: bool) -> i32 {
         return 2;
     }
     let item: usize = INPUT_BYTES.iter().sum();
-    if item == 0 || input.len() % item != 0 {
+    if item == 0 || !input.len().is_multiple_of(item) {
         eprintln!("hybridc harness: input.bin is not a whole number of input items");
         return 2;
     }
