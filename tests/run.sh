@@ -25,4 +25,10 @@ if ! python3 -c "import tritonclient.http, numpy" 2>/dev/null; then
     || python3 -m pip install -q --break-system-packages 'tritonclient[http]' numpy
 fi
 
+# The Rust backend's firmware and its lint checks.
+if command -v rustup >/dev/null; then
+  rustup target list --installed | grep -qx thumbv7em-none-eabihf || rustup target add thumbv7em-none-eabihf
+  rustup component list --installed | grep -q '^clippy' || rustup component add clippy rustfmt
+fi
+
 cargo test --workspace

@@ -286,6 +286,12 @@ fn model_name(path: &Path) -> String {
 }
 
 pub fn compile(o: &CompileOptions) -> Result<Manifest> {
+    compile_emit(o, codegen::Emit::C)
+}
+
+/// As [`compile`], writing the C project or the Rust crate.
+pub fn compile_emit(o: &CompileOptions, emit: codegen::Emit) -> Result<Manifest> {
+    let rust = emit == codegen::Emit::Rust;
     let mut t = target::load(&o.target)?;
     if let Some(s) = o.sram {
         t.sram_bytes = s;
@@ -293,7 +299,13 @@ pub fn compile(o: &CompileOptions) -> Result<Manifest> {
     if let Some(f) = o.flash {
         t.flash_bytes = f;
     }
-    let dsp = o.kernels.use_dsp(&t)?;
+    let dsp = o.kernels.use_dsp(&t)? && !rust;
+    if rust {
+        codegen::rust::check_target(&t)?;
+        if o.hybrid.is_some() {
+            bail!("the Rust backend compiles plain models; compile a hybrid with --emit c");
+        }
+    }
     let c = lower_any(&o.model, &o.outputs, &o.quant, o.hybrid.as_ref())?;
     if c.plan.arena_bytes as u64 > t.sram_bytes {
         bail!(
@@ -310,10 +322,15 @@ pub fn compile(o: &CompileOptions) -> Result<Manifest> {
     }
     let scratch = prepare_destination(&o.out)?;
     let result = (|| -> Result<Manifest> {
-        let m = codegen::write_project(scratch.path(), &model_name(&o.model), &c.graph, &c.params, &c.plan, &t, c.hybrid.as_ref(), dsp)?;
+        let name = model_name(&o.model);
+        let m = if rust {
+            codegen::rust::write_crate(scratch.path(), &name, &c.graph, &c.params, &c.plan, &t)?
+        } else {
+            codegen::write_project(scratch.path(), &name, &c.graph, &c.params, &c.plan, &t, c.hybrid.as_ref(), dsp)?
+        };
         let mut report = report(&c, &t);
-        report["kernels"] = json!(if dsp { "dsp" } else { "portable" });
-        if !t.is_host() {
+        report["kernels"] = json!(if rust { "rust" } else if dsp { "dsp" } else { "portable" });
+        if !t.is_host() && !rust {
             if crate::verify::firmware::toolchain_available(&t) {
                 let mem = crate::verify::firmware::check_budgets(scratch.path(), &t)?;
                 report["firmware"] = serde_json::to_value(&mem)?;

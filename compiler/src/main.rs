@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-use hybridc::codegen::Kernels;
+use hybridc::codegen::{Emit, Kernels};
 use hybridc::driver::{self, CompileOptions};
 use hybridc::target;
 use hybridc::verify::{self, npy, RunOptions};
@@ -67,6 +67,9 @@ enum Cmd {
         /// Kernels: portable C, per-layer DSP kernels (cores with the DSP extension), or auto (dsp when the target has it).
         #[arg(long, default_value = "auto")]
         kernels: Kernels,
+        /// What to write: a C project, or a no_std Rust crate.
+        #[arg(long, value_enum, default_value = "c")]
+        emit: Emit,
     },
     /// Build a compiled project and run it over a batch of inputs.
     Run {
@@ -208,7 +211,7 @@ fn main() -> ExitCode {
 
 fn real_main(cli: Cli) -> Result<()> {
     match cli.cmd {
-        Cmd::Compile { model, target, out, outputs, calib, calib_method, int8_io, router, route, bind, threshold, tuned, sram, flash, kernels } => {
+        Cmd::Compile { model, target, out, outputs, calib, calib_method, int8_io, router, route, bind, threshold, tuned, sram, flash, kernels, emit } => {
             let threshold = match tuned {
                 Some(p) => {
                     let text = std::fs::read_to_string(&p).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()))?;
@@ -220,7 +223,7 @@ fn real_main(cli: Cli) -> Result<()> {
             let quant = driver::QuantOptions { calib, method: calib_method.parse().map_err(anyhow::Error::msg)?, int8_io };
             let hybrid = (router.is_some() || route.is_some() || !bind.is_empty() || threshold.is_some())
                 .then(|| driver::HybridOptions { router, route, binds: bind, threshold });
-            let m = driver::compile(&CompileOptions { model, target, out: out.clone(), outputs, sram, flash, quant, hybrid, kernels })?;
+            let m = driver::compile_emit(&CompileOptions { model, target, out: out.clone(), outputs, sram, flash, quant, hybrid, kernels }, emit)?;
             let macs: u64 = m.layers.iter().map(|l| l.macs).sum();
             println!(
                 "hybridc: compiled {} for {}: {} layers, {} MACs, arena {} bytes -> {}",

@@ -15,3 +15,12 @@ mod project;
 pub use kernels::Kernels;
 pub use manifest::{IoInfo, LayerInfo, Manifest};
 pub use project::write_project;
+pub mod rust;
+
+/// What `compile` writes: the C project or the Rust crate (`--emit`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Emit {
+    #[default]
+    C,
+    Rust,
+}

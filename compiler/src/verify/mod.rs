@@ -8,6 +8,7 @@ pub mod host;
 pub mod npy;
 pub mod profile;
 pub mod run;
+pub mod rust;
 pub mod sqnr;
 
 pub use run::{run_project, RunOptions, RunResult};

@@ -109,7 +109,11 @@ pub fn run_project(opts: &RunOptions, input: &npy::Array, input_path: &Path) -> 
             bail!("--profile counts instructions under QEMU: compile for a Cortex-M target (e.g. --target cortex-m4)");
         }
         let defines: &[&str] = if opts.gateway.is_some() { &["HYB_OFFLOAD_TCP"] } else { &[] };
-        let exe = host::build_with(&project, &m, opts.trace, defines)?;
+        let exe = if super::rust::is_crate(&project) {
+            super::rust::build(&project, true, if opts.trace { "model-trace" } else { "model" })?
+        } else {
+            host::build_with(&project, &m, opts.trace, defines)?
+        };
         let mut cmd = Command::new(&exe);
         cmd.current_dir(dir.path());
         if let Some(gw) = &opts.gateway {
@@ -133,7 +137,12 @@ pub fn run_project(opts: &RunOptions, input: &npy::Array, input_path: &Path) -> 
         }
         let variant = flags.iter().map(|f| f.trim_start_matches("-DHYB_").to_ascii_lowercase()).collect::<Vec<_>>().join("-");
         let variant = if variant.is_empty() { "plain".to_string() } else { variant };
-        let elf_path = firmware::build(&project, &variant, &flags.join(" "))?;
+        let elf_path = if super::rust::is_crate(&project) {
+            let bin = if opts.trace { "model-trace" } else if opts.profile { "model-profile" } else { "model" };
+            super::rust::build(&project, false, bin)?
+        } else {
+            firmware::build(&project, &variant, &flags.join(" "))?
+        };
         let mut extra = vec![];
         if let Some(gw) = &opts.gateway {
             // The board's UART0 carries the frames to the gateway.

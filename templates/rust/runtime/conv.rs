@@ -1,0 +1,103 @@
+//! Conv2D and DepthwiseConv2D, NHWC int8 with per-channel requantization
+//! (TFLite reference_integer_ops::ConvPerChannel / DepthwiseConvPerChannel).
+
+use super::fixedpoint::{clamp_i8, multiply_by_quantized_multiplier};
+
+/// One convolution layer: shapes, quantization and constant data.
+pub struct Conv {
+    pub depthwise: bool,
+    pub in_hwc: [usize; 3],
+    pub out_hwc: [usize; 3],
+    pub kernel: [usize; 2],
+    pub stride: [usize; 2],
+    pub dilation: [usize; 2],
+    /// Padding before the first row and column.
+    pub pad: [usize; 2],
+    pub depth_multiplier: usize,
+    pub input_offset: i32,
+    pub output_offset: i32,
+    /// Activation range (min, max) of the quantized output.
+    pub act: [i32; 2],
+    /// Depthwise: [kh][kw][out_c]; regular: [out_c][kh][kw][in_c].
+    pub weights: &'static [i8],
+    pub bias: &'static [i32],
+    pub multiplier: &'static [i32],
+    pub shift: &'static [i32],
+}
+
+/// Sum of w * (x + offset), wrapping at 32 bits like the reference.
+#[inline(always)]
+fn dot(w: &[i8], x: &[i8], offset: i32) -> i32 {
+    w.iter().zip(x).fold(0i32, |acc, (&w, &x)| {
+        acc.wrapping_add(w as i32 * (x as i32 + offset))
+    })
+}
+
+/// Runs the convolution from `input` to `output` (arena offsets); `OUT_C` is
+/// the layer's output channels. With `ring` (an arena offset), the layer runs
+/// exactly in place (`output == input`): each input pixel is saved in a ring
+/// of `pad_top * in_w + pad_left + 1` pixels just before its output pixel
+/// overwrites it, and windows read pixels already overwritten from the ring.
+#[inline(always)]
+pub fn conv<const OUT_C: usize>(
+    p: &Conv,
+    arena: &mut [i8],
+    input: usize,
+    output: usize,
+    ring: Option<usize>,
+) {
+    let [in_h, in_w, in_c] = p.in_hwc;
+    let [out_h, out_w, _] = p.out_hwc;
+    let [kh, kw] = p.kernel;
+    let slots = p.pad[0] * in_w + p.pad[1] + 1;
+    let mut acc = [0i32; OUT_C];
+    for oy in 0..out_h {
+        for ox in 0..out_w {
+            let q = oy * out_w + ox;
+            if let Some(r) = ring {
+                let at = input + q * in_c;
+                arena.copy_within(at..at + in_c, r + (q % slots) * in_c);
+            }
+            acc.fill(0);
+            let y0 = (oy * p.stride[0]) as isize - p.pad[0] as isize;
+            let x0 = (ox * p.stride[1]) as isize - p.pad[1] as isize;
+            for ky in 0..kh {
+                let iy = y0 + (ky * p.dilation[0]) as isize;
+                if iy < 0 || iy >= in_h as isize {
+                    continue;
+                }
+                for kx in 0..kw {
+                    let ix = x0 + (kx * p.dilation[1]) as isize;
+                    if ix < 0 || ix >= in_w as isize {
+                        continue;
+                    }
+                    let pixel = iy as usize * in_w + ix as usize;
+                    let at = match ring {
+                        Some(r) if pixel <= q => r + (pixel % slots) * in_c,
+                        _ => input + pixel * in_c,
+                    };
+                    let x = &arena[at..at + in_c];
+                    let tap = ky * kw + kx;
+                    if p.depthwise {
+                        let w = &p.weights[tap * OUT_C..(tap + 1) * OUT_C];
+                        for (oc, (a, &w)) in acc.iter_mut().zip(w).enumerate() {
+                            let x = x[oc / p.depth_multiplier] as i32 + p.input_offset;
+                            *a = a.wrapping_add(w as i32 * x);
+                        }
+                    } else {
+                        for (oc, a) in acc.iter_mut().enumerate() {
+                            let at = (oc * kh * kw + tap) * in_c;
+                            *a = a.wrapping_add(dot(&p.weights[at..at + in_c], x, p.input_offset));
+                        }
+                    }
+                }
+            }
+            let out = &mut arena[output + q * OUT_C..output + (q + 1) * OUT_C];
+            for (oc, (o, &a)) in out.iter_mut().zip(&acc).enumerate() {
+                let a = a.wrapping_add(p.bias[oc]);
+                let v = multiply_by_quantized_multiplier(a, p.multiplier[oc], p.shift[oc]);
+                *o = clamp_i8(v + p.output_offset, p.act);
+            }
+        }
+    }
+}

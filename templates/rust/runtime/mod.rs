@@ -1,0 +1,30 @@
+//! int8 kernels, each a port of hybridc's reference kernel (TFLite Micro's
+//! semantics). Every kernel works on the whole arena with the byte offsets of
+//! its operands, so a layer may write over an input as the memory plan
+//! allows (outputs are written pixel by pixel in raster order). Kernels are
+//! `#[inline(always)]`: each layer's call gets its own copy, specialised for
+//! the layer's constant parameters.
+
+pub mod add;
+pub mod conv;
+pub mod elementwise;
+pub mod fixedpoint;
+pub mod fully_connected;
+pub mod pool;
+pub mod shape;
+pub mod softmax;
+
+/// Reads the little-endian f32 at `at` of the arena.
+#[inline(always)]
+pub fn read_f32(arena: &[i8], at: usize) -> f32 {
+    let b = &arena[at..at + 4];
+    f32::from_le_bytes([b[0] as u8, b[1] as u8, b[2] as u8, b[3] as u8])
+}
+
+/// Writes `v` little-endian at `at` of the arena.
+#[inline(always)]
+pub fn write_f32(arena: &mut [i8], at: usize, v: f32) {
+    for (d, s) in arena[at..at + 4].iter_mut().zip(v.to_le_bytes()) {
+        *d = s as i8;
+    }
+}
