@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
-# Quick start: compile the bundled keyword-spotting model (MLPerf Tiny DS-CNN,
-# int8) for the host, run it on the bundled inputs, and check every output
-# byte against TensorFlow Lite Micro's.
+# Quick start: the bundled hybrid (examples/mnist-hybrid: a 1k-parameter edge
+# CNN, a learned router, a 131k-parameter cloud CNN) compiled into int8
+# Cortex-M4 firmware, run under QEMU on the 500 test images with its queries
+# going over the emulated UART, through the gateway, to the cloud model served
+# over KServe v2; then the operating point tuned for an NB-IoT link.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-M=tests/fixtures/mlperf-tiny
-cargo run -q -- compile $M/kws_dscnn_int8.onnx --target host -o out/kws_dscnn
-cargo run -q -- run out/kws_dscnn --input $M/vectors/kws_dscnn_inputs_int8.npy \
-  --output out/kws_dscnn_outputs.npy --expect $M/vectors/kws_dscnn_tflm_outputs_int8.npy
+E=examples/mnist-hybrid
+command -v qemu-system-arm >/dev/null && command -v arm-none-eabi-gcc >/dev/null || {
+  echo "quickstart: needs qemu-system-arm and gcc-arm-none-eabi (tests/run.sh installs them)"; exit 1; }
+cargo run -q -- tune --edge $E/edge.onnx --router $E/router.onnx --cloud $E/cloud.onnx \
+  --data $E/val_x.npy --labels $E/val_y.npy --calib $E/calib.npy \
+  --target cortex-m4 --link nbiot --goal match-cloud --json out/tuned.json --plot out/tuned.svg
+cargo run -q -- compile $E/edge.onnx --router $E/router.onnx --tuned out/tuned.json \
+  --calib $E/calib.npy --target cortex-m4 -o out/mnist-hybrid
+cargo run -q -- run out/mnist-hybrid --input $E/test_x.npy --labels $E/test_y.npy \
+  --output out/labels.npy --details out/details.json --cloud $E/cloud.onnx

@@ -94,6 +94,9 @@ enum Cmd {
         /// Hybrids: give up on a cloud answer after this many milliseconds.
         #[arg(long, default_value_t = 2000)]
         cloud_timeout_ms: u64,
+        /// Hybrids: true labels (.npy int64 [N]); prints the top-1 accuracy of the final labels.
+        #[arg(long)]
+        labels: Option<PathBuf>,
         /// Hybrids: write each input's label, source and router score here (JSON).
         #[arg(long)]
         details: Option<PathBuf>,
@@ -247,7 +250,7 @@ fn real_main(cli: Cli) -> Result<()> {
                 }
             }
         }
-        Cmd::Run { project, input, output, profile, expect, cloud, cloud_timeout_ms, details, timeout } => {
+        Cmd::Run { project, input, output, profile, expect, cloud, cloud_timeout_ms, labels, details, timeout } => {
             let arr = npy::read(&input)?;
             // A cloud for the device: serve the given ONNX, or use the URL; a
             // gateway in between turns device frames into requests.
@@ -299,6 +302,14 @@ fn real_main(cli: Cli) -> Result<()> {
             if !r.decisions.is_empty() {
                 let count = |s: i32| r.decisions.iter().filter(|d| d.source == s).count();
                 println!("  decisions: {} edge, {} cloud, {} edge fallback", count(0), count(1), count(2));
+            }
+            if let Some(path) = labels {
+                let y = npy::read(&path)?;
+                if y.descr != "<i8" || y.data.len() / 8 != r.decisions.len() {
+                    anyhow::bail!("{} must hold {} int64 labels", path.display(), r.decisions.len());
+                }
+                let right = y.data.chunks_exact(8).zip(&r.decisions).filter(|(c, d)| i64::from_le_bytes((*c).try_into().unwrap()) == d.label as i64).count();
+                println!("  top-1 accuracy {:.2} % ({right} of {})", 100.0 * right as f64 / r.decisions.len() as f64, r.decisions.len());
             }
             if let Some(path) = expect {
                 let want = npy::read(&path)?;
