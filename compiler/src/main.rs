@@ -241,6 +241,14 @@ fn real_main(cli: Cli) -> Result<()> {
             // Float models: where accuracy is lost, layer by layer.
             let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("report.json"))?)?;
             let layers = report["layers"].as_array().cloned().unwrap_or_default();
+            let float: Vec<String> = layers
+                .iter()
+                .filter(|l| l["op"].as_str().is_some_and(|o| o.ends_with("(float)")))
+                .map(|l| format!("{} ({})", l["name"].as_str().unwrap_or(""), l["op"].as_str().unwrap_or("").trim_end_matches(" (float)")))
+                .collect();
+            if !float.is_empty() {
+                println!("  {} ops run in float32 (no int8 kernel, or all their readers run in float): {}", float.len(), float.join(", "));
+            }
             if layers.iter().any(|l| l.get("sqnr_db").is_some()) {
                 println!("  SQNR of the int8 reference against tract's float result on the calibration data:");
                 for l in &layers {
