@@ -101,6 +101,16 @@ void hyb_transpose_s8(const hyb_transpose_params *p, const int8_t *in, int8_t *o
 void hyb_float_op(const hyb_float_params *p, const float *const *in, float *out);
 void hyb_lut_s8(int32_t len, const int8_t *table, const int8_t *in, int8_t *out);
 
+/* The input rows [*ys, *ye) and columns [*xs, *xe) of pooling output pixel
+ * (oy, ox), clipped to the image: padding is neither read nor counted. */
+static inline void hyb_pool_window(const hyb_pool_params *p, int oy, int ox, int *ys, int *ye, int *xs, int *xe) {
+    const int y0 = oy * p->stride_h - p->pad_top, x0 = ox * p->stride_w - p->pad_left;
+    *ys = y0 < 0 ? 0 : y0;
+    *ye = y0 + p->k_h < p->in_h ? y0 + p->k_h : p->in_h;
+    *xs = x0 < 0 ? 0 : x0;
+    *xe = x0 + p->k_w < p->in_w ? x0 + p->k_w : p->in_w;
+}
+
 static inline int8_t hyb_clamp_s8(int32_t v, int32_t lo, int32_t hi) {
     return (int8_t)(v < lo ? lo : (v > hi ? hi : v));
 }

@@ -4,12 +4,8 @@
 void hyb_max_pool_s8(const hyb_pool_params *p, const int8_t *in, int8_t *out) {
     for (int oy = 0; oy < p->out_h; oy++) {
         for (int ox = 0; ox < p->out_w; ox++) {
-            const int y0 = oy * p->stride_h - p->pad_top;
-            const int x0 = ox * p->stride_w - p->pad_left;
-            const int ys = y0 < 0 ? 0 : y0;
-            const int ye = y0 + p->k_h < p->in_h ? y0 + p->k_h : p->in_h;
-            const int xs = x0 < 0 ? 0 : x0;
-            const int xe = x0 + p->k_w < p->in_w ? x0 + p->k_w : p->in_w;
+            int ys, ye, xs, xe;
+            hyb_pool_window(p, oy, ox, &ys, &ye, &xs, &xe);
             for (int c = 0; c < p->channels; c++) {
                 int32_t m = -128;
                 for (int y = ys; y < ye; y++)
