@@ -29,10 +29,35 @@ pub fn read_model(path: &Path) -> Result<pb::ModelProto> {
     let model = tract_onnx::onnx()
         .proto_model_for_read(&mut bytes.as_slice())
         .map_err(|e| anyhow::anyhow!("{} is not a valid ONNX model (truncated or corrupt protobuf: {e}); re-export it", path.display()))?;
-    match &model.graph {
-        Some(g) if !g.node.is_empty() && !g.output.is_empty() => Ok(model),
+    let mut model = match model.graph {
+        Some(ref g) if !g.node.is_empty() && !g.output.is_empty() => model,
         _ => bail!("{} holds no ONNX graph (no nodes or no outputs); is it really an ONNX model?", path.display()),
+    };
+    inline_external_data(&mut model, path)?;
+    Ok(model)
+}
+
+/// Reads weights saved beside the model (ONNX external data) into the model,
+/// so every later stage sees ordinary initializers.
+fn inline_external_data(model: &mut pb::ModelProto, path: &Path) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let Some(g) = model.graph.as_mut() else { return Ok(()) };
+    for t in g.initializer.iter_mut().filter(|t| !t.external_data.is_empty()) {
+        let get = |k: &str| t.external_data.iter().find(|e| e.key == k).map(|e| e.value.clone());
+        let location = get("location").with_context(|| format!("tensor '{}' has external data without a location", t.name))?;
+        let offset: u64 = get("offset").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let file = dir.join(&location);
+        let bytes = std::fs::read(&file)
+            .with_context(|| format!("tensor '{}' keeps its data in {}, which cannot be read; keep it beside the model", t.name, file.display()))?;
+        let length: u64 = get("length").and_then(|v| v.parse().ok()).unwrap_or(bytes.len() as u64 - offset.min(bytes.len() as u64));
+        let end = offset.checked_add(length).filter(|&e| e <= bytes.len() as u64).with_context(|| {
+            format!("tensor '{}': {} is shorter than its offset {offset} + length {length}", t.name, file.display())
+        })?;
+        t.raw_data = bytes[offset as usize..end as usize].to_vec();
+        t.external_data.clear();
+        t.data_location = None;
     }
+    Ok(())
 }
 
 /// Loads an int8 QDQ ONNX model into the IR.
