@@ -21,7 +21,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Compile an int8 QDQ ONNX model into a C project for a target.
+    /// Compile an ONNX model (int8 QDQ, or float with --calib; optionally with a router) into a C project or a Rust crate for a target.
     Compile {
         /// The ONNX model.
         model: PathBuf,
