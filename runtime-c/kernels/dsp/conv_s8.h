@@ -140,6 +140,24 @@ HYB_DSP_INLINE void hyb_dsp_gemm_4x2(const int32_t *col, const int32_t *w, const
     }
 }
 
+/* All output channels of one pixel whose column is col[4 * s] (the last,
+ * short tile when the pixel count leaves one over): a 1x2 tile, two SMLADs
+ * per weight word, instead of a 4x2 tile's work for one pixel. */
+HYB_DSP_INLINE void hyb_dsp_gemm_1x2(const int32_t *col, const int32_t *w, const hyb_dsp_chan *ch, int8_t *out,
+                                     int steps, int out_c, hyb_dsp_outq q) {
+    for (int c = 0; c < out_c; c += 2) {
+        int32_t a0 = ch[c].bias, a1 = ch[c + 1].bias;
+        const int32_t *wp = w + (c / 2) * steps;
+#pragma GCC unroll 4
+        for (int s = 0; s < steps; s++) {
+            const int32_t wv = wp[s], x = col[4 * s];
+            a0 = __smlad(x, __sxtb16(wv), a0);
+            a1 = __smlad(x, hyb_sxtb16_ror8(wv), a1);
+        }
+        hyb_dsp_store2(out + c, a0, a1, ch + c, c + 1 < out_c, q);
+    }
+}
+
 /* w: the re-laid-out weights; ch: out_c rounded up to even; col: 4 * k4 / 2
  * words; patch: k4 + 4 bytes (used only when in_c % 4 != 0). */
 HYB_DSP_INLINE void hyb_dsp_conv_s8(const int8_t *in, int8_t *out, const int32_t *w, const hyb_dsp_chan *ch,
@@ -159,6 +177,8 @@ HYB_DSP_INLINE void hyb_dsp_conv_s8(const int8_t *in, int8_t *out, const int32_t
         /* Only the last tile can be short; keep the full tiles free of the tests. */
         if (npix % 4 == 0 || n == 4)
             hyb_dsp_gemm_4x2(col, w, ch, out + p0 * out_c, steps, out_c, 4, q);
+        else if (npix % 4 == 1)
+            hyb_dsp_gemm_1x2(col, w, ch, out + p0 * out_c, steps, out_c, q);
         else
             hyb_dsp_gemm_4x2(col, w, ch, out + p0 * out_c, steps, out_c, npix % 4, q);
     }
