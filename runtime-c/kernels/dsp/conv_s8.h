@@ -80,6 +80,21 @@ HYB_DSP_INLINE void hyb_dsp_store2(int8_t *out, int32_t a0, int32_t a1, const hy
     if (has_second) out[1] = (int8_t)hyb_dsp_out(a1, ch + 1, q);
 }
 
+/* Requantizes one channel of up to four pixels (out_c apart) and stores it.
+ * The constants go through an empty asm so gcc keeps them in registers
+ * instead of reloading them for every pixel. */
+HYB_DSP_INLINE void hyb_dsp_store_col(int8_t *o, int out_c, int npix, int32_t a0, int32_t a1, int32_t a2, int32_t a3,
+                                      const hyb_dsp_chan *ch, hyb_dsp_outq q) {
+    int32_t m = ch->mult, sh = ch->shift, rnd = ch->round;
+    __asm__("" : "+r"(m), "+r"(sh), "+r"(rnd));
+#define HYB_OUT1(a) hyb_dsp_clamp(hyb_dsp_requant((a), m, sh, rnd, q.shift0), q.lo, q.hi)
+    o[0] = (int8_t)HYB_OUT1(a0);
+    if (npix > 1) o[out_c] = (int8_t)HYB_OUT1(a1);
+    if (npix > 2) o[2 * out_c] = (int8_t)HYB_OUT1(a2);
+    if (npix > 3) o[3 * out_c] = (int8_t)HYB_OUT1(a3);
+#undef HYB_OUT1
+}
+
 /* One step of the 4x2 tile: a weight word (channels c, c+1 x taps k, k+2)
  * against the column words of pixels 0..3: 2 + 3 + 3 load cycles, 2 SXTB16
  * and 8 SMLADs for 16 MACs. */
@@ -131,12 +146,12 @@ HYB_DSP_INLINE void hyb_dsp_gemm_4x2(const int32_t *col, const int32_t *w, const
         const int32_t b0 = ch[c].bias, b1 = ch[c + 1].bias;
         int32_t a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1, a30 = b0, a31 = b1;
         hyb_dsp_mac_4x2(col, w + (c / 2) * steps, steps, &a00, &a01, &a10, &a11, &a20, &a21, &a30, &a31);
-        const int two = c + 1 < out_c;
+        /* Channel by channel, so each channel's constants are loaded once for
+         * the four pixels (all four windows are already in col, so the
+         * order of the stores within the tile does not matter in place). */
         int8_t *o = out + c;
-        hyb_dsp_store2(o, a00, a01, ch + c, two, q);
-        if (npix > 1) hyb_dsp_store2(o + out_c, a10, a11, ch + c, two, q);
-        if (npix > 2) hyb_dsp_store2(o + 2 * out_c, a20, a21, ch + c, two, q);
-        if (npix > 3) hyb_dsp_store2(o + 3 * out_c, a30, a31, ch + c, two, q);
+        hyb_dsp_store_col(o, out_c, npix, a00, a10, a20, a30, ch + c, q);
+        if (c + 1 < out_c) hyb_dsp_store_col(o + 1, out_c, npix, a01, a11, a21, a31, ch + c + 1, q);
     }
 }
 
