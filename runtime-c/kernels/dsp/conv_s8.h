@@ -56,6 +56,13 @@ HYB_DSP_INLINE void hyb_dsp_im2col(int32_t *col, int stride, int8_t *patch, cons
      * past k meet zero weights). */
     const int k4 = (k_h * k_w * in_c + 3) & ~3;
     int k = 0;
+    if (d_w == 1 && y0 >= 0 && y0 + (k_h - 1) * d_h < in_h && x0 >= 0 && x0 + k_w - 1 < in_w) {
+        /* The whole window inside (most pixels): each kernel row is k_w * in_c
+         * contiguous bytes, a constant-size copy (word loads and stores). */
+        const int row = k_w * in_c;
+        for (int ky = 0; ky < k_h; ky++, k += row)
+            __builtin_memcpy(patch + k, in + ((y0 + ky * d_h) * in_w + x0) * in_c, row);
+    } else
     for (int ky = 0; ky < k_h; ky++) {
         const int iy = y0 + ky * d_h;
         for (int kx = 0; kx < k_w; kx++, k += in_c) {
