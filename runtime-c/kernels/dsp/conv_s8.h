@@ -137,7 +137,12 @@ HYB_DSP_INLINE void hyb_dsp_mac_4x2(const int32_t *x, const int32_t *w, int step
                                     int32_t *a31) {
     const int32_t *end = x + 4 * steps;
     int32_t t0, t1, t2, t3;
-    if (steps % 8 == 0)
+#define HYB_DSP_STEP8_4X2                                                                                   \
+    HYB_DSP_STEP_4X2 HYB_DSP_STEP_4X2 HYB_DSP_STEP_4X2 HYB_DSP_STEP_4X2 HYB_DSP_STEP_4X2 HYB_DSP_STEP_4X2         \
+        HYB_DSP_STEP_4X2 HYB_DSP_STEP_4X2
+    if (steps % 16 == 0)
+        HYB_DSP_LOOP_4X2(HYB_DSP_STEP8_4X2 HYB_DSP_STEP8_4X2);
+    else if (steps % 8 == 0)
         HYB_DSP_LOOP_4X2(HYB_DSP_STEP_4X2 HYB_DSP_STEP_4X2 HYB_DSP_STEP_4X2 HYB_DSP_STEP_4X2 HYB_DSP_STEP_4X2
                              HYB_DSP_STEP_4X2 HYB_DSP_STEP_4X2 HYB_DSP_STEP_4X2);
     else if (steps % 4 == 0)
