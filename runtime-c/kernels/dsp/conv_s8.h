@@ -56,6 +56,13 @@ HYB_DSP_INLINE void hyb_dsp_im2col(int32_t *col, int stride, int8_t *patch, cons
      * past k meet zero weights). */
     const int k4 = (k_h * k_w * in_c + 3) & ~3;
     int k = 0;
+    if (d_w == 1 && y0 >= 0 && y0 + (k_h - 1) * d_h < in_h && x0 >= 0 && x0 + k_w - 1 < in_w) {
+        /* The whole window inside (most pixels): each kernel row is k_w * in_c
+         * contiguous bytes, a constant-size copy (word loads and stores). */
+        const int row = k_w * in_c;
+        for (int ky = 0; ky < k_h; ky++, k += row)
+            __builtin_memcpy(patch + k, in + ((y0 + ky * d_h) * in_w + x0) * in_c, row);
+    } else
     for (int ky = 0; ky < k_h; ky++) {
         const int iy = y0 + ky * d_h;
         for (int kx = 0; kx < k_w; kx++, k += in_c) {
@@ -78,6 +85,21 @@ HYB_DSP_INLINE void hyb_dsp_store2(int8_t *out, int32_t a0, int32_t a1, const hy
                                    hyb_dsp_outq q) {
     out[0] = (int8_t)hyb_dsp_out(a0, ch, q);
     if (has_second) out[1] = (int8_t)hyb_dsp_out(a1, ch + 1, q);
+}
+
+/* Requantizes one channel of up to four pixels (out_c apart) and stores it.
+ * The constants go through an empty asm so gcc keeps them in registers
+ * instead of reloading them for every pixel. */
+HYB_DSP_INLINE void hyb_dsp_store_col(int8_t *o, int out_c, int npix, int32_t a0, int32_t a1, int32_t a2, int32_t a3,
+                                      const hyb_dsp_chan *ch, hyb_dsp_outq q) {
+    int32_t m = ch->mult, sh = ch->shift, rnd = ch->round;
+    __asm__("" : "+r"(m), "+r"(sh), "+r"(rnd));
+#define HYB_OUT1(a) hyb_dsp_clamp(hyb_dsp_requant((a), m, sh, rnd, q.shift0), q.lo, q.hi)
+    o[0] = (int8_t)HYB_OUT1(a0);
+    if (npix > 1) o[out_c] = (int8_t)HYB_OUT1(a1);
+    if (npix > 2) o[2 * out_c] = (int8_t)HYB_OUT1(a2);
+    if (npix > 3) o[3 * out_c] = (int8_t)HYB_OUT1(a3);
+#undef HYB_OUT1
 }
 
 /* One step of the 4x2 tile: a weight word (channels c, c+1 x taps k, k+2)
@@ -115,7 +137,12 @@ HYB_DSP_INLINE void hyb_dsp_mac_4x2(const int32_t *x, const int32_t *w, int step
                                     int32_t *a31) {
     const int32_t *end = x + 4 * steps;
     int32_t t0, t1, t2, t3;
-    if (steps % 8 == 0)
+#define HYB_DSP_STEP8_4X2                                                                                   \
+    HYB_DSP_STEP_4X2 HYB_DSP_STEP_4X2 HYB_DSP_STEP_4X2 HYB_DSP_STEP_4X2 HYB_DSP_STEP_4X2 HYB_DSP_STEP_4X2         \
+        HYB_DSP_STEP_4X2 HYB_DSP_STEP_4X2
+    if (steps % 16 == 0)
+        HYB_DSP_LOOP_4X2(HYB_DSP_STEP8_4X2 HYB_DSP_STEP8_4X2);
+    else if (steps % 8 == 0)
         HYB_DSP_LOOP_4X2(HYB_DSP_STEP_4X2 HYB_DSP_STEP_4X2 HYB_DSP_STEP_4X2 HYB_DSP_STEP_4X2 HYB_DSP_STEP_4X2
                              HYB_DSP_STEP_4X2 HYB_DSP_STEP_4X2 HYB_DSP_STEP_4X2);
     else if (steps % 4 == 0)
@@ -131,12 +158,30 @@ HYB_DSP_INLINE void hyb_dsp_gemm_4x2(const int32_t *col, const int32_t *w, const
         const int32_t b0 = ch[c].bias, b1 = ch[c + 1].bias;
         int32_t a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1, a30 = b0, a31 = b1;
         hyb_dsp_mac_4x2(col, w + (c / 2) * steps, steps, &a00, &a01, &a10, &a11, &a20, &a21, &a30, &a31);
-        const int two = c + 1 < out_c;
+        /* Channel by channel, so each channel's constants are loaded once for
+         * the four pixels (all four windows are already in col, so the
+         * order of the stores within the tile does not matter in place). */
         int8_t *o = out + c;
-        hyb_dsp_store2(o, a00, a01, ch + c, two, q);
-        if (npix > 1) hyb_dsp_store2(o + out_c, a10, a11, ch + c, two, q);
-        if (npix > 2) hyb_dsp_store2(o + 2 * out_c, a20, a21, ch + c, two, q);
-        if (npix > 3) hyb_dsp_store2(o + 3 * out_c, a30, a31, ch + c, two, q);
+        hyb_dsp_store_col(o, out_c, npix, a00, a10, a20, a30, ch + c, q);
+        if (c + 1 < out_c) hyb_dsp_store_col(o + 1, out_c, npix, a01, a11, a21, a31, ch + c + 1, q);
+    }
+}
+
+/* All output channels of one pixel whose column is col[4 * s] (the last,
+ * short tile when the pixel count leaves one over): a 1x2 tile, two SMLADs
+ * per weight word, instead of a 4x2 tile's work for one pixel. */
+HYB_DSP_INLINE void hyb_dsp_gemm_1x2(const int32_t *col, const int32_t *w, const hyb_dsp_chan *ch, int8_t *out,
+                                     int steps, int out_c, hyb_dsp_outq q) {
+    for (int c = 0; c < out_c; c += 2) {
+        int32_t a0 = ch[c].bias, a1 = ch[c + 1].bias;
+        const int32_t *wp = w + (c / 2) * steps;
+#pragma GCC unroll 4
+        for (int s = 0; s < steps; s++) {
+            const int32_t wv = wp[s], x = col[4 * s];
+            a0 = __smlad(x, __sxtb16(wv), a0);
+            a1 = __smlad(x, hyb_sxtb16_ror8(wv), a1);
+        }
+        hyb_dsp_store2(out + c, a0, a1, ch + c, c + 1 < out_c, q);
     }
 }
 
@@ -159,6 +204,8 @@ HYB_DSP_INLINE void hyb_dsp_conv_s8(const int8_t *in, int8_t *out, const int32_t
         /* Only the last tile can be short; keep the full tiles free of the tests. */
         if (npix % 4 == 0 || n == 4)
             hyb_dsp_gemm_4x2(col, w, ch, out + p0 * out_c, steps, out_c, 4, q);
+        else if (npix % 4 == 1)
+            hyb_dsp_gemm_1x2(col, w, ch, out + p0 * out_c, steps, out_c, q);
         else
             hyb_dsp_gemm_4x2(col, w, ch, out + p0 * out_c, steps, out_c, npix % 4, q);
     }

@@ -165,6 +165,10 @@ HYB_DSP_INLINE void hyb_dsp_dw3_tile(const int32_t *r, int k0, int k1, int k2, i
 #undef HYB_K
 }
 
+HYB_DSP_INLINE void hyb_dsp_dw3_out_row_asm(const int32_t *r, int k0, int k1, int k2, int8_t *o, int c_n, int out_w,
+                                            int s, const int32_t *wv, const int32_t *bias2, const int32_t *mq,
+                                            const int32_t *shift_p);
+
 /* One output row of one channel: r points at its window's left column in
  * the channel's ring; k0..k2 are the word offsets of the window's three
  * rows (constants for each rotation of the ring). Short rows unroll fully,
@@ -176,6 +180,15 @@ HYB_DSP_INLINE void hyb_dsp_dw3_out_row(const int32_t *r, int k0, int k1, int k2
         return;
     }
     const int32_t bias2[2] = {ch->bias, ch->bias}, mq[2] = {ch->mult, ch->round}, shift = ch->shift;
+    hyb_dsp_dw3_out_row_asm(r, k0, k1, k2, o, c_n, out_w, s, wv, bias2, mq, &shift);
+}
+
+/* The same once the channel's constants are in memory (bias2 = {bias, bias},
+ * mq = {mult, round}), for callers that run many rows of one channel. */
+HYB_DSP_INLINE void hyb_dsp_dw3_out_row_asm(const int32_t *r, int k0, int k1, int k2, int8_t *o, int c_n, int out_w,
+                                            int s, const int32_t *wv, const int32_t *bias2, const int32_t *mq,
+                                            const int32_t *shift_p) {
+    const int32_t shift = *shift_p;
     const int32_t w[6] = {wv[0], wv[1], wv[2], wv[3], wv[4], wv[5]};
     enum { UNROLL = 4 };
     int ox = 0;
@@ -208,6 +221,37 @@ HYB_DSP_INLINE void hyb_dsp_dw3_rows(const int32_t *ring, int t, int8_t *o, cons
         int32_t wv[6];
         hyb_dsp_dw3_weights(w + 3 * c, wv);
         hyb_dsp_dw3_out_row(ring + c * 3 * pw_words, k0, k1, k2, o + c, c_n, out_w, s, wv, ch + c, q);
+    }
+}
+
+/* Narrow layers (DS-CNN's 5-wide rows): every padded input row is converted
+ * into the planes first (`ph` rows of pw columns per channel), then each
+ * channel runs all its output rows with its weights and requantization set
+ * up once. No output is written before the whole input has been read, so
+ * the in-place contract holds trivially. */
+HYB_DSP_INLINE void hyb_dsp_depthwise3x3_full_s8(const int8_t *in, int8_t *out, const int32_t *w, const hyb_dsp_chan *ch,
+                                                 int32_t *planes, int in_h, int in_w, int c_n, int out_h, int out_w,
+                                                 int s, int pad_t, int pad_l, int pw, int ph, int32_t in_zp,
+                                                 hyb_dsp_outq q) {
+    const int pw_words = pw / 2, plane_words = ph * pw_words;
+    const int32_t zp4 = (int32_t)(((uint32_t)in_zp & 0xffu) * 0x01010101u);
+    for (int y = 0; y < ph; y++)
+        for (int c = 0; c < c_n; c += 4)
+            hyb_dsp_dw3_row_in(planes + c * plane_words + y * pw_words, plane_words, in + c, y - pad_t, in_h, in_w,
+                               c_n, pw, pad_l, zp4);
+    for (int c = 0; c < c_n; c++) {
+        int32_t wv[6];
+        hyb_dsp_dw3_weights(w + 3 * c, wv);
+        const int32_t *r = planes + c * plane_words;
+        int8_t *o = out + c;
+        if (q.shift0 || q.lo > -128 || q.hi < 127) {
+            for (int oy = 0; oy < out_h; oy++, r += s * pw_words, o += out_w * c_n)
+                hyb_dsp_dw3_out_row_c(r, 0, pw_words, 2 * pw_words, o, c_n, out_w, s, wv, ch + c, q);
+            continue;
+        }
+        const int32_t bias2[2] = {ch[c].bias, ch[c].bias}, mq[2] = {ch[c].mult, ch[c].round}, shift = ch[c].shift;
+        for (int oy = 0; oy < out_h; oy++, r += s * pw_words, o += out_w * c_n)
+            hyb_dsp_dw3_out_row_asm(r, 0, pw_words, 2 * pw_words, o, c_n, out_w, s, wv, bias2, mq, &shift);
     }
 }
 

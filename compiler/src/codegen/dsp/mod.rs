@@ -174,6 +174,11 @@ fn depthwise(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
     Some((data, "hyb_dsp_depthwise_s8", args, scratch))
 }
 
+/// Widest output rows for which the 3x3 depthwise kernel converts the whole
+/// input first (hyb_dsp_depthwise3x3_full_s8), and the most scratch it may take.
+const DW3_FULL_MAX_WIDTH: usize = 8;
+const DW3_FULL_MAX_BYTES: usize = 32 * 1024;
+
 /// 3x3 depthwise, stride 1 or 2: channel-planar ring kernel (depthwise3x3_s8.h).
 fn depthwise3x3(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
     let [in_h, in_w, in_c] = c.in_hwc;
@@ -185,6 +190,17 @@ fn depthwise3x3(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
     let data = int32_array(&format!("{l}_weights"), &words(&dw3x3_weights(w, out_c))) + &chan_array(&format!("{l}_chan"), &chans);
     // Ring columns: every window of the (even) pairs of output pixels.
     let pw = ((out_w.next_multiple_of(2) - 1) * s + 3).next_multiple_of(2);
+    // Narrow rows: all padded input rows converted at once, so each channel
+    // sets up its weights once for the whole layer (FULL_MAX_BYTES of scratch at most).
+    let ph = (out_h - 1) * s + 3;
+    let full_bytes = out_c * ph * pw * 2;
+    if out_w <= DW3_FULL_MAX_WIDTH && full_bytes <= DW3_FULL_MAX_BYTES {
+        let args = format!(
+            "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {s}, {}, {}, {pw}, {ph}, {}, {}",
+            c.pad_top, c.pad_left, -c.input_offset, outq(c.act_min, c.act_max, shift0)
+        );
+        return Some((data, "hyb_dsp_depthwise3x3_full_s8", args, full_bytes / 4));
+    }
     let args = format!(
         "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {s}, {}, {}, {pw}, {}, {}",
         c.pad_top, c.pad_left, -c.input_offset, outq(c.act_min, c.act_max, shift0)
