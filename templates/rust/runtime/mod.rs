@@ -9,6 +9,7 @@ pub mod add;
 pub mod conv;
 pub mod elementwise;
 pub mod fixedpoint;
+pub mod float;
 pub mod fully_connected;
 pub mod pool;
 pub mod shape;

@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use anyhow::{bail, Result};
 
-use crate::ir::{Graph, Op, OpKind};
+use crate::ir::{DType, FloatOp, Graph, Op, OpKind};
 use crate::plan::Plan;
 use crate::quant::params::{AddParams, Params, PoolParams};
 
@@ -64,10 +64,53 @@ fn pool_fields(p: &PoolParams) -> String {
     )
 }
 
+/// The Rust name of a float op's kind.
+fn float_kind(f: &FloatOp) -> String {
+    match f {
+        FloatOp::Unary(u) => format!("{u:?}"),
+        FloatOp::Binary(b) => format!("{b:?}"),
+        FloatOp::Reduce { op, .. } => format!("Reduce{op:?}"),
+        FloatOp::Softmax => "Softmax".into(),
+        FloatOp::TopK { largest, .. } => format!("TopK {{ largest: {largest} }}"),
+        FloatOp::Concat { .. } => "Concat".into(),
+        FloatOp::Strided { .. } => "Strided".into(),
+    }
+}
+
+/// A float operand: the arena, or a constant tensor as a `static` in flash
+/// (added to `statics` once per layer that reads it).
+fn src(plan: &Plan, g: &Graph, op: &Op, t: usize, statics: &mut String) -> Result<String> {
+    let base = g.base(t);
+    let tensor = &g.tensors[base];
+    match &tensor.data {
+        None => Ok(format!("Src::Arena({})", offset(plan, g, op, t)?)),
+        Some(d) if tensor.dtype == DType::F32 => {
+            let name = format!("C{base}");
+            if !statics.contains(&format!("pub static {name}:")) {
+                let values: Vec<String> = d
+                    .chunks_exact(4)
+                    .map(|c| {
+                        let v = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+                        if v.is_finite() {
+                            format!("{v:?}")
+                        } else {
+                            format!("f32::from_bits({:#x})", v.to_bits())
+                        }
+                    })
+                    .collect();
+                *statics += &array(&name, "f32", &values);
+            }
+            Ok(format!("Src::Const(&weights::{name})"))
+        }
+        Some(_) => bail!("node '{}': the Rust backend reads float constants only, not {:?} constant '{}'", op.name, tensor.dtype, tensor.name),
+    }
+}
+
 pub fn layer(index: usize, g: &Graph, op: &Op, p: &Params, plan: &Plan) -> Result<LayerRs> {
     let l = format!("L{index}");
     let (mut consts, mut statics) = (String::new(), String::new());
-    let input = offset(plan, g, op, op.inputs[0])?;
+    // Float ops take any operand (constants too) through `src`.
+    let input = if matches!(op.kind, OpKind::Float(_)) { 0 } else { offset(plan, g, op, op.inputs[0])? };
     let output = offset(plan, g, op, op.output)?;
     let mut uses: Vec<&'static str> = vec![];
     let call = match (p, &op.kind) {
@@ -159,6 +202,20 @@ pub fn layer(index: usize, g: &Graph, op: &Op, p: &Params, plan: &Plan) -> Resul
             statics += &array(&format!("{l}_TABLE"), "i8", table);
             uses = vec!["elementwise::lut"];
             format!("lut({}, &weights::{l}_TABLE, arena, {input}, {output});", g.tensors[op.output].len())
+        }
+        (Params::Float(fp), OpKind::Float(f)) => {
+            let srcs = op.inputs.iter().map(|&t| src(plan, g, op, t, &mut statics)).collect::<Result<Vec<_>>>()?;
+            let inners = if fp.inners.is_empty() {
+                "&[]".to_string()
+            } else {
+                format!("&{:?}", fp.inners)
+            };
+            consts = format!(
+                "const {l}: FloatOp = FloatOp {{ kind: Kind::{}, out_shape: {:?}, a_strides: {:?}, b_strides: {:?}, red_shape: {:?}, red_strides: {:?}, offset: {}, strides: {:?}, rows: {}, depth: {}, k: {}, outer: {}, inners: {inners} }};\n",
+                float_kind(f), fp.out_shape, fp.a_strides, fp.b_strides, fp.red_shape, fp.red_strides, fp.offset, fp.strides, fp.rows, fp.depth, fp.k, fp.outer
+            );
+            uses = vec!["float::float_op", "float::FloatOp", "float::Kind", "float::Src"];
+            format!("float_op(&{l}, arena, &[{}], {output});", srcs.join(", "))
         }
         (Params::Quantize(q), _) | (Params::Dequantize(q), _) => {
             let f = if matches!(p, Params::Quantize(_)) { "quantize" } else { "dequantize" };
