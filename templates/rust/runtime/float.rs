@@ -68,6 +68,11 @@ pub struct FloatOp {
     pub inners: &'static [usize],
 }
 
+/// log2(e) as written in floatmath.rs and hyb_floatmath.h (the same f32 as
+/// `core::f32::consts::LOG2_E`).
+#[allow(clippy::approx_constant)]
+const LOG2E: f32 = 1.442_695_f32;
+
 /// 2^n for n in [-126, 127].
 #[inline(always)]
 fn pow2i(n: i32) -> f32 {
@@ -86,7 +91,7 @@ pub fn expf(x: f32) -> f32 {
     if x < -87.3 {
         return 0.0;
     }
-    let t = x * 1.442_695_f32 + 0.5;
+    let t = x * LOG2E + 0.5;
     let n = t as i32 - i32::from(t < 0.0 && t != (t as i32) as f32); // floor
     let nf = n as f32;
     let r = (x - nf * 0.693_145_75_f32) - nf * 1.428_606_8e-6_f32;
@@ -334,7 +339,7 @@ pub fn float_op(p: &FloatOp, arena: &mut [i8], inputs: &[Src], output: usize) {
                 for c in 0..p.depth {
                     let e = expf(inputs[0].get(arena, row + c) - max);
                     write_f32(arena, orow + 4 * c, e);
-                    sum += super::read_f32(arena, orow + 4 * c);
+                    sum += e;
                 }
                 for c in 0..p.depth {
                     let v = read_f32(arena, orow + 4 * c) / sum;
@@ -350,8 +355,8 @@ pub fn float_op(p: &FloatOp, arena: &mut [i8], inputs: &[Src], output: usize) {
                 taken[..depth].fill(false);
                 for j in 0..p.k {
                     let mut best: Option<usize> = None;
-                    for c in 0..depth {
-                        if taken[c] {
+                    for (c, &t) in taken[..depth].iter().enumerate() {
+                        if t {
                             continue;
                         }
                         let better = match best {
