@@ -135,6 +135,11 @@ fn example_inputs(n: usize) -> npy::Array {
 const THRESHOLD: f32 = 0.3;
 
 fn compile_hybrid(out: &Path, target: &str, emit: Emit) {
+    let h = HybridOptions { router: Some(example().join("router.onnx")), threshold: Some(THRESHOLD), ..Default::default() };
+    compile_hybrid_with(out, target, emit, h);
+}
+
+fn compile_hybrid_with(out: &Path, target: &str, emit: Emit, h: HybridOptions) {
     let o = CompileOptions {
         model: example().join("edge.onnx"),
         target: target.into(),
@@ -143,7 +148,7 @@ fn compile_hybrid(out: &Path, target: &str, emit: Emit) {
         sram: None,
         flash: None,
         quant: QuantOptions { calib: Some(example().join("calib.npy")), ..Default::default() },
-        hybrid: Some(HybridOptions { router: Some(example().join("router.onnx")), threshold: Some(THRESHOLD), ..Default::default() }),
+        hybrid: Some(h),
         kernels: Default::default(),
     };
     driver::compile_emit(&o, emit).expect("compile hybrid");
@@ -182,6 +187,49 @@ fn host_rust_hybrid_equals_c_hybrid() {
 #[test]
 fn cortex_m4_rust_hybrid_under_qemu_equals_c_hybrid() {
     hybrid_equals_c("cortex-m4");
+}
+
+/// The entropy and max-softmax baselines (float softmax, log, reductions)
+/// in Rust decide as in C.
+#[test]
+fn host_rust_baselines_equal_c() {
+    let x = example_inputs(100);
+    for (route, threshold) in [("entropy", 0.05), ("max-softmax", 0.02)] {
+        let dir = tempfile::tempdir().unwrap();
+        let h = HybridOptions { route: Some(route.into()), threshold: Some(threshold), ..Default::default() };
+        let (c, rs) = (dir.path().join("c"), dir.path().join("rust"));
+        compile_hybrid_with(&c, "host", Emit::C, h.clone());
+        compile_hybrid_with(&rs, "host", Emit::Rust, h);
+        assert_eq!(decisions(&rs, &x), decisions(&c, &x), "{route}: Rust decisions differ from C");
+    }
+}
+
+/// int8 Add (broadcast), Mul and Concat with constant tensors as operands:
+/// the Rust crate's outputs equal the C build's byte for byte.
+#[test]
+fn host_rust_constant_operands_equal_c() {
+    let fx = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/consts");
+    let dir = tempfile::tempdir().unwrap();
+    let x = npy::read(&fx.join("consts_x.npy")).unwrap();
+    let mut outs = vec![];
+    for emit in [Emit::C, Emit::Rust] {
+        let out = dir.path().join(format!("{emit:?}"));
+        let o = CompileOptions {
+            model: fx.join("consts.onnx"),
+            target: "host".into(),
+            out: out.clone(),
+            outputs: vec![],
+            sram: None,
+            flash: None,
+            quant: QuantOptions { calib: Some(fx.join("consts_cal.npy")), ..Default::default() },
+            hybrid: None,
+            kernels: Default::default(),
+        };
+        driver::compile_emit(&o, emit).expect("compile");
+        let opts = RunOptions { project: out, trace: false, profile: false, timeout: Duration::from_secs(600), gateway: None };
+        outs.push(verify::run_project(&opts, &x, Path::new("consts_x.npy")).expect("run").outputs);
+    }
+    assert_eq!(outs[0], outs[1], "Rust outputs differ from C");
 }
 
 /// A program over the generated hybrid crate: prints a query frame built

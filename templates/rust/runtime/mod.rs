@@ -29,3 +29,22 @@ pub fn write_f32(arena: &mut [i8], at: usize, v: f32) {
         *d = s as i8;
     }
 }
+
+/// Where an int8 operand lives: in the arena at a byte offset, or in flash
+/// (a constant tensor).
+#[derive(Clone, Copy)]
+pub enum S8 {
+    Arena(usize),
+    Const(&'static [i8]),
+}
+
+impl S8 {
+    /// Element `i` of the operand.
+    #[inline(always)]
+    pub fn get(&self, arena: &[i8], i: usize) -> i8 {
+        match *self {
+            S8::Arena(at) => arena[at + i],
+            S8::Const(c) => c[i],
+        }
+    }
+}

@@ -106,11 +106,30 @@ fn src(plan: &Plan, g: &Graph, op: &Op, t: usize, statics: &mut String) -> Resul
     }
 }
 
+/// An int8 operand: the arena, or a constant tensor as a `static` in flash.
+fn src_s8(plan: &Plan, g: &Graph, op: &Op, t: usize, statics: &mut String) -> Result<String> {
+    let base = g.base(t);
+    let tensor = &g.tensors[base];
+    match &tensor.data {
+        None => Ok(format!("S8::Arena({})", offset(plan, g, op, t)?)),
+        Some(d) if tensor.dtype == DType::I8 => {
+            let name = format!("C{base}");
+            if !statics.contains(&format!("pub static {name}:")) {
+                *statics += &array(&name, "i8", &d.iter().map(|&b| b as i8).collect::<Vec<_>>());
+            }
+            Ok(format!("S8::Const(&weights::{name})"))
+        }
+        Some(_) => bail!("node '{}': the Rust backend reads int8 constants here, not {:?} constant '{}'", op.name, tensor.dtype, tensor.name),
+    }
+}
+
 pub fn layer(index: usize, g: &Graph, op: &Op, p: &Params, plan: &Plan) -> Result<LayerRs> {
     let l = format!("L{index}");
     let (mut consts, mut statics) = (String::new(), String::new());
     // Float ops take any operand (constants too) through `src`.
-    let input = if matches!(op.kind, OpKind::Float(_)) { 0 } else { offset(plan, g, op, op.inputs[0])? };
+    // Float ops, Add, Mul and Concat take any operand (constants too) through `src`/`src_s8`.
+    let any_operand = matches!(p, Params::Float(_) | Params::Add(_) | Params::Binary(_) | Params::Concat(_));
+    let input = if any_operand { 0 } else { offset(plan, g, op, op.inputs[0])? };
     let output = offset(plan, g, op, op.output)?;
     let mut uses: Vec<&'static str> = vec![];
     let call = match (p, &op.kind) {
@@ -143,16 +162,18 @@ pub fn layer(index: usize, g: &Graph, op: &Op, p: &Params, plan: &Plan) -> Resul
         }
         (Params::Add(a), _) => {
             consts = format!("const {l}: Add = Add {{ {} }};\n", add_fields(a));
-            uses = vec!["add::add", "add::Add"];
-            format!("add(&{l}, arena, {input}, {}, {output});", offset(plan, g, op, op.inputs[1])?)
+            uses = vec!["add::add", "add::Add", "S8"];
+            let (a, b) = (src_s8(plan, g, op, op.inputs[0], &mut statics)?, src_s8(plan, g, op, op.inputs[1], &mut statics)?);
+            format!("add(&{l}, arena, {a}, {b}, {output});")
         }
         (Params::Binary(b), _) => {
             consts = format!(
                 "const {l}: Binary = Binary {{ mul: {}, out_shape: {:?}, a_strides: {:?}, b_strides: {:?}, add: Add {{ {} }} }};\n",
                 b.mul, b.out_shape, b.a_strides, b.b_strides, add_fields(&b.add)
             );
-            uses = vec!["add::binary", "add::Binary", "add::Add"];
-            format!("binary(&{l}, arena, {input}, {}, {output});", offset(plan, g, op, op.inputs[1])?)
+            uses = vec!["add::binary", "add::Binary", "add::Add", "S8"];
+            let (a, b) = (src_s8(plan, g, op, op.inputs[0], &mut statics)?, src_s8(plan, g, op, op.inputs[1], &mut statics)?);
+            format!("binary(&{l}, arena, {a}, {b}, {output});")
         }
         (Params::AvgPool(pp), _) | (Params::MaxPool(pp), _) => {
             consts = format!("const {l}: Pool = Pool {{ {} }};\n", pool_fields(pp));
@@ -179,10 +200,10 @@ pub fn layer(index: usize, g: &Graph, op: &Op, p: &Params, plan: &Plan) -> Resul
                     c.outer, ci.inner, ci.input_offset, c.output_offset
                 )
                 .unwrap();
-                write!(calls, "concat_part(&{l}_{k}, arena, {}, {});", offset(plan, g, op, t)?, output + at).unwrap();
+                write!(calls, "concat_part(&{l}_{k}, arena, {}, {});", src_s8(plan, g, op, t, &mut statics)?, output + at).unwrap();
                 at += ci.inner;
             }
-            uses = vec!["shape::concat_part", "shape::ConcatPart"];
+            uses = vec!["shape::concat_part", "shape::ConcatPart", "S8"];
             calls
         }
         (Params::Pad(pp), _) => {
