@@ -1,8 +1,9 @@
 //! float32 ops for what has no int8 kernel (a router's TopK, Log,
 //! ReduceSum...): a port of runtime-c/kernels/float_ops.c, with the same
-//! loops, the same order and the same exp/log (made of +, -, *, / only), so
-//! the bits are those of the C kernels and of hybridc's reference.
+//! loops, the same order and the same exp/log (`floatmath`, made of +, -, *,
+//! / only), so the bits are those of the C kernels and of hybridc's reference.
 
+use super::floatmath::{expf, logf, pow2i};
 use super::{read_f32, write_f32};
 
 /// Where an operand lives: in the arena at a byte offset, or in flash.
@@ -66,74 +67,6 @@ pub struct FloatOp {
     pub k: usize,
     pub outer: usize,
     pub inners: &'static [usize],
-}
-
-/// log2(e) as written in floatmath.rs and hyb_floatmath.h (the same f32 as
-/// `core::f32::consts::LOG2_E`).
-#[allow(clippy::approx_constant)]
-const LOG2E: f32 = 1.442_695_f32;
-
-/// 2^n for n in [-126, 127].
-#[inline(always)]
-fn pow2i(n: i32) -> f32 {
-    f32::from_bits(((n + 127) as u32) << 23)
-}
-
-/// exp, as hyb_expf and hybridc's floatmath.rs.
-#[inline(never)]
-pub fn expf(x: f32) -> f32 {
-    if x.is_nan() {
-        return x;
-    }
-    if x > 88.7 {
-        return f32::INFINITY;
-    }
-    if x < -87.3 {
-        return 0.0;
-    }
-    let t = x * LOG2E + 0.5;
-    let n = t as i32 - i32::from(t < 0.0 && t != (t as i32) as f32); // floor
-    let nf = n as f32;
-    let r = (x - nf * 0.693_145_75_f32) - nf * 1.428_606_8e-6_f32;
-    let p = 1.0
-        + r * (1.0
-            + r * (0.5
-                + r * (1.0 / 6.0
-                    + r * (1.0 / 24.0
-                        + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
-    p * pow2i(n)
-}
-
-/// log, as hyb_logf and hybridc's floatmath.rs.
-#[inline(never)]
-pub fn logf(x: f32) -> f32 {
-    if x.is_nan() || x < 0.0 {
-        return f32::NAN;
-    }
-    if x == 0.0 {
-        return f32::NEG_INFINITY;
-    }
-    if x.is_infinite() {
-        return x;
-    }
-    let (x, bias) = if x < f32::MIN_POSITIVE {
-        (x * 16_777_216.0, -24)
-    } else {
-        (x, 0)
-    };
-    let bits = x.to_bits();
-    let mut e = ((bits >> 23) & 0xff) as i32 - 127 + bias;
-    let mut m = f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000);
-    if m > core::f32::consts::SQRT_2 {
-        m *= 0.5;
-        e += 1;
-    }
-    let s = (m - 1.0) / (m + 1.0);
-    let z = s * s;
-    let series = 1.0
-        + z * (1.0 / 3.0 + z * (1.0 / 5.0 + z * (1.0 / 7.0 + z * (1.0 / 9.0 + z * (1.0 / 11.0)))));
-    let ef = e as f32;
-    ef * 0.693_145_75_f32 + (ef * 1.428_606_8e-6_f32 + 2.0 * s * series)
 }
 
 /// Correctly rounded square root (as IEEE sqrt, so as C's sqrtf), from

@@ -10,6 +10,7 @@ pub mod conv;
 pub mod elementwise;
 pub mod fixedpoint;
 pub mod float;
+pub mod floatmath;
 pub mod fully_connected;
 pub mod pool;
 pub mod shape;

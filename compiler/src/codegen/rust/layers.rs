@@ -77,16 +77,22 @@ fn float_kind(f: &FloatOp) -> String {
     }
 }
 
-/// A float operand: the arena, or a constant tensor as a `static` in flash
-/// (added to `statics` once per layer that reads it).
-fn src(plan: &Plan, g: &Graph, op: &Op, t: usize, statics: &mut String) -> Result<String> {
+/// An operand of type `dtype` (F32: `float::Src`, I8: `S8`): the arena, or
+/// a constant tensor as a `static` of layer `l` in flash.
+fn operand(l: &str, plan: &Plan, g: &Graph, op: &Op, t: usize, statics: &mut String, dtype: DType) -> Result<String> {
     let base = g.base(t);
     let tensor = &g.tensors[base];
-    match &tensor.data {
-        None => Ok(format!("Src::Arena({})", offset(plan, g, op, t)?)),
-        Some(d) if tensor.dtype == DType::F32 => {
-            let name = format!("C{base}");
-            if !statics.contains(&format!("pub static {name}:")) {
+    let ty = if dtype == DType::F32 { "Src" } else { "S8" };
+    let Some(d) = &tensor.data else {
+        return Ok(format!("{ty}::Arena({})", offset(plan, g, op, t)?));
+    };
+    if tensor.dtype != dtype {
+        bail!("node '{}': the Rust backend reads {dtype:?} constants here, not {:?} constant '{}'", op.name, tensor.dtype, tensor.name);
+    }
+    let name = format!("{l}_C{base}");
+    if !statics.contains(&format!("pub static {name}:")) {
+        *statics += &match dtype {
+            DType::F32 => {
                 let values: Vec<String> = d
                     .chunks_exact(4)
                     .map(|c| {
@@ -98,36 +104,19 @@ fn src(plan: &Plan, g: &Graph, op: &Op, t: usize, statics: &mut String) -> Resul
                         }
                     })
                     .collect();
-                *statics += &array(&name, "f32", &values);
+                array(&name, "f32", &values)
             }
-            Ok(format!("Src::Const(&weights::{name})"))
-        }
-        Some(_) => bail!("node '{}': the Rust backend reads float constants only, not {:?} constant '{}'", op.name, tensor.dtype, tensor.name),
+            _ => array(&name, "i8", &d.iter().map(|&b| b as i8).collect::<Vec<_>>()),
+        };
     }
-}
-
-/// An int8 operand: the arena, or a constant tensor as a `static` in flash.
-fn src_s8(plan: &Plan, g: &Graph, op: &Op, t: usize, statics: &mut String) -> Result<String> {
-    let base = g.base(t);
-    let tensor = &g.tensors[base];
-    match &tensor.data {
-        None => Ok(format!("S8::Arena({})", offset(plan, g, op, t)?)),
-        Some(d) if tensor.dtype == DType::I8 => {
-            let name = format!("C{base}");
-            if !statics.contains(&format!("pub static {name}:")) {
-                *statics += &array(&name, "i8", &d.iter().map(|&b| b as i8).collect::<Vec<_>>());
-            }
-            Ok(format!("S8::Const(&weights::{name})"))
-        }
-        Some(_) => bail!("node '{}': the Rust backend reads int8 constants here, not {:?} constant '{}'", op.name, tensor.dtype, tensor.name),
-    }
+    Ok(format!("{ty}::Const(&weights::{name})"))
 }
 
 pub fn layer(index: usize, g: &Graph, op: &Op, p: &Params, plan: &Plan) -> Result<LayerRs> {
     let l = format!("L{index}");
     let (mut consts, mut statics) = (String::new(), String::new());
     // Float ops take any operand (constants too) through `src`.
-    // Float ops, Add, Mul and Concat take any operand (constants too) through `src`/`src_s8`.
+    // Float ops, Add, Mul and Concat take any operand (constants too) through `operand`.
     let any_operand = matches!(p, Params::Float(_) | Params::Add(_) | Params::Binary(_) | Params::Concat(_));
     let input = if any_operand { 0 } else { offset(plan, g, op, op.inputs[0])? };
     let output = offset(plan, g, op, op.output)?;
@@ -163,7 +152,7 @@ pub fn layer(index: usize, g: &Graph, op: &Op, p: &Params, plan: &Plan) -> Resul
         (Params::Add(a), _) => {
             consts = format!("const {l}: Add = Add {{ {} }};\n", add_fields(a));
             uses = vec!["add::add", "add::Add", "S8"];
-            let (a, b) = (src_s8(plan, g, op, op.inputs[0], &mut statics)?, src_s8(plan, g, op, op.inputs[1], &mut statics)?);
+            let (a, b) = (operand(&l, plan, g, op, op.inputs[0], &mut statics, DType::I8)?, operand(&l, plan, g, op, op.inputs[1], &mut statics, DType::I8)?);
             format!("add(&{l}, arena, {a}, {b}, {output});")
         }
         (Params::Binary(b), _) => {
@@ -172,7 +161,7 @@ pub fn layer(index: usize, g: &Graph, op: &Op, p: &Params, plan: &Plan) -> Resul
                 b.mul, b.out_shape, b.a_strides, b.b_strides, add_fields(&b.add)
             );
             uses = vec!["add::binary", "add::Binary", "add::Add", "S8"];
-            let (a, b) = (src_s8(plan, g, op, op.inputs[0], &mut statics)?, src_s8(plan, g, op, op.inputs[1], &mut statics)?);
+            let (a, b) = (operand(&l, plan, g, op, op.inputs[0], &mut statics, DType::I8)?, operand(&l, plan, g, op, op.inputs[1], &mut statics, DType::I8)?);
             format!("binary(&{l}, arena, {a}, {b}, {output});")
         }
         (Params::AvgPool(pp), _) | (Params::MaxPool(pp), _) => {
@@ -200,7 +189,7 @@ pub fn layer(index: usize, g: &Graph, op: &Op, p: &Params, plan: &Plan) -> Resul
                     c.outer, ci.inner, ci.input_offset, c.output_offset
                 )
                 .unwrap();
-                write!(calls, "concat_part(&{l}_{k}, arena, {}, {});", src_s8(plan, g, op, t, &mut statics)?, output + at).unwrap();
+                write!(calls, "concat_part(&{l}_{k}, arena, {}, {});", operand(&l, plan, g, op, t, &mut statics, DType::I8)?, output + at).unwrap();
                 at += ci.inner;
             }
             uses = vec!["shape::concat_part", "shape::ConcatPart", "S8"];
@@ -225,7 +214,7 @@ pub fn layer(index: usize, g: &Graph, op: &Op, p: &Params, plan: &Plan) -> Resul
             format!("lut({}, &weights::{l}_TABLE, arena, {input}, {output});", g.tensors[op.output].len())
         }
         (Params::Float(fp), OpKind::Float(f)) => {
-            let srcs = op.inputs.iter().map(|&t| src(plan, g, op, t, &mut statics)).collect::<Result<Vec<_>>>()?;
+            let srcs = op.inputs.iter().map(|&t| operand(&l, plan, g, op, t, &mut statics, DType::F32)).collect::<Result<Vec<_>>>()?;
             let inners = if fp.inners.is_empty() {
                 "&[]".to_string()
             } else {

@@ -279,6 +279,9 @@ pub fn write_crate(dir: &Path, model_name: &str, g: &Graph, params: &[Params], p
     for f in RUNTIME {
         fs::copy(runtime.join(f), src.join("kernels").join(f)).with_context(|| format!("cannot copy {f}"))?;
     }
+    // exp and log: hybridc's own (quant/floatmath.rs), so results are its bits.
+    let floatmath = include_str!("../../quant/floatmath.rs").split("#[cfg(test)]").next().unwrap_or_default().trim_end();
+    write(&src.join("kernels/floatmath.rs"), format!("{floatmath}\n"))?;
     write_harness(&dir.join("harness"), &crate_name, target, hybrid.is_some())?;
     format_crate(dir);
 
@@ -310,13 +313,11 @@ fn write_harness(dir: &Path, crate_name: &str, target: &Target, hybrid: bool) ->
     let templates = target::root().join("templates/rust/harness");
     fs::create_dir_all(dir.join("src/bin"))?;
     fs::write(dir.join("Cargo.toml"), HarnessToml { crate_name, host }.render()?)?;
-    let lib = match (host, hybrid) {
-        (true, false) => "host.rs",
-        (true, true) => "host_hybrid.rs",
-        (false, false) => "firmware.rs",
-        (false, true) => "firmware_hybrid.rs",
-    };
-    fs::copy(templates.join(lib), dir.join("src/lib.rs")).with_context(|| format!("cannot copy {lib}"))?;
+    // The common part, then the `run` of a model or of a hybrid.
+    let lib = if host { "host.rs" } else { "firmware.rs" };
+    let run = format!("run_{}{}.rs", if host { "host" } else { "firmware" }, if hybrid { "_hybrid" } else { "" });
+    let read = |f: &str| fs::read_to_string(templates.join(f)).with_context(|| format!("cannot read {f}"));
+    fs::write(dir.join("src/lib.rs"), read(lib)? + &read(&run)?)?;
     let variants: &[(&str, bool, bool)] =
         if host { &[("model", false, false), ("model_trace", true, false)] } else { &[("model", false, false), ("model_trace", true, false), ("model_profile", false, true)] };
     for &(name, trace, profile) in variants {
