@@ -12,7 +12,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{first_diff, golden_cases, MODELS};
+use common::{example, example_inputs, first_diff, golden_cases, MODELS};
 use hybridc::codegen::Emit;
 use hybridc::driver::{self, CompileOptions, HybridOptions, QuantOptions};
 use hybridc::verify::{self, npy, RunOptions};
@@ -119,18 +119,6 @@ fn generated_crate_passes_clippy_fmt_and_doc() {
 }
 
 // Hybrids: the bundled example (edge.onnx + router.onnx, float32 router ops).
-
-fn example() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/mnist-hybrid")
-}
-
-fn example_inputs(n: usize) -> npy::Array {
-    let a = npy::read(&example().join("test_x.npy")).unwrap();
-    let per = a.data.len() / a.shape[0];
-    let mut shape = a.shape.clone();
-    shape[0] = n;
-    npy::Array { shape, descr: a.descr.clone(), data: a.data[..n * per].to_vec() }
-}
 
 const THRESHOLD: f32 = 0.3;
 
