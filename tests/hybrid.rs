@@ -8,6 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use common::{example, example_inputs};
 use hybridc::driver::{self, CompileOptions, HybridOptions, QuantOptions};
 use hybridc::verify::{self, npy, RunOptions};
 
@@ -124,18 +125,6 @@ fn max_softmax_baseline_without_link() {
 
 // The whole path: device (host or Cortex-M4 firmware under QEMU), gateway,
 // cloud server, all on loopback, on the bundled example.
-
-fn example() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/mnist-hybrid")
-}
-
-fn example_inputs(n: usize) -> npy::Array {
-    let a = npy::read(&example().join("test_x.npy")).unwrap();
-    let per = a.data.len() / a.shape[0];
-    let mut shape = a.shape.clone();
-    shape[0] = n;
-    npy::Array { shape, descr: a.descr.clone(), data: a.data[..n * per].to_vec() }
-}
 
 fn compile_example(dir: &Path, target: &str, threshold: f32) -> PathBuf {
     let out = dir.join(format!("example-{target}"));

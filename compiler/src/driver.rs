@@ -302,9 +302,6 @@ pub fn compile_emit(o: &CompileOptions, emit: codegen::Emit) -> Result<Manifest>
     let dsp = o.kernels.use_dsp(&t)? && !rust;
     if rust {
         codegen::rust::check_target(&t)?;
-        if o.hybrid.is_some() {
-            bail!("the Rust backend compiles plain models; compile a hybrid with --emit c");
-        }
     }
     let c = lower_any(&o.model, &o.outputs, &o.quant, o.hybrid.as_ref())?;
     if c.plan.arena_bytes as u64 > t.sram_bytes {
@@ -324,7 +321,7 @@ pub fn compile_emit(o: &CompileOptions, emit: codegen::Emit) -> Result<Manifest>
     let result = (|| -> Result<Manifest> {
         let name = model_name(&o.model);
         let m = if rust {
-            codegen::rust::write_crate(scratch.path(), &name, &c.graph, &c.params, &c.plan, &t)?
+            codegen::rust::write_crate(scratch.path(), &name, &c.graph, &c.params, &c.plan, &t, c.hybrid.as_ref())?
         } else {
             codegen::write_project(scratch.path(), &name, &c.graph, &c.params, &c.plan, &t, c.hybrid.as_ref(), dsp)?
         };

@@ -16,6 +16,20 @@
 //! let output = model.infer(&input);
 //! assert_eq!(output.len(), {{ crate_name }}::OUTPUT_LEN);
 //! ```
+{%- else if hybrid %}
+//! An edge model with its router: [`hybrid::Hybrid`] decides on each input,
+//! asking the cloud through the application's [`hybrid::Offload`] when the
+//! router flags the input.
+//!
+//! ```no_run
+//! use {{ crate_name }}::hybrid::{Hybrid, NoLink};
+//! use {{ crate_name }}::{Arena, INPUT_LEN};
+//!
+//! let mut arena = Arena::new();
+//! let mut hybrid = Hybrid::new(&mut arena, NoLink);
+//! let decision = hybrid.infer(&[0{{ input_type }}; INPUT_LEN]);
+//! let _ = (decision.label, decision.source, decision.score);
+//! ```
 {%- else %}
 //! The model has {{ inputs.len() }} inputs and {{ outputs.len() }} outputs: fill
 //! [`Model::input_bytes`], call [`Model::run`], read [`Model::output_bytes`].
@@ -27,6 +41,9 @@
 #[allow(dead_code)]
 mod kernels;
 mod model;
+{%- if hybrid %}
+pub mod hybrid;
+{%- endif %}
 #[rustfmt::skip]
 mod weights;
 
@@ -40,9 +57,11 @@ pub const INPUT_BYTES: [usize; {{ inputs.len() }}] = [{% for io in inputs %}{{ i
 pub const OUTPUT_BYTES: [usize; {{ outputs.len() }}] = [{% for io in outputs %}{{ io.bytes }}, {% endfor %}];
 const INPUT_OFFSETS: [usize; {{ inputs.len() }}] = [{% for io in inputs %}{{ io.offset }}, {% endfor %}];
 const OUTPUT_OFFSETS: [usize; {{ outputs.len() }}] = [{% for io in outputs %}{{ io.offset }}, {% endfor %}];
-{%- if typed %}
+{%- if typed || hybrid %}
 /// Elements of the input `{{ inputs[0].name }}`, shape {{ inputs[0].shape }}.
 pub const INPUT_LEN: usize = {{ inputs[0].len }};
+{%- endif %}
+{%- if typed %}
 /// Elements of the output `{{ outputs[0].name }}`, shape {{ outputs[0].shape }}.
 pub const OUTPUT_LEN: usize = {{ outputs[0].len }};
 /// Quantization of the int8 input: real = scale * (q - zero point).

@@ -70,3 +70,17 @@ pub fn first_diff(a: &[i8], b: &[i8]) -> Option<(usize, i8, i8)> {
     }
     a.iter().zip(b).position(|(x, y)| x != y).map(|i| (i, a[i], b[i]))
 }
+
+/// The bundled hybrid example (examples/mnist-hybrid).
+pub fn example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/mnist-hybrid")
+}
+
+/// The first `n` test images of the bundled example.
+pub fn example_inputs(n: usize) -> npy::Array {
+    let a = npy::read(&example().join("test_x.npy")).unwrap();
+    let per = a.data.len() / a.shape[0];
+    let mut shape = a.shape.clone();
+    shape[0] = n;
+    npy::Array { shape, descr: a.descr.clone(), data: a.data[..n * per].to_vec() }
+}

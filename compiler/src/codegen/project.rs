@@ -95,10 +95,7 @@ struct HybridC<'a> {
 pub const HYBRID_RUNTIME: &[&str] = &["hyb_hybrid.h", "hyb_frame.h", "hyb_frame.c", "hyb_hybrid.c"];
 
 fn hybrid_c(model_name: &str, version: &str, g: &Graph, info: &HybridInfo) -> Result<String> {
-    let index = |name: &str| -> Result<usize> {
-        g.outputs.iter().position(|&t| g.tensors[t].name == name).with_context(|| format!("hybrid output '{name}' not found"))
-    };
-    let (e, r, q) = (index(&info.edge_output)?, index(&info.router_output)?, index(&info.query_tensor)?);
+    let (e, r, q) = info.output_indices(g)?;
     let t = |i: usize| &g.tensors[g.outputs[i]];
     let qp = |i: usize| t(i).quant.unwrap_or(QParams { scale: 1.0, zero_point: 0 });
     let query = t(q);

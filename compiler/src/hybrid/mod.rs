@@ -32,6 +32,17 @@ pub struct HybridInfo {
     pub query_tensor: String,
 }
 
+impl HybridInfo {
+    /// Indices in `g.outputs` of the edge output, the router score and the
+    /// query tensor, as the generated runtimes address them.
+    pub fn output_indices(&self, g: &crate::ir::Graph) -> anyhow::Result<(usize, usize, usize)> {
+        let index = |name: &str| -> anyhow::Result<usize> {
+            g.outputs.iter().position(|&t| g.tensors[t].name == name).ok_or_else(|| anyhow::anyhow!("hybrid output '{name}' not found"))
+        };
+        Ok((index(&self.edge_output)?, index(&self.router_output)?, index(&self.query_tensor)?))
+    }
+}
+
 /// FNV-1a, 32 bits.
 pub fn fnv1a(s: &str) -> u32 {
     s.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ b as u32).wrapping_mul(0x0100_0193))

@@ -1,16 +1,21 @@
 //! exp and log in float32 from +, -, *, / only, in a fixed order, so the
 //! Rust reference and the C kernels (runtime-c/kernels/hyb_floatmath.h) give
 //! the same bits on every target, whatever its libm. Accurate to about 2 ulp.
+//! The Rust backend copies this file (without its tests) into every
+//! generated crate (`src/kernels/floatmath.rs`), so it stays `no_std`.
 
+// The same f32 as LOG2_E, written as in hyb_floatmath.h.
+#[allow(clippy::approx_constant)]
 const LOG2E: f32 = 1.442_695_f32;
 const LN2_HI: f32 = 0.693_145_75_f32;
 const LN2_LO: f32 = 1.428_606_8e-6_f32;
 
 /// 2^n for n in [-126, 127], built from the exponent bits.
-fn pow2i(n: i32) -> f32 {
+pub fn pow2i(n: i32) -> f32 {
     f32::from_bits(((n + 127) as u32) << 23)
 }
 
+/// e^x.
 pub fn expf(x: f32) -> f32 {
     if x.is_nan() {
         return x;
@@ -30,6 +35,7 @@ pub fn expf(x: f32) -> f32 {
     p * pow2i(n)
 }
 
+/// The natural logarithm.
 pub fn logf(x: f32) -> f32 {
     if x.is_nan() || x < 0.0 {
         return f32::NAN;
@@ -45,7 +51,7 @@ pub fn logf(x: f32) -> f32 {
     let bits = x.to_bits();
     let mut e = ((bits >> 23) & 0xff) as i32 - 127 + bias;
     let mut m = f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000); // [1, 2)
-    if m > std::f32::consts::SQRT_2 {
+    if m > core::f32::consts::SQRT_2 {
         m *= 0.5;
         e += 1;
     }

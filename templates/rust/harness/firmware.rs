@@ -1,11 +1,13 @@
-//! Firmware harness (cortex-m-rt): runs the model over every item of
-//! input.bin, read over Arm semihosting, and writes output.bin (and
-//! trace.bin); with profiling, marks each layer for hybridc's QEMU profiler.
+//! Firmware harness (cortex-m-rt): runs the model (or the hybrid, with no
+//! link to the cloud) over every item of input.bin, read over Arm
+//! semihosting, and writes output.bin (and trace.bin); with profiling, marks
+//! each layer for hybridc's QEMU profiler. `run` follows (run_firmware.rs or
+//! run_firmware_hybrid.rs).
 #![no_std]
 
 use core::sync::atomic::{AtomicU32, Ordering};
 
-use model::{Arena, Model, Observer, INPUT_BYTES, LAYERS, OUTPUT_BYTES};
+use model::{Arena, Observer, INPUT_BYTES, LAYERS};
 
 /// Arm semihosting calls, as QEMU serves them.
 pub mod semihosting {
@@ -82,6 +84,42 @@ pub fn prof_mark(region: usize) {
     }
 }
 
+/// Files and item count of a run: input.bin, output.bin, trace.bin.
+struct Files {
+    input: u32,
+    output: u32,
+    trace: Option<u32>,
+    items: usize,
+}
+
+/// Opens the files; exits QEMU when input.bin is not whole items.
+fn open_files(trace: bool) -> Files {
+    let input =
+        semihosting::open(b"input.bin\0", 1).unwrap_or_else(|| fail("cannot open input.bin"));
+    let output =
+        semihosting::open(b"output.bin\0", 5).unwrap_or_else(|| fail("cannot open output.bin"));
+    let trace = match trace {
+        true => Some(
+            semihosting::open(b"trace.bin\0", 5).unwrap_or_else(|| fail("cannot open trace.bin")),
+        ),
+        false => None,
+    };
+    let item: usize = INPUT_BYTES.iter().sum();
+    let len = semihosting::flen(input);
+    if len < 0 || item == 0 || !(len as usize).is_multiple_of(item) {
+        fail("input.bin is not a whole number of input items");
+    }
+    Files { input, output, trace, items: len as usize / item }
+}
+
+/// Closes the files and exits QEMU with status 0.
+fn finish(f: Files) -> ! {
+    for h in [Some(f.input), Some(f.output), f.trace].into_iter().flatten() {
+        semihosting::close(h);
+    }
+    semihosting::exit(0)
+}
+
 struct Harness {
     trace: Option<u32>,
     profile: bool,
@@ -107,44 +145,6 @@ fn fail(msg: &str) -> ! {
     semihosting::print(msg);
     semihosting::print("\n");
     semihosting::exit(2)
-}
-
-/// Runs every item of input.bin and exits QEMU.
-pub fn run(arena: &mut Arena, trace: bool, profile: bool) -> ! {
-    let input =
-        semihosting::open(b"input.bin\0", 1).unwrap_or_else(|| fail("cannot open input.bin"));
-    let output =
-        semihosting::open(b"output.bin\0", 5).unwrap_or_else(|| fail("cannot open output.bin"));
-    let trace = match trace {
-        true => Some(
-            semihosting::open(b"trace.bin\0", 5).unwrap_or_else(|| fail("cannot open trace.bin")),
-        ),
-        false => None,
-    };
-    let item: usize = INPUT_BYTES.iter().sum();
-    let len = semihosting::flen(input);
-    if len < 0 || item == 0 || !(len as usize).is_multiple_of(item) {
-        fail("input.bin is not a whole number of input items");
-    }
-    let mut harness = Harness { trace, profile };
-    let mut model = Model::new(arena);
-    for _ in 0..len as usize / item {
-        for k in 0..INPUT_BYTES.len() {
-            if !semihosting::read(input, model.input_bytes(k)) {
-                fail("short read from input.bin");
-            }
-        }
-        model.run(&mut harness);
-        for k in 0..OUTPUT_BYTES.len() {
-            if !semihosting::write(output, model.output_bytes(k)) {
-                fail("short write to output.bin");
-            }
-        }
-    }
-    for h in [Some(input), Some(output), trace].into_iter().flatten() {
-        semihosting::close(h);
-    }
-    semihosting::exit(0)
 }
 
 #[panic_handler]

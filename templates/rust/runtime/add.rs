@@ -3,6 +3,7 @@
 
 use super::fixedpoint::multiply_smaller_than_one_exp as mul_exp;
 use super::fixedpoint::{clamp_i8, multiply_by_quantized_multiplier};
+use super::S8;
 
 pub struct Add {
     pub len: usize,
@@ -29,12 +30,12 @@ fn add_one(p: &Add, a: i8, b: i8) -> i8 {
     clamp_i8(v + p.output_offset, p.act)
 }
 
-/// Inputs at `a` and `b`; element i is read before output element i is
-/// written, so the output may lie over either input.
+/// Inputs `a` and `b` (arena or constant); element i is read before output
+/// element i is written, so the output may lie over either input.
 #[inline(always)]
-pub fn add(p: &Add, arena: &mut [i8], a: usize, b: usize, output: usize) {
+pub fn add(p: &Add, arena: &mut [i8], a: S8, b: S8, output: usize) {
     for i in 0..p.len {
-        arena[output + i] = add_one(p, arena[a + i], arena[b + i]);
+        arena[output + i] = add_one(p, a.get(arena, i), b.get(arena, i));
     }
 }
 
@@ -48,7 +49,7 @@ pub struct Binary {
 }
 
 #[inline(always)]
-pub fn binary(p: &Binary, arena: &mut [i8], a: usize, b: usize, output: usize) {
+pub fn binary(p: &Binary, arena: &mut [i8], a: S8, b: S8, output: usize) {
     let [d0, d1, d2, d3] = p.out_shape;
     let (sa, sb, ap) = (p.a_strides, p.b_strides, &p.add);
     let mut o = output;
@@ -56,11 +57,11 @@ pub fn binary(p: &Binary, arena: &mut [i8], a: usize, b: usize, output: usize) {
         for i1 in 0..d1 {
             for i2 in 0..d2 {
                 for i3 in 0..d3 {
-                    let ia = a + i0 * sa[0] + i1 * sa[1] + i2 * sa[2] + i3 * sa[3];
-                    let ib = b + i0 * sb[0] + i1 * sb[1] + i2 * sb[2] + i3 * sb[3];
+                    let ia = i0 * sa[0] + i1 * sa[1] + i2 * sa[2] + i3 * sa[3];
+                    let ib = i0 * sb[0] + i1 * sb[1] + i2 * sb[2] + i3 * sb[3];
                     arena[o] = if p.mul {
-                        let x = ap.input1_offset + arena[ia] as i32;
-                        let y = ap.input2_offset + arena[ib] as i32;
+                        let x = ap.input1_offset + a.get(arena, ia) as i32;
+                        let y = ap.input2_offset + b.get(arena, ib) as i32;
                         let v = multiply_by_quantized_multiplier(
                             x * y,
                             ap.output_multiplier,
@@ -68,7 +69,7 @@ pub fn binary(p: &Binary, arena: &mut [i8], a: usize, b: usize, output: usize) {
                         );
                         clamp_i8(v + ap.output_offset, ap.act)
                     } else {
-                        add_one(ap, arena[ia], arena[ib])
+                        add_one(ap, a.get(arena, ia), b.get(arena, ib))
                     };
                     o += 1;
                 }

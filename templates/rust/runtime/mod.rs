@@ -9,6 +9,8 @@ pub mod add;
 pub mod conv;
 pub mod elementwise;
 pub mod fixedpoint;
+pub mod float;
+pub mod floatmath;
 pub mod fully_connected;
 pub mod pool;
 pub mod shape;
@@ -26,5 +28,24 @@ pub fn read_f32(arena: &[i8], at: usize) -> f32 {
 pub fn write_f32(arena: &mut [i8], at: usize, v: f32) {
     for (d, s) in arena[at..at + 4].iter_mut().zip(v.to_le_bytes()) {
         *d = s as i8;
+    }
+}
+
+/// Where an int8 operand lives: in the arena at a byte offset, or in flash
+/// (a constant tensor).
+#[derive(Clone, Copy)]
+pub enum S8 {
+    Arena(usize),
+    Const(&'static [i8]),
+}
+
+impl S8 {
+    /// Element `i` of the operand.
+    #[inline(always)]
+    pub fn get(&self, arena: &[i8], i: usize) -> i8 {
+        match *self {
+            S8::Arena(at) => arena[at + i],
+            S8::Const(c) => c[i],
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! Data movement: Pad, Transpose and one input of a Concat.
 
+use super::S8;
 use super::fixedpoint::{clamp_i8, multiply_by_quantized_multiplier};
 
 pub struct Pad {
@@ -62,10 +63,10 @@ pub struct ConcatPart {
 }
 
 #[inline(always)]
-pub fn concat_part(p: &ConcatPart, arena: &mut [i8], input: usize, output: usize) {
+pub fn concat_part(p: &ConcatPart, arena: &mut [i8], input: S8, output: usize) {
     for k in 0..p.outer {
         for i in 0..p.inner {
-            let v = arena[input + k * p.inner + i];
+            let v = input.get(arena, k * p.inner + i);
             arena[output + k * p.stride + i] = match p.requant {
                 None => v,
                 Some((m, s)) => {

@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use anyhow::{bail, Result};
 
-use crate::ir::{Graph, Op, OpKind};
+use crate::ir::{DType, FloatOp, Graph, Op, OpKind};
 use crate::plan::Plan;
 use crate::quant::params::{AddParams, Params, PoolParams};
 
@@ -64,10 +64,61 @@ fn pool_fields(p: &PoolParams) -> String {
     )
 }
 
+/// The Rust name of a float op's kind.
+fn float_kind(f: &FloatOp) -> String {
+    match f {
+        FloatOp::Unary(u) => format!("{u:?}"),
+        FloatOp::Binary(b) => format!("{b:?}"),
+        FloatOp::Reduce { op, .. } => format!("Reduce{op:?}"),
+        FloatOp::Softmax => "Softmax".into(),
+        FloatOp::TopK { largest, .. } => format!("TopK {{ largest: {largest} }}"),
+        FloatOp::Concat { .. } => "Concat".into(),
+        FloatOp::Strided { .. } => "Strided".into(),
+    }
+}
+
+/// An operand of type `dtype` (F32: `float::Src`, I8: `S8`): the arena, or
+/// a constant tensor as a `static` of layer `l` in flash.
+fn operand(l: &str, plan: &Plan, g: &Graph, op: &Op, t: usize, statics: &mut String, dtype: DType) -> Result<String> {
+    let base = g.base(t);
+    let tensor = &g.tensors[base];
+    let ty = if dtype == DType::F32 { "Src" } else { "S8" };
+    let Some(d) = &tensor.data else {
+        return Ok(format!("{ty}::Arena({})", offset(plan, g, op, t)?));
+    };
+    if tensor.dtype != dtype {
+        bail!("node '{}': the Rust backend reads {dtype:?} constants here, not {:?} constant '{}'", op.name, tensor.dtype, tensor.name);
+    }
+    let name = format!("{l}_C{base}");
+    if !statics.contains(&format!("pub static {name}:")) {
+        *statics += &match dtype {
+            DType::F32 => {
+                let values: Vec<String> = d
+                    .chunks_exact(4)
+                    .map(|c| {
+                        let v = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+                        if v.is_finite() {
+                            format!("{v:?}")
+                        } else {
+                            format!("f32::from_bits({:#x})", v.to_bits())
+                        }
+                    })
+                    .collect();
+                array(&name, "f32", &values)
+            }
+            _ => array(&name, "i8", &d.iter().map(|&b| b as i8).collect::<Vec<_>>()),
+        };
+    }
+    Ok(format!("{ty}::Const(&weights::{name})"))
+}
+
 pub fn layer(index: usize, g: &Graph, op: &Op, p: &Params, plan: &Plan) -> Result<LayerRs> {
     let l = format!("L{index}");
     let (mut consts, mut statics) = (String::new(), String::new());
-    let input = offset(plan, g, op, op.inputs[0])?;
+    // Float ops take any operand (constants too) through `src`.
+    // Float ops, Add, Mul and Concat take any operand (constants too) through `operand`.
+    let any_operand = matches!(p, Params::Float(_) | Params::Add(_) | Params::Binary(_) | Params::Concat(_));
+    let input = if any_operand { 0 } else { offset(plan, g, op, op.inputs[0])? };
     let output = offset(plan, g, op, op.output)?;
     let mut uses: Vec<&'static str> = vec![];
     let call = match (p, &op.kind) {
@@ -100,16 +151,18 @@ pub fn layer(index: usize, g: &Graph, op: &Op, p: &Params, plan: &Plan) -> Resul
         }
         (Params::Add(a), _) => {
             consts = format!("const {l}: Add = Add {{ {} }};\n", add_fields(a));
-            uses = vec!["add::add", "add::Add"];
-            format!("add(&{l}, arena, {input}, {}, {output});", offset(plan, g, op, op.inputs[1])?)
+            uses = vec!["add::add", "add::Add", "S8"];
+            let (a, b) = (operand(&l, plan, g, op, op.inputs[0], &mut statics, DType::I8)?, operand(&l, plan, g, op, op.inputs[1], &mut statics, DType::I8)?);
+            format!("add(&{l}, arena, {a}, {b}, {output});")
         }
         (Params::Binary(b), _) => {
             consts = format!(
                 "const {l}: Binary = Binary {{ mul: {}, out_shape: {:?}, a_strides: {:?}, b_strides: {:?}, add: Add {{ {} }} }};\n",
                 b.mul, b.out_shape, b.a_strides, b.b_strides, add_fields(&b.add)
             );
-            uses = vec!["add::binary", "add::Binary", "add::Add"];
-            format!("binary(&{l}, arena, {input}, {}, {output});", offset(plan, g, op, op.inputs[1])?)
+            uses = vec!["add::binary", "add::Binary", "add::Add", "S8"];
+            let (a, b) = (operand(&l, plan, g, op, op.inputs[0], &mut statics, DType::I8)?, operand(&l, plan, g, op, op.inputs[1], &mut statics, DType::I8)?);
+            format!("binary(&{l}, arena, {a}, {b}, {output});")
         }
         (Params::AvgPool(pp), _) | (Params::MaxPool(pp), _) => {
             consts = format!("const {l}: Pool = Pool {{ {} }};\n", pool_fields(pp));
@@ -136,10 +189,10 @@ pub fn layer(index: usize, g: &Graph, op: &Op, p: &Params, plan: &Plan) -> Resul
                     c.outer, ci.inner, ci.input_offset, c.output_offset
                 )
                 .unwrap();
-                write!(calls, "concat_part(&{l}_{k}, arena, {}, {});", offset(plan, g, op, t)?, output + at).unwrap();
+                write!(calls, "concat_part(&{l}_{k}, arena, {}, {});", operand(&l, plan, g, op, t, &mut statics, DType::I8)?, output + at).unwrap();
                 at += ci.inner;
             }
-            uses = vec!["shape::concat_part", "shape::ConcatPart"];
+            uses = vec!["shape::concat_part", "shape::ConcatPart", "S8"];
             calls
         }
         (Params::Pad(pp), _) => {
@@ -159,6 +212,20 @@ pub fn layer(index: usize, g: &Graph, op: &Op, p: &Params, plan: &Plan) -> Resul
             statics += &array(&format!("{l}_TABLE"), "i8", table);
             uses = vec!["elementwise::lut"];
             format!("lut({}, &weights::{l}_TABLE, arena, {input}, {output});", g.tensors[op.output].len())
+        }
+        (Params::Float(fp), OpKind::Float(f)) => {
+            let srcs = op.inputs.iter().map(|&t| operand(&l, plan, g, op, t, &mut statics, DType::F32)).collect::<Result<Vec<_>>>()?;
+            let inners = if fp.inners.is_empty() {
+                "&[]".to_string()
+            } else {
+                format!("&{:?}", fp.inners)
+            };
+            consts = format!(
+                "const {l}: FloatOp = FloatOp {{ kind: Kind::{}, out_shape: {:?}, a_strides: {:?}, b_strides: {:?}, red_shape: {:?}, red_strides: {:?}, offset: {}, strides: {:?}, rows: {}, depth: {}, k: {}, outer: {}, inners: {inners} }};\n",
+                float_kind(f), fp.out_shape, fp.a_strides, fp.b_strides, fp.red_shape, fp.red_strides, fp.offset, fp.strides, fp.rows, fp.depth, fp.k, fp.outer
+            );
+            uses = vec!["float::float_op", "float::FloatOp", "float::Kind", "float::Src"];
+            format!("float_op(&{l}, arena, &[{}], {output});", srcs.join(", "))
         }
         (Params::Quantize(q), _) | (Params::Dequantize(q), _) => {
             let f = if matches!(p, Params::Quantize(_)) { "quantize" } else { "dequantize" };

@@ -16,7 +16,8 @@ use anyhow::{bail, Context, Result};
 use askama::Template;
 
 use super::manifest::{IoInfo, LayerInfo, Manifest};
-use crate::ir::{DType, Graph};
+use crate::hybrid::HybridInfo;
+use crate::ir::{DType, Graph, QParams};
 use crate::plan::Plan;
 use crate::quant::params::Params;
 use crate::target::{self, Target};
@@ -24,7 +25,7 @@ use layers::LayerRs;
 
 /// Kernel sources every crate carries (templates/rust/runtime -> src/kernels).
 const RUNTIME: &[&str] = &[
-    "mod.rs", "fixedpoint.rs", "conv.rs", "fully_connected.rs", "add.rs", "pool.rs", "softmax.rs", "elementwise.rs", "shape.rs",
+    "mod.rs", "fixedpoint.rs", "conv.rs", "fully_connected.rs", "add.rs", "pool.rs", "softmax.rs", "elementwise.rs", "shape.rs", "float.rs",
 ];
 
 pub struct IoRs {
@@ -64,6 +65,70 @@ struct LibRs<'a> {
     input_type: &'a str,
     output_type: &'a str,
     output_ret: &'a str,
+    hybrid: bool,
+}
+
+#[derive(Template)]
+#[template(path = "rust/hybrid.rs", escape = "none")]
+struct HybridRs<'a> {
+    info: &'a HybridInfo,
+    threshold: String,
+    num_classes: usize,
+    edge_output: usize,
+    router_output: usize,
+    query_output: usize,
+    edge_float: bool,
+    router_float: bool,
+    router_scale: String,
+    router_zp: i32,
+    query_scale: String,
+    query_zp: i32,
+    query_rank: usize,
+    query_dims: String,
+    frame_size: usize,
+    input_float: bool,
+    input_type: &'a str,
+}
+
+/// A float literal Rust accepts (infinities included).
+fn f32_lit(v: f32) -> String {
+    if v.is_finite() {
+        format!("{v:?}")
+    } else if v > 0.0 {
+        "f32::INFINITY".into()
+    } else {
+        "f32::NEG_INFINITY".into()
+    }
+}
+
+/// src/hybrid.rs: the hybrid's configuration and decision, as hybrid.c and
+/// runtime-c/hybrid do for C.
+fn hybrid_rs(g: &Graph, info: &HybridInfo) -> Result<String> {
+    let (e, r, q) = info.output_indices(g)?;
+    let t = |i: usize| &g.tensors[g.outputs[i]];
+    let qp = |i: usize| t(i).quant.unwrap_or(QParams { scale: 1.0, zero_point: 0 });
+    let query = t(q);
+    let input_float = g.tensors[g.inputs[0]].dtype == DType::F32;
+    Ok(HybridRs {
+        info,
+        threshold: f32_lit(info.threshold),
+        num_classes: t(e).len(),
+        edge_output: e,
+        router_output: r,
+        query_output: q,
+        edge_float: t(e).dtype == DType::F32,
+        router_float: t(r).dtype == DType::F32,
+        router_scale: f32_lit(qp(r).scale),
+        router_zp: qp(r).zero_point,
+        query_scale: f32_lit(qp(q).scale),
+        query_zp: qp(q).zero_point,
+        query_rank: query.onnx_shape.len(),
+        query_dims: query.onnx_shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "),
+        frame_size: 8 + 20 + 4 * query.onnx_shape.len() + query.bytes() + 4,
+        input_float,
+        input_type: if input_float { "f32" } else { "i8" },
+    }
+    .render()?)
 }
 
 #[derive(Template)]
@@ -157,7 +222,7 @@ fn uses(layers: &[LayerRs]) -> String {
 }
 
 /// Writes the crate into `dir` (which must exist and be empty).
-pub fn write_crate(dir: &Path, model_name: &str, g: &Graph, params: &[Params], plan: &Plan, target: &Target) -> Result<Manifest> {
+pub fn write_crate(dir: &Path, model_name: &str, g: &Graph, params: &[Params], plan: &Plan, target: &Target, hybrid: Option<&HybridInfo>) -> Result<Manifest> {
     let version = env!("CARGO_PKG_VERSION");
     let crate_name = crate_name(model_name);
     let layers = g
@@ -195,8 +260,15 @@ pub fn write_crate(dir: &Path, model_name: &str, g: &Graph, params: &[Params], p
         input_type,
         output_type,
         output_ret,
+        hybrid: hybrid.is_some(),
     };
     write(&src.join("lib.rs"), lib.render()?)?;
+    if let Some(info) = hybrid {
+        if g.inputs.len() != 1 {
+            bail!("a hybrid has one input");
+        }
+        write(&src.join("hybrid.rs"), hybrid_rs(g, info)?)?;
+    }
     write(&src.join("model.rs"), ModelRs { model_name, uses: &uses(&layers), layers: &layers }.render()?)?;
     let weights: String = layers.iter().map(|l| l.statics.as_str()).collect();
     write(&src.join("weights.rs"), format!("//! Weights, biases, requantization and tables of `{model_name}`, in flash.\n\n{weights}"))?;
@@ -204,7 +276,10 @@ pub fn write_crate(dir: &Path, model_name: &str, g: &Graph, params: &[Params], p
     for f in RUNTIME {
         fs::copy(runtime.join(f), src.join("kernels").join(f)).with_context(|| format!("cannot copy {f}"))?;
     }
-    write_harness(&dir.join("harness"), &crate_name, target)?;
+    // exp and log: hybridc's own (quant/floatmath.rs), so results are its bits.
+    let floatmath = include_str!("../../quant/floatmath.rs").split("#[cfg(test)]").next().unwrap_or_default().trim_end();
+    write(&src.join("kernels/floatmath.rs"), format!("{floatmath}\n"))?;
+    write_harness(&dir.join("harness"), &crate_name, target, hybrid.is_some())?;
     format_crate(dir);
 
     let manifest = Manifest {
@@ -222,7 +297,7 @@ pub fn write_crate(dir: &Path, model_name: &str, g: &Graph, params: &[Params], p
             })
             .collect(),
         arena_bytes: plan.arena_bytes,
-        hybrid: None,
+        hybrid: hybrid.cloned(),
     };
     write(&dir.join(super::manifest::FILE), serde_json::to_string_pretty(&manifest)?)?;
     Ok(manifest)
@@ -230,13 +305,16 @@ pub fn write_crate(dir: &Path, model_name: &str, g: &Graph, params: &[Params], p
 
 /// The harness crate: host program or cortex-m-rt firmware, one binary per
 /// variant (plain, trace, profile) so that variants never rebuild each other.
-fn write_harness(dir: &Path, crate_name: &str, target: &Target) -> Result<()> {
+fn write_harness(dir: &Path, crate_name: &str, target: &Target, hybrid: bool) -> Result<()> {
     let host = target.is_host();
     let templates = target::root().join("templates/rust/harness");
     fs::create_dir_all(dir.join("src/bin"))?;
     fs::write(dir.join("Cargo.toml"), HarnessToml { crate_name, host }.render()?)?;
+    // The common part, then the `run` of a model or of a hybrid.
     let lib = if host { "host.rs" } else { "firmware.rs" };
-    fs::copy(templates.join(lib), dir.join("src/lib.rs")).with_context(|| format!("cannot copy {lib}"))?;
+    let run = format!("run_{}{}.rs", if host { "host" } else { "firmware" }, if hybrid { "_hybrid" } else { "" });
+    let read = |f: &str| fs::read_to_string(templates.join(f)).with_context(|| format!("cannot read {f}"));
+    fs::write(dir.join("src/lib.rs"), read(lib)? + &read(&run)?)?;
     let variants: &[(&str, bool, bool)] =
         if host { &[("model", false, false), ("model_trace", true, false)] } else { &[("model", false, false), ("model_trace", true, false), ("model_profile", false, true)] };
     for &(name, trace, profile) in variants {
