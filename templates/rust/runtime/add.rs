@@ -1,7 +1,7 @@
 //! Element-wise Add (TFLite reference_integer_ops::Add, left shift 20) and
 //! broadcasting Add / Mul over up to four dims.
 
-use super::fixedpoint::multiply_smaller_than_one_exp as mul_exp;
+use super::fixedpoint::multiply_by_quantized_multiplier_smaller_than_one_exp as mul_exp;
 use super::fixedpoint::{clamp_i8, multiply_by_quantized_multiplier};
 use super::S8;
 

@@ -1,5 +1,9 @@
 //! TFLite / gemmlowp fixed-point arithmetic (double rounding), bit-exact with
-//! TensorFlow Lite Micro: a copy of hybridc's reference semantics.
+//! TensorFlow Lite Micro. One source for both sides: generated crates carry
+//! this file as src/kernels/fixedpoint.rs, and hybridc compiles the same file
+//! into its int8 reference (compiler/src/quant/fixedpoint.rs), so the two
+//! cannot drift. Each function mirrors its namesake in TFLite's
+//! `kernels/internal/common.h` or gemmlowp's `fixedpoint.h`.
 
 /// gemmlowp SaturatingRoundingDoublingHighMul: round(a * b / 2^31), saturating.
 #[inline(always)]
@@ -16,6 +20,7 @@ pub fn srdhm(a: i32, b: i32) -> i32 {
 /// gemmlowp RoundingDivideByPOT: x / 2^exponent, rounding half away from zero.
 #[inline(always)]
 pub fn rounding_divide_by_pot(x: i32, exponent: i32) -> i32 {
+    debug_assert!((0..=31).contains(&exponent));
     let mask: i32 = ((1i64 << exponent) - 1) as i32;
     let remainder = x & mask;
     let threshold = (mask >> 1) + i32::from(x < 0);
@@ -32,19 +37,19 @@ pub fn multiply_by_quantized_multiplier(x: i32, multiplier: i32, shift: i32) -> 
 
 /// TFLite MultiplyByQuantizedMultiplierSmallerThanOneExp.
 #[inline(always)]
-pub fn multiply_smaller_than_one_exp(x: i32, m: i32, left_shift: i32) -> i32 {
+pub fn multiply_by_quantized_multiplier_smaller_than_one_exp(x: i32, m: i32, left_shift: i32) -> i32 {
     rounding_divide_by_pot(srdhm(x, m), -left_shift)
 }
 
 /// TFLite MultiplyByQuantizedMultiplierGreaterThanOne.
 #[inline(always)]
-pub fn multiply_greater_than_one(x: i32, m: i32, left_shift: i32) -> i32 {
+pub fn multiply_by_quantized_multiplier_greater_than_one(x: i32, m: i32, left_shift: i32) -> i32 {
     srdhm(x.wrapping_mul(1 << left_shift), m)
 }
 
 /// gemmlowp RoundingHalfSum.
 #[inline(always)]
-fn rounding_half_sum(a: i32, b: i32) -> i32 {
+pub fn rounding_half_sum(a: i32, b: i32) -> i32 {
     let sum = a as i64 + b as i64;
     let sign = if sum >= 0 { 1 } else { -1 };
     ((sum + sign) / 2) as i32
@@ -52,7 +57,7 @@ fn rounding_half_sum(a: i32, b: i32) -> i32 {
 
 /// gemmlowp SaturatingRoundingMultiplyByPOT.
 #[inline(always)]
-fn saturating_rounding_multiply_by_pot(x: i32, exponent: i32) -> i32 {
+pub fn saturating_rounding_multiply_by_pot(x: i32, exponent: i32) -> i32 {
     if exponent == 0 {
         x
     } else if exponent > 0 {
@@ -131,7 +136,7 @@ pub fn exp_on_negative_values(a: i32, integer_bits: i32) -> i32 {
 }
 
 /// gemmlowp one_over_one_plus_x_for_x_in_0_1, Q0.31 in and out.
-fn one_over_one_plus_x_for_x_in_0_1(a: i32) -> i32 {
+pub fn one_over_one_plus_x_for_x_in_0_1(a: i32) -> i32 {
     let half_denominator = rounding_half_sum(a, i32::MAX);
     const C48_17: i32 = 1515870810;
     const CNEG32_17: i32 = -1010580540;

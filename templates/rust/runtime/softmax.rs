@@ -2,7 +2,7 @@
 //! reference kernel: Q5.26 differences, gemmlowp exp, Q12.19 accumulation.
 
 use super::fixedpoint::{
-    exp_on_negative_values, get_reciprocal, multiply_greater_than_one, rescale,
+    exp_on_negative_values, get_reciprocal, multiply_by_quantized_multiplier_greater_than_one, rescale,
     rounding_divide_by_pot, srdhm,
 };
 
@@ -26,7 +26,7 @@ pub fn softmax(p: &Softmax, arena: &mut [i8], input: usize, output: usize) {
         let scaled = |v: i8| -> Option<i32> {
             let diff = v as i32 - max;
             (diff >= p.diff_min)
-                .then(|| multiply_greater_than_one(diff, p.input_multiplier, p.input_left_shift))
+                .then(|| multiply_by_quantized_multiplier_greater_than_one(diff, p.input_multiplier, p.input_left_shift))
         };
         let mut sum: i32 = 0;
         for &v in &arena[at..at + d] {
