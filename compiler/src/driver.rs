@@ -303,7 +303,11 @@ pub fn compile_emit(o: &CompileOptions, emit: codegen::Emit) -> Result<Manifest>
     if rust {
         codegen::rust::check_target(&t)?;
     }
-    let c = lower_any(&o.model, &o.outputs, &o.quant, o.hybrid.as_ref())?;
+    let mut c = lower_any(&o.model, &o.outputs, &o.quant, o.hybrid.as_ref())?;
+    if dsp {
+        // The DSP kernels' scratch goes into the arena, over memory dead at its layer.
+        c.plan = plan::plan_with_scratch(&c.graph, &codegen::dsp_scratch(&c.graph, &c.params));
+    }
     if c.plan.arena_bytes as u64 > t.sram_bytes {
         bail!(
             "the activation arena needs {} bytes, over the {} bytes of SRAM of target '{}'; use a board with more SRAM (or --sram SIZE if yours has it), or a smaller model",

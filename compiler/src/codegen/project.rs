@@ -193,9 +193,17 @@ fn io_info(g: &Graph, plan: &Plan, ids: &[usize]) -> Vec<IoInfo> {
         .collect()
 }
 
+/// Bytes of scratch each op's DSP kernel needs (0 where the op keeps its
+/// portable kernel), for the planner to place in the arena.
+pub fn dsp_scratch(g: &Graph, params: &[Params]) -> Vec<usize> {
+    let io = dsp::Operands { input: "", second: "", output: "" };
+    g.ops.iter().zip(params).enumerate().map(|(i, (op, p))| dsp::layer(i, op, p, &io).map_or(0, |d| 4 * d.scratch_words)).collect()
+}
+
 /// Per-layer C; with `dsp`, layers a DSP kernel does exactly use it. Also
-/// returns what the DSP layers share: specialised functions and the int32
-/// words of scratch they need.
+/// returns the specialised functions the DSP layers share and the int32
+/// words of scratch outside the arena they need (plans made without
+/// `dsp_scratch`).
 fn layers_c(g: &Graph, params: &[Params], plan: &Plan, dsp: bool) -> (Vec<LayerC>, Vec<dsp::Function>, usize) {
     let (mut functions, mut scratch) = (Vec::<dsp::Function>::new(), 0);
     let layers = g
@@ -210,12 +218,20 @@ fn layers_c(g: &Graph, params: &[Params], plan: &Plan, dsp: bool) -> (Vec<LayerC
                 let output = layers::arena(plan, g, op.output);
                 let io = dsp::Operands { input: &arena(0), second: &arena(1), output: &output };
                 if let Some(d) = dsp::layer(i, op, p, &io) {
-                    scratch = scratch.max(d.scratch_words);
                     let f = functions.iter().position(|f| *f == d.function).unwrap_or_else(|| {
                         functions.push(d.function);
                         functions.len() - 1
                     });
-                    (l.data, l.call) = (d.data, format!("hyb_dsp_fn{f}({});", d.args));
+                    let scratch_arg = match plan.op_scratch.get(i).copied().flatten() {
+                        _ if d.scratch_words == 0 => String::new(),
+                        Some(at) => format!(", (int32_t *)(hyb_arena + {at})"),
+                        None => {
+                            scratch = scratch.max(d.scratch_words);
+                            format!(", {}", dsp::SCRATCH)
+                        }
+                    };
+                    l.call = format!("hyb_dsp_fn{f}({}{scratch_arg});", d.args);
+                    l.data = d.data;
                 }
             }
             l

@@ -27,6 +27,8 @@ pub struct Plan {
     pub modes: Vec<Mode>,
     /// Per op: the offset of its ring scratch when it runs in place with one.
     pub ring_scratch: Vec<Option<usize>>,
+    /// Per op: the offset of the scratch its kernel asked for (`plan_with_scratch`).
+    pub op_scratch: Vec<Option<usize>>,
     pub arena_bytes: usize,
     /// The largest sum of bytes live at one step, counting in-place reuse.
     pub lower_bound_bytes: usize,
@@ -70,15 +72,18 @@ pub fn lifetimes(g: &Graph) -> Vec<Option<Buffer>> {
 }
 
 /// A problem for the graph with one mode per op, and where each tensor
-/// (`tensor_buffer`) and each ring (`ring_buffer`) went. Only inputs that
-/// die at the op (and are not graph outputs) get ties.
+/// (`tensor_buffer`), each ring (`ring_buffer`) and each op's scratch
+/// (`scratch_buffer`) went. Only inputs that die at the op (and are not graph
+/// outputs) get ties. An op's scratch lives at its step only, so it never
+/// overlaps the op's operands but may reuse any memory dead by then.
 pub struct Built {
     pub problem: Problem,
     pub tensor_buffer: Vec<Option<usize>>,
     pub ring_buffer: Vec<Option<usize>>,
+    pub scratch_buffer: Vec<Option<usize>>,
 }
 
-pub fn build(g: &Graph, modes: &[Mode]) -> Built {
+pub fn build(g: &Graph, modes: &[Mode], scratch: &[usize]) -> Built {
     let life = lifetimes(g);
     let mut problem = Problem::default();
     let mut tensor_buffer = vec![None; g.tensors.len()];
@@ -113,7 +118,12 @@ pub fn build(g: &Graph, modes: &[Mode]) -> Built {
             }
         }
     }
-    Built { problem, tensor_buffer, ring_buffer }
+    let mut scratch_buffer = vec![None; g.ops.len()];
+    for (step, &bytes) in scratch.iter().enumerate().filter(|(_, &b)| b > 0) {
+        scratch_buffer[step] = Some(problem.buffers.len());
+        problem.buffers.push(Buffer { size: align(bytes), first: step, last: step });
+    }
+    Built { problem, tensor_buffer, ring_buffer, scratch_buffer }
 }
 
 /// Offsets for a problem: the better of greedy-by-size and the search
@@ -134,11 +144,17 @@ pub fn place(p: &Problem) -> Vec<usize> {
 /// smaller, then flip op by op, keeping a flip that shrinks the arena or
 /// keeps it and returns to a plain kernel.
 pub fn plan(g: &Graph) -> Plan {
+    plan_with_scratch(g, &[])
+}
+
+/// The same with `scratch[step]` bytes of kernel scratch for the op at
+/// `step` (missing or 0: none) placed in the arena too.
+pub fn plan_with_scratch(g: &Graph, scratch: &[usize]) -> Plan {
     let options: Vec<Vec<Mode>> = g.ops.iter().map(|op| inplace::modes(g, op)).collect();
     let eager: Vec<Mode> = options.iter().map(|o| o[0]).collect();
     let plain: Vec<Mode> = options.iter().map(|o| *o.last().unwrap()).collect();
-    let (mut modes, mut best) = (plain.clone(), arena_of(g, &plain));
-    let a = arena_of(g, &eager);
+    let (mut modes, mut best) = (plain.clone(), arena_of(g, &plain, scratch));
+    let a = arena_of(g, &eager, scratch);
     if a < best {
         (modes, best) = (eager, a);
     }
@@ -149,23 +165,23 @@ pub fn plan(g: &Graph) -> Plan {
             }
             let mut trial = modes.clone();
             trial[step] = m;
-            let a = arena_of(g, &trial);
+            let a = arena_of(g, &trial, scratch);
             let plainer = k + 1 == options[step].len();
             if a < best || (a == best && plainer) {
                 (modes, best) = (trial, a);
             }
         }
     }
-    finish(g, &modes)
+    finish(g, &modes, scratch)
 }
 
-fn arena_of(g: &Graph, modes: &[Mode]) -> usize {
-    let b = build(g, modes);
+fn arena_of(g: &Graph, modes: &[Mode], scratch: &[usize]) -> usize {
+    let b = build(g, modes, scratch);
     b.problem.extent(&place(&b.problem))
 }
 
-fn finish(g: &Graph, modes: &[Mode]) -> Plan {
-    let b = build(g, modes);
+fn finish(g: &Graph, modes: &[Mode], scratch: &[usize]) -> Plan {
+    let b = build(g, modes, scratch);
     let placed = place(&b.problem);
     let offsets: Vec<Option<usize>> = (0..g.tensors.len()).map(|t| b.tensor_buffer[g.base(t)].map(|k| placed[k])).collect();
     // What each op does in the end: a ring only where output == input, a
@@ -190,11 +206,13 @@ fn finish(g: &Graph, modes: &[Mode]) -> Plan {
             _ => {}
         }
     }
-    let plain = build(g, &vec![Mode::Off; g.ops.len()]).problem;
+    let op_scratch = b.scratch_buffer.iter().map(|k| k.map(|k| placed[k])).collect();
+    let plain = build(g, &vec![Mode::Off; g.ops.len()], scratch).problem;
     Plan {
         offsets,
         modes: effective,
         ring_scratch,
+        op_scratch,
         arena_bytes: b.problem.extent(&placed),
         lower_bound_bytes: b.problem.lower_bound(),
         plain_lower_bound_bytes: plain.lower_bound(),

@@ -189,3 +189,28 @@ fn resnet8_is_scheduled_in_its_smallest_order() {
         assert!(super::plan(&g).arena_bytes >= c.plan.arena_bytes, "order {order:?} plans smaller");
     }
 }
+
+/// The DSP kernels' scratch, planned into the arena: each layer's scratch
+/// lies inside the arena and overlaps no tensor live at that layer (checked
+/// here from the tensors' lifetimes, not from the planner's own problem).
+#[test]
+fn kernel_scratch_avoids_every_live_tensor() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/mlperf-tiny");
+    for model in ["ic_resnet8", "kws_dscnn", "vww_mbnv1"] {
+        let c = crate::driver::lower(&dir.join(format!("{model}_int8.onnx")), &[]).unwrap();
+        let g = &c.graph;
+        let scratch = crate::codegen::dsp_scratch(g, &c.params);
+        assert!(scratch.iter().any(|&s| s > 0), "{model}: no DSP layer asks for scratch");
+        let plan = super::plan_with_scratch(g, &scratch);
+        let life = super::lifetimes(g);
+        for (step, &bytes) in scratch.iter().enumerate().filter(|(_, &b)| b > 0) {
+            let at = plan.op_scratch[step].unwrap_or_else(|| panic!("{model} layer {step}: scratch not planned"));
+            assert!(at + bytes <= plan.arena_bytes, "{model} layer {step}: scratch beyond the arena");
+            for (t, l) in life.iter().enumerate() {
+                let Some(b) = l.filter(|b| b.first <= step && step <= b.last) else { continue };
+                let o = plan.offsets[t].unwrap();
+                assert!(o + b.size <= at || at + bytes <= o, "{model} layer {step}: scratch overlaps live tensor {t}");
+            }
+        }
+    }
+}

@@ -16,7 +16,9 @@ use layout::{acc_bound, chan, constant_chan, dw3x3_weights, folded_bias, gemm_we
 /// Headers of runtime-c/kernels/dsp a DSP project carries (in runtime/dsp/).
 pub const HEADERS: &[&str] = &["hyb_dsp.h", "conv_s8.h", "depthwise_s8.h", "depthwise3x3_s8.h", "fully_connected_s8.h", "avg_pool_s8.h", "add_s8.h"];
 
-/// The shared scratch buffer: im2col columns, then the byte patch.
+/// The layer's scratch (im2col columns, then the byte patch; ring planes):
+/// a parameter of the specialised function, so each call passes its own
+/// (planned in the arena, or one static buffer).
 pub const SCRATCH: &str = "hyb_dsp_col";
 
 /// A kernel specialised for one set of shapes and quantization constants;
@@ -24,7 +26,7 @@ pub const SCRATCH: &str = "hyb_dsp_col";
 /// ones) share its code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Function {
-    pub params: &'static str,
+    pub params: String,
     pub body: String,
 }
 
@@ -33,7 +35,8 @@ pub struct DspLayer {
     /// The layer's constant data (re-laid-out weights, channel records).
     pub data: String,
     pub function: Function,
-    /// Arguments of the call to `function`.
+    /// Arguments of the call to `function`, but for the scratch pointer,
+    /// which comes last when `scratch_words` > 0.
     pub args: String,
     /// int32 words of SCRATCH the layer uses.
     pub scratch_words: usize,
@@ -65,6 +68,7 @@ pub fn layer(index: usize, op: &Op, p: &Params, io: &Operands) -> Option<DspLaye
             format!("{}, {}, {l}_weights, {l}_chan", io.input, io.output),
         ),
     };
+    let params = if scratch_words > 0 { format!("{params}, int32_t *{SCRATCH}") } else { params.to_string() };
     let function = Function { params, body: format!("{kernel}({operands}, {consts});") };
     Some(DspLayer { data, function, args, scratch_words })
 }
