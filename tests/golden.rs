@@ -1,10 +1,11 @@
 //! Golden tests on the four MLPerf Tiny int8 models:
 //! - the Rust int8 reference equals TensorFlow Lite Micro, byte for byte,
 //!   on every golden input (outputs, and logits through `--outputs`);
-//! - the generated C, built for the host and run as Cortex-M4 and Cortex-M7
-//!   firmware under QEMU, equals the reference byte for byte on every
-//!   layer's output (the first diverging layer is reported), and its outputs
-//!   equal TensorFlow Lite Micro's.
+//! - the generated C, built for the host and run as Cortex-M4, M7, M33 and
+//!   M55 firmware under QEMU (the DSP kernels on Armv7E-M and Armv8-M),
+//!   equals the reference byte for byte on every layer's output (the first
+//!   diverging layer is reported), and its outputs equal TensorFlow Lite
+//!   Micro's.
 
 mod common;
 
@@ -145,6 +146,14 @@ macro_rules! golden_tests {
             #[test]
             fn cortex_m7_under_qemu_equals_reference() {
                 super::c_golden(stringify!($model), "cortex-m7");
+            }
+            #[test]
+            fn cortex_m33_under_qemu_equals_reference() {
+                super::c_golden(stringify!($model), "cortex-m33");
+            }
+            #[test]
+            fn cortex_m55_under_qemu_equals_reference() {
+                super::c_golden(stringify!($model), "cortex-m55");
             }
         }
     )*};
