@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::{example, example_inputs};
+use hybridc::codegen::Emit;
 use hybridc::driver::{self, CompileOptions, HybridOptions, QuantOptions};
 use hybridc::verify::{self, npy, RunOptions};
 
@@ -126,9 +127,9 @@ fn max_softmax_baseline_without_link() {
 // The whole path: device (host or Cortex-M4 firmware under QEMU), gateway,
 // cloud server, all on loopback, on the bundled example.
 
-fn compile_example(dir: &Path, target: &str, threshold: f32) -> PathBuf {
+fn compile_example(dir: &Path, target: &str, threshold: f32, emit: Emit) -> PathBuf {
     let out = dir.join(format!("example-{target}"));
-    driver::compile(&CompileOptions {
+    let o = CompileOptions {
         model: example().join("edge.onnx"),
         target: target.into(),
         out: out.clone(),
@@ -138,8 +139,8 @@ fn compile_example(dir: &Path, target: &str, threshold: f32) -> PathBuf {
         quant: QuantOptions { calib: Some(example().join("calib.npy")), ..Default::default() },
         hybrid: Some(HybridOptions { router: Some(example().join("router.onnx")), threshold: Some(threshold), ..Default::default() }),
         kernels: Default::default(),
-    })
-    .expect("compile");
+    };
+    driver::compile_emit(&o, emit).expect("compile");
     out
 }
 
@@ -175,10 +176,10 @@ fn expected(x: &npy::Array, threshold: f32, cloud_up: bool) -> Vec<(i32, i32)> {
         .collect()
 }
 
-fn with_cloud(target: &str) {
+fn with_cloud(target: &str, emit: Emit) {
     let dir = tempfile::tempdir().unwrap();
     let threshold = 0.3;
-    let proj = compile_example(dir.path(), target, threshold);
+    let proj = compile_example(dir.path(), target, threshold, emit);
     let server = hybridc::cloud::serve::spawn(&example().join("cloud.onnx"), "cloud", "127.0.0.1:0").unwrap();
     let url = hybridc::cloud::serve::model_url(server.addr, "cloud");
     let gw = hybridc::cloud::gateway::spawn("127.0.0.1:0", &url, Duration::from_secs(5)).unwrap();
@@ -200,12 +201,24 @@ fn with_cloud(target: &str) {
 
 #[test]
 fn cortex_m4_firmware_gateway_and_cloud() {
-    with_cloud("cortex-m4");
+    with_cloud("cortex-m4", Emit::C);
 }
 
 #[test]
 fn host_gateway_and_cloud() {
-    with_cloud("host");
+    with_cloud("host", Emit::C);
+}
+
+// The same with the Rust backend's crate: its TCP link on the host, its
+// UART link in the Cortex-M4 firmware.
+#[test]
+fn rust_cortex_m4_firmware_gateway_and_cloud() {
+    with_cloud("cortex-m4", Emit::Rust);
+}
+
+#[test]
+fn rust_host_gateway_and_cloud() {
+    with_cloud("host", Emit::Rust);
 }
 
 /// `tune` end to end on the bundled example: the chosen point lies on the

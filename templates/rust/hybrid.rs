@@ -119,6 +119,69 @@ pub fn query_frame(
     total
 }
 
+/// Bytes this side reads of a frame from the cloud: a reply (20-byte
+/// payload) or an error frame with up to 256 bytes of message.
+pub const REPLY_BYTES: usize = 8 + 12 + 256 + 4;
+
+fn word(f: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([f[at], f[at + 1], f[at + 2], f[at + 3]])
+}
+
+/// Reads one frame into `buf`, byte by byte from `get_byte` (None: timed
+/// out or link lost), skipping bytes until the magic, as hyb_frame_read;
+/// its length, or None when the link failed or the frame does not fit.
+pub fn read_frame(mut get_byte: impl FnMut() -> Option<u8>, buf: &mut [u8]) -> Option<usize> {
+    let mut prev = None;
+    loop {
+        let c = get_byte()?;
+        if prev == Some(0x48) && c == 0x59 {
+            break;
+        }
+        prev = Some(c);
+    }
+    if buf.len() < 8 {
+        return None;
+    }
+    buf[..2].copy_from_slice(&[0x48, 0x59]);
+    for b in &mut buf[2..8] {
+        *b = get_byte()?;
+    }
+    let total = (word(buf, 4) as usize).checked_add(12)?;
+    for b in buf.get_mut(8..total)? {
+        *b = get_byte()?;
+    }
+    Some(total)
+}
+
+/// The cloud's label in reply frame `f` to query `seq`, as
+/// hyb_frame_parse_reply; an error frame or a bad or stray reply fails.
+pub fn parse_reply(f: &[u8], seq: u32) -> Result<i32, OffloadError> {
+    if f.len() < 12 || f[..3] != [0x48, 0x59, 1] || word(f, 4) as usize + 12 != f.len() {
+        return Err(OffloadError::Failed);
+    }
+    let end = f.len() - 4;
+    if word(f, end) != crc32(&f[..end]) || f[3] != 2 || end < 28 || word(f, 12) != seq {
+        return Err(OffloadError::Failed);
+    }
+    Ok(word(f, 16) as i32)
+}
+
+/// One query over a byte stream, for links that carry frames as bytes (a
+/// TCP socket, a UART): `send` writes the frame (false: the link failed),
+/// then the reply is read from `get_byte` and checked against the query.
+pub fn exchange(
+    frame: &[u8],
+    send: impl FnOnce(&[u8]) -> bool,
+    get_byte: impl FnMut() -> Option<u8>,
+) -> Result<i32, OffloadError> {
+    if frame.len() < 16 || !send(frame) {
+        return Err(OffloadError::NoLink);
+    }
+    let mut reply = [0u8; REPLY_BYTES];
+    let n = read_frame(get_byte, &mut reply).ok_or(OffloadError::NoLink)?;
+    parse_reply(&reply[..n], word(frame, 12))
+}
+
 /// Element `i` of a model output in real units.
 fn real(bytes: &[i8], float: bool, quant: (f32, i32), i: usize) -> f32 {
     if float {

@@ -110,7 +110,7 @@ pub fn run_project(opts: &RunOptions, input: &npy::Array, input_path: &Path) -> 
         }
         let defines: &[&str] = if opts.gateway.is_some() { &["HYB_OFFLOAD_TCP"] } else { &[] };
         let exe = if super::rust::is_crate(&project) {
-            super::rust::build(&project, true, if opts.trace { "model-trace" } else { "model" })?
+            super::rust::build(&project, true, if opts.trace { "model-trace" } else { "model" }, &[])?
         } else {
             host::build_with(&project, &m, opts.trace, defines)?
         };
@@ -139,7 +139,8 @@ pub fn run_project(opts: &RunOptions, input: &npy::Array, input_path: &Path) -> 
         let variant = if variant.is_empty() { "plain".to_string() } else { variant };
         let elf_path = if super::rust::is_crate(&project) {
             let bin = if opts.trace { "model-trace" } else if opts.profile { "model-profile" } else { "model" };
-            super::rust::build(&project, false, bin)?
+            let uart: &[&str] = if opts.gateway.is_some() { &["uart"] } else { &[] };
+            super::rust::build(&project, false, bin, uart)?
         } else {
             firmware::build(&project, &variant, &flags.join(" "))?
         };

@@ -41,13 +41,14 @@ pub fn cargo(dir: &Path) -> Command {
 }
 
 /// Builds the harness binary `bin` (model, model-trace, model-profile) in
-/// release; returns its path.
-pub fn build(project: &Path, host: bool, bin: &str) -> Result<PathBuf> {
+/// release, with the harness's `features` (firmware: `uart`); returns its path.
+pub fn build(project: &Path, host: bool, bin: &str, features: &[&str]) -> Result<PathBuf> {
     let harness = project.join("harness");
     let target_dir = harness.join("target");
     let out = cargo(&harness)
         .env("CARGO_TARGET_DIR", &target_dir)
         .args(["build", "--release", "--quiet", "--bin", bin])
+        .args(if features.is_empty() { vec![] } else { vec!["--features".to_string(), features.join(",")] })
         .output()
         .context("cannot run cargo (install Rust with rustup)")?;
     if !out.status.success() {

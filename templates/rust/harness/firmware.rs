@@ -1,5 +1,5 @@
-//! Firmware harness (cortex-m-rt): runs the model (or the hybrid, with no
-//! link to the cloud) over every item of input.bin, read over Arm
+//! Firmware harness (cortex-m-rt): runs the model (or the hybrid, linked
+//! to the cloud over the UART with the `uart` feature) over every item of input.bin, read over Arm
 //! semihosting, and writes output.bin (and trace.bin); with profiling, marks
 //! each layer for hybridc's QEMU profiler. `run` follows (run_firmware.rs or
 //! run_firmware_hybrid.rs).

@@ -1,5 +1,5 @@
-//! Host harness: runs the model (or the hybrid, with no link to the cloud)
-//! over every item of input.bin (items back to back), appends each item's
+//! Host harness: runs the model (or the hybrid, with a TCP link to the
+//! gateway named by HYB_GATEWAY) over every item of input.bin (items back to back), appends each item's
 //! outputs (or decision) to output.bin and, when tracing, every layer's
 //! output to trace.bin. `run` follows (run_host.rs or run_host_hybrid.rs).
 
