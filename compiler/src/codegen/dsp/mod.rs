@@ -11,7 +11,7 @@ use super::layers::array_body;
 use crate::ir::{Conv2d, FullyConnected, Op, OpKind};
 use crate::quant::params::{AddParams, ConvParams, FcParams, Params, PoolParams};
 use crate::quant::fixedpoint::multiply_by_quantized_multiplier;
-use layout::{acc_bound, chan, constant_chan, dw3x3_weights, folded_bias, gemm_weights, requant_exact, words};
+use layout::{acc_bound, chan, constant_chan, dw3x3_weights, folded_bias, gemm_weights, requant_exact, rows_weights, words};
 
 /// Headers of runtime-c/kernels/dsp a DSP project carries (in runtime/dsp/).
 pub const HEADERS: &[&str] = &["hyb_dsp.h", "conv_s8.h", "depthwise_s8.h", "depthwise3x3_s8.h", "fully_connected_s8.h", "avg_pool_s8.h", "add_s8.h"];
@@ -137,6 +137,9 @@ fn conv2d(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
     let w = &conv.weights;
     let row = |oc: usize| Box::new(w[oc * k..(oc + 1) * k].iter().copied()) as Box<dyn Iterator<Item = i8>>;
     let (chans, shift0) = channels(1, out_c, 2, row, &conv.bias, c.input_offset, c.output_offset, |oc| (c.multiplier[oc], c.shift[oc]))?;
+    if let Some(e) = conv_rows(l, c, w, &chans, shift0) {
+        return Some(e);
+    }
     let data = int32_array(&format!("{l}_weights"), &words(&gemm_weights(w, out_c, k))) + &chan_array(&format!("{l}_chan"), &chans);
     let (patch, scratch) = gemm_scratch(k, 4);
     let args = format!(
@@ -145,6 +148,40 @@ fn conv2d(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
         -c.input_offset, outq(c.act_min, c.act_max, shift0)
     );
     Some((data, "hyb_dsp_conv_s8", args, scratch))
+}
+
+/// The row kernel (hyb_dsp_conv_rows_s8) for kernels larger than 1x1 with
+/// in_c % 4 == 0, dilation 1 and an output side HYB_DSP_RQ_OK accepts.
+fn conv_rows(l: &str, c: &ConvParams, w: &[i8], chans: &[String], shift0: bool) -> Option<Emitted> {
+    let [in_h, in_w, in_c] = c.in_hwc;
+    let [out_h, out_w, out_c] = c.out_hwc;
+    let [k_h, k_w] = c.kernel;
+    let [s_h, s_w] = c.stride;
+    let usual_out = c.act_min == -128 && c.act_max == 127 && !shift0 && out_c % 2 == 0 && 3 * out_c < 4096;
+    if in_c % 4 != 0 || k_h * k_w == 1 || c.dilation != [1, 1] || !usual_out {
+        return None;
+    }
+    // Padded columns every group of four output pixels reads, per residue mod s_w.
+    let span = (out_w.next_multiple_of(4) - 1) * s_w + k_w;
+    let hw = span.div_ceil(s_w);
+    let wb = s_w * hw;
+    // The step's second LDRD post-increments by 4 * wb - 8 (at most 1020).
+    if 4 * wb > 1028 {
+        return None;
+    }
+    let row_w = in_c / 2 * wb;
+    let off = |kx: usize| ((kx % s_w) * hw + kx / s_w) as i64;
+    let adjust = |kx: usize| (4 * (off(kx + 1) - off(kx) - (k_h * row_w) as i64)) as i32;
+    let col = k_h * in_c / 2;
+    let u = [24, 16, 8, 4, 2].into_iter().find(|u| col % u == 0)?;
+    let nb = (k_h + 3 * s_h).min((out_h - 1) * s_h + k_h);
+    let data = int32_array(&format!("{l}_weights"), &rows_weights(w, out_c, c.kernel, in_c, u, adjust)) + &chan_array(&format!("{l}_chan"), chans);
+    let args = format!(
+        "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {out_c}, {k_h}, {s_h}, {s_w}, {}, {}, {}, {hw}, {nb}, {u}",
+        c.pad_top, c.pad_left, -c.input_offset
+    );
+    let scratch = nb * row_w + if out_w % 4 != 0 { out_c } else { 0 };
+    Some((data, "hyb_dsp_conv_rows_s8", args, scratch))
 }
 
 fn depthwise(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
