@@ -405,6 +405,56 @@ HYB_DSP_INLINE void hyb_dsp_conv_rows_s8(const int8_t *in, int8_t *out, const in
     }
 }
 
+/* One pixel's output channels from col (a step 4 words on) with the row
+ * kernel's weight stream (skipping its control words): a 1x2 tile. */
+HYB_DSP_INLINE void hyb_dsp_stream_1x2(const int32_t *col, const int32_t *w, const hyb_dsp_chan *ch, int8_t *out,
+                                       int steps, int out_c, int u) {
+    const hyb_dsp_outq q = {-128, 127, 0};
+    for (int c = 0; c < out_c; c += 2) {
+        int32_t a0 = ch[c].bias, a1 = ch[c + 1].bias;
+        const int32_t *x = col;
+        for (int s0 = 0; s0 < steps; s0 += u, w++)
+#pragma GCC unroll 4
+            for (int s = 0; s < u; s++, w++, x += 4) {
+                a0 = __smlad(*x, __sxtb16(*w), a0);
+                a1 = __smlad(*x, hyb_sxtb16_ror8(*w), a1);
+            }
+        hyb_dsp_store2(out + c, a0, a1, ch + c, 1, q);
+    }
+}
+
+/* Conv2D with in_c % 4 == 0 and the usual output side that the row kernel
+ * does not take (1x1 kernels): im2col of four pixels, then
+ * hyb_dsp_rows_group on col (a step 4 words on) with the row kernel's
+ * weights for one kernel column of k / 2 steps. A last single pixel takes
+ * a 1x2 tile; two or three go through tmp (4 * out_c bytes after col), so
+ * that nothing beyond the last pixel is written. */
+HYB_DSP_INLINE void hyb_dsp_conv_col_s8(const int8_t *in, int8_t *out, const int32_t *w, const hyb_dsp_chan *ch,
+                                        int32_t *col, int in_h, int in_w, int in_c, int out_h, int out_w, int out_c,
+                                        int k_h, int k_w, int s_h, int s_w, int d_h, int d_w, int pad_t, int pad_l,
+                                        int32_t in_zp, int u) {
+    const int steps = k_h * k_w * in_c / 2, npix = out_h * out_w;
+    int8_t *tmp = (int8_t *)(col + 4 * steps);
+    int oy = 0, ox = 0;
+    for (int p0 = 0; p0 < npix; p0 += 4) {
+        const int n = npix - p0 < 4 ? npix - p0 : 4;
+        for (int p = 0; p < n; p++) {
+            hyb_dsp_im2col(col + p, 4, 0, in, oy, ox, in_h, in_w, in_c, k_h, k_w, s_h, s_w, d_h, d_w, pad_t, pad_l,
+                           in_zp);
+            if (++ox == out_w) ox = 0, oy++;
+        }
+        int8_t *o = out + p0 * out_c;
+        if (npix % 4 == 0 || n == 4) {
+            hyb_dsp_rows_group(col, w, ch, o, out_c, 4, u);
+        } else if (n == 1) {
+            hyb_dsp_stream_1x2(col, w, ch, o, steps, out_c, u);
+        } else {
+            hyb_dsp_rows_group(col, w, ch, tmp, out_c, 4, u);
+            for (int i = 0; i < n * out_c; i++) o[i] = tmp[i];
+        }
+    }
+}
+
 /* w: the re-laid-out weights; ch: out_c rounded up to even; col: 4 * k4 / 2
  * words; patch: k4 + 4 bytes (used only when in_c % 4 != 0). */
 HYB_DSP_INLINE void hyb_dsp_conv_s8(const int8_t *in, int8_t *out, const int32_t *w, const hyb_dsp_chan *ch,

@@ -137,8 +137,9 @@ fn conv2d(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
     let w = &conv.weights;
     let row = |oc: usize| Box::new(w[oc * k..(oc + 1) * k].iter().copied()) as Box<dyn Iterator<Item = i8>>;
     let (chans, shift0) = channels(1, out_c, 2, row, &conv.bias, c.input_offset, c.output_offset, |oc| (c.multiplier[oc], c.shift[oc]))?;
-    if let Some(e) = conv_rows(l, c, w, &chans, shift0) {
-        return Some(e);
+    let usual_out = c.act_min == -128 && c.act_max == 127 && !shift0 && out_c % 2 == 0 && 3 * out_c < 4096;
+    if in_c % 4 == 0 && usual_out {
+        return Some(conv_rows(l, c, w, &chans).unwrap_or_else(|| conv_col(l, c, w, &chans)));
     }
     let data = int32_array(&format!("{l}_weights"), &words(&gemm_weights(w, out_c, k))) + &chan_array(&format!("{l}_chan"), &chans);
     let (patch, scratch) = gemm_scratch(k, 4);
@@ -150,15 +151,20 @@ fn conv2d(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
     Some((data, "hyb_dsp_conv_s8", args, scratch))
 }
 
+/// Steps a weight-stream chunk of the row kernels holds: the most of the
+/// asm's unrollings that divides the steps of a kernel column (even).
+fn unroll(col_steps: usize) -> usize {
+    [24, 16, 8, 4, 2].into_iter().find(|u| col_steps % u == 0).unwrap()
+}
+
 /// The row kernel (hyb_dsp_conv_rows_s8) for kernels larger than 1x1 with
-/// in_c % 4 == 0, dilation 1 and an output side HYB_DSP_RQ_OK accepts.
-fn conv_rows(l: &str, c: &ConvParams, w: &[i8], chans: &[String], shift0: bool) -> Option<Emitted> {
+/// in_c % 4 == 0 and dilation 1 (the caller checked the output side for HYB_DSP_RQ_OK).
+fn conv_rows(l: &str, c: &ConvParams, w: &[i8], chans: &[String]) -> Option<Emitted> {
     let [in_h, in_w, in_c] = c.in_hwc;
     let [out_h, out_w, out_c] = c.out_hwc;
     let [k_h, k_w] = c.kernel;
     let [s_h, s_w] = c.stride;
-    let usual_out = c.act_min == -128 && c.act_max == 127 && !shift0 && out_c % 2 == 0 && 3 * out_c < 4096;
-    if in_c % 4 != 0 || k_h * k_w == 1 || c.dilation != [1, 1] || !usual_out {
+    if k_h * k_w == 1 || c.dilation != [1, 1] {
         return None;
     }
     // Padded columns every group of four output pixels reads, per residue mod s_w.
@@ -172,8 +178,7 @@ fn conv_rows(l: &str, c: &ConvParams, w: &[i8], chans: &[String], shift0: bool) 
     let row_w = in_c / 2 * wb;
     let off = |kx: usize| ((kx % s_w) * hw + kx / s_w) as i64;
     let adjust = |kx: usize| (4 * (off(kx + 1) - off(kx) - (k_h * row_w) as i64)) as i32;
-    let col = k_h * in_c / 2;
-    let u = [24, 16, 8, 4, 2].into_iter().find(|u| col % u == 0)?;
+    let u = unroll(k_h * in_c / 2);
     let nb = (k_h + 3 * s_h).min((out_h - 1) * s_h + k_h);
     let data = int32_array(&format!("{l}_weights"), &rows_weights(w, out_c, c.kernel, in_c, u, adjust)) + &chan_array(&format!("{l}_chan"), chans);
     let args = format!(
@@ -182,6 +187,22 @@ fn conv_rows(l: &str, c: &ConvParams, w: &[i8], chans: &[String], shift0: bool) 
     );
     let scratch = nb * row_w + if out_w % 4 != 0 { out_c } else { 0 };
     Some((data, "hyb_dsp_conv_rows_s8", args, scratch))
+}
+
+/// The im2col kernel with the row kernel's tile (hyb_dsp_conv_col_s8) for
+/// the other convolutions with in_c % 4 == 0: one kernel column of k / 2 steps.
+fn conv_col(l: &str, c: &ConvParams, w: &[i8], chans: &[String]) -> Emitted {
+    let [in_h, in_w, in_c] = c.in_hwc;
+    let [out_h, out_w, out_c] = c.out_hwc;
+    let k = c.kernel[0] * c.kernel[1] * in_c;
+    let u = unroll(k / 2);
+    let data = int32_array(&format!("{l}_weights"), &rows_weights(w, out_c, [1, 1], k, u, |_| 0)) + &chan_array(&format!("{l}_chan"), chans);
+    let args = format!(
+        "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {out_c}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {u}",
+        c.kernel[0], c.kernel[1], c.stride[0], c.stride[1], c.dilation[0], c.dilation[1], c.pad_top, c.pad_left,
+        -c.input_offset
+    );
+    (data, "hyb_dsp_conv_col_s8", args, 2 * k + out_c)
 }
 
 fn depthwise(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
