@@ -132,11 +132,9 @@ HYB_DSP_INLINE void hyb_dsp_store_4x2(int8_t *o, int out_c, int npix, int has_se
  * against the column words of pixels 0..3: 2 + 3 + 3 load cycles, 2 SXTB16
  * and 8 SMLADs for 16 MACs. `inc` takes the input pointer from pixel 2's
  * word to the next step's pixel 0. */
-#define HYB_DSP_STEP(inc)                                  \
-    "ldr    %[w0], [%[wp]], #4\n\t"                        \
-    "ldrd   %[x0], %[x1], [%[xp]], #8\n\t"                 \
-    "sxtb16 %[w1], %[w0], ror #8\n\t"                      \
-    "sxtb16 %[w0], %[w0]\n\t"                              \
+#define HYB_DSP_STEP_(wload, wext, inc)                    \
+    wload                                                  \
+    "ldrd   %[x0], %[x1], [%[xp]], #8\n\t" wext           \
     "smlad  %[a00], %[x0], %[w0], %[a00]\n\t"              \
     "smlad  %[a01], %[x0], %[w1], %[a01]\n\t"              \
     "smlad  %[a10], %[x1], %[w0], %[a10]\n\t"              \
@@ -146,6 +144,12 @@ HYB_DSP_INLINE void hyb_dsp_store_4x2(int8_t *o, int out_c, int npix, int has_se
     "smlad  %[a21], %[x0], %[w1], %[a21]\n\t"              \
     "smlad  %[a30], %[x1], %[w0], %[a30]\n\t"              \
     "smlad  %[a31], %[x1], %[w1], %[a31]\n\t"
+#define HYB_DSP_STEP(inc)                                                                                   \
+    HYB_DSP_STEP_("ldr    %[w0], [%[wp]], #4\n\t",                                                          \
+                  "sxtb16 %[w1], %[w0], ror #8\n\tsxtb16 %[w0], %[w0]\n\t", inc)
+/* The same with the weights already sign-extended (two words a step): 17
+ * cycles for 16 MACs. */
+#define HYB_DSP_STEP_WIDE(inc) HYB_DSP_STEP_("ldrd   %[w0], %[w1], [%[wp]], #8\n\t", "", inc)
 #define HYB_DSP_STEP_4X2 HYB_DSP_STEP("#8")
 
 #define HYB_DSP_STEP8_4X2                                                                                   \
@@ -272,8 +276,6 @@ HYB_DSP_INLINE void hyb_dsp_gemm_1x2(const int32_t *col, const int32_t *w, const
  * per channel pair in that order (kx, ky, step), with a control word after
  * every `u` steps: the byte adjustment of the input pointer (nonzero between
  * kernel columns), bit 0 set on the last. */
-#define HYB_DSP_STEP_ROWS HYB_DSP_STEP("#%c[inc]")
-#define HYB_DSP_STEP4_ROWS HYB_DSP_STEP_ROWS HYB_DSP_STEP_ROWS HYB_DSP_STEP_ROWS HYB_DSP_STEP_ROWS
 
 /* All channel pairs of four output pixels whose first column word is x, in
  * one asm block (the tile needs all 14 registers; the group's pointers wait
@@ -328,21 +330,39 @@ HYB_DSP_INLINE void hyb_dsp_gemm_1x2(const int32_t *col, const int32_t *w, const
         : [inc] "n"(4 * wb - 8), [o1] "n"(out_c), [o2] "n"(2 * out_c), [o3] "n"(3 * out_c)                  \
         : "cc", "memory")
 
+/* The unrollings of the weight stream's chunks (u steps), with step macro S. */
+#define HYB_DSP_ROWS_UNROLL(S)                                                                              \
+    if (u % 24 == 0)                                                                                        \
+        HYB_DSP_ROWS_GROUP(S S S S S S S S S S S S S S S S S S S S S S S S);                                    \
+    else if (u % 16 == 0)                                                                                   \
+        HYB_DSP_ROWS_GROUP(S S S S S S S S S S S S S S S S);                                                    \
+    else if (u % 8 == 0)                                                                                    \
+        HYB_DSP_ROWS_GROUP(S S S S S S S S);                                                                    \
+    else if (u % 4 == 0)                                                                                    \
+        HYB_DSP_ROWS_GROUP(S S S S);                                                                            \
+    else                                                                                                    \
+        HYB_DSP_ROWS_GROUP(S S)
+
+/* wide: the stream's weights are sign-extended (hyb_dsp_widen). */
 HYB_DSP_INLINE void hyb_dsp_rows_group(const int32_t *x, const int32_t *w, const hyb_dsp_chan *ch, int8_t *out,
-                                       int out_c, int wb, int u) {
+                                       int out_c, int wb, int u, int wide) {
     /* Inputs ride in the registers the block then reuses. */
     int32_t r[5] = {(int32_t)ch, (int32_t)out, (int32_t)(ch + out_c), (int32_t)x, (int32_t)w}, t[9];
-    if (u % 24 == 0)
-        HYB_DSP_ROWS_GROUP(HYB_DSP_STEP4_ROWS HYB_DSP_STEP4_ROWS HYB_DSP_STEP4_ROWS HYB_DSP_STEP4_ROWS
-                               HYB_DSP_STEP4_ROWS HYB_DSP_STEP4_ROWS);
-    else if (u % 16 == 0)
-        HYB_DSP_ROWS_GROUP(HYB_DSP_STEP4_ROWS HYB_DSP_STEP4_ROWS HYB_DSP_STEP4_ROWS HYB_DSP_STEP4_ROWS);
-    else if (u % 8 == 0)
-        HYB_DSP_ROWS_GROUP(HYB_DSP_STEP4_ROWS HYB_DSP_STEP4_ROWS);
-    else if (u % 4 == 0)
-        HYB_DSP_ROWS_GROUP(HYB_DSP_STEP4_ROWS);
-    else
-        HYB_DSP_ROWS_GROUP(HYB_DSP_STEP_ROWS HYB_DSP_STEP_ROWS);
+    if (wide) {
+        HYB_DSP_ROWS_UNROLL(HYB_DSP_STEP_WIDE("#%c[inc]"));
+    } else {
+        HYB_DSP_ROWS_UNROLL(HYB_DSP_STEP("#%c[inc]"));
+    }
+}
+
+/* The weight stream (`chunks` chunks of u weight words and a control word)
+ * into dst with each weight word as its two SXTB16 halves, once per layer:
+ * then a step loads its weights with one LDRD and no SXTB16. */
+HYB_DSP_INLINE void hyb_dsp_widen(int32_t *dst, const int32_t *w, int chunks, int u) {
+    for (int i = 0; i < chunks; i++) {
+        for (int j = 0; j < u; j++, w++, dst += 2) hyb_dsp_expand(dst, 1, *w);
+        *dst++ = *w++;
+    }
 }
 
 /* Input row iy of the image into ring row dst (rows outside: all zero point;
@@ -376,9 +396,10 @@ HYB_DSP_INLINE void hyb_dsp_copy_words(int32_t *d, const int32_t *s, int n) {
  * ahead of the current kernel's windows only reads earlier, which is safe. */
 HYB_DSP_INLINE void hyb_dsp_conv_rows_s8(const int8_t *in, int8_t *out, const int32_t *w, const hyb_dsp_chan *ch,
                                          int32_t *ring, int in_h, int in_w, int in_c, int out_h, int out_w, int out_c,
-                                         int k_h, int s_h, int s_w, int pad_t, int pad_l, int32_t in_zp, int hw, int nb,
-                                         int u) {
+                                         int k_h, int k_w, int s_h, int s_w, int pad_t, int pad_l, int32_t in_zp, int hw,
+                                         int nb, int u, int32_t *wide) {
     const int wb = s_w * hw, row_w = in_c / 2 * wb;
+    if (wide) hyb_dsp_widen(wide, w, out_c / 2 * k_h * k_w * in_c / 2 / u, u), w = wide;
     const int32_t zp2 = hyb_dsp_zp_pair(in_zp);
     int8_t *tmp = (int8_t *)(ring + nb * row_w);
     for (int i = 0; i < nb * row_w; i++) ring[i] = zp2;
@@ -397,9 +418,9 @@ HYB_DSP_INLINE void hyb_dsp_conv_rows_s8(const int8_t *in, int8_t *out, const in
         const int32_t *x = ring + (r0 - first) * row_w;
         int8_t *o = out + oy * out_w * out_c;
         int ox = 0;
-        for (; ox + 4 <= out_w; ox += 4) hyb_dsp_rows_group(x + ox, w, ch, o + ox * out_c, out_c, wb, u);
+        for (; ox + 4 <= out_w; ox += 4) hyb_dsp_rows_group(x + ox, w, ch, o + ox * out_c, out_c, wb, u, wide != 0);
         if (ox < out_w) {
-            hyb_dsp_rows_group(x + ox, w, ch, tmp, out_c, wb, u);
+            hyb_dsp_rows_group(x + ox, w, ch, tmp, out_c, wb, u, wide != 0);
             for (int i = 0; i < (out_w - ox) * out_c; i++) o[ox * out_c + i] = tmp[i];
         }
     }
@@ -432,9 +453,11 @@ HYB_DSP_INLINE void hyb_dsp_stream_1x2(const int32_t *col, const int32_t *w, con
 HYB_DSP_INLINE void hyb_dsp_conv_col_s8(const int8_t *in, int8_t *out, const int32_t *w, const hyb_dsp_chan *ch,
                                         int32_t *col, int in_h, int in_w, int in_c, int out_h, int out_w, int out_c,
                                         int k_h, int k_w, int s_h, int s_w, int d_h, int d_w, int pad_t, int pad_l,
-                                        int32_t in_zp, int u) {
+                                        int32_t in_zp, int u, int32_t *wide) {
     const int steps = k_h * k_w * in_c / 2, npix = out_h * out_w;
     int8_t *tmp = (int8_t *)(col + 4 * steps);
+    const int32_t *ws = w;
+    if (wide) hyb_dsp_widen(wide, w, out_c / 2 * steps / u, u), ws = wide;
     int oy = 0, ox = 0;
     for (int p0 = 0; p0 < npix; p0 += 4) {
         const int n = npix - p0 < 4 ? npix - p0 : 4;
@@ -445,11 +468,11 @@ HYB_DSP_INLINE void hyb_dsp_conv_col_s8(const int8_t *in, int8_t *out, const int
         }
         int8_t *o = out + p0 * out_c;
         if (npix % 4 == 0 || n == 4) {
-            hyb_dsp_rows_group(col, w, ch, o, out_c, 4, u);
+            hyb_dsp_rows_group(col, ws, ch, o, out_c, 4, u, wide != 0);
         } else if (n == 1) {
             hyb_dsp_stream_1x2(col, w, ch, o, steps, out_c, u);
         } else {
-            hyb_dsp_rows_group(col, w, ch, tmp, out_c, 4, u);
+            hyb_dsp_rows_group(col, ws, ch, tmp, out_c, 4, u, wide != 0);
             for (int i = 0; i < n * out_c; i++) o[i] = tmp[i];
         }
     }

@@ -157,6 +157,21 @@ fn unroll(col_steps: usize) -> usize {
     [24, 16, 8, 4, 2].into_iter().find(|u| col_steps % u == 0).unwrap()
 }
 
+/// Most scratch words a row kernel's layer may take with its weights widened.
+const WIDE_MAX_WORDS: usize = 4096;
+
+/// Where the row kernels' sign-extended weight stream goes (after `used`
+/// scratch words; "0" for none: it would take more than WIDE_MAX_WORDS),
+/// and the scratch words the layer then takes. The stream has out_c / 2
+/// pairs of `steps` words, a control word every `u`; widened, two words a step.
+fn widened(used: usize, out_c: usize, steps: usize, u: usize) -> (String, usize) {
+    let words = out_c / 2 * (2 * steps + steps / u);
+    if used + words > WIDE_MAX_WORDS {
+        return ("0".into(), used);
+    }
+    (format!("{SCRATCH} + {used}"), used + words)
+}
+
 /// The row kernel (hyb_dsp_conv_rows_s8) for kernels larger than 1x1 with
 /// in_c % 4 == 0 and dilation 1 (the caller checked the output side for HYB_DSP_RQ_OK).
 fn conv_rows(l: &str, c: &ConvParams, w: &[i8], chans: &[String]) -> Option<Emitted> {
@@ -181,11 +196,11 @@ fn conv_rows(l: &str, c: &ConvParams, w: &[i8], chans: &[String]) -> Option<Emit
     let u = unroll(k_h * in_c / 2);
     let nb = (k_h + 3 * s_h).min((out_h - 1) * s_h + k_h);
     let data = int32_array(&format!("{l}_weights"), &rows_weights(w, out_c, c.kernel, in_c, u, adjust)) + &chan_array(&format!("{l}_chan"), chans);
+    let (wide, scratch) = widened(nb * row_w + if out_w % 4 != 0 { out_c } else { 0 }, out_c, k_h * k_w * in_c / 2, u);
     let args = format!(
-        "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {out_c}, {k_h}, {s_h}, {s_w}, {}, {}, {}, {hw}, {nb}, {u}",
+        "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {out_c}, {k_h}, {k_w}, {s_h}, {s_w}, {}, {}, {}, {hw}, {nb}, {u}, {wide}",
         c.pad_top, c.pad_left, -c.input_offset
     );
-    let scratch = nb * row_w + if out_w % 4 != 0 { out_c } else { 0 };
     Some((data, "hyb_dsp_conv_rows_s8", args, scratch))
 }
 
@@ -197,12 +212,13 @@ fn conv_col(l: &str, c: &ConvParams, w: &[i8], chans: &[String]) -> Emitted {
     let k = c.kernel[0] * c.kernel[1] * in_c;
     let u = unroll(k / 2);
     let data = int32_array(&format!("{l}_weights"), &rows_weights(w, out_c, [1, 1], k, u, |_| 0)) + &chan_array(&format!("{l}_chan"), chans);
+    let (wide, scratch) = widened(2 * k + out_c, out_c, k / 2, u);
     let args = format!(
-        "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {out_c}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {u}",
+        "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {out_c}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {u}, {wide}",
         c.kernel[0], c.kernel[1], c.stride[0], c.stride[1], c.dilation[0], c.dilation[1], c.pad_top, c.pad_left,
         -c.input_offset
     );
-    (data, "hyb_dsp_conv_col_s8", args, 2 * k + out_c)
+    (data, "hyb_dsp_conv_col_s8", args, scratch)
 }
 
 fn depthwise(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
