@@ -272,26 +272,25 @@ HYB_DSP_INLINE void hyb_dsp_gemm_1x2(const int32_t *col, const int32_t *w, const
  * position (x % s_w) * hw + x / s_w. Four output pixels of a row then read
  * four consecutive words per step for every tap, so the 4x2 tile addresses
  * the ring directly: a step goes wb words on, and with the rows consecutive
- * the k_h taps of one kernel column are one run of steps. The weights come
- * per channel pair in that order (kx, ky, step), with a control word after
- * every `u` steps: the byte adjustment of the input pointer (nonzero between
- * kernel columns), bit 0 set on the last. */
+ * the k_h taps of one kernel column are one run of steps. The weight stream
+ * (see hyb_dsp_rows_group; ch is unused) has per channel pair the steps in
+ * that order (kx, ky, step), with a control word after every `u` steps: the
+ * byte adjustment of the input pointer (nonzero between kernel columns),
+ * bit 0 set on the last. */
 
 /* All channel pairs of four output pixels whose first column word is x, in
  * one asm block (the tile needs all 14 registers; the group's pointers wait
- * on the stack): per pair, biases, the MAC loop over the weight stream,
- * then the requantization and halfword stores of hyb_dsp_store_4x2_rq. */
+ * on the stack): per pair, the biases, the MAC loop and the requantization
+ * constants all come from the weight stream, then the halfword stores of
+ * hyb_dsp_store_4x2_rq. */
 #define HYB_DSP_ROWS_GROUP(body)                                                                            \
     __asm__ volatile(                                                                                       \
         "sub    sp, sp, #16\n\t"                                                                            \
         "str    %[xp], [sp]\n\t"                                                                            \
         "str    %[a00], [sp, #4]\n\t"                                                                       \
         "str    %[a01], [sp, #8]\n\t"                                                                       \
-        "str    %[a10], [sp, #12]\n\t"                                                                      \
         "2:\n\t"                                                                                            \
-        "ldr    %[x0], [sp, #4]\n\t"                                                                        \
-        "ldr    %[a00], [%[x0]]\n\t"                                                                        \
-        "ldr    %[a01], [%[x0], #16]\n\t"                                                                   \
+        "ldrd   %[a00], %[a01], [%[wp]], #8\n\t"                                                            \
         "mov    %[a10], %[a00]\n\tmov %[a20], %[a00]\n\tmov %[a30], %[a00]\n\t"                             \
         "mov    %[a11], %[a01]\n\tmov %[a21], %[a01]\n\tmov %[a31], %[a01]\n\t"                             \
         "ldr    %[xp], [sp]\n\t"                                                                            \
@@ -300,16 +299,13 @@ HYB_DSP_INLINE void hyb_dsp_gemm_1x2(const int32_t *col, const int32_t *w, const
         "asrs   %[x0], %[x0], #1\n\t"                                                                       \
         "add    %[xp], %[xp], %[x0], lsl #1\n\t"                                                            \
         "bcc    1b\n\t"                                                                                     \
-        "ldr    %[xp], [sp, #4]\n\t"                                                                        \
-        "ldrd   %[w0], %[w1], [%[xp], #4]\n\t"                                                              \
-        "ldr    %[x1], [%[xp], #12]\n\t" HYB_DSP_RQ("a00") HYB_DSP_RQ("a10") HYB_DSP_RQ("a20")              \
+        "ldrd   %[w0], %[w1], [%[wp]], #8\n\t"                                                              \
+        "ldr    %[x1], [%[wp]], #4\n\t" HYB_DSP_RQ("a00") HYB_DSP_RQ("a10") HYB_DSP_RQ("a20")               \
             HYB_DSP_RQ("a30")                                                                               \
-        "ldrd   %[w0], %[w1], [%[xp], #20]\n\t"                                                             \
-        "ldr    %[x1], [%[xp], #28]\n\t" HYB_DSP_RQ("a01") HYB_DSP_RQ("a11") HYB_DSP_RQ("a21")              \
+        "ldrd   %[w0], %[w1], [%[wp]], #8\n\t"                                                              \
+        "ldr    %[x1], [%[wp]], #4\n\t" HYB_DSP_RQ("a01") HYB_DSP_RQ("a11") HYB_DSP_RQ("a21")               \
             HYB_DSP_RQ("a31")                                                                               \
-        "add    %[xp], %[xp], #32\n\t"                                                                      \
-        "str    %[xp], [sp, #4]\n\t"                                                                        \
-        "ldr    %[x0], [sp, #8]\n\t"                                                                        \
+        "ldr    %[x0], [sp, #4]\n\t"                                                                        \
         "bfi    %[a00], %[a01], #8, #8\n\t"                                                                 \
         "strh   %[a00], [%[x0]]\n\t"                                                                        \
         "bfi    %[a10], %[a11], #8, #8\n\t"                                                                 \
@@ -319,14 +315,14 @@ HYB_DSP_INLINE void hyb_dsp_gemm_1x2(const int32_t *col, const int32_t *w, const
         "bfi    %[a30], %[a31], #8, #8\n\t"                                                                 \
         "strh   %[a30], [%[x0], #%c[o3]]\n\t"                                                               \
         "add    %[x0], %[x0], #2\n\t"                                                                       \
-        "str    %[x0], [sp, #8]\n\t"                                                                        \
-        "ldr    %[x1], [sp, #12]\n\t"                                                                       \
-        "cmp    %[xp], %[x1]\n\t"                                                                           \
+        "str    %[x0], [sp, #4]\n\t"                                                                        \
+        "ldr    %[x1], [sp, #8]\n\t"                                                                        \
+        "cmp    %[wp], %[x1]\n\t"                                                                           \
         "bne    2b\n\t"                                                                                     \
         "add    sp, sp, #16\n\t"                                                                            \
-        : [a00] "+r"(r[0]), [a01] "+r"(r[1]), [a10] "+r"(r[2]), [xp] "+r"(r[3]), [wp] "+r"(r[4]),            \
-          [a11] "=&r"(t[0]), [a20] "=&r"(t[1]), [a21] "=&r"(t[2]), [a30] "=&r"(t[3]), [a31] "=&r"(t[4]),     \
-          [w0] "=&r"(t[5]), [w1] "=&r"(t[6]), [x0] "=&r"(t[7]), [x1] "=&r"(t[8])                            \
+        : [a00] "+r"(r0), [a01] "+r"(r1), [xp] "+r"(r2), [wp] "+r"(r3), [a10] "=&r"(t0), [a11] "=&r"(t1),   \
+          [a20] "=&r"(t2), [a21] "=&r"(t3), [a30] "=&r"(t4), [a31] "=&r"(t5), [w0] "=&r"(t6), [w1] "=&r"(t7), \
+          [x0] "=&r"(t8), [x1] "=&r"(t9)                                                                    \
         : [inc] "n"(4 * wb - 8), [o1] "n"(out_c), [o2] "n"(2 * out_c), [o3] "n"(3 * out_c)                  \
         : "cc", "memory")
 
@@ -343,11 +339,15 @@ HYB_DSP_INLINE void hyb_dsp_gemm_1x2(const int32_t *col, const int32_t *w, const
     else                                                                                                    \
         HYB_DSP_ROWS_GROUP(S S)
 
-/* wide: the stream's weights are sign-extended (hyb_dsp_widen). */
-HYB_DSP_INLINE void hyb_dsp_rows_group(const int32_t *x, const int32_t *w, const hyb_dsp_chan *ch, int8_t *out,
+/* The weight stream of the row kernels, per pair of output channels: the
+ * two biases; `chunks` chunks of u weight words (one a step) and a control
+ * word; then mult, shift, round of either channel. w_end: past the last pair.
+ * wide: the weight words are sign-extended (hyb_dsp_widen), two a step. */
+HYB_DSP_INLINE void hyb_dsp_rows_group(const int32_t *x, const int32_t *w, const int32_t *w_end, int8_t *out,
                                        int out_c, int wb, int u, int wide) {
     /* Inputs ride in the registers the block then reuses. */
-    int32_t r[5] = {(int32_t)ch, (int32_t)out, (int32_t)(ch + out_c), (int32_t)x, (int32_t)w}, t[9];
+    int32_t r0 = (int32_t)out, r1 = (int32_t)w_end, r2 = (int32_t)x, r3 = (int32_t)w;
+    int32_t t0, t1, t2, t3, t4, t5, t6, t7, t8, t9;
     if (wide) {
         HYB_DSP_ROWS_UNROLL(HYB_DSP_STEP_WIDE("#%c[inc]"));
     } else {
@@ -355,14 +355,27 @@ HYB_DSP_INLINE void hyb_dsp_rows_group(const int32_t *x, const int32_t *w, const
     }
 }
 
-/* The weight stream (`chunks` chunks of u weight words and a control word)
- * into dst with each weight word as its two SXTB16 halves, once per layer:
- * then a step loads its weights with one LDRD and no SXTB16. */
-HYB_DSP_INLINE void hyb_dsp_widen(int32_t *dst, const int32_t *w, int chunks, int u) {
-    for (int i = 0; i < chunks; i++) {
-        for (int j = 0; j < u; j++, w++, dst += 2) hyb_dsp_expand(dst, 1, *w);
+/* Words of a pair in the weight stream. */
+#define HYB_DSP_PAIR_WORDS(chunks, u, wide) (8 + (chunks) * ((wide) ? 2 * (u) + 1 : (u) + 1))
+
+/* The weight stream into dst with each weight word as its two SXTB16
+ * halves, once per layer: then a step loads its weights with one LDRD and
+ * no SXTB16. */
+HYB_DSP_INLINE void hyb_dsp_widen(int32_t *dst, const int32_t *w, int pairs, int chunks, int u) {
+    for (int p = 0; p < pairs; p++) {
         *dst++ = *w++;
+        *dst++ = *w++;
+        for (int i = 0; i < chunks; i++) {
+            for (int j = 0; j < u; j++, w++, dst += 2) hyb_dsp_expand(dst, 1, *w);
+            *dst++ = *w++;
+        }
+        for (int k = 0; k < 6; k++) *dst++ = *w++;
     }
+}
+
+/* n (even) words of v, two a STRD. */
+HYB_DSP_INLINE void hyb_dsp_fill_words(int32_t *d, int n, int32_t v) {
+    for (int i = 0; i < n; i += 2) d[i] = d[i + 1] = v;
 }
 
 /* Input row iy of the image into ring row dst (rows outside: all zero point;
@@ -371,7 +384,7 @@ HYB_DSP_INLINE void hyb_dsp_rows_in(int32_t *dst, const int8_t *in, int iy, int 
                                     int pad_l, int hw, int32_t zp2) {
     const int wb = s_w * hw;
     if (iy < 0 || iy >= in_h) {
-        for (int i = 0; i < in_c / 2 * wb; i++) dst[i] = zp2;
+        hyb_dsp_fill_words(dst, in_c / 2 * wb, zp2);
         return;
     }
     const int8_t *src = in + iy * in_w * in_c;
@@ -382,10 +395,13 @@ HYB_DSP_INLINE void hyb_dsp_rows_in(int32_t *dst, const int8_t *in, int iy, int 
     }
 }
 
-/* Word copy (gcc would call a byte-wise library memmove). */
+/* Forward word copy (the ring moves rows down), four words an LDM/STM pair
+ * (gcc would call a byte-wise library memmove). */
 HYB_DSP_INLINE void hyb_dsp_copy_words(int32_t *d, const int32_t *s, int n) {
-    for (int i = 0; i < n; i++) {
-        d[i] = s[i];
+    for (; n >= 4; n -= 4)
+        __asm__ volatile("ldmia %0!, {r4-r7}\n\tstmia %1!, {r4-r7}" : "+r"(s), "+r"(d) : : "r4", "r5", "r6", "r7", "memory");
+    for (; n > 0; n--) {
+        *d++ = *s++;
         __asm__("");
     }
 }
@@ -399,10 +415,12 @@ HYB_DSP_INLINE void hyb_dsp_conv_rows_s8(const int8_t *in, int8_t *out, const in
                                          int k_h, int k_w, int s_h, int s_w, int pad_t, int pad_l, int32_t in_zp, int hw,
                                          int nb, int u, int32_t *wide) {
     const int wb = s_w * hw, row_w = in_c / 2 * wb;
-    if (wide) hyb_dsp_widen(wide, w, out_c / 2 * k_h * k_w * in_c / 2 / u, u), w = wide;
+    const int chunks = k_h * k_w * in_c / 2 / u;
+    const int32_t *ws = wide ? wide : w, *w_end = ws + out_c / 2 * HYB_DSP_PAIR_WORDS(chunks, u, wide != 0);
+    if (wide) hyb_dsp_widen(wide, w, out_c / 2, chunks, u);
     const int32_t zp2 = hyb_dsp_zp_pair(in_zp);
     int8_t *tmp = (int8_t *)(ring + nb * row_w);
-    for (int i = 0; i < nb * row_w; i++) ring[i] = zp2;
+    hyb_dsp_fill_words(ring, nb * row_w, zp2);
     int first = 0, have = 0; /* padded row in slot 0, rows converted */
     for (int oy = 0; oy < out_h; oy++) {
         const int r0 = oy * s_h;
@@ -418,29 +436,29 @@ HYB_DSP_INLINE void hyb_dsp_conv_rows_s8(const int8_t *in, int8_t *out, const in
         const int32_t *x = ring + (r0 - first) * row_w;
         int8_t *o = out + oy * out_w * out_c;
         int ox = 0;
-        for (; ox + 4 <= out_w; ox += 4) hyb_dsp_rows_group(x + ox, w, ch, o + ox * out_c, out_c, wb, u, wide != 0);
+        for (; ox + 4 <= out_w; ox += 4) hyb_dsp_rows_group(x + ox, ws, w_end, o + ox * out_c, out_c, wb, u, wide != 0);
         if (ox < out_w) {
-            hyb_dsp_rows_group(x + ox, w, ch, tmp, out_c, wb, u, wide != 0);
+            hyb_dsp_rows_group(x + ox, ws, w_end, tmp, out_c, wb, u, wide != 0);
             for (int i = 0; i < (out_w - ox) * out_c; i++) o[ox * out_c + i] = tmp[i];
         }
     }
 }
 
 /* One pixel's output channels from col (a step 4 words on) with the row
- * kernel's weight stream (skipping its control words): a 1x2 tile. */
-HYB_DSP_INLINE void hyb_dsp_stream_1x2(const int32_t *col, const int32_t *w, const hyb_dsp_chan *ch, int8_t *out,
-                                       int steps, int out_c, int u) {
-    const hyb_dsp_outq q = {-128, 127, 0};
-    for (int c = 0; c < out_c; c += 2) {
-        int32_t a0 = ch[c].bias, a1 = ch[c + 1].bias;
+ * kernels' weight stream (not widened): a 1x2 tile. */
+HYB_DSP_INLINE void hyb_dsp_stream_1x2(const int32_t *col, const int32_t *w, int8_t *out, int chunks, int out_c,
+                                       int u) {
+    for (int c = 0; c < out_c; c += 2, w += 6) {
+        int32_t a0 = *w++, a1 = *w++;
         const int32_t *x = col;
-        for (int s0 = 0; s0 < steps; s0 += u, w++)
+        for (int i = 0; i < chunks; i++, w++)
 #pragma GCC unroll 4
             for (int s = 0; s < u; s++, w++, x += 4) {
                 a0 = __smlad(*x, __sxtb16(*w), a0);
                 a1 = __smlad(*x, hyb_sxtb16_ror8(*w), a1);
             }
-        hyb_dsp_store2(out + c, a0, a1, ch + c, 1, q);
+        out[c] = (int8_t)hyb_dsp_clamp(hyb_dsp_requant(a0, w[0], w[1], w[2], 0), -128, 127);
+        out[c + 1] = (int8_t)hyb_dsp_clamp(hyb_dsp_requant(a1, w[3], w[4], w[5], 0), -128, 127);
     }
 }
 
@@ -456,8 +474,9 @@ HYB_DSP_INLINE void hyb_dsp_conv_col_s8(const int8_t *in, int8_t *out, const int
                                         int32_t in_zp, int u, int32_t *wide) {
     const int steps = k_h * k_w * in_c / 2, npix = out_h * out_w;
     int8_t *tmp = (int8_t *)(col + 4 * steps);
-    const int32_t *ws = w;
-    if (wide) hyb_dsp_widen(wide, w, out_c / 2 * steps / u, u), ws = wide;
+    const int chunks = steps / u;
+    const int32_t *ws = wide ? wide : w, *w_end = ws + out_c / 2 * HYB_DSP_PAIR_WORDS(chunks, u, wide != 0);
+    if (wide) hyb_dsp_widen(wide, w, out_c / 2, chunks, u);
     int oy = 0, ox = 0;
     for (int p0 = 0; p0 < npix; p0 += 4) {
         const int n = npix - p0 < 4 ? npix - p0 : 4;
@@ -468,11 +487,11 @@ HYB_DSP_INLINE void hyb_dsp_conv_col_s8(const int8_t *in, int8_t *out, const int
         }
         int8_t *o = out + p0 * out_c;
         if (npix % 4 == 0 || n == 4) {
-            hyb_dsp_rows_group(col, ws, ch, o, out_c, 4, u, wide != 0);
+            hyb_dsp_rows_group(col, ws, w_end, o, out_c, 4, u, wide != 0);
         } else if (n == 1) {
-            hyb_dsp_stream_1x2(col, w, ch, o, steps, out_c, u);
+            hyb_dsp_stream_1x2(col, w, o, chunks, out_c, u);
         } else {
-            hyb_dsp_rows_group(col, ws, ch, tmp, out_c, 4, u, wide != 0);
+            hyb_dsp_rows_group(col, ws, w_end, tmp, out_c, 4, u, wide != 0);
             for (int i = 0; i < n * out_c; i++) o[i] = tmp[i];
         }
     }

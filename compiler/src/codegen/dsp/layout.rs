@@ -43,6 +43,26 @@ pub fn rows_weights(w: &[i8], out: usize, [k_h, k_w]: [usize; 2], in_c: usize, u
     v
 }
 
+/// The row kernels' weight stream from `rows_weights` (`pair_words` a pair)
+/// and the pairs' channel records (`chan` fields: bias, multiplier, right
+/// shift, round): per pair the two biases, its words, then multiplier,
+/// shift and round of either channel, so one pointer walks them all.
+pub fn with_constants(stream: &[i32], pair_words: usize, chans: &[[i64; 4]]) -> Vec<i32> {
+    let mut v = Vec::with_capacity(stream.len() + 4 * chans.len());
+    for (words, pair) in stream.chunks(pair_words).zip(chans.chunks(2)) {
+        v.extend([pair[0][0], pair[1][0]].map(|b| b as i32));
+        v.extend_from_slice(words);
+        v.extend(pair.iter().flat_map(|c| c[1..].iter().map(|&x| x as i32)));
+    }
+    v
+}
+
+/// The fields of a `chan` record.
+pub fn chan_fields(record: &str) -> [i64; 4] {
+    let mut f = record.trim_matches(['{', '}']).split(',').map(|x| x.parse().unwrap());
+    [(); 4].map(|_| f.next().unwrap())
+}
+
 /// Little-endian int32 words of int8 data (a multiple of 4 long), so the C
 /// arrays have the type the kernels read.
 pub fn words(bytes: &[i8]) -> Vec<i32> {
@@ -136,6 +156,14 @@ mod tests {
         // Column 1 starts with tap (ky 0, kx 1) and ends with the last flag.
         assert_eq!(b(v[6]), [4, 20, 6, 22]);
         assert_eq!(v[11], 1);
+    }
+
+    #[test]
+    fn constants_frame_each_pair() {
+        let chans = [chan(7, 1 << 30, -3, -128), chan(-2, 5, 0, 1)].map(|c| chan_fields(&c));
+        assert_eq!(chans[0], [7, 1 << 30, 3, -1020]);
+        let v = with_constants(&[10, 11, 12], 3, &chans);
+        assert_eq!(v, [7, -2, 10, 11, 12, 1 << 30, 3, -1020, 5, 0, 1]);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use super::layers::array_body;
 use crate::ir::{Conv2d, FullyConnected, Op, OpKind};
 use crate::quant::params::{AddParams, ConvParams, FcParams, Params, PoolParams};
 use crate::quant::fixedpoint::multiply_by_quantized_multiplier;
-use layout::{acc_bound, chan, constant_chan, dw3x3_weights, folded_bias, gemm_weights, requant_exact, rows_weights, words};
+use layout::{acc_bound, chan, chan_fields, constant_chan, dw3x3_weights, folded_bias, gemm_weights, requant_exact, rows_weights, with_constants, words};
 
 /// Headers of runtime-c/kernels/dsp a DSP project carries (in runtime/dsp/).
 pub const HEADERS: &[&str] = &["hyb_dsp.h", "conv_s8.h", "depthwise_s8.h", "depthwise3x3_s8.h", "fully_connected_s8.h", "avg_pool_s8.h", "add_s8.h"];
@@ -65,6 +65,8 @@ pub fn layer(index: usize, op: &Op, p: &Params, io: &Operands) -> Option<DspLaye
             format!("{}, {}, {l}_weights, {l}_chan", io.input, io.output),
         ),
     };
+    // The row kernels carry their channel records in the weight stream.
+    let args = if data.contains(&format!("{l}_chan[")) { args } else { args.replace(&format!("{l}_chan"), "0") };
     let function = Function { params, body: format!("{kernel}({operands}, {consts});") };
     Some(DspLayer { data, function, args, scratch_words })
 }
@@ -157,15 +159,22 @@ fn unroll(col_steps: usize) -> usize {
     [24, 16, 8, 4, 2].into_iter().find(|u| col_steps % u == 0).unwrap()
 }
 
+/// The row kernels' weight stream with the channel records (no chan array).
+fn stream_array(l: &str, stream: &[i32], steps: usize, u: usize, chans: &[String]) -> String {
+    let fields: Vec<[i64; 4]> = chans.iter().map(|c| chan_fields(c)).collect();
+    int32_array(&format!("{l}_weights"), &with_constants(stream, steps + steps / u, &fields))
+}
+
 /// Most scratch words a row kernel's layer may take with its weights widened.
 const WIDE_MAX_WORDS: usize = 4096;
 
 /// Where the row kernels' sign-extended weight stream goes (after `used`
 /// scratch words; "0" for none: it would take more than WIDE_MAX_WORDS),
 /// and the scratch words the layer then takes. The stream has out_c / 2
-/// pairs of `steps` words, a control word every `u`; widened, two words a step.
+/// pairs of `steps` words, a control word every `u` and 8 words of channel
+/// records; widened, two words a step.
 fn widened(used: usize, out_c: usize, steps: usize, u: usize) -> (String, usize) {
-    let words = out_c / 2 * (2 * steps + steps / u);
+    let words = out_c / 2 * (8 + 2 * steps + steps / u);
     if used + words > WIDE_MAX_WORDS {
         return ("0".into(), used);
     }
@@ -195,8 +204,9 @@ fn conv_rows(l: &str, c: &ConvParams, w: &[i8], chans: &[String]) -> Option<Emit
     let adjust = |kx: usize| (4 * (off(kx + 1) - off(kx) - (k_h * row_w) as i64)) as i32;
     let u = unroll(k_h * in_c / 2);
     let nb = (k_h + 3 * s_h).min((out_h - 1) * s_h + k_h);
-    let data = int32_array(&format!("{l}_weights"), &rows_weights(w, out_c, c.kernel, in_c, u, adjust)) + &chan_array(&format!("{l}_chan"), chans);
-    let (wide, scratch) = widened(nb * row_w + if out_w % 4 != 0 { out_c } else { 0 }, out_c, k_h * k_w * in_c / 2, u);
+    let steps = k_h * k_w * in_c / 2;
+    let data = stream_array(l, &rows_weights(w, out_c, c.kernel, in_c, u, adjust), steps, u, chans);
+    let (wide, scratch) = widened(nb * row_w + if out_w % 4 != 0 { out_c } else { 0 }, out_c, steps, u);
     let args = format!(
         "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {out_c}, {k_h}, {k_w}, {s_h}, {s_w}, {}, {}, {}, {hw}, {nb}, {u}, {wide}",
         c.pad_top, c.pad_left, -c.input_offset
@@ -211,7 +221,7 @@ fn conv_col(l: &str, c: &ConvParams, w: &[i8], chans: &[String]) -> Emitted {
     let [out_h, out_w, out_c] = c.out_hwc;
     let k = c.kernel[0] * c.kernel[1] * in_c;
     let u = unroll(k / 2);
-    let data = int32_array(&format!("{l}_weights"), &rows_weights(w, out_c, [1, 1], k, u, |_| 0)) + &chan_array(&format!("{l}_chan"), chans);
+    let data = stream_array(l, &rows_weights(w, out_c, [1, 1], k, u, |_| 0), k / 2, u, chans);
     let (wide, scratch) = widened(2 * k + out_c, out_c, k / 2, u);
     let args = format!(
         "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {out_c}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {u}, {wide}",
