@@ -10,7 +10,12 @@
  * (x[k], x[k+2]) with k = 4*(s/2) + s%2, i.e. what SXTB16 and SXTB16 ROR 8
  * make of the int8 word x[4q..4q+3]. The compiler lays the weights out to
  * match: per channel pair, per step, the bytes
- * (w[c][k], w[c+1][k], w[c][k+2], w[c+1][k+2]). */
+ * (w[c][k], w[c+1][k], w[c][k+2], w[c+1][k+2]).
+ *
+ * Layers with in_c % 4 == 0 and the usual output side take the row kernels
+ * at the end (hyb_dsp_conv_rows_s8, hyb_dsp_conv_col_s8): the same tile
+ * reading a ring of converted input rows instead of im2col, with the whole
+ * channel loop, requantization and stores in one asm block. */
 #ifndef HYB_DSP_CONV_H
 #define HYB_DSP_CONV_H
 
@@ -328,7 +333,9 @@ HYB_DSP_INLINE void hyb_dsp_gemm_1x2(const int32_t *col, const int32_t *w, const
 
 /* The unrollings of the weight stream's chunks (u steps), with step macro S. */
 #define HYB_DSP_ROWS_UNROLL(S)                                                                              \
-    if (u % 24 == 0)                                                                                        \
+    if (u % 32 == 0)                                                                                        \
+        HYB_DSP_ROWS_GROUP(S S S S S S S S S S S S S S S S S S S S S S S S S S S S S S S S);                    \
+    else if (u % 24 == 0)                                                                                   \
         HYB_DSP_ROWS_GROUP(S S S S S S S S S S S S S S S S S S S S S S S S);                                    \
     else if (u % 16 == 0)                                                                                   \
         HYB_DSP_ROWS_GROUP(S S S S S S S S S S S S S S S S);                                                    \

@@ -156,7 +156,7 @@ fn conv2d(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
 /// Steps a weight-stream chunk of the row kernels holds: the most of the
 /// asm's unrollings that divides the steps of a kernel column (even).
 fn unroll(col_steps: usize) -> usize {
-    [24, 16, 8, 4, 2].into_iter().find(|u| col_steps % u == 0).unwrap()
+    [32, 24, 16, 8, 4, 2].into_iter().find(|u| col_steps % u == 0).unwrap()
 }
 
 /// The row kernels' weight stream with the channel records (no chan array).
