@@ -192,12 +192,14 @@ HYB_DSP_INLINE void hyb_dsp_mac_4x2(const int32_t *x, const int32_t *w, int step
 /* The requantization of hyb_dsp_requant_x2 on accumulator `a` (not yet
  * doubled) with the sign of the accumulator, for layers where every right
  * shift is >= 1 (w0 = mult, w1 = shift, x1 = round; x0 is clobbered). */
-#define HYB_DSP_RQ(a)                                                                                       \
-    "add    %[x0], %[x1], %[" a "], asr #31\n\t"                                                            \
-    "add    %[" a "], %[" a "], %[" a "]\n\t"                                                               \
+#define HYB_DSP_RQ_(a, dbl)                                                                                 \
+    "add    %[x0], %[x1], %[" a "], asr #31\n\t" dbl                                                       \
     "smmlar %[" a "], %[" a "], %[w0], %[x0]\n\t"                                                           \
     "asr    %[" a "], %[" a "], %[w1]\n\t"                                                                  \
     "ssat   %[" a "], #8, %[" a "]\n\t"
+#define HYB_DSP_RQ(a) HYB_DSP_RQ_(a, "add    %[" a "], %[" a "], %[" a "]\n\t")
+/* The same on an accumulator already doubled (widened weights). */
+#define HYB_DSP_RQ_X2(a) HYB_DSP_RQ_(a, "")
 
 /* Whether the output side allows HYB_DSP_RQ and halfword stores at
  * offsets up to 3 * out_c (12-bit immediates). */
@@ -288,7 +290,7 @@ HYB_DSP_INLINE void hyb_dsp_gemm_1x2(const int32_t *col, const int32_t *w, const
  * on the stack): per pair, the biases, the MAC loop and the requantization
  * constants all come from the weight stream, then the halfword stores of
  * hyb_dsp_store_4x2_rq. */
-#define HYB_DSP_ROWS_GROUP(body)                                                                            \
+#define HYB_DSP_ROWS_GROUP(body, RQ)                                                                        \
     __asm__ volatile(                                                                                       \
         "sub    sp, sp, #16\n\t"                                                                            \
         "str    %[xp], [sp]\n\t"                                                                            \
@@ -305,11 +307,9 @@ HYB_DSP_INLINE void hyb_dsp_gemm_1x2(const int32_t *col, const int32_t *w, const
         "add    %[xp], %[xp], %[x0], lsl #1\n\t"                                                            \
         "bcc    1b\n\t"                                                                                     \
         "ldrd   %[w0], %[w1], [%[wp]], #8\n\t"                                                              \
-        "ldr    %[x1], [%[wp]], #4\n\t" HYB_DSP_RQ("a00") HYB_DSP_RQ("a10") HYB_DSP_RQ("a20")               \
-            HYB_DSP_RQ("a30")                                                                               \
+        "ldr    %[x1], [%[wp]], #4\n\t" RQ("a00") RQ("a10") RQ("a20") RQ("a30")                           \
         "ldrd   %[w0], %[w1], [%[wp]], #8\n\t"                                                              \
-        "ldr    %[x1], [%[wp]], #4\n\t" HYB_DSP_RQ("a01") HYB_DSP_RQ("a11") HYB_DSP_RQ("a21")               \
-            HYB_DSP_RQ("a31")                                                                               \
+        "ldr    %[x1], [%[wp]], #4\n\t" RQ("a01") RQ("a11") RQ("a21") RQ("a31")                           \
         "ldr    %[x0], [sp, #4]\n\t"                                                                        \
         "bfi    %[a00], %[a01], #8, #8\n\t"                                                                 \
         "strh   %[a00], [%[x0]]\n\t"                                                                        \
@@ -331,20 +331,20 @@ HYB_DSP_INLINE void hyb_dsp_gemm_1x2(const int32_t *col, const int32_t *w, const
         : [inc] "n"(4 * wb - 8), [o1] "n"(out_c), [o2] "n"(2 * out_c), [o3] "n"(3 * out_c)                  \
         : "cc", "memory")
 
-/* The unrollings of the weight stream's chunks (u steps), with step macro S. */
-#define HYB_DSP_ROWS_UNROLL(S)                                                                              \
+/* The unrollings of the weight stream's chunks (u steps), with step macro S and requantization RQ. */
+#define HYB_DSP_ROWS_UNROLL(S, RQ)                                                                          \
     if (u % 32 == 0)                                                                                        \
-        HYB_DSP_ROWS_GROUP(S S S S S S S S S S S S S S S S S S S S S S S S S S S S S S S S);                    \
+        HYB_DSP_ROWS_GROUP(S S S S S S S S S S S S S S S S S S S S S S S S S S S S S S S S, RQ);                \
     else if (u % 24 == 0)                                                                                   \
-        HYB_DSP_ROWS_GROUP(S S S S S S S S S S S S S S S S S S S S S S S S);                                    \
+        HYB_DSP_ROWS_GROUP(S S S S S S S S S S S S S S S S S S S S S S S S, RQ);                                \
     else if (u % 16 == 0)                                                                                   \
-        HYB_DSP_ROWS_GROUP(S S S S S S S S S S S S S S S S);                                                    \
+        HYB_DSP_ROWS_GROUP(S S S S S S S S S S S S S S S S, RQ);                                                \
     else if (u % 8 == 0)                                                                                    \
-        HYB_DSP_ROWS_GROUP(S S S S S S S S);                                                                    \
+        HYB_DSP_ROWS_GROUP(S S S S S S S S, RQ);                                                                \
     else if (u % 4 == 0)                                                                                    \
-        HYB_DSP_ROWS_GROUP(S S S S);                                                                            \
+        HYB_DSP_ROWS_GROUP(S S S S, RQ);                                                                        \
     else                                                                                                    \
-        HYB_DSP_ROWS_GROUP(S S)
+        HYB_DSP_ROWS_GROUP(S S, RQ)
 
 /* The weight stream of the row kernels, per pair of output channels: the
  * two biases; `chunks` chunks of u weight words (one a step) and a control
@@ -356,9 +356,9 @@ HYB_DSP_INLINE void hyb_dsp_rows_group(const int32_t *x, const int32_t *w, const
     int32_t r0 = (int32_t)out, r1 = (int32_t)w_end, r2 = (int32_t)x, r3 = (int32_t)w;
     int32_t t0, t1, t2, t3, t4, t5, t6, t7, t8, t9;
     if (wide) {
-        HYB_DSP_ROWS_UNROLL(HYB_DSP_STEP_WIDE("#%c[inc]"));
+        HYB_DSP_ROWS_UNROLL(HYB_DSP_STEP_WIDE("#%c[inc]"), HYB_DSP_RQ_X2);
     } else {
-        HYB_DSP_ROWS_UNROLL(HYB_DSP_STEP("#%c[inc]"));
+        HYB_DSP_ROWS_UNROLL(HYB_DSP_STEP("#%c[inc]"), HYB_DSP_RQ);
     }
 }
 
@@ -366,14 +366,19 @@ HYB_DSP_INLINE void hyb_dsp_rows_group(const int32_t *x, const int32_t *w, const
 #define HYB_DSP_PAIR_WORDS(chunks, u, wide) (8 + (chunks) * ((wide) ? 2 * (u) + 1 : (u) + 1))
 
 /* The weight stream into dst with each weight word as its two SXTB16
- * halves, once per layer: then a step loads its weights with one LDRD and
- * no SXTB16. */
+ * halves, doubled, once per layer: then a step loads its weights with one
+ * LDRD and no SXTB16, and with the biases doubled too (wrapping like the
+ * accumulator) the accumulator is 2*acc, what the requantization takes. */
 HYB_DSP_INLINE void hyb_dsp_widen(int32_t *dst, const int32_t *w, int pairs, int chunks, int u) {
     for (int p = 0; p < pairs; p++) {
-        *dst++ = *w++;
-        *dst++ = *w++;
+        *dst++ = (int32_t)(2u * (uint32_t)*w++);
+        *dst++ = (int32_t)(2u * (uint32_t)*w++);
         for (int i = 0; i < chunks; i++) {
-            for (int j = 0; j < u; j++, w++, dst += 2) hyb_dsp_expand(dst, 1, *w);
+            for (int j = 0; j < u; j++, w++, dst += 2) {
+                const int32_t lo = __sxtb16(*w), hi = hyb_sxtb16_ror8(*w);
+                dst[0] = __sadd16(lo, lo);
+                dst[1] = __sadd16(hi, hi);
+            }
             *dst++ = *w++;
         }
         for (int k = 0; k < 6; k++) *dst++ = *w++;
