@@ -485,6 +485,7 @@ HYB_DSP_INLINE void hyb_dsp_conv_col_s8(const int8_t *in, int8_t *out, const int
                                         int k_h, int k_w, int s_h, int s_w, int d_h, int d_w, int pad_t, int pad_l,
                                         int32_t in_zp, int u, int32_t *wide) {
     const int steps = k_h * k_w * in_c / 2, npix = out_h * out_w;
+    const int pointwise = k_h == 1 && k_w == 1 && s_h == 1 && s_w == 1 && pad_t == 0 && pad_l == 0;
     int8_t *tmp = (int8_t *)(col + 4 * steps);
     const int chunks = steps / u;
     const int32_t *ws = wide ? wide : w, *w_end = ws + out_c / 2 * HYB_DSP_PAIR_WORDS(chunks, u, wide != 0);
@@ -492,10 +493,18 @@ HYB_DSP_INLINE void hyb_dsp_conv_col_s8(const int8_t *in, int8_t *out, const int
     int oy = 0, ox = 0;
     for (int p0 = 0; p0 < npix; p0 += 4) {
         const int n = npix - p0 < 4 ? npix - p0 : 4;
-        for (int p = 0; p < n; p++) {
-            hyb_dsp_im2col(col + p, 4, 0, in, oy, ox, in_h, in_w, in_c, k_h, k_w, s_h, s_w, d_h, d_w, pad_t, pad_l,
-                           in_zp);
-            if (++ox == out_w) ox = 0, oy++;
+        if (pointwise) {
+            /* The four pixels are consecutive in the input: no window tests. */
+            const int8_t *src = in + p0 * in_c;
+            for (int p = 0; p < n; p++, src += in_c)
+#pragma GCC unroll 8
+                for (int j = 0; j < in_c / 4; j++) hyb_dsp_expand(col + p + 8 * j, 4, hyb_dsp_load32(src + 4 * j));
+        } else {
+            for (int p = 0; p < n; p++) {
+                hyb_dsp_im2col(col + p, 4, 0, in, oy, ox, in_h, in_w, in_c, k_h, k_w, s_h, s_w, d_h, d_w, pad_t,
+                               pad_l, in_zp);
+                if (++ox == out_w) ox = 0, oy++;
+            }
         }
         int8_t *o = out + p0 * out_c;
         if (npix % 4 == 0 || n == 4) {
