@@ -63,6 +63,15 @@ pub fn chan_fields(record: &str) -> [i64; 4] {
     [(); 4].map(|_| f.next().unwrap())
 }
 
+/// `gemm_weights` words (per pair of outputs `steps` words) for the fully
+/// connected kernel: per four outputs, per step, the two pairs' words side
+/// by side (one LDRD), zero words for a missing last pair.
+pub fn quad_weights(pairs: &[i32], steps: usize) -> Vec<i32> {
+    let at = |p: usize, s: usize| pairs.get(p * steps + s).copied().unwrap_or(0);
+    let n = pairs.len() / steps;
+    (0..n.div_ceil(2)).flat_map(|q| (0..steps).flat_map(move |s| [at(2 * q, s), at(2 * q + 1, s)])).collect()
+}
+
 /// Little-endian int32 words of int8 data (a multiple of 4 long), so the C
 /// arrays have the type the kernels read.
 pub fn words(bytes: &[i8]) -> Vec<i32> {
@@ -164,6 +173,12 @@ mod tests {
         assert_eq!(chans[0], [7, 1 << 30, 3, -1020]);
         let v = with_constants(&[10, 11, 12], 3, &chans);
         assert_eq!(v, [7, -2, 10, 11, 12, 1 << 30, 3, -1020, 5, 0, 1]);
+    }
+
+    #[test]
+    fn quad_layout_pairs_pairs() {
+        // 3 pairs x 2 steps: word 10p + s.
+        assert_eq!(quad_weights(&[0, 1, 10, 11, 20, 21], 2), [0, 10, 1, 11, 20, 0, 21, 0]);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use super::layers::array_body;
 use crate::ir::{Conv2d, FullyConnected, Op, OpKind};
 use crate::quant::params::{AddParams, ConvParams, FcParams, Params, PoolParams};
 use crate::quant::fixedpoint::multiply_by_quantized_multiplier;
-use layout::{acc_bound, chan, chan_fields, constant_chan, dw3x3_weights, folded_bias, gemm_weights, requant_exact, rows_weights, with_constants, words};
+use layout::{acc_bound, chan, chan_fields, constant_chan, dw3x3_weights, folded_bias, gemm_weights, quad_weights, requant_exact, rows_weights, with_constants, words};
 
 /// Headers of runtime-c/kernels/dsp a DSP project carries (in runtime/dsp/).
 pub const HEADERS: &[&str] = &["hyb_dsp.h", "conv_s8.h", "depthwise_s8.h", "depthwise3x3_s8.h", "fully_connected_s8.h", "avg_pool_s8.h", "add_s8.h"];
@@ -296,8 +296,9 @@ fn fully_connected(l: &str, f: &FcParams, fc: &FullyConnected) -> Option<Emitted
     let (n, out) = (f.in_len, f.out_len);
     let w = &fc.weights;
     let row = |o: usize| Box::new(w[o * n..(o + 1) * n].iter().copied()) as Box<dyn Iterator<Item = i8>>;
-    let (chans, shift0) = channels(1, out, 2, row, &fc.bias, f.input_offset, f.output_offset, |_| (f.multiplier, f.shift))?;
-    let data = int32_array(&format!("{l}_weights"), &words(&gemm_weights(w, out, n))) + &chan_array(&format!("{l}_chan"), &chans);
+    let (chans, shift0) = channels(1, out, 4, row, &fc.bias, f.input_offset, f.output_offset, |_| (f.multiplier, f.shift))?;
+    let steps = n.div_ceil(4) * 2;
+    let data = int32_array(&format!("{l}_weights"), &quad_weights(&words(&gemm_weights(w, out, n)), steps)) + &chan_array(&format!("{l}_chan"), &chans);
     let (patch, scratch) = gemm_scratch(n, 1);
     let args = format!(
         "{SCRATCH}, (int8_t *)({SCRATCH} + {patch}), {n}, {out}, {}",
