@@ -1,27 +1,46 @@
 /* FullyConnected int8: the input is sign-extended once into col (the conv
- * kernel's layout for a single pixel), then each pair of outputs takes one
- * weight word (two outputs x two inputs) per step into two SMLADs. Weights
- * are laid out as for Conv2D with k = in_len. */
+ * kernel's layout for a single pixel), then each four outputs take two
+ * weight words (two pairs of outputs x two inputs, one LDRD) per step into
+ * four SMLADs: 12.5 cycles for 8 MACs. Weights are laid out as for Conv2D
+ * with k = in_len, the words of pairs 2q and 2q+1 interleaved per step;
+ * ch has out_len rounded up to a multiple of 4. */
 #ifndef HYB_DSP_FULLY_CONNECTED_H
 #define HYB_DSP_FULLY_CONNECTED_H
 
 #include "conv_s8.h"
 
+/* Two steps of the 1x4 tile: the input words of both (x0, x1), then per
+ * step the two pairs' weight words, each half sign-extended into t. */
+#define HYB_DSP_FC_STEP(x)                                                                                  \
+    "ldrd   %[wa], %[wb], [%[wp]], #8\n\t"                                                                 \
+    "sxtb16 %[t], %[wa]\n\tsmlad %[a0], %[" x "], %[t], %[a0]\n\t"                                       \
+    "sxtb16 %[t], %[wa], ror #8\n\tsmlad %[a1], %[" x "], %[t], %[a1]\n\t"                               \
+    "sxtb16 %[t], %[wb]\n\tsmlad %[a2], %[" x "], %[t], %[a2]\n\t"                                       \
+    "sxtb16 %[t], %[wb], ror #8\n\tsmlad %[a3], %[" x "], %[t], %[a3]\n\t"
+#define HYB_DSP_FC_STEP2 "ldrd   %[x0], %[x1], [%[xp]], #8\n\t" HYB_DSP_FC_STEP("x0") HYB_DSP_FC_STEP("x1")
+#define HYB_DSP_FC_LOOP(body)                                                                               \
+    __asm__("1:\n\t" body "cmp %[xp], %[end]\n\tbne 1b\n\t"                                                \
+            : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [xp] "+r"(x), [wp] "+r"(wp),        \
+              [x0] "=&r"(x0), [x1] "=&r"(x1), [wa] "=&r"(wa), [wb] "=&r"(wb), [t] "=&r"(t)                    \
+            : [end] "r"(col + steps)                                                                        \
+            : "cc", "memory")
+
 HYB_DSP_INLINE void hyb_dsp_fully_connected_s8(const int8_t *in, int8_t *out, const int32_t *w,
                                                const hyb_dsp_chan *ch, int32_t *col, int8_t *patch, int in_len,
                                                int out_len, hyb_dsp_outq q) {
-    const int steps = ((in_len + 3) & ~3) / 2;
+    const int steps = ((in_len + 3) & ~3) / 2; /* even */
     hyb_dsp_im2col(col, 1, patch, in, 0, 0, 1, 1, in_len, 1, 1, 1, 1, 1, 1, 0, 0, 0);
-    for (int c = 0; c < out_len; c += 2) {
-        int32_t a0 = ch[c].bias, a1 = ch[c + 1].bias;
-        const int32_t *wp = w + (c / 2) * steps;
-#pragma GCC unroll 4
-        for (int s = 0; s < steps; s++) {
-            const int32_t wv = wp[s], x = col[s];
-            a0 = __smlad(x, __sxtb16(wv), a0);
-            a1 = __smlad(x, hyb_sxtb16_ror8(wv), a1);
-        }
+    const int32_t *wp = w;
+    for (int c = 0; c < out_len; c += 4) {
+        int32_t a0 = ch[c].bias, a1 = ch[c + 1].bias, a2 = ch[c + 2].bias, a3 = ch[c + 3].bias;
+        const int32_t *x = col;
+        int32_t x0, x1, wa, wb, t;
+        if (steps % 4 == 0)
+            HYB_DSP_FC_LOOP(HYB_DSP_FC_STEP2 HYB_DSP_FC_STEP2);
+        else
+            HYB_DSP_FC_LOOP(HYB_DSP_FC_STEP2);
         hyb_dsp_store2(out + c, a0, a1, ch + c, c + 1 < out_len, q);
+        if (c + 2 < out_len) hyb_dsp_store2(out + c + 2, a2, a3, ch + c + 2, c + 3 < out_len, q);
     }
 }
 

@@ -20,6 +20,58 @@ pub fn gemm_weights(w: &[i8], out: usize, k: usize) -> Vec<i8> {
     v
 }
 
+/// Weights `[out][k_h][k_w][in_c]` (in_c a multiple of 4) for the row
+/// kernel (hyb_dsp_conv_rows_s8): per pair of output channels the
+/// `gemm_weights` steps of the taps in kernel-column order (kx, ky), and a
+/// control word after every `u` steps (u divides k_h * in_c / 2): 0 within a
+/// column, `adjust(kx)` after column kx < k_w - 1, 1 after the last.
+pub fn rows_weights(w: &[i8], out: usize, [k_h, k_w]: [usize; 2], in_c: usize, u: usize, adjust: impl Fn(usize) -> i32) -> Vec<i32> {
+    let k = k_h * k_w * in_c;
+    let tap = |c: usize, kx: usize, ky: usize| &w[c * k + (ky * k_w + kx) * in_c..][..in_c];
+    let perm: Vec<i8> = (0..out).flat_map(|c| (0..k_w).flat_map(move |kx| (0..k_h).flat_map(move |ky| tap(c, kx, ky).iter().copied()))).collect();
+    let col = k_h * in_c / 2;
+    let mut v = Vec::new();
+    for pair in words(&gemm_weights(&perm, out, k)).chunks(k / 2) {
+        for (kx, column) in pair.chunks(col).enumerate() {
+            for (j, chunk) in column.chunks(u).enumerate() {
+                v.extend_from_slice(chunk);
+                let last = (j + 1) * u == col;
+                v.push(if !last { 0 } else if kx + 1 < k_w { adjust(kx) } else { 1 });
+            }
+        }
+    }
+    v
+}
+
+/// The row kernels' weight stream from `rows_weights` (`pair_words` a pair)
+/// and the pairs' channel records (`chan` fields: bias, multiplier, right
+/// shift, round): per pair the two biases, its words, then multiplier,
+/// shift and round of either channel, so one pointer walks them all.
+pub fn with_constants(stream: &[i32], pair_words: usize, chans: &[[i64; 4]]) -> Vec<i32> {
+    let mut v = Vec::with_capacity(stream.len() + 4 * chans.len());
+    for (words, pair) in stream.chunks(pair_words).zip(chans.chunks(2)) {
+        v.extend([pair[0][0], pair[1][0]].map(|b| b as i32));
+        v.extend_from_slice(words);
+        v.extend(pair.iter().flat_map(|c| c[1..].iter().map(|&x| x as i32)));
+    }
+    v
+}
+
+/// The fields of a `chan` record.
+pub fn chan_fields(record: &str) -> [i64; 4] {
+    let mut f = record.trim_matches(['{', '}']).split(',').map(|x| x.parse().unwrap());
+    [(); 4].map(|_| f.next().unwrap())
+}
+
+/// `gemm_weights` words (per pair of outputs `steps` words) for the fully
+/// connected kernel: per four outputs, per step, the two pairs' words side
+/// by side (one LDRD), zero words for a missing last pair.
+pub fn quad_weights(pairs: &[i32], steps: usize) -> Vec<i32> {
+    let at = |p: usize, s: usize| pairs.get(p * steps + s).copied().unwrap_or(0);
+    let n = pairs.len() / steps;
+    (0..n.div_ceil(2)).flat_map(|q| (0..steps).flat_map(move |s| [at(2 * q, s), at(2 * q + 1, s)])).collect()
+}
+
 /// Little-endian int32 words of int8 data (a multiple of 4 long), so the C
 /// arrays have the type the kernels read.
 pub fn words(bytes: &[i8]) -> Vec<i32> {
@@ -93,6 +145,40 @@ mod tests {
         assert_eq!(&v[0..16], &[0, 10, 2, 12, 1, 11, 3, 13, 4, 14, 0, 0, 0, 0, 0, 0]);
         // pair 1: channel 2 and a zero channel
         assert_eq!(&v[16..24], &[20, 0, 22, 0, 21, 0, 23, 0]);
+    }
+
+    #[test]
+    fn rows_layout_orders_taps_by_kernel_column() {
+        // 2 channels, 2x2 kernel, 4 input channels: w[c][ky][kx][i] = 16c + 8ky + 4kx + i.
+        let w: Vec<i8> = (0..32).map(|v| v as i8).collect();
+        let v = rows_weights(&w, 2, [2, 2], 4, 2, |kx| -4 * (kx as i32 + 10));
+        // Per column: 2 taps x 2 steps, a control word after every 2 steps.
+        assert_eq!(v.len(), 2 * (4 + 2) * 2 / 2);
+        let b = |x: i32| x.to_le_bytes().map(|b| b as i8);
+        // Column 0, tap (ky 0, kx 0): step 0 = channels 0,1 x inputs 0,2.
+        assert_eq!(b(v[0]), [0, 16, 2, 18]);
+        assert_eq!(b(v[1]), [1, 17, 3, 19]);
+        assert_eq!(v[2], 0);
+        // Tap (ky 1, kx 0) comes next, then the column adjustment.
+        assert_eq!(b(v[3]), [8, 24, 10, 26]);
+        assert_eq!(v[5], -40);
+        // Column 1 starts with tap (ky 0, kx 1) and ends with the last flag.
+        assert_eq!(b(v[6]), [4, 20, 6, 22]);
+        assert_eq!(v[11], 1);
+    }
+
+    #[test]
+    fn constants_frame_each_pair() {
+        let chans = [chan(7, 1 << 30, -3, -128), chan(-2, 5, 0, 1)].map(|c| chan_fields(&c));
+        assert_eq!(chans[0], [7, 1 << 30, 3, -1020]);
+        let v = with_constants(&[10, 11, 12], 3, &chans);
+        assert_eq!(v, [7, -2, 10, 11, 12, 1 << 30, 3, -1020, 5, 0, 1]);
+    }
+
+    #[test]
+    fn quad_layout_pairs_pairs() {
+        // 3 pairs x 2 steps: word 10p + s.
+        assert_eq!(quad_weights(&[0, 1, 10, 11, 20, 21], 2), [0, 10, 1, 11, 20, 0, 21, 0]);
     }
 
     #[test]

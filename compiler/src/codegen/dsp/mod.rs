@@ -11,7 +11,7 @@ use super::layers::array_body;
 use crate::ir::{Conv2d, FullyConnected, Op, OpKind};
 use crate::quant::params::{AddParams, ConvParams, FcParams, Params, PoolParams};
 use crate::quant::fixedpoint::multiply_by_quantized_multiplier;
-use layout::{acc_bound, chan, constant_chan, dw3x3_weights, folded_bias, gemm_weights, requant_exact, words};
+use layout::{acc_bound, chan, chan_fields, constant_chan, dw3x3_weights, folded_bias, gemm_weights, quad_weights, requant_exact, rows_weights, with_constants, words};
 
 /// Headers of runtime-c/kernels/dsp a DSP project carries (in runtime/dsp/).
 pub const HEADERS: &[&str] = &["hyb_dsp.h", "conv_s8.h", "depthwise_s8.h", "depthwise3x3_s8.h", "fully_connected_s8.h", "avg_pool_s8.h", "add_s8.h"];
@@ -69,6 +69,8 @@ pub fn layer(index: usize, op: &Op, p: &Params, io: &Operands) -> Option<DspLaye
         ),
     };
     let params = if scratch_words > 0 { format!("{params}, int32_t *{SCRATCH}") } else { params.to_string() };
+    // The row kernels carry their channel records in the weight stream.
+    let args = if data.contains(&format!("{l}_chan[")) { args } else { args.replace(&format!("{l}_chan"), "0") };
     let function = Function { params, body: format!("{kernel}({operands}, {consts});") };
     Some(DspLayer { data, function, args, scratch_words })
 }
@@ -141,6 +143,10 @@ fn conv2d(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
     let w = &conv.weights;
     let row = |oc: usize| Box::new(w[oc * k..(oc + 1) * k].iter().copied()) as Box<dyn Iterator<Item = i8>>;
     let (chans, shift0) = channels(1, out_c, 2, row, &conv.bias, c.input_offset, c.output_offset, |oc| (c.multiplier[oc], c.shift[oc]))?;
+    let usual_out = c.act_min == -128 && c.act_max == 127 && !shift0 && out_c % 2 == 0 && 3 * out_c < 4096;
+    if in_c % 4 == 0 && usual_out {
+        return Some(conv_rows(l, c, w, &chans).unwrap_or_else(|| conv_col(l, c, w, &chans)));
+    }
     let data = int32_array(&format!("{l}_weights"), &words(&gemm_weights(w, out_c, k))) + &chan_array(&format!("{l}_chan"), &chans);
     let (patch, scratch) = gemm_scratch(k, 4);
     let args = format!(
@@ -149,6 +155,84 @@ fn conv2d(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
         -c.input_offset, outq(c.act_min, c.act_max, shift0)
     );
     Some((data, "hyb_dsp_conv_s8", args, scratch))
+}
+
+/// Steps a weight-stream chunk of the row kernels holds: the most of the
+/// asm's unrollings that divides the steps of a kernel column (even).
+fn unroll(col_steps: usize) -> usize {
+    [32, 24, 16, 8, 4, 2].into_iter().find(|u| col_steps % u == 0).unwrap()
+}
+
+/// The row kernels' weight stream with the channel records (no chan array).
+fn stream_array(l: &str, stream: &[i32], steps: usize, u: usize, chans: &[String]) -> String {
+    let fields: Vec<[i64; 4]> = chans.iter().map(|c| chan_fields(c)).collect();
+    int32_array(&format!("{l}_weights"), &with_constants(stream, steps + steps / u, &fields))
+}
+
+/// Most scratch words a row kernel's layer may take with its weights widened.
+const WIDE_MAX_WORDS: usize = 4096;
+
+/// Where the row kernels' sign-extended weight stream goes (after `used`
+/// scratch words; "0" for none: it would take more than WIDE_MAX_WORDS),
+/// and the scratch words the layer then takes. The stream has out_c / 2
+/// pairs of `steps` words, a control word every `u` and 8 words of channel
+/// records; widened, two words a step.
+fn widened(used: usize, out_c: usize, steps: usize, u: usize) -> (String, usize) {
+    let words = out_c / 2 * (8 + 2 * steps + steps / u);
+    if used + words > WIDE_MAX_WORDS {
+        return ("0".into(), used);
+    }
+    (format!("{SCRATCH} + {used}"), used + words)
+}
+
+/// The row kernel (hyb_dsp_conv_rows_s8) for kernels larger than 1x1 with
+/// in_c % 4 == 0 and dilation 1 (the caller checked the output side for HYB_DSP_RQ_OK).
+fn conv_rows(l: &str, c: &ConvParams, w: &[i8], chans: &[String]) -> Option<Emitted> {
+    let [in_h, in_w, in_c] = c.in_hwc;
+    let [out_h, out_w, out_c] = c.out_hwc;
+    let [k_h, k_w] = c.kernel;
+    let [s_h, s_w] = c.stride;
+    if k_h * k_w == 1 || c.dilation != [1, 1] {
+        return None;
+    }
+    // Padded columns every group of four output pixels reads, per residue mod s_w.
+    let span = (out_w.next_multiple_of(4) - 1) * s_w + k_w;
+    let hw = span.div_ceil(s_w);
+    let wb = s_w * hw;
+    // The step's second LDRD post-increments by 4 * wb - 8 (at most 1020).
+    if 4 * wb > 1028 {
+        return None;
+    }
+    let row_w = in_c / 2 * wb;
+    let off = |kx: usize| ((kx % s_w) * hw + kx / s_w) as i64;
+    let adjust = |kx: usize| (4 * (off(kx + 1) - off(kx) - (k_h * row_w) as i64)) as i32;
+    let u = unroll(k_h * in_c / 2);
+    let nb = (k_h + 3 * s_h).min((out_h - 1) * s_h + k_h);
+    let steps = k_h * k_w * in_c / 2;
+    let data = stream_array(l, &rows_weights(w, out_c, c.kernel, in_c, u, adjust), steps, u, chans);
+    let (wide, scratch) = widened(nb * row_w + if out_w % 4 != 0 { out_c } else { 0 }, out_c, steps, u);
+    let args = format!(
+        "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {out_c}, {k_h}, {k_w}, {s_h}, {s_w}, {}, {}, {}, {hw}, {nb}, {u}, {wide}",
+        c.pad_top, c.pad_left, -c.input_offset
+    );
+    Some((data, "hyb_dsp_conv_rows_s8", args, scratch))
+}
+
+/// The im2col kernel with the row kernel's tile (hyb_dsp_conv_col_s8) for
+/// the other convolutions with in_c % 4 == 0: one kernel column of k / 2 steps.
+fn conv_col(l: &str, c: &ConvParams, w: &[i8], chans: &[String]) -> Emitted {
+    let [in_h, in_w, in_c] = c.in_hwc;
+    let [out_h, out_w, out_c] = c.out_hwc;
+    let k = c.kernel[0] * c.kernel[1] * in_c;
+    let u = unroll(k / 2);
+    let data = stream_array(l, &rows_weights(w, out_c, [1, 1], k, u, |_| 0), k / 2, u, chans);
+    let (wide, scratch) = widened(2 * k + out_c, out_c, k / 2, u);
+    let args = format!(
+        "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {out_c}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {u}, {wide}",
+        c.kernel[0], c.kernel[1], c.stride[0], c.stride[1], c.dilation[0], c.dilation[1], c.pad_top, c.pad_left,
+        -c.input_offset
+    );
+    (data, "hyb_dsp_conv_col_s8", args, scratch)
 }
 
 fn depthwise(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
@@ -216,8 +300,9 @@ fn fully_connected(l: &str, f: &FcParams, fc: &FullyConnected) -> Option<Emitted
     let (n, out) = (f.in_len, f.out_len);
     let w = &fc.weights;
     let row = |o: usize| Box::new(w[o * n..(o + 1) * n].iter().copied()) as Box<dyn Iterator<Item = i8>>;
-    let (chans, shift0) = channels(1, out, 2, row, &fc.bias, f.input_offset, f.output_offset, |_| (f.multiplier, f.shift))?;
-    let data = int32_array(&format!("{l}_weights"), &words(&gemm_weights(w, out, n))) + &chan_array(&format!("{l}_chan"), &chans);
+    let (chans, shift0) = channels(1, out, 4, row, &fc.bias, f.input_offset, f.output_offset, |_| (f.multiplier, f.shift))?;
+    let steps = n.div_ceil(4) * 2;
+    let data = int32_array(&format!("{l}_weights"), &quad_weights(&words(&gemm_weights(w, out, n)), steps)) + &chan_array(&format!("{l}_chan"), &chans);
     let (patch, scratch) = gemm_scratch(n, 1);
     let args = format!(
         "{SCRATCH}, (int8_t *)({SCRATCH} + {patch}), {n}, {out}, {}",
