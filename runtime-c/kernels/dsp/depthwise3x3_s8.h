@@ -41,8 +41,37 @@ HYB_DSP_INLINE int32_t hyb_pk_hi(int32_t a, int32_t b) {
     return r;
 }
 
-/* Pixels a, b (4 channels each) -> words (a.ch, b.ch) of four planes; the
- * bytes are paired first, so four SXTB16 finish the job. */
+/* Write pointers into the four planes of a group of channels, one row. */
+typedef struct {
+    int32_t *p0, *p1, *p2, *p3;
+} hyb_dw3_dst;
+
+/* Pixels a, b, c, e (4 channels each) -> words (a.ch, b.ch), (c.ch, e.ch)
+ * of each channel's plane, stored with STRD and write-back: the bytes are
+ * paired first (PKH), so eight SXTB16 finish the job. The body of a row
+ * runs as one asm loop (gcc shuffles registers around a per-step asm). */
+#define HYB_DW3_PUT2                                   \
+    "pkhbt  %[t0], %[a], %[b], lsl #16\n\t"            \
+    "pkhtb  %[u0], %[b], %[a], asr #16\n\t"            \
+    "pkhbt  %[t1], %[c], %[e], lsl #16\n\t"            \
+    "pkhtb  %[u1], %[e], %[c], asr #16\n\t"            \
+    "sxtb16 %[a], %[t0]\n\t"                           \
+    "sxtb16 %[b], %[t1]\n\t"                           \
+    "strd   %[a], %[b], [%[p0]], #8\n\t"               \
+    "sxtb16 %[a], %[t0], ror #8\n\t"                   \
+    "sxtb16 %[b], %[t1], ror #8\n\t"                   \
+    "strd   %[a], %[b], [%[p1]], #8\n\t"               \
+    "sxtb16 %[a], %[u0]\n\t"                           \
+    "sxtb16 %[b], %[u1]\n\t"                           \
+    "strd   %[a], %[b], [%[p2]], #8\n\t"               \
+    "sxtb16 %[a], %[u0], ror #8\n\t"                   \
+    "sxtb16 %[b], %[u1], ror #8\n\t"                   \
+    "strd   %[a], %[b], [%[p3]], #8\n\t"
+#define HYB_DW3_PUT_REGS                                                                                   \
+    [t0] "=&r"(t0), [t1] "=&r"(t1), [u0] "=&r"(u0), [u1] "=&r"(u1), [p0] "+&r"(d->p0), [p1] "+&r"(d->p1), \
+        [p2] "+&r"(d->p2), [p3] "+&r"(d->p3)
+
+/* The same in C for the edges, where gcc folds the zero-point pixels. */
 #define HYB_DW3_PAIR(a, b, t, u) const int32_t t = hyb_pk_lo(a, b), u = hyb_pk_hi(a, b)
 HYB_DSP_INLINE void hyb_dsp_dw3_put2(int32_t *p, int plane_words, int32_t a, int32_t b, int32_t c, int32_t d) {
     HYB_DW3_PAIR(a, b, t0, u0);
@@ -57,12 +86,31 @@ HYB_DSP_INLINE void hyb_dsp_dw3_put1(int32_t *p, int plane_words, int32_t a, int
     p[0] = __sxtb16(t), p[plane_words] = hyb_sxtb16_ror8(t);
     p[2 * plane_words] = __sxtb16(u), p[3 * plane_words] = hyb_sxtb16_ror8(u);
 }
+#undef HYB_DW3_PAIR
+
+/* n >= 1 steps of four pixels from src (c_n bytes apart), all in the image. */
+HYB_DSP_INLINE void hyb_dsp_dw3_put_run(hyb_dw3_dst *d, const int8_t *src, int n, int c_n) {
+    int32_t a, b, c, e, t0, t1, u0, u1;
+    __asm__ volatile(
+        "1:\n\t"
+        "ldr    %[a], [%[s]]\n\t"
+        "ldr    %[b], [%[s], #%c[c1]]\n\t"
+        "ldr    %[c], [%[s], #%c[c2]]\n\t"
+        "ldr    %[e], [%[s], #%c[c3]]\n\t"
+        "add    %[s], %[s], #%c[c4]\n\t" HYB_DW3_PUT2
+        "subs   %[n], %[n], #1\n\t"
+        "bne    1b\n\t"
+        : [a] "=&r"(a), [b] "=&r"(b), [c] "=&r"(c), [e] "=&r"(e), HYB_DW3_PUT_REGS, [s] "+&r"(src), [n] "+&r"(n)
+        : [c1] "i"(c_n), [c2] "i"(2 * c_n), [c3] "i"(3 * c_n), [c4] "i"(4 * c_n)
+        : "memory", "cc");
+}
 
 /* Pixel ix of an input row (4 channels), or the zero point outside. */
 #define HYB_DW3_PX(ix) ((ix) >= 0 && (ix) < in_w ? hyb_dsp_load32(row + (ix) * c_n) : zp4)
 
 /* Input row `row` (NULL: outside the image) of channels c..c+3 into their
- * planes' row at dst: pw columns, pad_l of them left of the image. */
+ * planes' row at dst (plane_words apart): pw columns, pad_l of them left of
+ * the image. */
 HYB_DSP_INLINE void hyb_dsp_dw3_row_in(int32_t *dst, int plane_words, const int8_t *row, int in_w, int c_n, int pw,
                                        int pad_l, int32_t zp4) {
     const int pw_words = pw / 2;
@@ -85,7 +133,12 @@ HYB_DSP_INLINE void hyb_dsp_dw3_row_in(int32_t *dst, int plane_words, const int8
         hyb_dsp_dw3_put2(dst, plane_words, HYB_DW3_PX(i), HYB_DW3_PX(i + 1), HYB_DW3_PX(i + 2), HYB_DW3_PX(i + 3));
     }
     const int8_t *src = row + (x - pad_l) * c_n;
-    for (int k = 0; k < body; k++, x += 4, dst += 2, src += 4 * c_n)
+    if (body >= 3) { /* the asm loop pays for its set-up */
+        hyb_dw3_dst d = {dst, dst + plane_words, dst + 2 * plane_words, dst + 3 * plane_words};
+        hyb_dsp_dw3_put_run(&d, src, body, c_n);
+        x += 4 * body, dst += 2 * body;
+    }
+    for (int k = 0; k < body && body < 3; k++, x += 4, dst += 2, src += 4 * c_n)
         hyb_dsp_dw3_put2(dst, plane_words, hyb_dsp_load32(src), hyb_dsp_load32(src + c_n), hyb_dsp_load32(src + 2 * c_n),
                          hyb_dsp_load32(src + 3 * c_n));
     for (; x + 4 <= pw; x += 4, dst += 2) {
