@@ -116,8 +116,13 @@ HYB_DSP_INLINE void hyb_dsp_dw3_row_in(int32_t *dst, int plane_words, const int8
     const int pw_words = pw / 2;
     if (!row) {
         const int32_t z = __sxtb16(zp4);
-        for (int k = 0; k < 4; k++, dst += plane_words)
-            for (int x = 0; x < pw_words; x++) dst[x] = z;
+        for (int k = 0; k < 4; k++, dst += plane_words) {
+            int32_t *p = dst;
+            int x = 0;
+            if (pw_words > 4) /* in pairs: gcc pairs only short runs of these stores */
+                for (; x + 2 <= pw_words; x += 2, p += 2) __asm__ volatile("strd %1, %1, [%0]" : : "r"(p), "r"(z) : "memory");
+            for (; x < pw_words; x++) *p++ = z;
+        }
         return;
     }
     /* Steps of four columns: a head with pixels left of the image, a body
