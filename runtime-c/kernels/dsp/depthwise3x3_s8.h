@@ -324,7 +324,8 @@ HYB_DSP_INLINE void hyb_dsp_dw3_band_c(const int32_t *plane, const int32_t *w, c
         }
 }
 
-/* planes: c_n planes of ((band - 1) * s + 3) rows of pw int16 columns.
+/* planes: c_n planes of ((band - 1) * s + 3) rows of pw int16 columns, and
+ * one word of zero point after them (a right pad when pw leaves it out).
  * band: output rows per band (even unless it covers the layer). relu: the
  * activation floor is at or above the output zero point. */
 HYB_DSP_INLINE void hyb_dsp_depthwise3x3_s8(const int8_t *in, int8_t *out, const int32_t *w, const hyb_dsp_chan *ch,
@@ -345,6 +346,7 @@ HYB_DSP_INLINE void hyb_dsp_depthwise3x3_s8(const int8_t *in, int8_t *out, const
                 hyb_dsp_dw3_row_in(planes + c * plane_words + y * pw_words, plane_words, row ? row + c : 0, in_w, c_n,
                                    pw, pad_l, zp4);
         }
+        planes[c_n * plane_words] = __sxtb16(zp4);
         int8_t *ob = out + oy0 * orow;
         for (int c = 0; c < c_n; c++) {
             const int32_t *plane = planes + c * plane_words;

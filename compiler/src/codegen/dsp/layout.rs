@@ -93,6 +93,20 @@ pub fn dw3x3_band(out_h: usize, s: usize, row_bytes: usize, max_bytes: usize) ->
     (2..out_h).step_by(2).take_while(|&nb| bytes(nb) <= max_bytes).last().unwrap_or(2)
 }
 
+/// Int16 columns a plane row of the 3x3 depthwise kernel stores: every
+/// window of the (even) pairs of output pixels. A stride-1 layer of odd
+/// width with a zero-point column on each side keeps only the left one: a
+/// window's right pad is then the next row's left pad (one more word after
+/// the last plane), and the column after it belongs to no output.
+pub fn dw3x3_pw(in_w: usize, out_w: usize, s: usize, pad_l: usize) -> usize {
+    let pw = ((out_w.next_multiple_of(2) - 1) * s + 3).next_multiple_of(2);
+    if s == 1 && pad_l == 1 && out_w % 2 == 1 && in_w <= out_w {
+        pw - 2
+    } else {
+        pw
+    }
+}
+
 /// Whether the kernel's immediates fit: LDRD offsets (<= 1020) of a group of
 /// tiles over the window's rows, STRB offsets (<= 4095) of its outputs.
 pub fn dw3x3_offsets_fit(s: usize, pw: usize, out_row: usize, c_n: usize) -> bool {
@@ -146,6 +160,7 @@ mod tests {
         assert!(dw3x3_offsets_fit(2, 50, 24 * 16, 16));
         assert!(!dw3x3_offsets_fit(2, 100, 48 * 16, 16));
         assert!(!dw3x3_offsets_fit(1, 8, 1024 * 4, 4));
+        assert_eq!((dw3x3_pw(5, 5, 1, 1), dw3x3_pw(6, 6, 1, 1), dw3x3_pw(6, 5, 1, 1), dw3x3_pw(12, 6, 2, 0)), (6, 8, 8, 14));
         assert!(relu_floor(-128, -128) && relu_floor(0, -3) && !relu_floor(-128, -100));
     }
 

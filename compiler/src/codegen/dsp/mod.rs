@@ -11,7 +11,7 @@ use super::layers::array_body;
 use crate::ir::{Conv2d, FullyConnected, Op, OpKind};
 use crate::quant::params::{AddParams, ConvParams, FcParams, Params, PoolParams};
 use crate::quant::fixedpoint::multiply_by_quantized_multiplier;
-use layout::{acc_bound, chan, constant_chan, dw3x3_band, dw3x3_offsets_fit, dw3x3_weights, folded_bias, gemm_weights, relu_floor, requant_exact, words};
+use layout::{acc_bound, chan, constant_chan, dw3x3_band, dw3x3_offsets_fit, dw3x3_pw, dw3x3_weights, folded_bias, gemm_weights, relu_floor, requant_exact, words};
 
 /// Headers of runtime-c/kernels/dsp a DSP project carries (in runtime/dsp/).
 pub const HEADERS: &[&str] = &["hyb_dsp.h", "conv_s8.h", "depthwise_s8.h", "depthwise3x3_s8.h", "fully_connected_s8.h", "avg_pool_s8.h", "add_s8.h"];
@@ -183,8 +183,7 @@ fn depthwise3x3(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
     let [in_h, in_w, in_c] = c.in_hwc;
     let [out_h, out_w, out_c] = c.out_hwc;
     let s = c.stride[0];
-    // Plane columns: every window of the (even) pairs of output pixels.
-    let pw = ((out_w.next_multiple_of(2) - 1) * s + 3).next_multiple_of(2);
+    let pw = dw3x3_pw(in_w, out_w, s, c.pad_left);
     let band = dw3x3_band(out_h, s, out_c * pw * 2, DW3_MAX_BYTES);
     if !dw3x3_offsets_fit(s, pw, out_w * out_c, out_c) {
         return None;
@@ -198,7 +197,7 @@ fn depthwise3x3(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
         "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {s}, {}, {}, {pw}, {band}, {}, {}, {}",
         c.pad_top, c.pad_left, -c.input_offset, outq(c.act_min, c.act_max, shift0), relu as i32
     );
-    let scratch = out_c * ((band - 1) * s + 3) * pw / 2;
+    let scratch = out_c * ((band - 1) * s + 3) * pw / 2 + 1;
     Some((data, "hyb_dsp_depthwise3x3_s8", args, scratch))
 }
 
