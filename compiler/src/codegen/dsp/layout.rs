@@ -108,7 +108,8 @@ pub fn dw3x3_pw(in_w: usize, out_w: usize, s: usize, pad_l: usize) -> usize {
 }
 
 /// Whether the kernel's immediates fit: LDRD offsets (<= 1020) of a group of
-/// tiles over the window's rows, STRB offsets (<= 4095) of its outputs.
+/// tiles over the window's rows, STRB offsets (<= 4095) of its outputs (which
+/// also bounds the conversion loop's step of four pixels, 4 * c_n).
 pub fn dw3x3_offsets_fit(s: usize, pw: usize, out_row: usize, c_n: usize) -> bool {
     let load = 4 * (DW3_GROUP * s + (2 * s + 1) * (pw / 2)) + 8;
     let store = 2 * DW3_GROUP * c_n + out_row + c_n;
