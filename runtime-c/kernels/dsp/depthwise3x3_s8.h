@@ -230,10 +230,17 @@ typedef struct {
     int32_t v[6];
 } hyb_dw3_w;
 
-HYB_DSP_INLINE void hyb_dsp_dw3_tile(const int32_t *r, hyb_dw3_w w, int32_t *bias, const hyb_dw3_q *qs, int s,
+HYB_DSP_INLINE void hyb_dsp_dw3_tile(const int32_t *r, hyb_dw3_w w, int32_t bias, const hyb_dw3_q *qs, int s,
                                      int k0, int k1, int k2, int k3, int k4, int oo, int orow, int ocol, int w2, int h2,
                                      int relu) {
     int32_t a0, a1, a2, a3, x0, x1, x2;
+    /* The same registers for the weights and bias in every tile, so gcc
+     * does not shuffle them between tiles and loops. The non-ReLU
+     * requantization borrows b and restores it from memory before the end,
+     * so b is an input (its own register: all seven are fixed). */
+    register int32_t v0 __asm__("r4") = w.v[0], v1 __asm__("r5") = w.v[1], v2 __asm__("r6") = w.v[2];
+    register int32_t v3 __asm__("r8") = w.v[3], v4 __asm__("r9") = w.v[4], v5 __asm__("r10") = w.v[5];
+    register int32_t b __asm__("r11") = bias;
     if (s == 1)
         __asm__ volatile(
             HYB_DW3_LD1("k0") HYB_DW3_S1("a0", "a1", "p0", "q0", "b", "b")
@@ -243,10 +250,9 @@ HYB_DSP_INLINE void hyb_dsp_dw3_tile(const int32_t *r, hyb_dw3_w w, int32_t *bia
             ".if %c[h2]\n\t" HYB_DW3_S1("a2", "a3", "p1", "q1", "a2", "a3")
             HYB_DW3_LD1("k3") HYB_DW3_S1("a2", "a3", "p2", "q2", "a2", "a3") ".endif\n\t"
             HYB_DW3_OUT("b") ".if !%c[relu]\n\tldr %[b], %[bm]\n\t.endif\n\t"
-            : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x0] "=&r"(x0), [x1] "=&r"(x1),
-              [b] "+&r"(*bias)
-            : [r] "r"(r), [p0] "r"(w.v[0]), [q0] "r"(w.v[1]), [p1] "r"(w.v[2]), [q1] "r"(w.v[3]), [p2] "r"(w.v[4]),
-              [q2] "r"(w.v[5]), [k0] "i"(4 * k0), [k1] "i"(4 * k1), [k2] "i"(4 * k2), [k3] "i"(4 * k3), HYB_DW3_CONSTS
+            : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x0] "=&r"(x0), [x1] "=&r"(x1)
+            : [b] "r"(b), [r] "r"(r), [p0] "r"(v0), [q0] "r"(v1), [p1] "r"(v2), [q1] "r"(v3), [p2] "r"(v4),
+              [q2] "r"(v5), [k0] "i"(4 * k0), [k1] "i"(4 * k1), [k2] "i"(4 * k2), [k3] "i"(4 * k3), HYB_DW3_CONSTS
             : "memory");
     else
         __asm__ volatile(
@@ -258,15 +264,16 @@ HYB_DSP_INLINE void hyb_dsp_dw3_tile(const int32_t *r, hyb_dw3_w w, int32_t *bia
             HYB_DW3_LD2("k4") HYB_DW3_S2("a2", "a3", "p2", "t2", "t", "a2", "a3") ".endif\n\t"
             HYB_DW3_OUT("x2")
             : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x0] "=&r"(x0), [x1] "=&r"(x1),
-              [x2] "=&r"(x2), [b] "+&r"(*bias)
-            : [r] "r"(r), [p0] "r"(w.v[0]), [p1] "r"(w.v[2]), [p2] "r"(w.v[4]), [t01] "r"(w.v[1]), [t2] "r"(w.v[5]),
+              [x2] "=&r"(x2)
+            : [b] "r"(b), [r] "r"(r), [p0] "r"(v0), [p1] "r"(v2), [p2] "r"(v4), [t01] "r"(v1), [t2] "r"(v5),
               [k0] "i"(4 * k0), [k1] "i"(4 * k1), [k2] "i"(4 * k2), [k3] "i"(4 * k3), [k4] "i"(4 * k4), HYB_DW3_CONSTS
             : "memory");
+    (void)v3;
 }
 
 /* Output rows (two if h2) of one channel across the width: r is the plane
  * at the window's top row. Wide rows loop over groups of U tiles. */
-HYB_DSP_INLINE void hyb_dsp_dw3_rows(const int32_t *r, hyb_dw3_w w, int32_t *bias, hyb_dw3_q *qs, int s,
+HYB_DSP_INLINE void hyb_dsp_dw3_rows(const int32_t *r, hyb_dw3_w w, int32_t bias, hyb_dw3_q *qs, int s,
                                      int pw_words, int out_w, int orow, int ocol, int h2, int relu) {
     enum { U = 4 };
     int8_t *const o = qs->o;
@@ -356,11 +363,11 @@ HYB_DSP_INLINE void hyb_dsp_depthwise3x3_s8(const int8_t *in, int8_t *out, const
             }
             const hyb_dw3_w wv = hyb_dsp_dw3_weights(w + 3 * c, s);
             hyb_dw3_q qs = {ch[c].mult, ch[c].round, ch[c].shift, ob + c, ch[c].bias};
-            int32_t bias = ch[c].bias;
+            const int32_t bias = ch[c].bias;
             int oy = 0;
             for (; oy + 2 <= nb; oy += 2, plane += 2 * s * pw_words, qs.o += 2 * orow)
-                hyb_dsp_dw3_rows(plane, wv, &bias, &qs, s, pw_words, out_w, orow, c_n, 1, relu);
-            if (oy < nb) hyb_dsp_dw3_rows(plane, wv, &bias, &qs, s, pw_words, out_w, orow, c_n, 0, relu);
+                hyb_dsp_dw3_rows(plane, wv, bias, &qs, s, pw_words, out_w, orow, c_n, 1, relu);
+            if (oy < nb) hyb_dsp_dw3_rows(plane, wv, bias, &qs, s, pw_words, out_w, orow, c_n, 0, relu);
         }
     }
 }
