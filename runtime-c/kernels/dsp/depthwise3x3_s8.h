@@ -88,22 +88,26 @@ HYB_DSP_INLINE void hyb_dsp_dw3_put1(int32_t *p, int plane_words, int32_t a, int
 }
 #undef HYB_DW3_PAIR
 
-/* n >= 1 steps of four pixels from src (c_n bytes apart), all in the image. */
+/* n >= 2 steps of four pixels from src (c_n bytes apart), all in the image;
+ * two a loop iteration. */
+#define HYB_DW3_STEP                                   \
+    "ldr    %[a], [%[s]]\n\t"                          \
+    "ldr    %[b], [%[s], #%c[c1]]\n\t"                 \
+    "ldr    %[c], [%[s], #%c[c2]]\n\t"                 \
+    "ldr    %[e], [%[s], #%c[c3]]\n\t"                 \
+    "add    %[s], %[s], #%c[c4]\n\t" HYB_DW3_PUT2
 HYB_DSP_INLINE void hyb_dsp_dw3_put_run(hyb_dw3_dst *d, const int8_t *src, int n, int c_n) {
-    int32_t a, b, c, e, t0, t1, u0, u1;
-    __asm__ volatile(
-        "1:\n\t"
-        "ldr    %[a], [%[s]]\n\t"
-        "ldr    %[b], [%[s], #%c[c1]]\n\t"
-        "ldr    %[c], [%[s], #%c[c2]]\n\t"
-        "ldr    %[e], [%[s], #%c[c3]]\n\t"
-        "add    %[s], %[s], #%c[c4]\n\t" HYB_DW3_PUT2
-        "subs   %[n], %[n], #1\n\t"
-        "bne    1b\n\t"
-        : [a] "=&r"(a), [b] "=&r"(b), [c] "=&r"(c), [e] "=&r"(e), HYB_DW3_PUT_REGS, [s] "+&r"(src), [n] "+&r"(n)
-        : [c1] "i"(c_n), [c2] "i"(2 * c_n), [c3] "i"(3 * c_n), [c4] "i"(4 * c_n)
-        : "memory", "cc");
+    int32_t a, b, c, e, t0, t1, u0, u1, pairs = n / 2;
+    __asm__ volatile(".if %c[odd]\n\t" HYB_DW3_STEP ".endif\n\t"
+                     "1:\n\t" HYB_DW3_STEP HYB_DW3_STEP
+                     "subs   %[n], %[n], #1\n\t"
+                     "bne    1b\n\t"
+                     : [a] "=&r"(a), [b] "=&r"(b), [c] "=&r"(c), [e] "=&r"(e), HYB_DW3_PUT_REGS, [s] "+&r"(src),
+                       [n] "+&r"(pairs)
+                     : [c1] "i"(c_n), [c2] "i"(2 * c_n), [c3] "i"(3 * c_n), [c4] "i"(4 * c_n), [odd] "i"(n & 1)
+                     : "memory", "cc");
 }
+#undef HYB_DW3_STEP
 
 /* Pixel ix of an input row (4 channels), or the zero point outside. */
 #define HYB_DW3_PX(ix) ((ix) >= 0 && (ix) < in_w ? hyb_dsp_load32(row + (ix) * c_n) : zp4)
