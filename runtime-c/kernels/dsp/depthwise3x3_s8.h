@@ -224,8 +224,6 @@ typedef struct {
         [bm] "m"(qs->bias), [oo] "i"(oo), [oc] "i"(ocol), [or] "i"(orow), [w2] "i"(w2), [h2] "i"(h2), \
         [relu] "i"(relu)
 
-/* One tile of one channel: outputs (h2 ? 2 : 1) rows x (w2 ? 2 : 1) columns
- * at o + oo; r + k* are the window rows' words (r + k0 the top left). */
 /* One channel's doubled int16 weight pairs in tile order: stride 1 (p0, q0,
  * p1, q1, p2, q2); stride 2 (p0, t01, p1, -, p2, t2) with t01 = (w0[2],
  * w1[2]) and t2's top half w2[2]. Passed by value, so gcc keeps them in
@@ -234,6 +232,8 @@ typedef struct {
     int32_t v[6];
 } hyb_dw3_w;
 
+/* One tile of one channel: outputs (h2 ? 2 : 1) rows x (w2 ? 2 : 1) columns
+ * at o + oo; r + k* are the window rows' words (r + k0 the top left). */
 HYB_DSP_INLINE void hyb_dsp_dw3_tile(const int32_t *r, hyb_dw3_w w, int32_t bias, const hyb_dw3_q *qs, int s,
                                      int k0, int k1, int k2, int k3, int k4, int oo, int orow, int ocol, int w2, int h2,
                                      int relu) {
@@ -301,6 +301,7 @@ HYB_DSP_INLINE void hyb_dsp_dw3_rows(const int32_t *r, hyb_dw3_w w, int32_t bias
     qs->o = o;
 }
 
+/* One channel's hyb_dw3_w from its three weight words. */
 HYB_DSP_INLINE hyb_dw3_w hyb_dsp_dw3_weights(const int32_t *w, int s) {
     hyb_dw3_w r;
 #pragma GCC unroll 3
