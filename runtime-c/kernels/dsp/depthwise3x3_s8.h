@@ -1,19 +1,28 @@
 /* DepthwiseConv2D 3x3 int8, stride 1 or 2 (both axes alike), dilation 1,
  * channels a multiple of 4, channel-planar.
  *
- * Input rows are converted, four channels at a time, into a ring of three
- * int16 rows per channel (zero point in the padding, so the folded bias
- * cancels padded taps exactly as the reference skips them). There two
- * horizontal neighbours share a word, so one SMLAD does two taps of one
- * output, and a channel's nine weights stay in six registers as int16
- * pairs (w0,w1) and (w1,w2) per kernel row. Two outputs of a row go
- * together: stride 1 reads two words per kernel row for 6 MACs
- * (SMLAD + SMLABT and SMLATB + SMLAD), stride 2 three words.
+ * The layer runs in bands of output rows. A band's input rows are first
+ * converted, four channels at a time, into one int16 plane per channel
+ * (zero point in the padding, so the folded bias cancels padded taps
+ * exactly as the reference skips them); two horizontal neighbours share a
+ * word, so one SMLAD does two taps. Then each channel runs the band's
+ * outputs in 2x2 tiles with its weights, bias and requantization set up
+ * once. Every input row is converted before the first output row that
+ * needs it is written, and outputs are written in raster order of rows, so
+ * the in-place lag holds (the next band re-reads only rows its own outputs
+ * need).
+ *
+ * Stride 1, per kernel row, words x0 = (c0, c1), x1 = (c2, c3) give the
+ * left output c0*w0 + c1*w1 + c2*w2 as SMLAD + SMLABT and the right one
+ * c1*w0 + c2*w1 + c3*w2 as SMLATB + SMLAD, with the weight pairs
+ * p = (w0, w1) and q = (w1, w2): six registers. Stride 2 needs words
+ * (c0, c1), (c2, c3), (c4, c5): left c0*w0 + c1*w1 + c2*w2, right
+ * c2*w0 + c3*w1 + c4*w2, so p and the third taps suffice: five registers.
  *
  * Weights arrive per channel as three words, bytes (w0, w1, w1, w2) of each
- * kernel row (SXTB16 gives (w0,w1), SXTB16 ROR 8 gives (w1,w2)); they are
- * doubled when loaded and the bias is doubled at compile time, so the
- * accumulator is 2*acc, what the requantization wants. */
+ * kernel row (SXTB16 gives p, SXTB16 ROR 8 gives q); they are doubled when
+ * loaded and the bias is doubled at compile time, so the accumulator is
+ * 2*acc, what the requantization wants. */
 #ifndef HYB_DSP_DEPTHWISE3X3_H
 #define HYB_DSP_DEPTHWISE3X3_H
 
@@ -32,41 +41,277 @@ HYB_DSP_INLINE int32_t hyb_pk_hi(int32_t a, int32_t b) {
     return r;
 }
 
-/* Two pixels (a, b) x four channels -> one word in each of the four planes. */
-HYB_DSP_INLINE void hyb_dsp_dw3_put(int32_t *p, int plane_words, int32_t a, int32_t b) {
-    const int32_t a02 = __sxtb16(a), a13 = hyb_sxtb16_ror8(a), b02 = __sxtb16(b), b13 = hyb_sxtb16_ror8(b);
-    p[0] = hyb_pk_lo(a02, b02);
-    p[plane_words] = hyb_pk_lo(a13, b13);
-    p[2 * plane_words] = hyb_pk_hi(a02, b02);
-    p[3 * plane_words] = hyb_pk_hi(a13, b13);
-}
+/* Write pointers into the four planes of a group of channels, one row. */
+typedef struct {
+    int32_t *p0, *p1, *p2, *p3;
+} hyb_dw3_dst;
 
-/* Input row iy (or the zero point outside) of channels c..c+3 into the planes'
- * row `dst` (pw columns, pad_l of them left of the image). */
-HYB_DSP_INLINE void hyb_dsp_dw3_row_in(int32_t *dst, int plane_words, const int8_t *in, int iy, int in_h, int in_w,
-                                       int c_n, int pw, int pad_l, int32_t zp4) {
-    if (iy < 0 || iy >= in_h) {
+/* Pixels a, b, c, e (4 channels each) -> words (a.ch, b.ch), (c.ch, e.ch)
+ * of each channel's plane, stored with STRD and write-back: the bytes are
+ * paired first (PKH), so eight SXTB16 finish the job. The body of a row
+ * runs as one asm loop (gcc shuffles registers around a per-step asm). */
+#define HYB_DW3_PUT2                                   \
+    "pkhbt  %[t0], %[a], %[b], lsl #16\n\t"            \
+    "pkhtb  %[u0], %[b], %[a], asr #16\n\t"            \
+    "pkhbt  %[t1], %[c], %[e], lsl #16\n\t"            \
+    "pkhtb  %[u1], %[e], %[c], asr #16\n\t"            \
+    "sxtb16 %[a], %[t0]\n\t"                           \
+    "sxtb16 %[b], %[t1]\n\t"                           \
+    "strd   %[a], %[b], [%[p0]], #8\n\t"               \
+    "sxtb16 %[a], %[t0], ror #8\n\t"                   \
+    "sxtb16 %[b], %[t1], ror #8\n\t"                   \
+    "strd   %[a], %[b], [%[p1]], #8\n\t"               \
+    "sxtb16 %[a], %[u0]\n\t"                           \
+    "sxtb16 %[b], %[u1]\n\t"                           \
+    "strd   %[a], %[b], [%[p2]], #8\n\t"               \
+    "sxtb16 %[a], %[u0], ror #8\n\t"                   \
+    "sxtb16 %[b], %[u1], ror #8\n\t"                   \
+    "strd   %[a], %[b], [%[p3]], #8\n\t"
+#define HYB_DW3_PUT_REGS                                                                                   \
+    [t0] "=&r"(t0), [t1] "=&r"(t1), [u0] "=&r"(u0), [u1] "=&r"(u1), [p0] "+&r"(d->p0), [p1] "+&r"(d->p1), \
+        [p2] "+&r"(d->p2), [p3] "+&r"(d->p3)
+
+/* The same in C for the edges, where gcc folds the zero-point pixels. */
+#define HYB_DW3_PAIR(a, b, t, u) const int32_t t = hyb_pk_lo(a, b), u = hyb_pk_hi(a, b)
+HYB_DSP_INLINE void hyb_dsp_dw3_put2(int32_t *p, int plane_words, int32_t a, int32_t b, int32_t c, int32_t d) {
+    HYB_DW3_PAIR(a, b, t0, u0);
+    HYB_DW3_PAIR(c, d, t1, u1);
+    p[0] = __sxtb16(t0), p[1] = __sxtb16(t1);
+    p[plane_words] = hyb_sxtb16_ror8(t0), p[plane_words + 1] = hyb_sxtb16_ror8(t1);
+    p[2 * plane_words] = __sxtb16(u0), p[2 * plane_words + 1] = __sxtb16(u1);
+    p[3 * plane_words] = hyb_sxtb16_ror8(u0), p[3 * plane_words + 1] = hyb_sxtb16_ror8(u1);
+}
+HYB_DSP_INLINE void hyb_dsp_dw3_put1(int32_t *p, int plane_words, int32_t a, int32_t b) {
+    HYB_DW3_PAIR(a, b, t, u);
+    p[0] = __sxtb16(t), p[plane_words] = hyb_sxtb16_ror8(t);
+    p[2 * plane_words] = __sxtb16(u), p[3 * plane_words] = hyb_sxtb16_ror8(u);
+}
+#undef HYB_DW3_PAIR
+
+/* n >= 2 steps of four pixels from src (c_n bytes apart), all in the image;
+ * two a loop iteration. */
+#define HYB_DW3_STEP                                   \
+    "ldr    %[a], [%[s]]\n\t"                          \
+    "ldr    %[b], [%[s], #%c[c1]]\n\t"                 \
+    "ldr    %[c], [%[s], #%c[c2]]\n\t"                 \
+    "ldr    %[e], [%[s], #%c[c3]]\n\t"                 \
+    "add    %[s], %[s], #%c[c4]\n\t" HYB_DW3_PUT2
+HYB_DSP_INLINE void hyb_dsp_dw3_put_run(hyb_dw3_dst *d, const int8_t *src, int n, int c_n) {
+    int32_t a, b, c, e, t0, t1, u0, u1, pairs = n / 2;
+    __asm__ volatile(".if %c[odd]\n\t" HYB_DW3_STEP ".endif\n\t"
+                     "1:\n\t" HYB_DW3_STEP HYB_DW3_STEP
+                     "subs   %[n], %[n], #1\n\t"
+                     "bne    1b\n\t"
+                     : [a] "=&r"(a), [b] "=&r"(b), [c] "=&r"(c), [e] "=&r"(e), HYB_DW3_PUT_REGS, [s] "+&r"(src),
+                       [n] "+&r"(pairs)
+                     : [c1] "i"(c_n), [c2] "i"(2 * c_n), [c3] "i"(3 * c_n), [c4] "i"(4 * c_n), [odd] "i"(n & 1)
+                     : "memory", "cc");
+}
+#undef HYB_DW3_STEP
+
+/* Pixel ix of an input row (4 channels), or the zero point outside. */
+#define HYB_DW3_PX(ix) ((ix) >= 0 && (ix) < in_w ? hyb_dsp_load32(row + (ix) * c_n) : zp4)
+
+/* Input row `row` (NULL: outside the image) of channels c..c+3 into their
+ * planes' row at dst (plane_words apart): pw columns, pad_l of them left of
+ * the image. */
+HYB_DSP_INLINE void hyb_dsp_dw3_row_in(int32_t *dst, int plane_words, const int8_t *row, int in_w, int c_n, int pw,
+                                       int pad_l, int32_t zp4) {
+    const int pw_words = pw / 2;
+    if (!row) {
         const int32_t z = __sxtb16(zp4);
-        for (int x = 0; x < pw; x += 2, dst++) dst[0] = dst[plane_words] = dst[2 * plane_words] = dst[3 * plane_words] = z;
+        for (int k = 0; k < 4; k++, dst += plane_words) {
+            int32_t *p = dst;
+            int x = 0;
+            if (pw_words > 4) /* in pairs: gcc pairs only short runs of these stores */
+                for (; x + 2 <= pw_words; x += 2, p += 2) __asm__ volatile("strd %1, %1, [%0]" : : "r"(p), "r"(z) : "memory");
+            for (; x < pw_words; x++) *p++ = z;
+        }
         return;
     }
-    const int8_t *row = in + iy * in_w * c_n;
-    /* Pairs wholly inside the image between lo and hi: no tests there. */
-    const int lo = (pad_l + 1) & ~1;
-    const int full = lo + ((in_w - (lo - pad_l)) & ~1), hi = full < pw ? full : pw;
+    /* Steps of four columns: a head with pixels left of the image, a body
+     * wholly inside it (no tests), a tail with pixels right of it. */
+    const int steps = pw_words / 2;
+    const int head = pad_l > 0 ? (pad_l + 3) / 4 : 0;
+    int body = (in_w + pad_l) / 4 - head;
+    if (body < 0) body = 0;
+    if (head + body > steps) body = steps - head;
     int x = 0;
-    for (; x < lo; x += 2, dst++) {
-        const int i0 = x - pad_l, i1 = i0 + 1;
-        hyb_dsp_dw3_put(dst, plane_words, i0 >= 0 ? hyb_dsp_load32(row + i0 * c_n) : zp4,
-                        i1 >= 0 && i1 < in_w ? hyb_dsp_load32(row + i1 * c_n) : zp4);
+    for (; x < 4 * head; x += 4, dst += 2) {
+        const int i = x - pad_l;
+        hyb_dsp_dw3_put2(dst, plane_words, HYB_DW3_PX(i), HYB_DW3_PX(i + 1), HYB_DW3_PX(i + 2), HYB_DW3_PX(i + 3));
     }
-    const int8_t *src = row + (lo - pad_l) * c_n;
-    for (; x < hi; x += 2, dst++, src += 2 * c_n) hyb_dsp_dw3_put(dst, plane_words, hyb_dsp_load32(src), hyb_dsp_load32(src + c_n));
-    for (; x < pw; x += 2, dst++) {
-        const int i0 = x - pad_l, i1 = i0 + 1;
-        hyb_dsp_dw3_put(dst, plane_words, i0 < in_w ? hyb_dsp_load32(row + i0 * c_n) : zp4,
-                        i1 < in_w ? hyb_dsp_load32(row + i1 * c_n) : zp4);
+    const int8_t *src = row + (x - pad_l) * c_n;
+    if (body >= 3) { /* the asm loop pays for its set-up */
+        hyb_dw3_dst d = {dst, dst + plane_words, dst + 2 * plane_words, dst + 3 * plane_words};
+        hyb_dsp_dw3_put_run(&d, src, body, c_n);
+        x += 4 * body, dst += 2 * body;
     }
+    for (int k = 0; k < body && body < 3; k++, x += 4, dst += 2, src += 4 * c_n)
+        hyb_dsp_dw3_put2(dst, plane_words, hyb_dsp_load32(src), hyb_dsp_load32(src + c_n), hyb_dsp_load32(src + 2 * c_n),
+                         hyb_dsp_load32(src + 3 * c_n));
+    for (; x + 4 <= pw; x += 4, dst += 2) {
+        const int i = x - pad_l;
+        hyb_dsp_dw3_put2(dst, plane_words, HYB_DW3_PX(i), HYB_DW3_PX(i + 1), HYB_DW3_PX(i + 2), HYB_DW3_PX(i + 3));
+    }
+    if (x < pw) {
+        const int i = x - pad_l;
+        hyb_dsp_dw3_put1(dst, plane_words, HYB_DW3_PX(i), HYB_DW3_PX(i + 1));
+    }
+}
+#undef HYB_DW3_PX
+
+/* Per channel, what the tiles read from the stack: {mult, round} and
+ * {shift, out} as two LDRD, and the bias (restored after the non-ReLU
+ * requantization borrows its register). */
+typedef struct {
+    int32_t mult, round, shift;
+    int8_t *o;
+    int32_t bias;
+} hyb_dw3_q;
+
+/* Requantizes the tile's accumulators and stores them at o + oo (+ ocol for
+ * the right column, + orow for the lower row). With `relu` (activation
+ * floor at or above the output zero point) a negative product clamps to the
+ * floor however it rounds, so the sign term is skipped; otherwise `tmp`
+ * holds round + sign. */
+#define HYB_DW3_RQ1(a, tmp)                                      \
+    ".if %c[relu]\n\t"                                           \
+    "smmlar %[" a "], %[" a "], %[x0], %[x1]\n\t"                \
+    ".else\n\t"                                                  \
+    "add    %[" tmp "], %[x1], %[" a "], asr #31\n\t"            \
+    "smmlar %[" a "], %[" a "], %[x0], %[" tmp "]\n\t"           \
+    ".endif\n\t"
+#define HYB_DW3_ST1(a, off)                                      \
+    "asr    %[" a "], %[" a "], %[x0]\n\t"                       \
+    "ssat   %[" a "], #8, %[" a "]\n\t"                          \
+    "strb   %[" a "], [%[x1], #" off "]\n\t"
+#define HYB_DW3_OUT(tmp)                                                              \
+    "ldrd   %[x0], %[x1], %[mq]\n\t" HYB_DW3_RQ1("a0", tmp)                           \
+    ".if %c[w2]\n\t" HYB_DW3_RQ1("a1", tmp) ".endif\n\t"                              \
+    ".if %c[h2]\n\t" HYB_DW3_RQ1("a2", tmp) ".if %c[w2]\n\t" HYB_DW3_RQ1("a3", tmp)   \
+    ".endif\n\t.endif\n\t"                                                            \
+    "ldrd   %[x0], %[x1], %[so]\n\t" HYB_DW3_ST1("a0", "%c[oo]")                      \
+    ".if %c[w2]\n\t" HYB_DW3_ST1("a1", "%c[oo]+%c[oc]") ".endif\n\t"                  \
+    ".if %c[h2]\n\t" HYB_DW3_ST1("a2", "%c[oo]+%c[or]")                               \
+    ".if %c[w2]\n\t" HYB_DW3_ST1("a3", "%c[oo]+%c[or]+%c[oc]") ".endif\n\t.endif\n\t"
+
+/* Stride 1: kernel row with weights p, q into the left (and right) output
+ * a, c, starting from `in` (the bias register or the accumulators). */
+#define HYB_DW3_S1(a, c, p, q, ina, inc)                         \
+    "smlad  %[" a "], %[x0], %[" p "], %[" ina "]\n\t"           \
+    "smlabt %[" a "], %[x1], %[" q "], %[" a "]\n\t"             \
+    ".if %c[w2]\n\t"                                             \
+    "smlatb %[" c "], %[x0], %[" p "], %[" inc "]\n\t"           \
+    "smlad  %[" c "], %[x1], %[" q "], %[" c "]\n\t"             \
+    ".endif\n\t"
+#define HYB_DW3_LD1(k) "ldrd   %[x0], %[x1], [%[r], #%c[" k "]]\n\t"
+
+/* Stride 2: the third tap's weight is the bottom (xy = b) or top (t) half of t. */
+#define HYB_DW3_S2(a, c, p, t, xy, ina, inc)                     \
+    "smlad  %[" a "], %[x0], %[" p "], %[" ina "]\n\t"           \
+    "smlab" xy " %[" a "], %[x1], %[" t "], %[" a "]\n\t"        \
+    ".if %c[w2]\n\t"                                             \
+    "smlad  %[" c "], %[x1], %[" p "], %[" inc "]\n\t"           \
+    "smlab" xy " %[" c "], %[x2], %[" t "], %[" c "]\n\t"        \
+    ".endif\n\t"
+#define HYB_DW3_LD2(k)                                           \
+    "ldrd   %[x0], %[x1], [%[r], #%c[" k "]]\n\t"                \
+    ".if %c[w2]\n\tldr    %[x2], [%[r], #%c[" k "]+8]\n\t.endif\n\t"
+
+#define HYB_DW3_CONSTS                                                                                  \
+    [mq] "m"(*(const int32_t(*)[2]) & qs->mult), [so] "m"(*(const int32_t(*)[2]) & qs->shift),        \
+        [bm] "m"(qs->bias), [oo] "i"(oo), [oc] "i"(ocol), [or] "i"(orow), [w2] "i"(w2), [h2] "i"(h2), \
+        [relu] "i"(relu)
+
+/* One channel's doubled int16 weight pairs in tile order: stride 1 (p0, q0,
+ * p1, q1, p2, q2); stride 2 (p0, t01, p1, -, p2, t2) with t01 = (w0[2],
+ * w1[2]) and t2's top half w2[2]. Passed by value, so gcc keeps them in
+ * registers across the tiles (the tiles clobber memory). */
+typedef struct {
+    int32_t v[6];
+} hyb_dw3_w;
+
+/* One tile of one channel: outputs (h2 ? 2 : 1) rows x (w2 ? 2 : 1) columns
+ * at o + oo; r + k* are the window rows' words (r + k0 the top left). */
+HYB_DSP_INLINE void hyb_dsp_dw3_tile(const int32_t *r, hyb_dw3_w w, int32_t bias, const hyb_dw3_q *qs, int s,
+                                     int k0, int k1, int k2, int k3, int k4, int oo, int orow, int ocol, int w2, int h2,
+                                     int relu) {
+    int32_t a0, a1, a2, a3, x0, x1, x2;
+    /* The same registers for the weights and bias in every tile, so gcc
+     * does not shuffle them between tiles and loops. The non-ReLU
+     * requantization borrows b and restores it from memory before the end,
+     * so b is an input (its own register: all seven are fixed). */
+    register int32_t v0 __asm__("r4") = w.v[0], v1 __asm__("r5") = w.v[1], v2 __asm__("r6") = w.v[2];
+    register int32_t v3 __asm__("r8") = w.v[3], v4 __asm__("r9") = w.v[4], v5 __asm__("r10") = w.v[5];
+    register int32_t b __asm__("r11") = bias;
+    if (s == 1)
+        __asm__ volatile(
+            HYB_DW3_LD1("k0") HYB_DW3_S1("a0", "a1", "p0", "q0", "b", "b")
+            HYB_DW3_LD1("k1") HYB_DW3_S1("a0", "a1", "p1", "q1", "a0", "a1")
+            ".if %c[h2]\n\t" HYB_DW3_S1("a2", "a3", "p0", "q0", "b", "b") ".endif\n\t"
+            HYB_DW3_LD1("k2") HYB_DW3_S1("a0", "a1", "p2", "q2", "a0", "a1")
+            ".if %c[h2]\n\t" HYB_DW3_S1("a2", "a3", "p1", "q1", "a2", "a3")
+            HYB_DW3_LD1("k3") HYB_DW3_S1("a2", "a3", "p2", "q2", "a2", "a3") ".endif\n\t"
+            HYB_DW3_OUT("b") ".if !%c[relu]\n\tldr %[b], %[bm]\n\t.endif\n\t"
+            : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x0] "=&r"(x0), [x1] "=&r"(x1)
+            : [b] "r"(b), [r] "r"(r), [p0] "r"(v0), [q0] "r"(v1), [p1] "r"(v2), [q1] "r"(v3), [p2] "r"(v4),
+              [q2] "r"(v5), [k0] "i"(4 * k0), [k1] "i"(4 * k1), [k2] "i"(4 * k2), [k3] "i"(4 * k3), HYB_DW3_CONSTS
+            : "memory");
+    else
+        __asm__ volatile(
+            HYB_DW3_LD2("k0") HYB_DW3_S2("a0", "a1", "p0", "t01", "b", "b", "b")
+            HYB_DW3_LD2("k1") HYB_DW3_S2("a0", "a1", "p1", "t01", "t", "a0", "a1")
+            HYB_DW3_LD2("k2") HYB_DW3_S2("a0", "a1", "p2", "t2", "t", "a0", "a1")
+            ".if %c[h2]\n\t" HYB_DW3_S2("a2", "a3", "p0", "t01", "b", "b", "b")
+            HYB_DW3_LD2("k3") HYB_DW3_S2("a2", "a3", "p1", "t01", "t", "a2", "a3")
+            HYB_DW3_LD2("k4") HYB_DW3_S2("a2", "a3", "p2", "t2", "t", "a2", "a3") ".endif\n\t"
+            HYB_DW3_OUT("x2")
+            : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x0] "=&r"(x0), [x1] "=&r"(x1),
+              [x2] "=&r"(x2)
+            : [b] "r"(b), [r] "r"(r), [p0] "r"(v0), [p1] "r"(v2), [p2] "r"(v4), [t01] "r"(v1), [t2] "r"(v5),
+              [k0] "i"(4 * k0), [k1] "i"(4 * k1), [k2] "i"(4 * k2), [k3] "i"(4 * k3), [k4] "i"(4 * k4), HYB_DW3_CONSTS
+            : "memory");
+    (void)v3;
+}
+
+/* Output rows (two if h2) of one channel across the width: r is the plane
+ * at the window's top row. Wide rows loop over groups of U tiles. */
+HYB_DSP_INLINE void hyb_dsp_dw3_rows(const int32_t *r, hyb_dw3_w w, int32_t bias, hyb_dw3_q *qs, int s,
+                                     int pw_words, int out_w, int orow, int ocol, int h2, int relu) {
+    enum { U = 4 };
+    int8_t *const o = qs->o;
+    const int main_cols = out_w > 2 * U + 1 ? out_w / (2 * U) * (2 * U) : 0;
+    const int32_t *rr = r;
+    for (int ox = 0; ox < main_cols; ox += 2 * U, rr += U * s, qs->o += 2 * U * ocol) {
+#pragma GCC unroll 4
+        for (int u = 0; u < U; u++) {
+            const int k = u * s;
+            hyb_dsp_dw3_tile(rr, w, bias, qs, s, k, k + pw_words, k + 2 * pw_words, k + 3 * pw_words,
+                             k + 4 * pw_words, 2 * u * ocol, orow, ocol, 1, h2, relu);
+        }
+    }
+    rr = r + main_cols / 2 * s;
+#pragma GCC unroll 8
+    for (int u = 0; main_cols + 2 * u < out_w; u++) {
+        const int k = u * s;
+        hyb_dsp_dw3_tile(rr, w, bias, qs, s, k, k + pw_words, k + 2 * pw_words, k + 3 * pw_words, k + 4 * pw_words,
+                         2 * u * ocol, orow, ocol, main_cols + 2 * u + 1 < out_w, h2, relu);
+    }
+    qs->o = o;
+}
+
+/* One channel's hyb_dw3_w from its three weight words. */
+HYB_DSP_INLINE hyb_dw3_w hyb_dsp_dw3_weights(const int32_t *w, int s) {
+    hyb_dw3_w r;
+#pragma GCC unroll 3
+    for (int k = 0; k < 3; k++) {
+        const int32_t a = __sxtb16(w[k]), b = hyb_sxtb16_ror8(w[k]);
+        r.v[2 * k] = __sadd16(a, a);
+        r.v[2 * k + 1] = __sadd16(b, b);
+    }
+    if (s == 2) r.v[1] = hyb_pk_hi(r.v[1], r.v[3]);
+    return r;
 }
 
 /* The requantization of hyb_dsp_requant on an accumulator already doubled. */
@@ -74,213 +319,61 @@ HYB_DSP_INLINE int32_t hyb_dsp_out2(int32_t acc2, const hyb_dsp_chan *c, hyb_dsp
     return hyb_dsp_clamp(hyb_dsp_requant_x2(acc2, c->mult, c->shift, c->round, q.shift0), q.lo, q.hi);
 }
 
-/* One output row of one channel in C, for layers with a clamp or a right
- * shift of 0 (see hyb_dsp_dw3_out_row). */
-HYB_DSP_INLINE void hyb_dsp_dw3_out_row_c(const int32_t *r, int k0, int k1, int k2, int8_t *o, int c_n, int out_w, int s,
-                                        const int32_t *wv, const hyb_dsp_chan *ch, hyb_dsp_outq q) {
-    const int32_t w0a = wv[0], w0b = wv[1], w1a = wv[2], w1b = wv[3], w2a = wv[4], w2b = wv[5];
-    const int32_t bias = ch->bias;
-    for (int ox = 0; ox < out_w; ox += 2, r += s, o += 2 * c_n) {
-        int32_t a0 = bias, a1 = bias;
-        if (s == 1) {
-            int32_t x0 = r[k0], x1 = r[k0 + 1];
-            a0 = __smlad(x0, w0a, a0), a0 = __smlabt(x1, w0b, a0), a1 = __smlatb(x0, w0a, a1), a1 = __smlad(x1, w0b, a1);
-            x0 = r[k1], x1 = r[k1 + 1];
-            a0 = __smlad(x0, w1a, a0), a0 = __smlabt(x1, w1b, a0), a1 = __smlatb(x0, w1a, a1), a1 = __smlad(x1, w1b, a1);
-            x0 = r[k2], x1 = r[k2 + 1];
-            a0 = __smlad(x0, w2a, a0), a0 = __smlabt(x1, w2b, a0), a1 = __smlatb(x0, w2a, a1), a1 = __smlad(x1, w2b, a1);
-        } else {
-            int32_t x0 = r[k0], x1 = r[k0 + 1], x2 = r[k0 + 2];
-            a0 = __smlad(x0, w0a, a0), a0 = __smlabt(x1, w0b, a0), a1 = __smlad(x1, w0a, a1), a1 = __smlabt(x2, w0b, a1);
-            x0 = r[k1], x1 = r[k1 + 1], x2 = r[k1 + 2];
-            a0 = __smlad(x0, w1a, a0), a0 = __smlabt(x1, w1b, a0), a1 = __smlad(x1, w1a, a1), a1 = __smlabt(x2, w1b, a1);
-            x0 = r[k2], x1 = r[k2 + 1], x2 = r[k2 + 2];
-            a0 = __smlad(x0, w2a, a0), a0 = __smlabt(x1, w2b, a0), a1 = __smlad(x1, w2a, a1), a1 = __smlabt(x2, w2b, a1);
+/* One channel's outputs of a band in C, for layers with a clamp narrower
+ * than int8, or a right shift of 0 without the ReLU shortcut. */
+HYB_DSP_INLINE void hyb_dsp_dw3_band_c(const int32_t *plane, const int32_t *w, const hyb_dsp_chan *ch, int8_t *o,
+                                       int nb, int out_w, int s, int pw_words, int orow, int ocol, hyb_dsp_outq q) {
+    const int16_t *pl = (const int16_t *)plane;
+    for (int oy = 0; oy < nb; oy++)
+        for (int ox = 0; ox < out_w; ox++) {
+            int32_t acc = 0;
+            for (int ky = 0; ky < 3; ky++) {
+                const int16_t *x = pl + (oy * s + ky) * 2 * pw_words + ox * s;
+                const int32_t wk = w[ky];
+                acc += x[0] * (int8_t)wk + x[1] * (int8_t)(wk >> 8) + x[2] * (int8_t)(wk >> 24);
+            }
+            o[oy * orow + ox * ocol] = (int8_t)hyb_dsp_out2(ch->bias + 2 * acc, ch, q);
         }
-        o[0] = (int8_t)hyb_dsp_out2(a0, ch, q);
-        if (out_w % 2 == 0 || ox + 1 < out_w) o[c_n] = (int8_t)hyb_dsp_out2(a1, ch, q);
-    }
 }
 
-/* One kernel row (word offset k) for two outputs, stride 1: x0 = (x0, x1),
- * x1 = (x2, x3); out0 = x0*w0 + x1*w1 + x2*w2, out1 = x1*w0 + x2*w1 + x3*w2. */
-#define HYB_DW3_S1(k, wa, wb)                                   \
-    "ldrd   %[x0], %[x1], [%[r], #" k "]\n\t"                   \
-    "smlad  %[a0], %[x0], %[" wa "], %[a0]\n\t"                 \
-    "smlabt %[a0], %[x1], %[" wb "], %[a0]\n\t"                 \
-    "smlatb %[a1], %[x0], %[" wa "], %[a1]\n\t"                 \
-    "smlad  %[a1], %[x1], %[" wb "], %[a1]\n\t"
-
-/* Stride 2: words (x0,x1), (x2,x3), (x4,x5); out1 starts at x2. */
-#define HYB_DW3_S2(k, wa, wb)                                   \
-    "ldrd   %[x0], %[x1], [%[r], #" k "]\n\t"                   \
-    "ldr    %[t0], [%[r], #" k "+8]\n\t"                        \
-    "smlad  %[a0], %[x0], %[" wa "], %[a0]\n\t"                 \
-    "smlabt %[a0], %[x1], %[" wb "], %[a0]\n\t"                 \
-    "smlad  %[a1], %[x1], %[" wa "], %[a1]\n\t"                 \
-    "smlabt %[a1], %[t0], %[" wb "], %[a1]\n\t"
-
-/* Requantizes a0, a1 (doubled accumulators) and stores them at o + oo and,
- * if `two`, o + oo + c_n: no right shift of 0, no clamp narrower than int8. */
-#define HYB_DW3_OUT                                              \
-    "ldrd   %[t0], %[t1], %[q]\n\t"                              \
-    "add    %[x0], %[t1], %[a0], asr #31\n\t"                    \
-    "add    %[x1], %[t1], %[a1], asr #31\n\t"                    \
-    "smmlar %[a0], %[a0], %[t0], %[x0]\n\t"                      \
-    "smmlar %[a1], %[a1], %[t0], %[x1]\n\t"                      \
-    "ldr    %[t0], %[sh]\n\t"                                    \
-    "asr    %[a0], %[a0], %[t0]\n\t"                             \
-    "ssat   %[a0], #8, %[a0]\n\t"                                \
-    "strb   %[a0], [%[o], #%c[oo]]\n\t"                          \
-    ".if %c[two]\n\t"                                            \
-    "asr    %[a1], %[a1], %[t0]\n\t"                             \
-    "ssat   %[a1], #8, %[a1]\n\t"                                \
-    "strb   %[a1], [%[o], #%c[oo]+%c[cn]]\n\t"                   \
-    ".endif\n\t"
-
-/* The tile's operands: 14 registers (6 weights, 2 accumulators, 4
- * temporaries, 2 bases), the rest memory operands and immediates. */
-#define HYB_DW3_OPERANDS                                                                                     \
-    : [a0] "=&r"(a0), [a1] "=&r"(a1), [x0] "=&r"(x0), [x1] "=&r"(x1), [t0] "=&r"(t0), [t1] "=&r"(t1)          \
-    : [r] "r"(r), [o] "r"(o), [w0a] "r"(w[0]), [w0b] "r"(w[1]), [w1a] "r"(w[2]), [w1b] "r"(w[3]),            \
-      [w2a] "r"(w[4]), [w2b] "r"(w[5]), [b] "m"(*(const int32_t(*)[2])bias2), [q] "m"(*(const int32_t(*)[2])mq), \
-      [sh] "m"(*shift), [oo] "i"(oo), [cn] "i"(c_n), [two] "i"(two), [k0] "i"(4 * k0), [k1] "i"(4 * k1),     \
-      [k2] "i"(4 * k2)                                                                                        \
-    : "memory"
-
-/* Two outputs (one if !two) of one channel's row: r + ro words is their
- * window's left column in the ring row at word offset k0 (then k1, k2),
- * o + oo the first output. bias2 = {bias, bias}, mq = {mult, round}. */
-HYB_DSP_INLINE void hyb_dsp_dw3_tile(const int32_t *r, int k0, int k1, int k2, int8_t *o, int oo, int c_n, int s,
-                                     int two, const int32_t *w, const int32_t *bias2, const int32_t *mq,
-                                     const int32_t *shift) {
-    int32_t a0, a1, x0, x1, t0, t1;
-#define HYB_K(k) "%c[k" #k "]"
-    if (s == 1)
-        __asm__ volatile("ldrd %[a0], %[a1], %[b]\n\t" HYB_DW3_S1(HYB_K(0), "w0a", "w0b")
-                             HYB_DW3_S1(HYB_K(1), "w1a", "w1b") HYB_DW3_S1(HYB_K(2), "w2a", "w2b") HYB_DW3_OUT HYB_DW3_OPERANDS);
-    else
-        __asm__ volatile("ldrd %[a0], %[a1], %[b]\n\t" HYB_DW3_S2(HYB_K(0), "w0a", "w0b")
-                             HYB_DW3_S2(HYB_K(1), "w1a", "w1b") HYB_DW3_S2(HYB_K(2), "w2a", "w2b") HYB_DW3_OUT HYB_DW3_OPERANDS);
-#undef HYB_K
-}
-
-HYB_DSP_INLINE void hyb_dsp_dw3_out_row_asm(const int32_t *r, int k0, int k1, int k2, int8_t *o, int c_n, int out_w,
-                                            int s, const int32_t *wv, const int32_t *bias2, const int32_t *mq,
-                                            const int32_t *shift_p);
-
-/* One output row of one channel: r points at its window's left column in
- * the channel's ring; k0..k2 are the word offsets of the window's three
- * rows (constants for each rotation of the ring). Short rows unroll fully,
- * so the tiles address the ring and the output with immediates. */
-HYB_DSP_INLINE void hyb_dsp_dw3_out_row(const int32_t *r, int k0, int k1, int k2, int8_t *o, int c_n, int out_w, int s,
-                                        const int32_t *wv, const hyb_dsp_chan *ch, hyb_dsp_outq q) {
-    if (q.shift0 || q.lo > -128 || q.hi < 127) {
-        hyb_dsp_dw3_out_row_c(r, k0, k1, k2, o, c_n, out_w, s, wv, ch, q);
-        return;
-    }
-    const int32_t bias2[2] = {ch->bias, ch->bias}, mq[2] = {ch->mult, ch->round}, shift = ch->shift;
-    hyb_dsp_dw3_out_row_asm(r, k0, k1, k2, o, c_n, out_w, s, wv, bias2, mq, &shift);
-}
-
-/* The same once the channel's constants are in memory (bias2 = {bias, bias},
- * mq = {mult, round}), for callers that run many rows of one channel. */
-HYB_DSP_INLINE void hyb_dsp_dw3_out_row_asm(const int32_t *r, int k0, int k1, int k2, int8_t *o, int c_n, int out_w,
-                                            int s, const int32_t *wv, const int32_t *bias2, const int32_t *mq,
-                                            const int32_t *shift_p) {
-    const int32_t shift = *shift_p;
-    const int32_t w[6] = {wv[0], wv[1], wv[2], wv[3], wv[4], wv[5]};
-    enum { UNROLL = 4 };
-    int ox = 0;
-    if (out_w > 2 * UNROLL) {
-        for (; ox + 2 * UNROLL <= out_w; ox += 2 * UNROLL, r += UNROLL * s, o += 2 * UNROLL * c_n) {
-#pragma GCC unroll 4
-            for (int u = 0; u < UNROLL; u++)
-                hyb_dsp_dw3_tile(r, k0 + u * s, k1 + u * s, k2 + u * s, o, 2 * u * c_n, c_n, s, 1, w, bias2, mq, &shift);
-        }
-    }
-#pragma GCC unroll 8
-    for (int u = 0; ox + 2 * u < out_w; u++)
-        hyb_dsp_dw3_tile(r, k0 + u * s, k1 + u * s, k2 + u * s, o, 2 * u * c_n, c_n, s, ox + 2 * u + 1 < out_w, w, bias2, mq, &shift);
-}
-
-/* Doubled int16 weight pairs of one channel: (w0,w1), (w1,w2) per kernel row. */
-HYB_DSP_INLINE void hyb_dsp_dw3_weights(const int32_t *w, int32_t *wv) {
-    for (int k = 0; k < 3; k++) {
-        const int32_t a = __sxtb16(w[k]), b = hyb_sxtb16_ror8(w[k]);
-        wv[2 * k] = __sadd16(a, a);
-        wv[2 * k + 1] = __sadd16(b, b);
-    }
-}
-
-/* Output row oy of every channel, its window's rows at ring slots t, t+1, t+2 (mod 3). */
-HYB_DSP_INLINE void hyb_dsp_dw3_rows(const int32_t *ring, int t, int8_t *o, const int32_t *w, const hyb_dsp_chan *ch,
-                                     int c_n, int out_w, int s, int pw_words, hyb_dsp_outq q) {
-    const int k0 = t * pw_words, k1 = ((t + 1) % 3) * pw_words, k2 = ((t + 2) % 3) * pw_words;
-    for (int c = 0; c < c_n; c++) {
-        int32_t wv[6];
-        hyb_dsp_dw3_weights(w + 3 * c, wv);
-        hyb_dsp_dw3_out_row(ring + c * 3 * pw_words, k0, k1, k2, o + c, c_n, out_w, s, wv, ch + c, q);
-    }
-}
-
-/* Narrow layers (DS-CNN's 5-wide rows): every padded input row is converted
- * into the planes first (`ph` rows of pw columns per channel), then each
- * channel runs all its output rows with its weights and requantization set
- * up once. No output is written before the whole input has been read, so
- * the in-place contract holds trivially. */
-HYB_DSP_INLINE void hyb_dsp_depthwise3x3_full_s8(const int8_t *in, int8_t *out, const int32_t *w, const hyb_dsp_chan *ch,
-                                                 int32_t *planes, int in_h, int in_w, int c_n, int out_h, int out_w,
-                                                 int s, int pad_t, int pad_l, int pw, int ph, int32_t in_zp,
-                                                 hyb_dsp_outq q) {
-    const int pw_words = pw / 2, plane_words = ph * pw_words;
-    const int32_t zp4 = (int32_t)(((uint32_t)in_zp & 0xffu) * 0x01010101u);
-    for (int y = 0; y < ph; y++)
-        for (int c = 0; c < c_n; c += 4)
-            hyb_dsp_dw3_row_in(planes + c * plane_words + y * pw_words, plane_words, in + c, y - pad_t, in_h, in_w,
-                               c_n, pw, pad_l, zp4);
-    for (int c = 0; c < c_n; c++) {
-        int32_t wv[6];
-        hyb_dsp_dw3_weights(w + 3 * c, wv);
-        const int32_t *r = planes + c * plane_words;
-        int8_t *o = out + c;
-        if (q.shift0 || q.lo > -128 || q.hi < 127) {
-            for (int oy = 0; oy < out_h; oy++, r += s * pw_words, o += out_w * c_n)
-                hyb_dsp_dw3_out_row_c(r, 0, pw_words, 2 * pw_words, o, c_n, out_w, s, wv, ch + c, q);
-            continue;
-        }
-        const int32_t bias2[2] = {ch[c].bias, ch[c].bias}, mq[2] = {ch[c].mult, ch[c].round}, shift = ch[c].shift;
-        for (int oy = 0; oy < out_h; oy++, r += s * pw_words, o += out_w * c_n)
-            hyb_dsp_dw3_out_row_asm(r, 0, pw_words, 2 * pw_words, o, c_n, out_w, s, wv, bias2, mq, &shift);
-    }
-}
-
-/* ring: c_n * 3 * pw / 2 words (three int16 rows of pw columns per channel).
- * Every input row is converted once, just before the first output row
- * whose window needs it, so outputs written below the input (the in-place
- * lag) never meet a row still to be converted. */
+/* planes: c_n planes of ((band - 1) * s + 3) rows of pw int16 columns, and
+ * one word of zero point after them (a right pad when pw leaves it out).
+ * band: output rows per band (even unless it covers the layer). relu: the
+ * activation floor is at or above the output zero point. */
 HYB_DSP_INLINE void hyb_dsp_depthwise3x3_s8(const int8_t *in, int8_t *out, const int32_t *w, const hyb_dsp_chan *ch,
-                                            int32_t *ring, int in_h, int in_w, int c_n, int out_h, int out_w, int s,
-                                            int pad_t, int pad_l, int pw, int32_t in_zp, hyb_dsp_outq q) {
-    const int pw_words = pw / 2, plane_words = 3 * pw_words;
+                                            int32_t *planes, int in_h, int in_w, int c_n, int out_h, int out_w, int s,
+                                            int pad_t, int pad_l, int pw, int band, int32_t in_zp, hyb_dsp_outq q,
+                                            int relu) {
+    const int pw_words = pw / 2, plane_words = ((band - 1) * s + 3) * pw_words;
+    const int orow = out_w * c_n;
     const int32_t zp4 = (int32_t)(((uint32_t)in_zp & 0xffu) * 0x01010101u);
-    int next = -pad_t; /* the first input row not yet in the ring */
-    for (int oy = 0; oy < out_h; oy++) {
-        const int top = oy * s - pad_t;
-        for (; next < top + 3; next++) {
-            const int slot = (next + 3) % 3;
+    const int use_c = q.lo > -128 || q.hi < 127 || (q.shift0 && !relu);
+    for (int oy0 = 0; oy0 < out_h; oy0 += band) {
+        const int nb = out_h - oy0 < band ? out_h - oy0 : band;
+        const int rows = (nb - 1) * s + 3, iy0 = oy0 * s - pad_t;
+        for (int y = 0; y < rows; y++) {
+            const int iy = iy0 + y;
+            const int8_t *row = iy >= 0 && iy < in_h ? in + iy * in_w * c_n : 0;
             for (int c = 0; c < c_n; c += 4)
-                hyb_dsp_dw3_row_in(ring + c * plane_words + slot * pw_words, plane_words, in + c, next, in_h, in_w,
-                                   c_n, pw, pad_l, zp4);
+                hyb_dsp_dw3_row_in(planes + c * plane_words + y * pw_words, plane_words, row ? row + c : 0, in_w, c_n,
+                                   pw, pad_l, zp4);
         }
-        int8_t *o = out + oy * out_w * c_n;
-        const int t = (top + 3) % 3;
-        if (t == 0)
-            hyb_dsp_dw3_rows(ring, 0, o, w, ch, c_n, out_w, s, pw_words, q);
-        else if (t == 1)
-            hyb_dsp_dw3_rows(ring, 1, o, w, ch, c_n, out_w, s, pw_words, q);
-        else
-            hyb_dsp_dw3_rows(ring, 2, o, w, ch, c_n, out_w, s, pw_words, q);
+        planes[c_n * plane_words] = __sxtb16(zp4);
+        int8_t *ob = out + oy0 * orow;
+        for (int c = 0; c < c_n; c++) {
+            const int32_t *plane = planes + c * plane_words;
+            if (use_c) {
+                hyb_dsp_dw3_band_c(plane, w + 3 * c, ch + c, ob + c, nb, out_w, s, pw_words, orow, c_n, q);
+                continue;
+            }
+            const hyb_dw3_w wv = hyb_dsp_dw3_weights(w + 3 * c, s);
+            hyb_dw3_q qs = {ch[c].mult, ch[c].round, ch[c].shift, ob + c, ch[c].bias};
+            const int32_t bias = ch[c].bias;
+            int oy = 0;
+            for (; oy + 2 <= nb; oy += 2, plane += 2 * s * pw_words, qs.o += 2 * orow)
+                hyb_dsp_dw3_rows(plane, wv, bias, &qs, s, pw_words, out_w, orow, c_n, 1, relu);
+            if (oy < nb) hyb_dsp_dw3_rows(plane, wv, bias, &qs, s, pw_words, out_w, orow, c_n, 0, relu);
+        }
     }
 }
 

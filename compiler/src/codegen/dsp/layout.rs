@@ -131,6 +131,50 @@ pub fn dw3x3_weights(w: &[i8], channels: usize) -> Vec<i8> {
     (0..channels).flat_map(|c| (0..3).flat_map(move |k| [at(k, 0, c), at(k, 1, c), at(k, 1, c), at(k, 2, c)])).collect()
 }
 
+/// Tiles per unrolled group of the 3x3 depthwise kernel's row loop (U of hyb_dsp_dw3_rows).
+pub const DW3_GROUP: usize = 4;
+
+/// Output rows per band of the 3x3 depthwise kernel: all of them if their
+/// planes (`row_bytes` per input row) fit in `max_bytes`, else the most
+/// (even, at least 2) that do.
+pub fn dw3x3_band(out_h: usize, s: usize, row_bytes: usize, max_bytes: usize) -> usize {
+    let bytes = |nb: usize| ((nb - 1) * s + 3) * row_bytes;
+    if bytes(out_h) <= max_bytes {
+        return out_h;
+    }
+    (2..out_h).step_by(2).take_while(|&nb| bytes(nb) <= max_bytes).last().unwrap_or(2)
+}
+
+/// Int16 columns a plane row of the 3x3 depthwise kernel stores: every
+/// window of the (even) pairs of output pixels. A stride-1 layer of odd
+/// width with a zero-point column on each side keeps only the left one: a
+/// window's right pad is then the next row's left pad (one more word after
+/// the last plane), and the column after it belongs to no output.
+pub fn dw3x3_pw(in_w: usize, out_w: usize, s: usize, pad_l: usize) -> usize {
+    let pw = ((out_w.next_multiple_of(2) - 1) * s + 3).next_multiple_of(2);
+    if s == 1 && pad_l == 1 && out_w % 2 == 1 && in_w <= out_w {
+        pw - 2
+    } else {
+        pw
+    }
+}
+
+/// Whether the kernel's immediates fit: LDRD offsets (<= 1020) of a group of
+/// tiles over the window's rows, STRB offsets (<= 4095) of its outputs (which
+/// also bounds the conversion loop's step of four pixels, 4 * c_n).
+pub fn dw3x3_offsets_fit(s: usize, pw: usize, out_row: usize, c_n: usize) -> bool {
+    let load = 4 * (DW3_GROUP * s + (2 * s + 1) * (pw / 2)) + 8;
+    let store = 2 * DW3_GROUP * c_n + out_row + c_n;
+    load <= 1020 && store <= 4095
+}
+
+/// Whether the requantization may skip the rounding's sign term: with the
+/// activation floor at or above the output zero point, a negative product
+/// gives at most the zero point however it rounds, and clamps to the floor.
+pub fn relu_floor(act_min: i32, output_offset: i32) -> bool {
+    act_min >= output_offset
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,6 +232,23 @@ mod tests {
         let v = dw3x3_weights(&w, 2);
         assert_eq!(&v[0..12], &[0, 10, 10, 20, 30, 40, 40, 50, 60, 70, 70, 80]);
         assert_eq!(&v[12..16], &[1, 11, 11, 21]);
+    }
+
+    #[test]
+    fn dw3x3_bands_fit_the_budget() {
+        // 25 rows of 5 output columns, 64 channels, stride 1: all at once (27 * 1024 bytes).
+        assert_eq!(dw3x3_band(25, 1, 64 * 8 * 2, 32 * 1024), 25);
+        // 48 rows, 8 channels of 50 columns (800 bytes a row): 38 rows need 40.
+        assert_eq!(dw3x3_band(48, 1, 800, 32 * 1024), 38);
+        // Stride 2: 17 input rows for 8 output rows.
+        assert_eq!(dw3x3_band(24, 2, 1600, 32 * 1024), 8);
+        // Never fewer than one pair of rows.
+        assert_eq!(dw3x3_band(24, 2, 1 << 20, 32 * 1024), 2);
+        assert!(dw3x3_offsets_fit(2, 50, 24 * 16, 16));
+        assert!(!dw3x3_offsets_fit(2, 100, 48 * 16, 16));
+        assert!(!dw3x3_offsets_fit(1, 8, 1024 * 4, 4));
+        assert_eq!((dw3x3_pw(5, 5, 1, 1), dw3x3_pw(6, 6, 1, 1), dw3x3_pw(6, 5, 1, 1), dw3x3_pw(12, 6, 2, 0)), (6, 8, 8, 14));
+        assert!(relu_floor(-128, -128) && relu_floor(0, -3) && !relu_floor(-128, -100));
     }
 
     #[test]

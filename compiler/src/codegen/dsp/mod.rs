@@ -11,7 +11,10 @@ use super::layers::array_body;
 use crate::ir::{Conv2d, FullyConnected, Op, OpKind};
 use crate::quant::params::{AddParams, ConvParams, FcParams, Params, PoolParams};
 use crate::quant::fixedpoint::multiply_by_quantized_multiplier;
-use layout::{acc_bound, chan, chan_fields, constant_chan, dw3x3_weights, folded_bias, gemm_weights, quad_weights, requant_exact, rows_weights, with_constants, words};
+use layout::{
+    acc_bound, chan, chan_fields, constant_chan, dw3x3_band, dw3x3_offsets_fit, dw3x3_pw, dw3x3_weights, folded_bias, gemm_weights,
+    quad_weights, relu_floor, requant_exact, rows_weights, with_constants, words,
+};
 
 /// Headers of runtime-c/kernels/dsp a DSP project carries (in runtime/dsp/).
 pub const HEADERS: &[&str] = &["hyb_dsp.h", "conv_s8.h", "depthwise_s8.h", "depthwise3x3_s8.h", "fully_connected_s8.h", "avg_pool_s8.h", "add_s8.h"];
@@ -262,38 +265,31 @@ fn depthwise(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
     Some((data, "hyb_dsp_depthwise_s8", args, scratch))
 }
 
-/// Widest output rows for which the 3x3 depthwise kernel converts the whole
-/// input first (hyb_dsp_depthwise3x3_full_s8), and the most scratch it may take.
-const DW3_FULL_MAX_WIDTH: usize = 8;
-const DW3_FULL_MAX_BYTES: usize = 32 * 1024;
+/// Most scratch the 3x3 depthwise kernel's planes may take: wider layers run
+/// in bands of output rows that fit.
+const DW3_MAX_BYTES: usize = 32 * 1024;
 
-/// 3x3 depthwise, stride 1 or 2: channel-planar ring kernel (depthwise3x3_s8.h).
+/// 3x3 depthwise, stride 1 or 2: channel-planar 2x2 tiles (depthwise3x3_s8.h).
 fn depthwise3x3(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
     let [in_h, in_w, in_c] = c.in_hwc;
     let [out_h, out_w, out_c] = c.out_hwc;
     let s = c.stride[0];
+    let pw = dw3x3_pw(in_w, out_w, s, c.pad_left);
+    let band = dw3x3_band(out_h, s, out_c * pw * 2, DW3_MAX_BYTES);
+    if !dw3x3_offsets_fit(s, pw, out_w * out_c, out_c) {
+        return None;
+    }
     let w = &conv.weights;
     let row = |ch: usize| Box::new((0..9).map(move |t| w[t * out_c + ch])) as Box<dyn Iterator<Item = i8>>;
     let (chans, shift0) = channels(2, out_c, 4, row, &conv.bias, c.input_offset, c.output_offset, |ch| (c.multiplier[ch], c.shift[ch]))?;
     let data = int32_array(&format!("{l}_weights"), &words(&dw3x3_weights(w, out_c))) + &chan_array(&format!("{l}_chan"), &chans);
-    // Ring columns: every window of the (even) pairs of output pixels.
-    let pw = ((out_w.next_multiple_of(2) - 1) * s + 3).next_multiple_of(2);
-    // Narrow rows: all padded input rows converted at once, so each channel
-    // sets up its weights once for the whole layer (FULL_MAX_BYTES of scratch at most).
-    let ph = (out_h - 1) * s + 3;
-    let full_bytes = out_c * ph * pw * 2;
-    if out_w <= DW3_FULL_MAX_WIDTH && full_bytes <= DW3_FULL_MAX_BYTES {
-        let args = format!(
-            "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {s}, {}, {}, {pw}, {ph}, {}, {}",
-            c.pad_top, c.pad_left, -c.input_offset, outq(c.act_min, c.act_max, shift0)
-        );
-        return Some((data, "hyb_dsp_depthwise3x3_full_s8", args, full_bytes / 4));
-    }
+    let relu = relu_floor(c.act_min, c.output_offset);
     let args = format!(
-        "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {s}, {}, {}, {pw}, {}, {}",
-        c.pad_top, c.pad_left, -c.input_offset, outq(c.act_min, c.act_max, shift0)
+        "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {s}, {}, {}, {pw}, {band}, {}, {}, {}",
+        c.pad_top, c.pad_left, -c.input_offset, outq(c.act_min, c.act_max, shift0), relu as i32
     );
-    Some((data, "hyb_dsp_depthwise3x3_s8", args, out_c * 3 * pw / 2))
+    let scratch = out_c * ((band - 1) * s + 3) * pw / 2 + 1;
+    Some((data, "hyb_dsp_depthwise3x3_s8", args, scratch))
 }
 
 fn fully_connected(l: &str, f: &FcParams, fc: &FullyConnected) -> Option<Emitted> {
