@@ -79,6 +79,26 @@ pub fn dw3x3_weights(w: &[i8], channels: usize) -> Vec<i8> {
     (0..channels).flat_map(|c| (0..3).flat_map(move |k| [at(k, 0, c), at(k, 1, c), at(k, 1, c), at(k, 2, c)])).collect()
 }
 
+/// One input of an Add as the kernel's lookup table: for each int8 value
+/// (indexed by its byte), twice MultiplyByQuantizedMultiplierSmallerThanOneExp
+/// of (value + offset) << left_shift, exactly as the reference computes it.
+pub fn add_table(offset: i32, left_shift: i32, multiplier: i32, shift: i32) -> Vec<i64> {
+    use crate::quant::fixedpoint::multiply_by_quantized_multiplier_smaller_than_one_exp as mul_exp;
+    (0..256).map(|i| 2 * mul_exp((offset + i as u8 as i8 as i32).wrapping_mul(1 << left_shift), multiplier, shift) as i64).collect()
+}
+
+/// The shift s with t[x] = t[0] + x * 2^s for every int8 x (t indexed by the
+/// byte), if there is one with s <= 23, so that x << s fits in int32: the
+/// kernel then shifts that input instead of looking it up.
+pub fn add_affine_shift(t: &[i64]) -> Option<u32> {
+    let step = t[1] - t[0];
+    if step <= 0 || step.count_ones() != 1 || step.trailing_zeros() > 23 {
+        return None;
+    }
+    let s = step.trailing_zeros();
+    (0..256).all(|i| t[i] == t[0] + ((i as u8 as i8 as i64) << s)).then_some(s)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,5 +141,20 @@ mod tests {
         assert!(!requant_exact(m, -24, 1, -128));
         assert_eq!(acc_bound(-10, 2, 128), 10 + 255 * 2);
         assert_eq!(chan(7, 1 << 30, -3, -128), "{7,1073741824,3,-1020}");
+    }
+    #[test]
+    fn add_tables() {
+        // A multiplier of 2^30 with no shift halves (x << 20) << 1: exactly x << 20, affine.
+        let t = add_table(-4, 20, 1 << 30, 0);
+        assert_eq!(t[0], -4 << 20);
+        assert_eq!(t[255], -5 << 20);
+        assert_eq!(add_affine_shift(&t), Some(20));
+        // A rounding multiplier is not.
+        let t = add_table(128, 20, 1623821475, -2);
+        assert_eq!(add_affine_shift(&t), None);
+        assert_eq!(t[0x80], 0);
+        assert_eq!(t[0x7f], 2 * crate::quant::fixedpoint::multiply_by_quantized_multiplier_smaller_than_one_exp(255 << 20, 1623821475, -2) as i64);
+        // Too wide a shift for int32 stays a table.
+        assert_eq!(add_affine_shift(&(0..256).map(|i| (i as u8 as i8 as i64) << 24).collect::<Vec<_>>()), None);
     }
 }

@@ -11,7 +11,7 @@ use super::layers::array_body;
 use crate::ir::{Conv2d, FullyConnected, Op, OpKind};
 use crate::quant::params::{AddParams, ConvParams, FcParams, Params, PoolParams};
 use crate::quant::fixedpoint::multiply_by_quantized_multiplier;
-use layout::{acc_bound, chan, constant_chan, dw3x3_weights, folded_bias, gemm_weights, requant_exact, words};
+use layout::{acc_bound, add_affine_shift, add_table, chan, constant_chan, dw3x3_weights, folded_bias, gemm_weights, requant_exact, words};
 
 /// Headers of runtime-c/kernels/dsp a DSP project carries (in runtime/dsp/).
 pub const HEADERS: &[&str] = &["hyb_dsp.h", "conv_s8.h", "depthwise_s8.h", "depthwise3x3_s8.h", "fully_connected_s8.h", "avg_pool_s8.h", "add_s8.h"];
@@ -53,11 +53,15 @@ pub fn layer(index: usize, op: &Op, p: &Params, io: &Operands) -> Option<DspLaye
         (Params::Conv(c), OpKind::Conv2d(conv)) => conv2d(&l, c, conv)?,
         (Params::Fc(f), OpKind::FullyConnected(fc)) => fully_connected(&l, f, fc)?,
         (Params::AvgPool(a), _) => avg_pool(a)?,
-        (Params::Add(a), _) => add(a)?,
+        (Params::Add(a), _) => add(&l, a)?,
         _ => return None,
     };
     let (params, operands, args) = match p {
-        Params::Add(_) => ("const int8_t *a, const int8_t *b, int8_t *out", "a, b, out", format!("{}, {}, {}", io.input, io.second, io.output)),
+        Params::Add(_) => (
+            "const int8_t *a, const int8_t *b, int8_t *out, const int32_t *t",
+            "a, b, out, t",
+            format!("{}, {}, {}, {l}_table", io.input, io.second, io.output),
+        ),
         Params::AvgPool(_) => ("const int8_t *in, int8_t *out", "in, out", format!("{}, {}", io.input, io.output)),
         _ => (
             "const int8_t *in, int8_t *out, const int32_t *w, const hyb_dsp_chan *ch",
@@ -237,28 +241,36 @@ fn avg_pool(p: &PoolParams) -> Option<Emitted> {
     Some((String::new(), "hyb_dsp_avg_pool_s8", args, 0))
 }
 
-/// Largest |MultiplyByQuantizedMultiplierSmallerThanOneExp(x, m, _)| for |x| <= x_max.
-fn rescaled_bound(x_max: i64, m: i32) -> i64 {
-    ((x_max as i128 * m as i128) >> 31) as i64 + 2
-}
-
-fn add(a: &AddParams) -> Option<Emitted> {
-    let shifts_ok = [a.input1_shift, a.input2_shift, a.output_shift].iter().all(|s| (-31..=0).contains(s));
-    let x_max = |off: i32| (-128 + off as i64).abs().max((127 + off as i64).abs());
-    let (x1, x2) = (x_max(a.input1_offset), x_max(a.input2_offset));
-    // smmulr takes the doubled operands: they must fit in int32.
-    let fits = |v: i64| 2 * v < (1i64 << 31);
-    let (s1, s2) = (x1 << a.left_shift, x2 << a.left_shift);
-    if !shifts_ok || !(0..=24).contains(&a.left_shift) || !fits(s1) || !fits(s2) {
+/// Add by lookup: each input's rescaled value comes from a 256-entry table
+/// (or, when it is an exact power-of-two multiple, from a shift), so only
+/// the output rescale is computed per element.
+fn add(l: &str, a: &AddParams) -> Option<Emitted> {
+    if ![a.input1_shift, a.input2_shift].iter().all(|s| (-31..=0).contains(s)) || !(0..=30).contains(&a.left_shift) {
         return None;
     }
-    if !fits(rescaled_bound(s1, a.input1_multiplier) + rescaled_bound(s2, a.input2_multiplier)) {
+    let t1 = add_table(a.input1_offset, a.left_shift, a.input1_multiplier, a.input1_shift);
+    let t2 = add_table(a.input2_offset, a.left_shift, a.input2_multiplier, a.input2_shift);
+    // The doubled sum must fit in int32 and take the requantization shortcut.
+    let range = |t: &[i64]| (*t.iter().max().unwrap(), *t.iter().min().unwrap());
+    let ((hi1, lo1), (hi2, lo2)) = (range(&t1), range(&t2));
+    let bound = (hi1 + hi2).abs().max((lo1 + lo2).abs()) / 2;
+    if !requant_exact(a.output_multiplier, a.output_shift, bound, a.output_offset) {
         return None;
     }
+    // mode 1: input 2 is a shift of its byte, folded with t2[0] into input 1's table; 2: the other way round.
+    let (mode, shift, ta, tb) = match (add_affine_shift(&t1), add_affine_shift(&t2)) {
+        (_, Some(s)) => (1, s, t1.iter().map(|v| v + t2[0]).collect(), None),
+        (Some(s), None) => (2, s, t2.iter().map(|v| v + t1[0]).collect(), None),
+        (None, None) => (0, 0, t1, Some(t2)),
+    };
+    // One array: input a's table, then input b's in mode 0.
+    let table: Vec<i32> = ta.into_iter().chain(tb.into_iter().flatten()).map(|v| v as i32).collect();
+    let data = int32_array(&format!("{l}_table"), &table);
+    let r = -a.output_shift;
+    let round = if r > 0 { 1i64 << (r - 1) } else { 0 } + ((a.output_offset as i64) << r);
     let args = format!(
-        "{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}",
-        a.len, a.input1_offset, a.input2_offset, a.left_shift, a.input1_multiplier, -a.input1_shift,
-        a.input2_multiplier, -a.input2_shift, a.output_multiplier, -a.output_shift, a.output_offset, a.act_min, a.act_max
+        "{}, {mode}, {shift}, {}, {r}, {round}, {}, {}",
+        a.len, a.output_multiplier, a.act_min, a.act_max
     );
-    Some((String::new(), "hyb_dsp_add_s8", args, 0))
+    Some((data, "hyb_dsp_add_s8", args, 0))
 }
