@@ -11,10 +11,10 @@ use super::layers::array_body;
 use crate::ir::{Conv2d, FullyConnected, Op, OpKind};
 use crate::quant::params::{AddParams, ConvParams, FcParams, Params, PoolParams};
 use crate::quant::fixedpoint::multiply_by_quantized_multiplier;
-use layout::{acc_bound, add_affine_shift, add_table, chan, constant_chan, dw3x3_weights, folded_bias, gemm_weights, requant_exact, words};
+use layout::{acc_bound, add_affine_shift, add_table, chan, first_order, first_weights, constant_chan, dw3x3_weights, folded_bias, gemm_weights, requant_exact, words};
 
 /// Headers of runtime-c/kernels/dsp a DSP project carries (in runtime/dsp/).
-pub const HEADERS: &[&str] = &["hyb_dsp.h", "conv_s8.h", "depthwise_s8.h", "depthwise3x3_s8.h", "fully_connected_s8.h", "avg_pool_s8.h", "add_s8.h"];
+pub const HEADERS: &[&str] = &["hyb_dsp.h", "conv_s8.h", "conv_first_s8.h", "depthwise_s8.h", "depthwise3x3_s8.h", "fully_connected_s8.h", "avg_pool_s8.h", "add_s8.h"];
 
 /// The shared scratch buffer: im2col columns, then the byte patch.
 pub const SCRATCH: &str = "hyb_dsp_col";
@@ -137,6 +137,9 @@ fn gemm_scratch(k: usize, pixels: usize) -> (usize, usize) {
 fn conv2d(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
     let [in_h, in_w, in_c] = c.in_hwc;
     let [out_h, out_w, out_c] = c.out_hwc;
+    if in_c % 4 != 0 {
+        return conv_first(l, c, conv);
+    }
     let k = c.kernel[0] * c.kernel[1] * in_c;
     let w = &conv.weights;
     let row = |oc: usize| Box::new(w[oc * k..(oc + 1) * k].iter().copied()) as Box<dyn Iterator<Item = i8>>;
@@ -149,6 +152,47 @@ fn conv2d(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
         -c.input_offset, outq(c.act_min, c.act_max, shift0)
     );
     Some((data, "hyb_dsp_conv_s8", args, scratch))
+}
+
+/// Largest zero-point padded input copy the first-layer kernel makes.
+const FIRST_PAD_MAX_BYTES: usize = 8 * 1024;
+
+/// Most flash the first-layer kernel spends on int16 weights.
+const FIRST_WIDE_MAX_BYTES: usize = 2048;
+
+/// Channel counts that are not a multiple of 4 (first layers): conv_first_s8.h.
+fn conv_first(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
+    let [in_h, in_w, in_c] = c.in_hwc;
+    let [out_h, out_w, out_c] = c.out_hwc;
+    let (row_bytes, k) = (c.kernel[1] * in_c, c.kernel[0] * c.kernel[1] * in_c);
+    let order = first_order(c.kernel[0], row_bytes);
+    let steps = order.len() / 2;
+    // The tap loop is unrolled whole.
+    if steps > 64 {
+        return None;
+    }
+    let w = &conv.weights;
+    let row = |oc: usize| Box::new(w[oc * k..(oc + 1) * k].iter().copied()) as Box<dyn Iterator<Item = i8>>;
+    let (chans, shift0) = channels(2, out_c, 2, row, &conv.bias, c.input_offset, c.output_offset, |oc| (c.multiplier[oc], c.shift[oc]))?;
+    // Weights widened to int16 ahead save unpacking in the tile, at twice the flash.
+    let wide = out_c.div_ceil(2) * steps * 8 <= FIRST_WIDE_MAX_BYTES;
+    let data = int32_array(&format!("{l}_weights"), &first_weights(w, out_c, k, &order, wide)) + &chan_array(&format!("{l}_chan"), &chans);
+    // col, then a row cut by the padding (row_bytes + 4) and the packed row tails.
+    let buf = (row_bytes + 4 + c.kernel[0] * (row_bytes % 4) + 4).div_ceil(4);
+    // A small input is copied with its padding first, so no window needs the edge path.
+    let span = |out: usize, s: usize, k: usize, d: usize| (out - 1) * s + (k - 1) * d + 1;
+    let ph = span(out_h, c.stride[0], c.kernel[0], c.dilation[0]).max(c.pad_top + in_h);
+    let pw = span(out_w, c.stride[1], c.kernel[1], c.dilation[1]).max(c.pad_left + in_w);
+    let padded = (c.pad_top + c.pad_left > 0 || ph > in_h || pw > in_w) && c.dilation[1] == 1 && ph * pw * in_c <= FIRST_PAD_MAX_BYTES;
+    let (ph, pw) = if padded { (ph, pw) } else { (0, 0) };
+    let args = format!(
+        "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {out_c}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {ph}, {pw}, {}, {}",
+        c.kernel[0], c.kernel[1], c.stride[0], c.stride[1], c.dilation[0], c.dilation[1], c.pad_top, c.pad_left,
+        -c.input_offset, wide as i32, outq(c.act_min, c.act_max, shift0)
+    );
+    // The last, short tile's outputs go through 4 * out_c bytes of scratch.
+    let short = if (out_h * out_w) % 4 != 0 { out_c } else { 0 };
+    Some((data, "hyb_dsp_conv_first_s8", args, 4 * steps + buf + (ph * pw * in_c).div_ceil(4) + short))
 }
 
 fn depthwise(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {

@@ -1,0 +1,257 @@
+/* Conv2D int8 for input channel counts that are not a multiple of 4 (first
+ * layers: RGB images, single-channel spectrograms), where k = k_h*k_w*in_c
+ * is small and the column building and requantization weigh as much as the
+ * MACs.
+ *
+ * Column order: a kernel row is R = k_w*in_c = 4m + e contiguous input
+ * bytes; its first m words are sign-extended straight from the input, its
+ * last e bytes go to a tail that is packed into words after all rows (the
+ * compiler orders the weights the same way, zero past k). As in conv_s8.h,
+ * col[4*s + p] holds step s of pixel p: the halfword pair (x[k], x[k+2])
+ * that SXTB16 (and SXTB16 ROR 8) make of a word.
+ *
+ * Weights are stored sign-extended and doubled (int16 pairs, one word per
+ * channel and step), so a 4x2 tile step is two LDRDs and eight SMLADs with
+ * no weight unpacking, and the accumulator is already 2*acc for SMMLAR. */
+#ifndef HYB_DSP_CONV_FIRST_H
+#define HYB_DSP_CONV_FIRST_H
+
+#include "hyb_dsp.h"
+
+/* One int8 word of a window -> its two steps for pixel column c (stride 4),
+ * doubled when the weights are narrow (the accumulator is then still 2*acc). */
+HYB_DSP_INLINE void hyb_dsp_first_expand(int32_t *c, int32_t x, int dbl) {
+    const int32_t lo = __sxtb16(x), hi = hyb_sxtb16_ror8(x);
+    c[0] = dbl ? __sadd16(lo, lo) : lo;
+    c[4] = dbl ? __sadd16(hi, hi) : hi;
+}
+
+/* The column of a window wholly inside the image, at p with rows rs apart:
+ * straight-line loads at constant offsets, the tail gathered in registers. */
+HYB_DSP_INLINE void hyb_dsp_first_window(int32_t *c, const int8_t *p, int rs, int R, int k_h, int dbl) {
+    const int m = R / 4, e = R % 4;
+#pragma GCC unroll 64
+    for (int ky = 0; ky < k_h; ky++)
+#pragma GCC unroll 16
+        for (int j = 0; j < m; j++, c += 8) hyb_dsp_first_expand(c, hyb_dsp_load32(p + ky * rs + 4 * j), dbl);
+#pragma GCC unroll 16
+    for (int t = 0; t < k_h * e; t += 4, c += 8) {
+        uint32_t v = 0;
+#pragma GCC unroll 4
+        for (int i = 0; i < 4 && t + i < k_h * e; i++)
+            v |= (uint32_t)(uint8_t)p[(t + i) / e * rs + 4 * m + (t + i) % e] << (8 * i);
+        hyb_dsp_first_expand(c, (int32_t)v, dbl);
+    }
+}
+
+/* Copies the input into pin with the zero point around it (pad_t rows above,
+ * pad_l columns left, ph x pw in all), so every window is inside. */
+HYB_DSP_INLINE void hyb_dsp_first_pad(int8_t *pin, const int8_t *in, int in_h, int in_w, int in_c, int ph, int pw,
+                                      int pad_t, int pad_l, int32_t zp) {
+    const uint32_t z4 = ((uint32_t)zp & 0xffu) * 0x01010101u;
+    for (int i = 0; i < ph * pw * in_c; i += 4) hyb_dsp_store32(pin + i, z4);
+    for (int y = 0; y < in_h; y++)
+        __builtin_memcpy(pin + ((y + pad_t) * pw + pad_l) * in_c, in + y * in_w * in_c, in_w * in_c);
+}
+
+/* Builds the column of output pixel (oy, ox) at col (one pixel of the tile).
+ * buf: R + 4 bytes for a row cut by the padding, then the tail. */
+HYB_DSP_INLINE void hyb_dsp_first_col(int32_t *col, int8_t *buf, const int8_t *in, int oy, int ox, int in_h,
+                                      int in_w, int in_c, int k_h, int k_w, int s_h, int s_w, int d_h, int d_w,
+                                      int pad_t, int pad_l, int32_t zp, int dbl) {
+    const int R = k_w * in_c, m = R / 4, e = R % 4;
+    const int y0 = oy * s_h - pad_t, x0 = ox * s_w - pad_l;
+    const int x_inside = d_w == 1 && x0 >= 0 && x0 + k_w - 1 < in_w;
+    if (x_inside && y0 >= 0 && y0 + (k_h - 1) * d_h < in_h) {
+        hyb_dsp_first_window(col, in + (y0 * in_w + x0) * in_c, d_h * in_w * in_c, R, k_h, dbl);
+        return;
+    }
+    int32_t *c = col;
+    int8_t *tail = buf + R + 4;
+    for (int ky = 0; ky < k_h; ky++) {
+        const int iy = y0 + ky * d_h;
+        const int8_t *row = buf;
+        if (iy < 0 || iy >= in_h) {
+            for (int j = 0; j < m; j++, c += 8) hyb_dsp_first_expand(c, (int32_t)(((uint32_t)zp & 0xffu) * 0x01010101u), dbl);
+            for (int i = 0; i < e; i++) tail[ky * e + i] = (int8_t)zp;
+            continue;
+        }
+        if (x_inside) {
+            row = in + (iy * in_w + x0) * in_c;
+        } else {
+            /* Taps outside the image read the zero point (the folded bias cancels it). */
+            for (int kx = 0; kx < k_w; kx++) {
+                const int ix = x0 + kx * d_w;
+                const int8_t *src = in + (iy * in_w + ix) * in_c;
+                for (int ic = 0; ic < in_c; ic++) buf[kx * in_c + ic] = ix >= 0 && ix < in_w ? src[ic] : (int8_t)zp;
+            }
+        }
+        for (int j = 0; j < m; j++, c += 8) hyb_dsp_first_expand(c, hyb_dsp_load32(row + 4 * j), dbl);
+        for (int i = 0; i < e; i++) tail[ky * e + i] = row[4 * m + i];
+    }
+    /* Bytes past the tail meet zero weights. */
+    for (int j = 0; j < (k_h * e + 3) / 4; j++, c += 8) hyb_dsp_first_expand(c, hyb_dsp_load32(tail + 4 * j), dbl);
+}
+
+/* One step of the 4x2 tile: channels c, c+1 (w0, w1) against pixels 0..3.
+ * Wide weights are int16 pairs, two words a step; narrow ones are the int8
+ * word of conv_s8.h, unpacked here. */
+#define HYB_DSP_FIRST_W "ldrd   %[w0], %[w1], [%[wp]], #8\n\t"
+#define HYB_DSP_FIRST_N                                    \
+    "ldr    %[w0], [%[wp]], #4\n\t"                        \
+    "sxtb16 %[w1], %[w0], ror #8\n\t"                      \
+    "sxtb16 %[w0], %[w0]\n\t"
+#define HYB_DSP_FIRST_STEP(load_w)                         \
+    ".rept %c[n]\n\t" load_w                               \
+    "ldrd   %[x0], %[x1], [%[xp]], #8\n\t"                 \
+    "smlad  %[a00], %[x0], %[w0], %[a00]\n\t"              \
+    "smlad  %[a01], %[x0], %[w1], %[a01]\n\t"              \
+    "smlad  %[a10], %[x1], %[w0], %[a10]\n\t"              \
+    "smlad  %[a11], %[x1], %[w1], %[a11]\n\t"              \
+    "ldrd   %[x0], %[x1], [%[xp]], #8\n\t"                 \
+    "smlad  %[a20], %[x0], %[w0], %[a20]\n\t"              \
+    "smlad  %[a21], %[x0], %[w1], %[a21]\n\t"              \
+    "smlad  %[a30], %[x1], %[w0], %[a30]\n\t"              \
+    "smlad  %[a31], %[x1], %[w1], %[a31]\n\t"              \
+    ".endr\n\t"
+
+/* hyb_dsp_requant_x2 and SSAT of one accumulator, the channel's mult,
+ * shift, round in w0, w1, x0 (the full int8 range, no channel shift 0). */
+#define HYB_DSP_FIRST_REQ(a)                               \
+    "add    %[x1], %[x0], %[" a "], asr #31\n\t"           \
+    "smmlar %[" a "], %[" a "], %[w0], %[x1]\n\t"          \
+    "asr    %[" a "], %[" a "], %[w1]\n\t"                 \
+    "ssat   %[" a "], #8, %[" a "]\n\t"
+
+/* After the MACs: both channels requantized, each pixel's pair packed and
+ * stored as one halfword at out + p*out_c. */
+#define HYB_DSP_FIRST_OUT                                  \
+    "ldr    %[xp], %[chm]\n\t"                             \
+    "ldr    %[w0], [%[xp], #4]\n\t"                        \
+    "ldrd   %[w1], %[x0], [%[xp], #8]\n\t"                 \
+    HYB_DSP_FIRST_REQ("a00") HYB_DSP_FIRST_REQ("a10")      \
+    HYB_DSP_FIRST_REQ("a20") HYB_DSP_FIRST_REQ("a30")      \
+    "ldr    %[w0], [%[xp], #20]\n\t"                       \
+    "ldrd   %[w1], %[x0], [%[xp], #24]\n\t"                \
+    HYB_DSP_FIRST_REQ("a01") HYB_DSP_FIRST_REQ("a11")      \
+    HYB_DSP_FIRST_REQ("a21") HYB_DSP_FIRST_REQ("a31")      \
+    "bfi    %[a00], %[a01], #8, #8\n\t"                    \
+    "bfi    %[a10], %[a11], #8, #8\n\t"                    \
+    "bfi    %[a20], %[a21], #8, #8\n\t"                    \
+    "bfi    %[a30], %[a31], #8, #8\n\t"                    \
+    "ldr    %[xp], %[outm]\n\t"                            \
+    "strh   %[a00], [%[xp]]\n\t"                           \
+    "strh   %[a10], [%[xp], #%c[o1]]\n\t"                  \
+    "strh   %[a20], [%[xp], #%c[o2]]\n\t"                  \
+    "strh   %[a30], [%[xp], #%c[o3]]\n\t"
+
+/* The 4x2 tile needs all 14 allocatable registers (8 accumulators, 2
+ * pointers, 4 operands), hence one assembly block; the channel records
+ * and the output pointer wait in memory. */
+#define HYB_DSP_FIRST_ASM(body)                                                                                  \
+    __asm__ volatile(body                                                                                        \
+            : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11), [a20] "+r"(a20),               \
+              [a21] "+r"(a21), [a30] "+r"(a30), [a31] "+r"(a31), [xp] "+r"(x), [wp] "+r"(w), [w0] "=&r"(t0),     \
+              [w1] "=&r"(t1), [x0] "=&r"(t2), [x1] "=&r"(t3)                                                      \
+            : [n] "i"(steps), [chm] "m"(chp), [outm] "m"(o), [o1] "i"(out_c), [o2] "i"(2 * out_c),               \
+              [o3] "i"(3 * out_c)                                                                                \
+            : "memory")
+
+/* Requantizes one channel of the four pixels (out_c apart) and stores them. */
+HYB_DSP_INLINE void hyb_dsp_first_store(int8_t *o, int out_c, int32_t a0, int32_t a1, int32_t a2, int32_t a3,
+                                        const hyb_dsp_chan *ch, hyb_dsp_outq q) {
+    int32_t m = ch->mult, sh = ch->shift, rnd = ch->round;
+    __asm__("" : "+r"(m), "+r"(sh), "+r"(rnd));
+#define HYB_OUT1(a) (int8_t)hyb_dsp_clamp(hyb_dsp_requant_x2((a), m, sh, rnd, q.shift0), q.lo, q.hi)
+    o[0] = HYB_OUT1(a0);
+    o[out_c] = HYB_OUT1(a1);
+    o[2 * out_c] = HYB_OUT1(a2);
+    o[3 * out_c] = HYB_OUT1(a3);
+#undef HYB_OUT1
+}
+
+/* All channels of the tile's four pixels; steps is a compile-time constant,
+ * so the tap loop is unrolled whole (no loop overhead per channel pair).
+ * All four windows are already in col, so in place the order of the stores
+ * does not matter. */
+HYB_DSP_INLINE void hyb_dsp_first_gemm(const int32_t *col, const int32_t *w, const hyb_dsp_chan *ch, int8_t *out,
+                                       int steps, int out_c, int wide, hyb_dsp_outq q) {
+    /* The common case (full int8 range, no shift 0, paired channels) requantizes in the block. */
+    const int in_asm = !q.shift0 && q.lo == -128 && q.hi == 127 && out_c % 2 == 0;
+    for (int c = 0; c < out_c; c += 2) {
+        const int32_t b0 = ch[c].bias, b1 = ch[c + 1].bias;
+        int32_t a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1, a30 = b0, a31 = b1;
+        const int32_t *x = col;
+        const hyb_dsp_chan *chp = ch + c;
+        int8_t *o = out + c;
+        int32_t t0, t1, t2, t3;
+        if (in_asm) {
+            if (wide)
+                HYB_DSP_FIRST_ASM(HYB_DSP_FIRST_STEP(HYB_DSP_FIRST_W) HYB_DSP_FIRST_OUT);
+            else
+                HYB_DSP_FIRST_ASM(HYB_DSP_FIRST_STEP(HYB_DSP_FIRST_N) HYB_DSP_FIRST_OUT);
+            continue;
+        }
+        if (wide)
+            HYB_DSP_FIRST_ASM(HYB_DSP_FIRST_STEP(HYB_DSP_FIRST_W));
+        else
+            HYB_DSP_FIRST_ASM(HYB_DSP_FIRST_STEP(HYB_DSP_FIRST_N));
+        hyb_dsp_first_store(o, out_c, a00, a10, a20, a30, chp, q);
+        if (c + 1 < out_c) hyb_dsp_first_store(o + 1, out_c, a01, a11, a21, a31, chp + 1, q);
+    }
+}
+
+/* w: wide (int16 pairs, doubled) or narrow (int8 words) weights, out_c
+ * rounded up to even; ch: doubled biases. Scratch from col: 4 * steps
+ * words, buf (R + 4 + k_h*e + 4 bytes, in words), then when ph > 0 the
+ * input copied with its padding into ph x pw pixels (every pixel then takes
+ * the inside path), then 4 * out_c bytes for a short last tile. */
+HYB_DSP_INLINE void hyb_dsp_conv_first_s8(const int8_t *in, int8_t *out, const int32_t *w, const hyb_dsp_chan *ch,
+                                          int32_t *col, int in_h, int in_w, int in_c, int out_h, int out_w,
+                                          int out_c, int k_h, int k_w, int s_h, int s_w, int d_h, int d_w,
+                                          int pad_t, int pad_l, int32_t in_zp, int ph, int pw, int wide,
+                                          hyb_dsp_outq q) {
+    const int R = k_w * in_c, dbl = !wide;
+    const int steps = 2 * (k_h * (R / 4) + (k_h * (R % 4) + 3) / 4);
+    int8_t *buf = (int8_t *)(col + 4 * steps);
+    int8_t *pin = buf + ((R + 4 + k_h * (R % 4) + 4 + 3) & ~3);
+    int8_t *tmp = pin + ((ph * pw * in_c + 3) & ~3);
+    if (ph) hyb_dsp_first_pad(pin, in, in_h, in_w, in_c, ph, pw, pad_t, pad_l, in_zp);
+    const int npix = out_h * out_w;
+    int oy = 0, ox = 0;
+    for (int p0 = 0; p0 < npix; p0 += 4) {
+        const int n = npix - p0 < 4 ? npix - p0 : 4;
+        const int y0 = oy * s_h - pad_t, x0 = ox * s_w - pad_l;
+        if (__builtin_expect(!ph && n == 4 && d_w == 1 && ox + 3 < out_w && x0 >= 0 &&
+                                 x0 + 3 * s_w + k_w - 1 < in_w && y0 >= 0 && y0 + (k_h - 1) * d_h < in_h, 1)) {
+            /* Four windows of one row, all inside (most tiles). */
+            const int8_t *src = in + (y0 * in_w + x0) * in_c;
+#pragma GCC unroll 4
+            for (int p = 0; p < 4; p++)
+                hyb_dsp_first_window(col + p, src + p * s_w * in_c, d_h * in_w * in_c, R, k_h, dbl);
+            if ((ox += 4) == out_w) ox = 0, oy++;
+        } else if (ph) {
+#pragma GCC unroll 4
+            for (int p = 0; p < n; p++) {
+                hyb_dsp_first_window(col + p, pin + (oy * s_h * pw + ox * s_w) * in_c, d_h * pw * in_c, R, k_h, dbl);
+                if (++ox == out_w) ox = 0, oy++;
+            }
+        } else {
+#pragma GCC unroll 1
+            for (int p = 0; p < n; p++) {
+                hyb_dsp_first_col(col + p, buf, in, oy, ox, in_h, in_w, in_c, k_h, k_w, s_h, s_w, d_h, d_w, pad_t,
+                                  pad_l, in_zp, dbl);
+                if (++ox == out_w) ox = 0, oy++;
+            }
+        }
+        /* A short last tile runs whole on stale columns into tmp; its pixels are copied out. */
+        if (npix % 4 == 0 || n == 4) {
+            hyb_dsp_first_gemm(col, w, ch, out + p0 * out_c, steps, out_c, wide, q);
+        } else {
+            hyb_dsp_first_gemm(col, w, ch, tmp, steps, out_c, wide, q);
+            __builtin_memcpy(out + p0 * out_c, tmp, n * out_c);
+        }
+    }
+}
+
+#endif
