@@ -26,21 +26,46 @@ HYB_DSP_INLINE void hyb_dsp_first_expand(int32_t *c, int32_t x, int dbl) {
     c[4] = dbl ? __sadd16(hi, hi) : hi;
 }
 
-/* The column of a window wholly inside the image, at p with rows rs apart:
- * straight-line loads at constant offsets, the tail gathered in registers. */
-HYB_DSP_INLINE void hyb_dsp_first_window(int32_t *c, const int8_t *p, int rs, int R, int k_h, int dbl) {
+/* Word j of the column of a window wholly inside the image, at p with rows
+ * rs apart: a row's word, or a word of the row tails gathered in registers. */
+HYB_DSP_INLINE int32_t hyb_dsp_first_word(const int8_t *p, int j, int rs, int R, int k_h) {
     const int m = R / 4, e = R % 4;
-#pragma GCC unroll 64
-    for (int ky = 0; ky < k_h; ky++)
-#pragma GCC unroll 16
-        for (int j = 0; j < m; j++, c += 8) hyb_dsp_first_expand(c, hyb_dsp_load32(p + ky * rs + 4 * j), dbl);
-#pragma GCC unroll 16
-    for (int t = 0; t < k_h * e; t += 4, c += 8) {
-        uint32_t v = 0;
+    if (j < k_h * m) return hyb_dsp_load32(p + j / m * rs + 4 * (j % m));
+    const int t = 4 * (j - k_h * m);
+    uint32_t v = 0;
 #pragma GCC unroll 4
-        for (int i = 0; i < 4 && t + i < k_h * e; i++)
-            v |= (uint32_t)(uint8_t)p[(t + i) / e * rs + 4 * m + (t + i) % e] << (8 * i);
-        hyb_dsp_first_expand(c, (int32_t)v, dbl);
+    for (int i = 0; i < 4 && t + i < k_h * e; i++)
+        v |= (uint32_t)(uint8_t)p[(t + i) / e * rs + 4 * m + (t + i) % e] << (8 * i);
+    return (int32_t)v;
+}
+
+/* The column of one window wholly inside the image, at p with rows rs apart. */
+HYB_DSP_INLINE void hyb_dsp_first_window(int32_t *c, const int8_t *p, int rs, int R, int k_h, int dbl) {
+    const int words = k_h * (R / 4) + (k_h * (R % 4) + 3) / 4;
+#pragma GCC unroll 64
+    for (int j = 0; j < words; j++, c += 8) hyb_dsp_first_expand(c, hyb_dsp_first_word(p, j, rs, R, k_h), dbl);
+}
+
+/* The columns of the tile's four windows, all inside the image, at p[i]:
+ * straight-line loads at constant offsets; the four pixels of a step are
+ * adjacent, so their stores pair up. */
+HYB_DSP_INLINE void hyb_dsp_first_window4(int32_t *c, const int8_t *const p[4], int rs, int R, int k_h, int dbl) {
+    const int words = k_h * (R / 4) + (k_h * (R % 4) + 3) / 4;
+#pragma GCC unroll 64
+    for (int j = 0; j < words; j++, c += 8) {
+        int32_t lo[4], hi[4];
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; i++) {
+            const int32_t v = hyb_dsp_first_word(p[i], j, rs, R, k_h);
+            lo[i] = __sxtb16(v), hi[i] = hyb_sxtb16_ror8(v);
+            if (dbl) lo[i] = __sadd16(lo[i], lo[i]), hi[i] = __sadd16(hi[i], hi[i]);
+        }
+        __asm__("strd %[a], %[b], [%[c]]\n\tstrd %[d], %[e], [%[c], #8]\n\t"
+                "strd %[f], %[g], [%[c], #16]\n\tstrd %[h], %[i], [%[c], #24]"
+                :
+                : [c] "r"(c), [a] "r"(lo[0]), [b] "r"(lo[1]), [d] "r"(lo[2]), [e] "r"(lo[3]), [f] "r"(hi[0]),
+                  [g] "r"(hi[1]), [h] "r"(hi[2]), [i] "r"(hi[3])
+                : "memory");
     }
 }
 
@@ -123,38 +148,61 @@ HYB_DSP_INLINE void hyb_dsp_first_col(int32_t *col, int8_t *buf, const int8_t *i
     "asr    %[" a "], %[" a "], %[w1]\n\t"                 \
     "ssat   %[" a "], #8, %[" a "]\n\t"
 
-/* After the MACs: both channels requantized, each pixel's pair packed and
- * stored as one halfword at out + p*out_c. */
-#define HYB_DSP_FIRST_OUT                                  \
-    "ldr    %[xp], %[chm]\n\t"                             \
-    "ldr    %[w0], [%[xp], #4]\n\t"                        \
-    "ldrd   %[w1], %[x0], [%[xp], #8]\n\t"                 \
-    HYB_DSP_FIRST_REQ("a00") HYB_DSP_FIRST_REQ("a10")      \
-    HYB_DSP_FIRST_REQ("a20") HYB_DSP_FIRST_REQ("a30")      \
-    "ldr    %[w0], [%[xp], #20]\n\t"                       \
-    "ldrd   %[w1], %[x0], [%[xp], #24]\n\t"                \
-    HYB_DSP_FIRST_REQ("a01") HYB_DSP_FIRST_REQ("a11")      \
-    HYB_DSP_FIRST_REQ("a21") HYB_DSP_FIRST_REQ("a31")      \
-    "bfi    %[a00], %[a01], #8, #8\n\t"                    \
-    "bfi    %[a10], %[a11], #8, #8\n\t"                    \
-    "bfi    %[a20], %[a21], #8, #8\n\t"                    \
-    "bfi    %[a30], %[a31], #8, #8\n\t"                    \
-    "ldr    %[xp], %[outm]\n\t"                            \
-    "strh   %[a00], [%[xp]]\n\t"                           \
-    "strh   %[a10], [%[xp], #%c[o1]]\n\t"                  \
-    "strh   %[a20], [%[xp], #%c[o2]]\n\t"                  \
-    "strh   %[a30], [%[xp], #%c[o3]]\n\t"
+/* One channel pair of the tile, looped over all pairs in one assembly block
+ * (the 4x2 tile needs all 14 allocatable registers: 8 accumulators, 2
+ * pointers, 4 operands): accumulators from the biases, the MACs, both
+ * channels requantized, each pixel's two results packed and stored as one
+ * halfword at out + p*out_c. The channel records, the output pointer and
+ * the loop end wait in memory. */
+#define HYB_DSP_FIRST_LOOP(load_w)                                                                               \
+    __asm__ volatile(                                                                                            \
+        "1:\n\t"                                                                                                 \
+        "ldr    %[xp], %[chm]\n\t"                                                                               \
+        "ldr    %[a00], [%[xp]]\n\t"                                                                             \
+        "ldr    %[a01], [%[xp], #16]\n\t"                                                                        \
+        "mov    %[a10], %[a00]\n\t"                                                                              \
+        "mov    %[a20], %[a00]\n\t"                                                                              \
+        "mov    %[a30], %[a00]\n\t"                                                                              \
+        "mov    %[a11], %[a01]\n\t"                                                                              \
+        "mov    %[a21], %[a01]\n\t"                                                                              \
+        "mov    %[a31], %[a01]\n\t"                                                                              \
+        "ldr    %[xp], %[colm]\n\t" HYB_DSP_FIRST_STEP(load_w)                                                   \
+        "ldr    %[xp], %[chm]\n\t"                                                                               \
+        "ldr    %[w0], [%[xp], #4]\n\t"                                                                          \
+        "ldrd   %[w1], %[x0], [%[xp], #8]\n\t"                                                                   \
+        HYB_DSP_FIRST_REQ("a00") HYB_DSP_FIRST_REQ("a10") HYB_DSP_FIRST_REQ("a20") HYB_DSP_FIRST_REQ("a30")       \
+        "ldr    %[w0], [%[xp], #20]\n\t"                                                                         \
+        "ldrd   %[w1], %[x0], [%[xp], #24]\n\t"                                                                  \
+        HYB_DSP_FIRST_REQ("a01") HYB_DSP_FIRST_REQ("a11") HYB_DSP_FIRST_REQ("a21") HYB_DSP_FIRST_REQ("a31")       \
+        "add    %[xp], %[xp], #32\n\t"                                                                           \
+        "str    %[xp], %[chm]\n\t"                                                                               \
+        "bfi    %[a00], %[a01], #8, #8\n\t"                                                                      \
+        "bfi    %[a10], %[a11], #8, #8\n\t"                                                                      \
+        "bfi    %[a20], %[a21], #8, #8\n\t"                                                                      \
+        "bfi    %[a30], %[a31], #8, #8\n\t"                                                                      \
+        "ldr    %[xp], %[outm]\n\t"                                                                              \
+        "strh   %[a10], [%[xp], #%c[o1]]\n\t"                                                                    \
+        "strh   %[a20], [%[xp], #%c[o2]]\n\t"                                                                    \
+        "strh   %[a30], [%[xp], #%c[o3]]\n\t"                                                                    \
+        "strh   %[a00], [%[xp]], #2\n\t"                                                                         \
+        "str    %[xp], %[outm]\n\t"                                                                              \
+        "ldr    %[w0], %[endm]\n\t"                                                                              \
+        "cmp    %[xp], %[w0]\n\t"                                                                                \
+        "bne    1b\n\t"                                                                                          \
+        : [a00] "=&r"(a00), [a01] "=&r"(a01), [a10] "=&r"(a10), [a11] "=&r"(a11), [a20] "=&r"(a20),              \
+          [a21] "=&r"(a21), [a30] "=&r"(a30), [a31] "=&r"(a31), [xp] "=&r"(x), [wp] "+r"(w), [w0] "=&r"(t0),     \
+          [w1] "=&r"(t1), [x0] "=&r"(t2), [x1] "=&r"(t3), [chm] "+m"(chp), [outm] "+m"(o)                       \
+        : [n] "i"(steps), [colm] "m"(col), [endm] "m"(end), [o1] "i"(out_c), [o2] "i"(2 * out_c),              \
+          [o3] "i"(3 * out_c)                                                                                    \
+        : "cc", "memory")
 
-/* The 4x2 tile needs all 14 allocatable registers (8 accumulators, 2
- * pointers, 4 operands), hence one assembly block; the channel records
- * and the output pointer wait in memory. */
+/* The MACs alone, for the general requantization in C. */
 #define HYB_DSP_FIRST_ASM(body)                                                                                  \
-    __asm__ volatile(body                                                                                        \
+    __asm__(body                                                                                                 \
             : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11), [a20] "+r"(a20),               \
               [a21] "+r"(a21), [a30] "+r"(a30), [a31] "+r"(a31), [xp] "+r"(x), [wp] "+r"(w), [w0] "=&r"(t0),     \
               [w1] "=&r"(t1), [x0] "=&r"(t2), [x1] "=&r"(t3)                                                      \
-            : [n] "i"(steps), [chm] "m"(chp), [outm] "m"(o), [o1] "i"(out_c), [o2] "i"(2 * out_c),               \
-              [o3] "i"(3 * out_c)                                                                                \
+            : [n] "i"(steps)                                                                                     \
             : "memory")
 
 /* Requantizes one channel of the four pixels (out_c apart) and stores them. */
@@ -176,26 +224,29 @@ HYB_DSP_INLINE void hyb_dsp_first_store(int8_t *o, int out_c, int32_t a0, int32_
  * does not matter. */
 HYB_DSP_INLINE void hyb_dsp_first_gemm(const int32_t *col, const int32_t *w, const hyb_dsp_chan *ch, int8_t *out,
                                        int steps, int out_c, int wide, hyb_dsp_outq q) {
-    /* The common case (full int8 range, no shift 0, paired channels) requantizes in the block. */
-    const int in_asm = !q.shift0 && q.lo == -128 && q.hi == 127 && out_c % 2 == 0;
+    int32_t a00, a01, a10, a11, a20, a21, a30, a31, t0, t1, t2, t3;
+    const int32_t *x;
+    /* The common case (full int8 range, no shift 0, paired channels) loops and requantizes in assembly. */
+    if (!q.shift0 && q.lo == -128 && q.hi == 127 && out_c % 2 == 0) {
+        const hyb_dsp_chan *chp = ch;
+        int8_t *o = out;
+        const int8_t *const end = out + out_c;
+        if (wide)
+            HYB_DSP_FIRST_LOOP(HYB_DSP_FIRST_W);
+        else
+            HYB_DSP_FIRST_LOOP(HYB_DSP_FIRST_N);
+        return;
+    }
     for (int c = 0; c < out_c; c += 2) {
-        const int32_t b0 = ch[c].bias, b1 = ch[c + 1].bias;
-        int32_t a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1, a30 = b0, a31 = b1;
-        const int32_t *x = col;
-        const hyb_dsp_chan *chp = ch + c;
-        int8_t *o = out + c;
-        int32_t t0, t1, t2, t3;
-        if (in_asm) {
-            if (wide)
-                HYB_DSP_FIRST_ASM(HYB_DSP_FIRST_STEP(HYB_DSP_FIRST_W) HYB_DSP_FIRST_OUT);
-            else
-                HYB_DSP_FIRST_ASM(HYB_DSP_FIRST_STEP(HYB_DSP_FIRST_N) HYB_DSP_FIRST_OUT);
-            continue;
-        }
+        a00 = a10 = a20 = a30 = ch[c].bias;
+        a01 = a11 = a21 = a31 = ch[c + 1].bias;
+        x = col;
         if (wide)
             HYB_DSP_FIRST_ASM(HYB_DSP_FIRST_STEP(HYB_DSP_FIRST_W));
         else
             HYB_DSP_FIRST_ASM(HYB_DSP_FIRST_STEP(HYB_DSP_FIRST_N));
+        const hyb_dsp_chan *chp = ch + c;
+        int8_t *o = out + c;
         hyb_dsp_first_store(o, out_c, a00, a10, a20, a30, chp, q);
         if (c + 1 < out_c) hyb_dsp_first_store(o + 1, out_c, a01, a11, a21, a31, chp + 1, q);
     }
@@ -222,16 +273,30 @@ HYB_DSP_INLINE void hyb_dsp_conv_first_s8(const int8_t *in, int8_t *out, const i
     for (int p0 = 0; p0 < npix; p0 += 4) {
         const int n = npix - p0 < 4 ? npix - p0 : 4;
         const int y0 = oy * s_h - pad_t, x0 = ox * s_w - pad_l;
-        if (__builtin_expect(!ph && n == 4 && d_w == 1 && ox + 3 < out_w && x0 >= 0 &&
-                                 x0 + 3 * s_w + k_w - 1 < in_w && y0 >= 0 && y0 + (k_h - 1) * d_h < in_h, 1)) {
+        if (ph && n == 4) {
+            /* Padded copy: every window inside (a tile spans rows unless out_w % 4 == 0). */
+            const int8_t *src = pin + (oy * s_h * pw + ox * s_w) * in_c;
+            const int8_t *p[4] = {src, src + s_w * in_c, src + 2 * s_w * in_c, src + 3 * s_w * in_c};
+            if (out_w % 4 == 0) {
+                if ((ox += 4) == out_w) ox = 0, oy++;
+            } else {
+#pragma GCC unroll 4
+                for (int i = 0; i < 4; i++) {
+                    p[i] = pin + (oy * s_h * pw + ox * s_w) * in_c;
+                    if (++ox == out_w) ox = 0, oy++;
+                }
+            }
+            hyb_dsp_first_window4(col, p, d_h * pw * in_c, R, k_h, dbl);
+        } else if (__builtin_expect(!ph && n == 4 && ox + 3 < out_w && d_w == 1 && x0 >= 0 &&
+                                        x0 + 3 * s_w + k_w - 1 < in_w && y0 >= 0 && y0 + (k_h - 1) * d_h < in_h,
+                                    1)) {
             /* Four windows of one row, all inside (most tiles). */
             const int8_t *src = in + (y0 * in_w + x0) * in_c;
-#pragma GCC unroll 4
-            for (int p = 0; p < 4; p++)
-                hyb_dsp_first_window(col + p, src + p * s_w * in_c, d_h * in_w * in_c, R, k_h, dbl);
+            const int8_t *const p[4] = {src, src + s_w * in_c, src + 2 * s_w * in_c, src + 3 * s_w * in_c};
+            hyb_dsp_first_window4(col, p, d_h * in_w * in_c, R, k_h, dbl);
             if ((ox += 4) == out_w) ox = 0, oy++;
         } else if (ph) {
-#pragma GCC unroll 4
+#pragma GCC unroll 1
             for (int p = 0; p < n; p++) {
                 hyb_dsp_first_window(col + p, pin + (oy * s_h * pw + ox * s_w) * in_c, d_h * pw * in_c, R, k_h, dbl);
                 if (++ox == out_w) ox = 0, oy++;
