@@ -310,12 +310,9 @@ HYB_DSP_INLINE void hyb_dsp_conv_first_s8(const int8_t *in, int8_t *out, const i
             }
         }
         /* A short last tile runs whole on stale columns into tmp; its pixels are copied out. */
-        if (npix % 4 == 0 || n == 4) {
-            hyb_dsp_first_gemm(col, w, ch, out + p0 * out_c, steps, out_c, wide, q);
-        } else {
-            hyb_dsp_first_gemm(col, w, ch, tmp, steps, out_c, wide, q);
-            __builtin_memcpy(out + p0 * out_c, tmp, n * out_c);
-        }
+        const int short_tile = npix % 4 != 0 && n < 4;
+        hyb_dsp_first_gemm(col, w, ch, short_tile ? tmp : out + p0 * out_c, steps, out_c, wide, q);
+        if (short_tile) __builtin_memcpy(out + p0 * out_c, tmp, n * out_c);
     }
 }
 
