@@ -126,8 +126,24 @@ HYB_DSP_INLINE void hyb_dsp_first_col(int32_t *col, int8_t *buf, const int8_t *i
     "ldr    %[w0], [%[wp]], #4\n\t"                        \
     "sxtb16 %[w1], %[w0], ror #8\n\t"                      \
     "sxtb16 %[w0], %[w0]\n\t"
-#define HYB_DSP_FIRST_STEP(load_w)                         \
-    ".rept %c[n]\n\t" load_w                               \
+/* The first step with the biases in a00, a01 as the accumulators' start
+ * (pixels 2, 3 one at a time, so pixel 0 waits in x0): no moves. */
+#define HYB_DSP_FIRST_STEP0(load_w)                        \
+    load_w                                                 \
+    "ldrd   %[x0], %[x1], [%[xp]], #8\n\t"                 \
+    "smlad  %[a10], %[x1], %[w0], %[a00]\n\t"              \
+    "smlad  %[a11], %[x1], %[w1], %[a01]\n\t"              \
+    "ldr    %[x1], [%[xp]], #4\n\t"                        \
+    "smlad  %[a20], %[x1], %[w0], %[a00]\n\t"              \
+    "smlad  %[a21], %[x1], %[w1], %[a01]\n\t"              \
+    "ldr    %[x1], [%[xp]], #4\n\t"                        \
+    "smlad  %[a30], %[x1], %[w0], %[a00]\n\t"              \
+    "smlad  %[a31], %[x1], %[w1], %[a01]\n\t"              \
+    "smlad  %[a00], %[x0], %[w0], %[a00]\n\t"              \
+    "smlad  %[a01], %[x0], %[w1], %[a01]\n\t"
+#define HYB_DSP_FIRST_STEP(load_w) HYB_DSP_FIRST_STEPS(load_w, "%c[n]")
+#define HYB_DSP_FIRST_STEPS(load_w, count)                 \
+    ".rept " count "\n\t" load_w                          \
     "ldrd   %[x0], %[x1], [%[xp]], #8\n\t"                 \
     "smlad  %[a00], %[x0], %[w0], %[a00]\n\t"              \
     "smlad  %[a01], %[x0], %[w1], %[a01]\n\t"              \
@@ -160,13 +176,7 @@ HYB_DSP_INLINE void hyb_dsp_first_col(int32_t *col, int8_t *buf, const int8_t *i
         "ldr    %[xp], %[chm]\n\t"                                                                               \
         "ldr    %[a00], [%[xp]]\n\t"                                                                             \
         "ldr    %[a01], [%[xp], #16]\n\t"                                                                        \
-        "mov    %[a10], %[a00]\n\t"                                                                              \
-        "mov    %[a20], %[a00]\n\t"                                                                              \
-        "mov    %[a30], %[a00]\n\t"                                                                              \
-        "mov    %[a11], %[a01]\n\t"                                                                              \
-        "mov    %[a21], %[a01]\n\t"                                                                              \
-        "mov    %[a31], %[a01]\n\t"                                                                              \
-        "ldr    %[xp], %[colm]\n\t" HYB_DSP_FIRST_STEP(load_w)                                                   \
+        "ldr    %[xp], %[colm]\n\t" HYB_DSP_FIRST_STEP0(load_w) HYB_DSP_FIRST_STEPS(load_w, "%c[n1]")           \
         "ldr    %[xp], %[chm]\n\t"                                                                               \
         "ldr    %[w0], [%[xp], #4]\n\t"                                                                          \
         "ldrd   %[w1], %[x0], [%[xp], #8]\n\t"                                                                   \
@@ -192,7 +202,7 @@ HYB_DSP_INLINE void hyb_dsp_first_col(int32_t *col, int8_t *buf, const int8_t *i
         : [a00] "=&r"(a00), [a01] "=&r"(a01), [a10] "=&r"(a10), [a11] "=&r"(a11), [a20] "=&r"(a20),              \
           [a21] "=&r"(a21), [a30] "=&r"(a30), [a31] "=&r"(a31), [xp] "=&r"(x), [wp] "+r"(w), [w0] "=&r"(t0),     \
           [w1] "=&r"(t1), [x0] "=&r"(t2), [x1] "=&r"(t3), [chm] "+m"(chp), [outm] "+m"(o)                       \
-        : [n] "i"(steps), [colm] "m"(col), [endm] "m"(end), [o1] "i"(out_c), [o2] "i"(2 * out_c),              \
+        : [n1] "i"(steps - 1), [colm] "m"(col), [endm] "m"(end), [o1] "i"(out_c), [o2] "i"(2 * out_c),              \
           [o3] "i"(3 * out_c)                                                                                    \
         : "cc", "memory")
 
