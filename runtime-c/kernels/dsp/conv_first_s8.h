@@ -18,12 +18,10 @@
 
 #include "hyb_dsp.h"
 
-/* One int8 word of a window -> its two steps for pixel column c (stride 4),
- * doubled when the weights are narrow (the accumulator is then still 2*acc). */
-HYB_DSP_INLINE void hyb_dsp_first_expand(int32_t *c, int32_t x, int dbl) {
-    const int32_t lo = __sxtb16(x), hi = hyb_sxtb16_ror8(x);
-    c[0] = dbl ? __sadd16(lo, lo) : lo;
-    c[4] = dbl ? __sadd16(hi, hi) : hi;
+/* One int8 word of a window -> its two steps for pixel column c (stride 4). */
+HYB_DSP_INLINE void hyb_dsp_first_expand(int32_t *c, int32_t x) {
+    c[0] = __sxtb16(x);
+    c[4] = hyb_sxtb16_ror8(x);
 }
 
 /* Word j of the column of a window wholly inside the image, at p with rows
@@ -40,16 +38,16 @@ HYB_DSP_INLINE int32_t hyb_dsp_first_word(const int8_t *p, int j, int rs, int R,
 }
 
 /* The column of one window wholly inside the image, at p with rows rs apart. */
-HYB_DSP_INLINE void hyb_dsp_first_window(int32_t *c, const int8_t *p, int rs, int R, int k_h, int dbl) {
+HYB_DSP_INLINE void hyb_dsp_first_window(int32_t *c, const int8_t *p, int rs, int R, int k_h) {
     const int words = k_h * (R / 4) + (k_h * (R % 4) + 3) / 4;
 #pragma GCC unroll 64
-    for (int j = 0; j < words; j++, c += 8) hyb_dsp_first_expand(c, hyb_dsp_first_word(p, j, rs, R, k_h), dbl);
+    for (int j = 0; j < words; j++, c += 8) hyb_dsp_first_expand(c, hyb_dsp_first_word(p, j, rs, R, k_h));
 }
 
 /* The columns of the tile's four windows, all inside the image, at p[i]:
  * straight-line loads at constant offsets; the four pixels of a step are
  * adjacent, so their stores pair up. */
-HYB_DSP_INLINE void hyb_dsp_first_window4(int32_t *c, const int8_t *const p[4], int rs, int R, int k_h, int dbl) {
+HYB_DSP_INLINE void hyb_dsp_first_window4(int32_t *c, const int8_t *const p[4], int rs, int R, int k_h) {
     const int words = k_h * (R / 4) + (k_h * (R % 4) + 3) / 4;
 #pragma GCC unroll 64
     for (int j = 0; j < words; j++, c += 8) {
@@ -58,7 +56,6 @@ HYB_DSP_INLINE void hyb_dsp_first_window4(int32_t *c, const int8_t *const p[4], 
         for (int i = 0; i < 4; i++) {
             const int32_t v = hyb_dsp_first_word(p[i], j, rs, R, k_h);
             lo[i] = __sxtb16(v), hi[i] = hyb_sxtb16_ror8(v);
-            if (dbl) lo[i] = __sadd16(lo[i], lo[i]), hi[i] = __sadd16(hi[i], hi[i]);
         }
         __asm__("strd %[a], %[b], [%[c]]\n\tstrd %[d], %[e], [%[c], #8]\n\t"
                 "strd %[f], %[g], [%[c], #16]\n\tstrd %[h], %[i], [%[c], #24]"
@@ -83,12 +80,12 @@ HYB_DSP_INLINE void hyb_dsp_first_pad(int8_t *pin, const int8_t *in, int in_h, i
  * buf: R + 4 bytes for a row cut by the padding, then the tail. */
 HYB_DSP_INLINE void hyb_dsp_first_col(int32_t *col, int8_t *buf, const int8_t *in, int oy, int ox, int in_h,
                                       int in_w, int in_c, int k_h, int k_w, int s_h, int s_w, int d_h, int d_w,
-                                      int pad_t, int pad_l, int32_t zp, int dbl) {
+                                      int pad_t, int pad_l, int32_t zp) {
     const int R = k_w * in_c, m = R / 4, e = R % 4;
     const int y0 = oy * s_h - pad_t, x0 = ox * s_w - pad_l;
     const int x_inside = d_w == 1 && x0 >= 0 && x0 + k_w - 1 < in_w;
     if (x_inside && y0 >= 0 && y0 + (k_h - 1) * d_h < in_h) {
-        hyb_dsp_first_window(col, in + (y0 * in_w + x0) * in_c, d_h * in_w * in_c, R, k_h, dbl);
+        hyb_dsp_first_window(col, in + (y0 * in_w + x0) * in_c, d_h * in_w * in_c, R, k_h);
         return;
     }
     int32_t *c = col;
@@ -97,7 +94,7 @@ HYB_DSP_INLINE void hyb_dsp_first_col(int32_t *col, int8_t *buf, const int8_t *i
         const int iy = y0 + ky * d_h;
         const int8_t *row = buf;
         if (iy < 0 || iy >= in_h) {
-            for (int j = 0; j < m; j++, c += 8) hyb_dsp_first_expand(c, (int32_t)(((uint32_t)zp & 0xffu) * 0x01010101u), dbl);
+            for (int j = 0; j < m; j++, c += 8) hyb_dsp_first_expand(c, (int32_t)(((uint32_t)zp & 0xffu) * 0x01010101u));
             for (int i = 0; i < e; i++) tail[ky * e + i] = (int8_t)zp;
             continue;
         }
@@ -111,25 +108,18 @@ HYB_DSP_INLINE void hyb_dsp_first_col(int32_t *col, int8_t *buf, const int8_t *i
                 for (int ic = 0; ic < in_c; ic++) buf[kx * in_c + ic] = ix >= 0 && ix < in_w ? src[ic] : (int8_t)zp;
             }
         }
-        for (int j = 0; j < m; j++, c += 8) hyb_dsp_first_expand(c, hyb_dsp_load32(row + 4 * j), dbl);
+        for (int j = 0; j < m; j++, c += 8) hyb_dsp_first_expand(c, hyb_dsp_load32(row + 4 * j));
         for (int i = 0; i < e; i++) tail[ky * e + i] = row[4 * m + i];
     }
     /* Bytes past the tail meet zero weights. */
-    for (int j = 0; j < (k_h * e + 3) / 4; j++, c += 8) hyb_dsp_first_expand(c, hyb_dsp_load32(tail + 4 * j), dbl);
+    for (int j = 0; j < (k_h * e + 3) / 4; j++, c += 8) hyb_dsp_first_expand(c, hyb_dsp_load32(tail + 4 * j));
 }
 
-/* One step of the 4x2 tile: channels c, c+1 (w0, w1) against pixels 0..3.
- * Wide weights are int16 pairs, two words a step; narrow ones are the int8
- * word of conv_s8.h, unpacked here. */
-#define HYB_DSP_FIRST_W "ldrd   %[w0], %[w1], [%[wp]], #8\n\t"
-#define HYB_DSP_FIRST_N                                    \
-    "ldr    %[w0], [%[wp]], #4\n\t"                        \
-    "sxtb16 %[w1], %[w0], ror #8\n\t"                      \
-    "sxtb16 %[w0], %[w0]\n\t"
+/* One step of the 4x2 tile: channels c, c+1 (w0, w1: int16 pairs) against pixels 0..3. */
 /* The first step with the biases in a00, a01 as the accumulators' start
  * (pixels 2, 3 one at a time, so pixel 0 waits in x0): no moves. */
-#define HYB_DSP_FIRST_STEP0(load_w)                        \
-    load_w                                                 \
+#define HYB_DSP_FIRST_STEP0                                 \
+    "ldrd   %[w0], %[w1], [%[wp]], #8\n\t"                 \
     "ldrd   %[x0], %[x1], [%[xp]], #8\n\t"                 \
     "smlad  %[a10], %[x1], %[w0], %[a00]\n\t"              \
     "smlad  %[a11], %[x1], %[w1], %[a01]\n\t"              \
@@ -141,9 +131,9 @@ HYB_DSP_INLINE void hyb_dsp_first_col(int32_t *col, int8_t *buf, const int8_t *i
     "smlad  %[a31], %[x1], %[w1], %[a01]\n\t"              \
     "smlad  %[a00], %[x0], %[w0], %[a00]\n\t"              \
     "smlad  %[a01], %[x0], %[w1], %[a01]\n\t"
-#define HYB_DSP_FIRST_STEP(load_w) HYB_DSP_FIRST_STEPS(load_w, "%c[n]")
-#define HYB_DSP_FIRST_STEPS(load_w, count)                 \
-    ".rept " count "\n\t" load_w                          \
+#define HYB_DSP_FIRST_STEPS(count)                         \
+    ".rept " count "\n\t"                                  \
+    "ldrd   %[w0], %[w1], [%[wp]], #8\n\t"                 \
     "ldrd   %[x0], %[x1], [%[xp]], #8\n\t"                 \
     "smlad  %[a00], %[x0], %[w0], %[a00]\n\t"              \
     "smlad  %[a01], %[x0], %[w1], %[a01]\n\t"              \
@@ -170,13 +160,13 @@ HYB_DSP_INLINE void hyb_dsp_first_col(int32_t *col, int8_t *buf, const int8_t *i
  * channels requantized, each pixel's two results packed and stored as one
  * halfword at out + p*out_c. The channel records, the output pointer and
  * the loop end wait in memory. */
-#define HYB_DSP_FIRST_LOOP(load_w)                                                                               \
+#define HYB_DSP_FIRST_LOOP                                                                               \
     __asm__ volatile(                                                                                            \
         "1:\n\t"                                                                                                 \
         "ldr    %[xp], %[chm]\n\t"                                                                               \
         "ldr    %[a00], [%[xp]]\n\t"                                                                             \
         "ldr    %[a01], [%[xp], #16]\n\t"                                                                        \
-        "ldr    %[xp], %[colm]\n\t" HYB_DSP_FIRST_STEP0(load_w) HYB_DSP_FIRST_STEPS(load_w, "%c[n1]")           \
+        "ldr    %[xp], %[colm]\n\t" HYB_DSP_FIRST_STEP0 HYB_DSP_FIRST_STEPS("%c[n1]")           \
         "ldr    %[xp], %[chm]\n\t"                                                                               \
         "ldr    %[w0], [%[xp], #4]\n\t"                                                                          \
         "ldrd   %[w1], %[x0], [%[xp], #8]\n\t"                                                                   \
@@ -233,7 +223,7 @@ HYB_DSP_INLINE void hyb_dsp_first_store(int8_t *o, int out_c, int32_t a0, int32_
  * All four windows are already in col, so in place the order of the stores
  * does not matter. */
 HYB_DSP_INLINE void hyb_dsp_first_gemm(const int32_t *col, const int32_t *w, const hyb_dsp_chan *ch, int8_t *out,
-                                       int steps, int out_c, int wide, hyb_dsp_outq q) {
+                                       int steps, int out_c, hyb_dsp_outq q) {
     int32_t a00, a01, a10, a11, a20, a21, a30, a31, t0, t1, t2, t3;
     const int32_t *x;
     /* The common case (full int8 range, no shift 0, paired channels) loops and requantizes in assembly. */
@@ -241,20 +231,14 @@ HYB_DSP_INLINE void hyb_dsp_first_gemm(const int32_t *col, const int32_t *w, con
         const hyb_dsp_chan *chp = ch;
         int8_t *o = out;
         const int8_t *const end = out + out_c;
-        if (wide)
-            HYB_DSP_FIRST_LOOP(HYB_DSP_FIRST_W);
-        else
-            HYB_DSP_FIRST_LOOP(HYB_DSP_FIRST_N);
+        HYB_DSP_FIRST_LOOP;
         return;
     }
     for (int c = 0; c < out_c; c += 2) {
         a00 = a10 = a20 = a30 = ch[c].bias;
         a01 = a11 = a21 = a31 = ch[c + 1].bias;
         x = col;
-        if (wide)
-            HYB_DSP_FIRST_ASM(HYB_DSP_FIRST_STEP(HYB_DSP_FIRST_W));
-        else
-            HYB_DSP_FIRST_ASM(HYB_DSP_FIRST_STEP(HYB_DSP_FIRST_N));
+        HYB_DSP_FIRST_ASM(HYB_DSP_FIRST_STEPS("%c[n]"));
         const hyb_dsp_chan *chp = ch + c;
         int8_t *o = out + c;
         hyb_dsp_first_store(o, out_c, a00, a10, a20, a30, chp, q);
@@ -262,21 +246,35 @@ HYB_DSP_INLINE void hyb_dsp_first_gemm(const int32_t *col, const int32_t *w, con
     }
 }
 
-/* w: wide (int16 pairs, doubled) or narrow (int8 words) weights, out_c
- * rounded up to even; ch: doubled biases. Scratch from col: 4 * steps
- * words, buf (R + 4 + k_h*e + 4 bytes, in words), then when ph > 0 the
- * input copied with its padding into ph x pw pixels (every pixel then takes
- * the inside path), then 4 * out_c bytes for a short last tile. */
+/* Widens the int8 weight words (conv_s8.h's layout) into int16 pairs,
+ * doubled so the accumulator is 2*acc: per channel pair and step, channel
+ * c's word then channel c+1's. Once a layer, into RAM, which also reads
+ * faster than flash. */
+HYB_DSP_INLINE void hyb_dsp_first_widen(int32_t *wx, const int32_t *w, int words) {
+    for (int i = 0; i < words; i++, wx += 2) {
+        const int32_t lo = __sxtb16(w[i]), hi = hyb_sxtb16_ror8(w[i]);
+        wx[0] = __sadd16(lo, lo);
+        wx[1] = __sadd16(hi, hi);
+    }
+}
+
+/* w: int8 weight words (out_c rounded up to even); ch: doubled biases.
+ * Scratch from col: 4 * steps words, buf (R + 4 + k_h*e + 4 bytes, in
+ * words), then when ph > 0 the input copied with its padding into ph x pw
+ * pixels (every pixel then takes the inside path), then 4 * out_c bytes
+ * for a short last tile, then the widened weights (out_c * steps words). */
 HYB_DSP_INLINE void hyb_dsp_conv_first_s8(const int8_t *in, int8_t *out, const int32_t *w, const hyb_dsp_chan *ch,
                                           int32_t *col, int in_h, int in_w, int in_c, int out_h, int out_w,
                                           int out_c, int k_h, int k_w, int s_h, int s_w, int d_h, int d_w,
-                                          int pad_t, int pad_l, int32_t in_zp, int ph, int pw, int wide,
-                                          hyb_dsp_outq q) {
-    const int R = k_w * in_c, dbl = !wide;
+                                          int pad_t, int pad_l, int32_t in_zp, int ph, int pw, hyb_dsp_outq q) {
+    const int R = k_w * in_c;
     const int steps = 2 * (k_h * (R / 4) + (k_h * (R % 4) + 3) / 4);
     int8_t *buf = (int8_t *)(col + 4 * steps);
     int8_t *pin = buf + ((R + 4 + k_h * (R % 4) + 4 + 3) & ~3);
     int8_t *tmp = pin + ((ph * pw * in_c + 3) & ~3);
+    int32_t *wx = (int32_t *)(tmp + (out_h * out_w % 4 ? 4 * out_c : 0));
+    hyb_dsp_first_widen(wx, w, (out_c + 1) / 2 * steps);
+    w = wx;
     if (ph) hyb_dsp_first_pad(pin, in, in_h, in_w, in_c, ph, pw, pad_t, pad_l, in_zp);
     const int npix = out_h * out_w;
     int oy = 0, ox = 0;
@@ -296,32 +294,32 @@ HYB_DSP_INLINE void hyb_dsp_conv_first_s8(const int8_t *in, int8_t *out, const i
                     if (++ox == out_w) ox = 0, oy++;
                 }
             }
-            hyb_dsp_first_window4(col, p, d_h * pw * in_c, R, k_h, dbl);
+            hyb_dsp_first_window4(col, p, d_h * pw * in_c, R, k_h);
         } else if (__builtin_expect(!ph && n == 4 && ox + 3 < out_w && d_w == 1 && x0 >= 0 &&
                                         x0 + 3 * s_w + k_w - 1 < in_w && y0 >= 0 && y0 + (k_h - 1) * d_h < in_h,
                                     1)) {
             /* Four windows of one row, all inside (most tiles). */
             const int8_t *src = in + (y0 * in_w + x0) * in_c;
             const int8_t *const p[4] = {src, src + s_w * in_c, src + 2 * s_w * in_c, src + 3 * s_w * in_c};
-            hyb_dsp_first_window4(col, p, d_h * in_w * in_c, R, k_h, dbl);
+            hyb_dsp_first_window4(col, p, d_h * in_w * in_c, R, k_h);
             if ((ox += 4) == out_w) ox = 0, oy++;
         } else if (ph) {
 #pragma GCC unroll 1
             for (int p = 0; p < n; p++) {
-                hyb_dsp_first_window(col + p, pin + (oy * s_h * pw + ox * s_w) * in_c, d_h * pw * in_c, R, k_h, dbl);
+                hyb_dsp_first_window(col + p, pin + (oy * s_h * pw + ox * s_w) * in_c, d_h * pw * in_c, R, k_h);
                 if (++ox == out_w) ox = 0, oy++;
             }
         } else {
 #pragma GCC unroll 1
             for (int p = 0; p < n; p++) {
                 hyb_dsp_first_col(col + p, buf, in, oy, ox, in_h, in_w, in_c, k_h, k_w, s_h, s_w, d_h, d_w, pad_t,
-                                  pad_l, in_zp, dbl);
+                                  pad_l, in_zp);
                 if (++ox == out_w) ox = 0, oy++;
             }
         }
         /* A short last tile runs whole on stale columns into tmp; its pixels are copied out. */
         const int short_tile = npix % 4 != 0 && n < 4;
-        hyb_dsp_first_gemm(col, w, ch, short_tile ? tmp : out + p0 * out_c, steps, out_c, wide, q);
+        hyb_dsp_first_gemm(col, w, ch, short_tile ? tmp : out + p0 * out_c, steps, out_c, q);
         if (short_tile) __builtin_memcpy(out + p0 * out_c, tmp, n * out_c);
     }
 }

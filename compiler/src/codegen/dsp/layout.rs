@@ -31,31 +31,11 @@ pub fn first_order(k_h: usize, row: usize) -> Vec<Option<usize>> {
     v
 }
 
-/// Weights `[out][k]` for conv_first_s8.h, in the 4x2 tile's order: per
-/// pair of output channels, per step s (patch positions k0 = 4*(s/2) + s%2
-/// and k0 + 2 of `order`). Wide: channel c's word then channel c+1's, each
-/// the int16 pair (2w[k0], 2w[k0+2]), sign-extended and doubled ahead.
-/// Narrow: one word of bytes (w[c][k0], w[c+1][k0], w[c][k0+2], w[c+1][k0+2])
-/// as in `gemm_weights`. Zero past `out` or k.
-pub fn first_weights(w: &[i8], out: usize, k: usize, order: &[Option<usize>], wide: bool) -> Vec<i32> {
-    let at = |c: usize, p: usize| match order[p] {
-        Some(kk) if c < out => w[c * k + kk] as i32,
-        _ => 0,
-    };
-    let pair = |c: usize, p: usize| (2 * at(c, p) & 0xffff) | (2 * at(c, p + 2) << 16);
-    let bytes = |c: usize, p: usize| words(&[at(c, p) as i8, at(c + 1, p) as i8, at(c, p + 2) as i8, at(c + 1, p + 2) as i8])[0];
-    let mut v = Vec::with_capacity(out.div_ceil(2) * order.len());
-    for c in (0..out).step_by(2) {
-        for s in 0..order.len() / 2 {
-            let k0 = 4 * (s / 2) + s % 2;
-            if wide {
-                v.extend([pair(c, k0), pair(c + 1, k0)]);
-            } else {
-                v.push(bytes(c, k0));
-            }
-        }
-    }
-    v
+/// Weights `[out][k]` for conv_first_s8.h: `gemm_weights` over the patch
+/// positions of `order` (zero for its padding).
+pub fn first_weights(w: &[i8], out: usize, k: usize, order: &[Option<usize>]) -> Vec<i8> {
+    let permuted: Vec<i8> = (0..out).flat_map(|c| order.iter().map(move |o| o.map_or(0, |kk| w[c * k + kk]))).collect();
+    gemm_weights(&permuted, out, order.len())
 }
 
 /// Little-endian int32 words of int8 data (a multiple of 4 long), so the C
@@ -204,16 +184,13 @@ mod tests {
         assert_eq!(&o[24..28], &[Some(8), Some(17), Some(26), None]);
         // Rows of 4 bytes (10x4, 1 channel) need no tail.
         assert_eq!(first_order(10, 4), (0..40).map(Some).collect::<Vec<_>>());
-        // 2 channels x 5 taps: w[c][k] = k - 5c; steps pair positions (0,2), (1,3).
-        let w: Vec<i8> = (0..2).flat_map(|c| (0..5).map(move |k| (k - 5 * c) as i8)).collect();
-        let o = first_order(1, 5);
-        let v = first_weights(&w, 2, 5, &o, true);
-        let pair = |a: i32, b: i32| (a & 0xffff) | (b << 16);
-        assert_eq!(v.len(), 2 * 4);
-        assert_eq!(&v[0..4], &[pair(0, 4), pair(-10, -6), pair(2, 6), pair(-8, -4)]);
-        // step 2: positions 4 (tap 4) and 6 (pad); step 3: 5 and 7 (pads)
-        assert_eq!(&v[4..8], &[pair(8, 0), pair(-2, 0), 0, 0]);
-        // Narrow: the same taps as bytes, undoubled, as gemm_weights lays them out.
-        assert_eq!(first_weights(&w, 2, 5, &o, false), words(&gemm_weights(&w, 2, 5)));
+        // 3 channels, 3x3: gemm_weights of the weights in patch order.
+        let w: Vec<i8> = (0..3 * 27).map(|i| (i % 100) as i8).collect();
+        let o = first_order(3, 9);
+        let v = first_weights(&w, 3, 27, &o);
+        let permuted: Vec<i8> = (0..3).flat_map(|c| o.iter().map(|p| p.map_or(0, |kk| w[c * 27 + kk])).collect::<Vec<_>>()).collect();
+        assert_eq!(v, gemm_weights(&permuted, 3, 28));
+        // pair 0, steps 12 and 13: positions (24, 26) and (25, 27) = taps 8, 26, 17 and the pad.
+        assert_eq!(&v[48..56], &[w[8], w[27 + 8], w[26], w[27 + 26], w[17], w[27 + 17], 0, 0]);
     }
 }

@@ -157,9 +157,6 @@ fn conv2d(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
 /// Largest zero-point padded input copy the first-layer kernel makes.
 const FIRST_PAD_MAX_BYTES: usize = 8 * 1024;
 
-/// Most flash the first-layer kernel spends on int16 weights.
-const FIRST_WIDE_MAX_BYTES: usize = 2048;
-
 /// Channel counts that are not a multiple of 4 (first layers): conv_first_s8.h.
 fn conv_first(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
     let [in_h, in_w, in_c] = c.in_hwc;
@@ -174,9 +171,7 @@ fn conv_first(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
     let w = &conv.weights;
     let row = |oc: usize| Box::new(w[oc * k..(oc + 1) * k].iter().copied()) as Box<dyn Iterator<Item = i8>>;
     let (chans, shift0) = channels(2, out_c, 2, row, &conv.bias, c.input_offset, c.output_offset, |oc| (c.multiplier[oc], c.shift[oc]))?;
-    // Weights widened to int16 ahead save unpacking in the tile, at twice the flash.
-    let wide = out_c.div_ceil(2) * steps * 8 <= FIRST_WIDE_MAX_BYTES;
-    let data = int32_array(&format!("{l}_weights"), &first_weights(w, out_c, k, &order, wide)) + &chan_array(&format!("{l}_chan"), &chans);
+    let data = int32_array(&format!("{l}_weights"), &words(&first_weights(w, out_c, k, &order))) + &chan_array(&format!("{l}_chan"), &chans);
     // col, then a row cut by the padding (row_bytes + 4) and the packed row tails.
     let buf = (row_bytes + 4 + c.kernel[0] * (row_bytes % 4) + 4).div_ceil(4);
     // A small input is copied with its padding first, so no window needs the edge path.
@@ -186,13 +181,15 @@ fn conv_first(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
     let padded = (c.pad_top + c.pad_left > 0 || ph > in_h || pw > in_w) && c.dilation[1] == 1 && ph * pw * in_c <= FIRST_PAD_MAX_BYTES;
     let (ph, pw) = if padded { (ph, pw) } else { (0, 0) };
     let args = format!(
-        "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {out_c}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {ph}, {pw}, {}, {}",
+        "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {out_c}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {ph}, {pw}, {}",
         c.kernel[0], c.kernel[1], c.stride[0], c.stride[1], c.dilation[0], c.dilation[1], c.pad_top, c.pad_left,
-        -c.input_offset, wide as i32, outq(c.act_min, c.act_max, shift0)
+        -c.input_offset, outq(c.act_min, c.act_max, shift0)
     );
-    // The last, short tile's outputs go through 4 * out_c bytes of scratch.
+    // The last, short tile's outputs go through 4 * out_c bytes of scratch;
+    // the weights are widened into 2 words per channel pair and step.
     let short = if (out_h * out_w) % 4 != 0 { out_c } else { 0 };
-    Some((data, "hyb_dsp_conv_first_s8", args, 4 * steps + buf + (ph * pw * in_c).div_ceil(4) + short))
+    let widened = out_c.next_multiple_of(2) * steps;
+    Some((data, "hyb_dsp_conv_first_s8", args, 4 * steps + buf + (ph * pw * in_c).div_ceil(4) + short + widened))
 }
 
 fn depthwise(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
