@@ -10,9 +10,10 @@
  * col[4*s + p] holds step s of pixel p: the halfword pair (x[k], x[k+2])
  * that SXTB16 (and SXTB16 ROR 8) make of a word.
  *
- * Weights are stored sign-extended and doubled (int16 pairs, one word per
- * channel and step), so a 4x2 tile step is two LDRDs and eight SMLADs with
- * no weight unpacking, and the accumulator is already 2*acc for SMMLAR. */
+ * The weights (int8 in flash, conv_s8.h's layout) are widened once a layer
+ * into scratch as doubled int16 pairs, one word per channel and step, so a
+ * 4x2 tile step is three LDRDs and eight SMLADs with no unpacking, and the
+ * accumulator is already 2*acc for SMMLAR. */
 #ifndef HYB_DSP_CONV_FIRST_H
 #define HYB_DSP_CONV_FIRST_H
 
@@ -94,7 +95,8 @@ HYB_DSP_INLINE void hyb_dsp_first_col(int32_t *col, int8_t *buf, const int8_t *i
         const int iy = y0 + ky * d_h;
         const int8_t *row = buf;
         if (iy < 0 || iy >= in_h) {
-            for (int j = 0; j < m; j++, c += 8) hyb_dsp_first_expand(c, (int32_t)(((uint32_t)zp & 0xffu) * 0x01010101u));
+            const int32_t z4 = (int32_t)(((uint32_t)zp & 0xffu) * 0x01010101u);
+            for (int j = 0; j < m; j++, c += 8) hyb_dsp_first_expand(c, z4);
             for (int i = 0; i < e; i++) tail[ky * e + i] = (int8_t)zp;
             continue;
         }
@@ -115,43 +117,43 @@ HYB_DSP_INLINE void hyb_dsp_first_col(int32_t *col, int8_t *buf, const int8_t *i
     for (int j = 0; j < (k_h * e + 3) / 4; j++, c += 8) hyb_dsp_first_expand(c, hyb_dsp_load32(tail + 4 * j));
 }
 
-/* One step of the 4x2 tile: channels c, c+1 (w0, w1: int16 pairs) against pixels 0..3. */
-/* The first step with the biases in a00, a01 as the accumulators' start
- * (pixels 2, 3 one at a time, so pixel 0 waits in x0): no moves. */
-#define HYB_DSP_FIRST_STEP0                                 \
-    "ldrd   %[w0], %[w1], [%[wp]], #8\n\t"                 \
-    "ldrd   %[x0], %[x1], [%[xp]], #8\n\t"                 \
-    "smlad  %[a10], %[x1], %[w0], %[a00]\n\t"              \
-    "smlad  %[a11], %[x1], %[w1], %[a01]\n\t"              \
-    "ldr    %[x1], [%[xp]], #4\n\t"                        \
-    "smlad  %[a20], %[x1], %[w0], %[a00]\n\t"              \
-    "smlad  %[a21], %[x1], %[w1], %[a01]\n\t"              \
-    "ldr    %[x1], [%[xp]], #4\n\t"                        \
-    "smlad  %[a30], %[x1], %[w0], %[a00]\n\t"              \
-    "smlad  %[a31], %[x1], %[w1], %[a01]\n\t"              \
-    "smlad  %[a00], %[x0], %[w0], %[a00]\n\t"              \
+/* Steps of the 4x2 tile: channels c, c+1 (w0, w1: int16 pairs) against
+ * pixels 0..3. The first starts from the biases in a00, a01 (pixels 2, 3
+ * one at a time, so pixel 0 waits in x0): no moves. */
+#define HYB_DSP_FIRST_STEP0                                                                                            \
+    "ldrd   %[w0], %[w1], [%[wp]], #8\n\t"                                                                             \
+    "ldrd   %[x0], %[x1], [%[xp]], #8\n\t"                                                                             \
+    "smlad  %[a10], %[x1], %[w0], %[a00]\n\t"                                                                          \
+    "smlad  %[a11], %[x1], %[w1], %[a01]\n\t"                                                                          \
+    "ldr    %[x1], [%[xp]], #4\n\t"                                                                                    \
+    "smlad  %[a20], %[x1], %[w0], %[a00]\n\t"                                                                          \
+    "smlad  %[a21], %[x1], %[w1], %[a01]\n\t"                                                                          \
+    "ldr    %[x1], [%[xp]], #4\n\t"                                                                                    \
+    "smlad  %[a30], %[x1], %[w0], %[a00]\n\t"                                                                          \
+    "smlad  %[a31], %[x1], %[w1], %[a01]\n\t"                                                                          \
+    "smlad  %[a00], %[x0], %[w0], %[a00]\n\t"                                                                          \
     "smlad  %[a01], %[x0], %[w1], %[a01]\n\t"
-#define HYB_DSP_FIRST_STEPS(count)                         \
-    ".rept " count "\n\t"                                  \
-    "ldrd   %[w0], %[w1], [%[wp]], #8\n\t"                 \
-    "ldrd   %[x0], %[x1], [%[xp]], #8\n\t"                 \
-    "smlad  %[a00], %[x0], %[w0], %[a00]\n\t"              \
-    "smlad  %[a01], %[x0], %[w1], %[a01]\n\t"              \
-    "smlad  %[a10], %[x1], %[w0], %[a10]\n\t"              \
-    "smlad  %[a11], %[x1], %[w1], %[a11]\n\t"              \
-    "ldrd   %[x0], %[x1], [%[xp]], #8\n\t"                 \
-    "smlad  %[a20], %[x0], %[w0], %[a20]\n\t"              \
-    "smlad  %[a21], %[x0], %[w1], %[a21]\n\t"              \
-    "smlad  %[a30], %[x1], %[w0], %[a30]\n\t"              \
-    "smlad  %[a31], %[x1], %[w1], %[a31]\n\t"              \
+#define HYB_DSP_FIRST_STEPS(count)                                                                                     \
+    ".rept " count "\n\t"                                                                                              \
+    "ldrd   %[w0], %[w1], [%[wp]], #8\n\t"                                                                             \
+    "ldrd   %[x0], %[x1], [%[xp]], #8\n\t"                                                                             \
+    "smlad  %[a00], %[x0], %[w0], %[a00]\n\t"                                                                          \
+    "smlad  %[a01], %[x0], %[w1], %[a01]\n\t"                                                                          \
+    "smlad  %[a10], %[x1], %[w0], %[a10]\n\t"                                                                          \
+    "smlad  %[a11], %[x1], %[w1], %[a11]\n\t"                                                                          \
+    "ldrd   %[x0], %[x1], [%[xp]], #8\n\t"                                                                             \
+    "smlad  %[a20], %[x0], %[w0], %[a20]\n\t"                                                                          \
+    "smlad  %[a21], %[x0], %[w1], %[a21]\n\t"                                                                          \
+    "smlad  %[a30], %[x1], %[w0], %[a30]\n\t"                                                                          \
+    "smlad  %[a31], %[x1], %[w1], %[a31]\n\t"                                                                          \
     ".endr\n\t"
 
 /* hyb_dsp_requant_x2 and SSAT of one accumulator, the channel's mult,
  * shift, round in w0, w1, x0 (the full int8 range, no channel shift 0). */
-#define HYB_DSP_FIRST_REQ(a)                               \
-    "add    %[x1], %[x0], %[" a "], asr #31\n\t"           \
-    "smmlar %[" a "], %[" a "], %[w0], %[x1]\n\t"          \
-    "asr    %[" a "], %[" a "], %[w1]\n\t"                 \
+#define HYB_DSP_FIRST_REQ(a)                                                                                           \
+    "add    %[x1], %[x0], %[" a "], asr #31\n\t"                                                                       \
+    "smmlar %[" a "], %[" a "], %[w0], %[x1]\n\t"                                                                      \
+    "asr    %[" a "], %[" a "], %[w1]\n\t"                                                                             \
     "ssat   %[" a "], #8, %[" a "]\n\t"
 
 /* One channel pair of the tile, looped over all pairs in one assembly block
@@ -160,49 +162,49 @@ HYB_DSP_INLINE void hyb_dsp_first_col(int32_t *col, int8_t *buf, const int8_t *i
  * channels requantized, each pixel's two results packed and stored as one
  * halfword at out + p*out_c. The channel records, the output pointer and
  * the loop end wait in memory. */
-#define HYB_DSP_FIRST_LOOP                                                                               \
-    __asm__ volatile(                                                                                            \
-        "1:\n\t"                                                                                                 \
-        "ldr    %[xp], %[chm]\n\t"                                                                               \
-        "ldr    %[a00], [%[xp]]\n\t"                                                                             \
-        "ldr    %[a01], [%[xp], #16]\n\t"                                                                        \
-        "ldr    %[xp], %[colm]\n\t" HYB_DSP_FIRST_STEP0 HYB_DSP_FIRST_STEPS("%c[n1]")           \
-        "ldr    %[xp], %[chm]\n\t"                                                                               \
-        "ldr    %[w0], [%[xp], #4]\n\t"                                                                          \
-        "ldrd   %[w1], %[x0], [%[xp], #8]\n\t"                                                                   \
-        HYB_DSP_FIRST_REQ("a00") HYB_DSP_FIRST_REQ("a10") HYB_DSP_FIRST_REQ("a20") HYB_DSP_FIRST_REQ("a30")       \
-        "ldr    %[w0], [%[xp], #20]\n\t"                                                                         \
-        "ldrd   %[w1], %[x0], [%[xp], #24]\n\t"                                                                  \
-        HYB_DSP_FIRST_REQ("a01") HYB_DSP_FIRST_REQ("a11") HYB_DSP_FIRST_REQ("a21") HYB_DSP_FIRST_REQ("a31")       \
-        "add    %[xp], %[xp], #32\n\t"                                                                           \
-        "str    %[xp], %[chm]\n\t"                                                                               \
-        "bfi    %[a00], %[a01], #8, #8\n\t"                                                                      \
-        "bfi    %[a10], %[a11], #8, #8\n\t"                                                                      \
-        "bfi    %[a20], %[a21], #8, #8\n\t"                                                                      \
-        "bfi    %[a30], %[a31], #8, #8\n\t"                                                                      \
-        "ldr    %[xp], %[outm]\n\t"                                                                              \
-        "strh   %[a10], [%[xp], #%c[o1]]\n\t"                                                                    \
-        "strh   %[a20], [%[xp], #%c[o2]]\n\t"                                                                    \
-        "strh   %[a30], [%[xp], #%c[o3]]\n\t"                                                                    \
-        "strh   %[a00], [%[xp]], #2\n\t"                                                                         \
-        "str    %[xp], %[outm]\n\t"                                                                              \
-        "ldr    %[w0], %[endm]\n\t"                                                                              \
-        "cmp    %[xp], %[w0]\n\t"                                                                                \
-        "bne    1b\n\t"                                                                                          \
-        : [a00] "=&r"(a00), [a01] "=&r"(a01), [a10] "=&r"(a10), [a11] "=&r"(a11), [a20] "=&r"(a20),              \
-          [a21] "=&r"(a21), [a30] "=&r"(a30), [a31] "=&r"(a31), [xp] "=&r"(x), [wp] "+r"(w), [w0] "=&r"(t0),     \
-          [w1] "=&r"(t1), [x0] "=&r"(t2), [x1] "=&r"(t3), [chm] "+m"(chp), [outm] "+m"(o)                       \
-        : [n1] "i"(steps - 1), [colm] "m"(col), [endm] "m"(end), [o1] "i"(out_c), [o2] "i"(2 * out_c),              \
-          [o3] "i"(3 * out_c)                                                                                    \
+#define HYB_DSP_FIRST_LOOP                                                                                             \
+    __asm__ volatile(                                                                                                  \
+        "1:\n\t"                                                                                                       \
+        "ldr    %[xp], %[chm]\n\t"                                                                                     \
+        "ldr    %[a00], [%[xp]]\n\t"                                                                                   \
+        "ldr    %[a01], [%[xp], #16]\n\t"                                                                              \
+        "ldr    %[xp], %[colm]\n\t" HYB_DSP_FIRST_STEP0 HYB_DSP_FIRST_STEPS("%c[n1]")                                  \
+        "ldr    %[xp], %[chm]\n\t"                                                                                     \
+        "ldr    %[w0], [%[xp], #4]\n\t"                                                                                \
+        "ldrd   %[w1], %[x0], [%[xp], #8]\n\t"                                                                         \
+        HYB_DSP_FIRST_REQ("a00") HYB_DSP_FIRST_REQ("a10") HYB_DSP_FIRST_REQ("a20") HYB_DSP_FIRST_REQ("a30")            \
+        "ldr    %[w0], [%[xp], #20]\n\t"                                                                               \
+        "ldrd   %[w1], %[x0], [%[xp], #24]\n\t"                                                                        \
+        HYB_DSP_FIRST_REQ("a01") HYB_DSP_FIRST_REQ("a11") HYB_DSP_FIRST_REQ("a21") HYB_DSP_FIRST_REQ("a31")            \
+        "add    %[xp], %[xp], #32\n\t"                                                                                 \
+        "str    %[xp], %[chm]\n\t"                                                                                     \
+        "bfi    %[a00], %[a01], #8, #8\n\t"                                                                            \
+        "bfi    %[a10], %[a11], #8, #8\n\t"                                                                            \
+        "bfi    %[a20], %[a21], #8, #8\n\t"                                                                            \
+        "bfi    %[a30], %[a31], #8, #8\n\t"                                                                            \
+        "ldr    %[xp], %[outm]\n\t"                                                                                    \
+        "strh   %[a10], [%[xp], #%c[o1]]\n\t"                                                                          \
+        "strh   %[a20], [%[xp], #%c[o2]]\n\t"                                                                          \
+        "strh   %[a30], [%[xp], #%c[o3]]\n\t"                                                                          \
+        "strh   %[a00], [%[xp]], #2\n\t"                                                                               \
+        "str    %[xp], %[outm]\n\t"                                                                                    \
+        "ldr    %[w0], %[endm]\n\t"                                                                                    \
+        "cmp    %[xp], %[w0]\n\t"                                                                                      \
+        "bne    1b\n\t"                                                                                                \
+        : [a00] "=&r"(a00), [a01] "=&r"(a01), [a10] "=&r"(a10), [a11] "=&r"(a11), [a20] "=&r"(a20),                    \
+          [a21] "=&r"(a21), [a30] "=&r"(a30), [a31] "=&r"(a31), [xp] "=&r"(x), [wp] "+r"(w), [w0] "=&r"(t0),           \
+          [w1] "=&r"(t1), [x0] "=&r"(t2), [x1] "=&r"(t3), [chm] "+m"(chp), [outm] "+m"(o)                              \
+        : [n1] "i"(steps - 1), [colm] "m"(col), [endm] "m"(end), [o1] "i"(out_c), [o2] "i"(2 * out_c),                 \
+          [o3] "i"(3 * out_c)                                                                                          \
         : "cc", "memory")
 
 /* The MACs alone, for the general requantization in C. */
-#define HYB_DSP_FIRST_ASM(body)                                                                                  \
-    __asm__(body                                                                                                 \
-            : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11), [a20] "+r"(a20),               \
-              [a21] "+r"(a21), [a30] "+r"(a30), [a31] "+r"(a31), [xp] "+r"(x), [wp] "+r"(w), [w0] "=&r"(t0),     \
-              [w1] "=&r"(t1), [x0] "=&r"(t2), [x1] "=&r"(t3)                                                      \
-            : [n] "i"(steps)                                                                                     \
+#define HYB_DSP_FIRST_ASM(body)                                                                                        \
+    __asm__(body                                                                                                       \
+            : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11), [a20] "+r"(a20),                     \
+              [a21] "+r"(a21), [a30] "+r"(a30), [a31] "+r"(a31), [xp] "+r"(x), [wp] "+r"(w), [w0] "=&r"(t0),           \
+              [w1] "=&r"(t1), [x0] "=&r"(t2), [x1] "=&r"(t3)                                                           \
+            : [n] "i"(steps)                                                                                           \
             : "memory")
 
 /* Requantizes one channel of the four pixels (out_c apart) and stores them. */

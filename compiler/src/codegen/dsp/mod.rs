@@ -138,7 +138,9 @@ fn conv2d(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
     let [in_h, in_w, in_c] = c.in_hwc;
     let [out_h, out_w, out_c] = c.out_hwc;
     if in_c % 4 != 0 {
-        return conv_first(l, c, conv);
+        if let Some(first) = conv_first(l, c, conv) {
+            return Some(first);
+        }
     }
     let k = c.kernel[0] * c.kernel[1] * in_c;
     let w = &conv.weights;
@@ -157,6 +159,9 @@ fn conv2d(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
 /// Largest zero-point padded input copy the first-layer kernel makes.
 const FIRST_PAD_MAX_BYTES: usize = 8 * 1024;
 
+/// Most steps (pairs of taps) of a first-layer kernel's unrolled tap loop.
+const FIRST_MAX_STEPS: usize = 64;
+
 /// Channel counts that are not a multiple of 4 (first layers): conv_first_s8.h.
 fn conv_first(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
     let [in_h, in_w, in_c] = c.in_hwc;
@@ -164,8 +169,8 @@ fn conv_first(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
     let (row_bytes, k) = (c.kernel[1] * in_c, c.kernel[0] * c.kernel[1] * in_c);
     let order = first_order(c.kernel[0], row_bytes);
     let steps = order.len() / 2;
-    // The tap loop is unrolled whole.
-    if steps > 64 {
+    // The tap loop is unrolled whole: larger kernels take conv_s8.h.
+    if steps > FIRST_MAX_STEPS {
         return None;
     }
     let w = &conv.weights;
