@@ -169,8 +169,9 @@ fn conv_first(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
     let (row_bytes, k) = (c.kernel[1] * in_c, c.kernel[0] * c.kernel[1] * in_c);
     let order = first_order(c.kernel[0], row_bytes);
     let steps = order.len() / 2;
-    // The tap loop is unrolled whole: larger kernels take conv_s8.h.
-    if steps > FIRST_MAX_STEPS {
+    // The tap loop is unrolled whole (larger kernels take conv_s8.h), and
+    // the stores address 3 * out_c as an immediate.
+    if steps > FIRST_MAX_STEPS || 3 * out_c > 4095 {
         return None;
     }
     let w = &conv.weights;
