@@ -321,3 +321,54 @@ fn add(l: &str, a: &AddParams) -> Option<Emitted> {
     );
     Some((data, "hyb_dsp_add_s8", args, 0))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resnet_add() -> AddParams {
+        AddParams {
+            len: 16384,
+            input1_offset: 128,
+            input2_offset: -4,
+            output_offset: -128,
+            left_shift: 20,
+            input1_multiplier: 1623821475,
+            input1_shift: -2,
+            input2_multiplier: 1 << 30,
+            input2_shift: 0,
+            output_multiplier: 1098017566,
+            output_shift: -17,
+            act_min: -128,
+            act_max: 127,
+        }
+    }
+
+    #[test]
+    fn add_takes_the_shift_for_the_larger_scale() {
+        let (data, kernel, args, _) = add("L3", &resnet_add()).unwrap();
+        assert_eq!(kernel, "hyb_dsp_add_s8");
+        // Mode 1: input 2 shifted by 20, one 256-entry table.
+        assert!(args.starts_with("16384, 1, 20, "), "{args}");
+        assert!(data.starts_with("static const int32_t L3_table[256]"));
+        // Swapped inputs: mode 2.
+        let mut p = resnet_add();
+        (p.input1_offset, p.input2_offset) = (p.input2_offset, p.input1_offset);
+        (p.input1_multiplier, p.input2_multiplier) = (p.input2_multiplier, p.input1_multiplier);
+        (p.input1_shift, p.input2_shift) = (p.input2_shift, p.input1_shift);
+        assert!(add("L3", &p).unwrap().2.starts_with("16384, 2, 20, "));
+    }
+
+    #[test]
+    fn add_refuses_sums_past_the_shortcut() {
+        // A left shift of 24 makes the rescaled inputs 16 times larger: their doubled sum passes int32.
+        let mut p = resnet_add();
+        p.left_shift = 24;
+        assert!(add("L3", &p).is_none());
+        // Neither input a power of two: two tables.
+        let mut p = resnet_add();
+        p.input2_multiplier = 1500000001;
+        let (data, _, args, _) = add("L3", &p).unwrap();
+        assert!(args.starts_with("16384, 0, 0, ") && data.starts_with("static const int32_t L3_table[512]"));
+    }
+}
