@@ -160,42 +160,38 @@ HYB_DSP_INLINE void hyb_dsp_first_col(int32_t *col, int8_t *buf, const int8_t *i
  * (the 4x2 tile needs all 14 allocatable registers: 8 accumulators, 2
  * pointers, 4 operands): accumulators from the biases, the MACs, both
  * channels requantized, each pixel's two results packed and stored as one
- * halfword at out + p*out_c. The channel records, the output pointer and
- * the loop end wait in memory. */
-#define HYB_DSP_FIRST_LOOP                                                                                             \
-    __asm__ volatile(                                                                                                  \
-        "1:\n\t"                                                                                                       \
-        "ldr    %[xp], %[chm]\n\t"                                                                                     \
-        "ldr    %[a00], [%[xp]]\n\t"                                                                                   \
-        "ldr    %[a01], [%[xp], #16]\n\t"                                                                              \
-        "ldr    %[xp], %[colm]\n\t" HYB_DSP_FIRST_STEP0 HYB_DSP_FIRST_STEPS("%c[n1]")                                  \
-        "ldr    %[xp], %[chm]\n\t"                                                                                     \
-        "ldr    %[w0], [%[xp], #4]\n\t"                                                                                \
-        "ldrd   %[w1], %[x0], [%[xp], #8]\n\t"                                                                         \
-        HYB_DSP_FIRST_REQ("a00") HYB_DSP_FIRST_REQ("a10") HYB_DSP_FIRST_REQ("a20") HYB_DSP_FIRST_REQ("a30")            \
-        "ldr    %[w0], [%[xp], #20]\n\t"                                                                               \
-        "ldrd   %[w1], %[x0], [%[xp], #24]\n\t"                                                                        \
-        HYB_DSP_FIRST_REQ("a01") HYB_DSP_FIRST_REQ("a11") HYB_DSP_FIRST_REQ("a21") HYB_DSP_FIRST_REQ("a31")            \
-        "add    %[xp], %[xp], #32\n\t"                                                                                 \
-        "str    %[xp], %[chm]\n\t"                                                                                     \
-        "bfi    %[a00], %[a01], #8, #8\n\t"                                                                            \
-        "bfi    %[a10], %[a11], #8, #8\n\t"                                                                            \
-        "bfi    %[a20], %[a21], #8, #8\n\t"                                                                            \
-        "bfi    %[a30], %[a31], #8, #8\n\t"                                                                            \
-        "ldr    %[xp], %[outm]\n\t"                                                                                    \
-        "strh   %[a10], [%[xp], #%c[o1]]\n\t"                                                                          \
-        "strh   %[a20], [%[xp], #%c[o2]]\n\t"                                                                          \
-        "strh   %[a30], [%[xp], #%c[o3]]\n\t"                                                                          \
-        "strh   %[a00], [%[xp]], #2\n\t"                                                                               \
-        "str    %[xp], %[outm]\n\t"                                                                                    \
-        "ldr    %[w0], %[endm]\n\t"                                                                                    \
-        "cmp    %[xp], %[w0]\n\t"                                                                                      \
-        "bne    1b\n\t"                                                                                                \
-        : [a00] "=&r"(a00), [a01] "=&r"(a01), [a10] "=&r"(a10), [a11] "=&r"(a11), [a20] "=&r"(a20),                    \
-          [a21] "=&r"(a21), [a30] "=&r"(a30), [a31] "=&r"(a31), [xp] "=&r"(x), [wp] "+r"(w), [w0] "=&r"(t0),           \
-          [w1] "=&r"(t1), [x0] "=&r"(t2), [x1] "=&r"(t3), [chm] "+m"(chp), [outm] "+m"(o)                              \
-        : [n1] "i"(steps - 1), [colm] "m"(col), [endm] "m"(end), [o1] "i"(out_c), [o2] "i"(2 * out_c),                 \
-          [o3] "i"(3 * out_c)                                                                                          \
+ * halfword at out + p*out_c. The biases and requantization constants come
+ * in the weight stream (hyb_dsp_first_widen); the output pointer and the
+ * loop end wait in memory. */
+#define HYB_DSP_FIRST_LOOP                                                                                     \
+    __asm__ volatile(                                                                                          \
+        "1:\n\t"                                                                                               \
+        "ldrd   %[a00], %[a01], [%[wp]], #8\n\t"                                                               \
+        "ldr    %[xp], %[colm]\n\t" HYB_DSP_FIRST_STEP0 HYB_DSP_FIRST_STEPS("%c[n1]")                          \
+        "ldr    %[w0], [%[wp]], #4\n\t"                                                                        \
+        "ldrd   %[w1], %[x0], [%[wp]], #8\n\t"                                                                 \
+        HYB_DSP_FIRST_REQ("a00") HYB_DSP_FIRST_REQ("a10") HYB_DSP_FIRST_REQ("a20") HYB_DSP_FIRST_REQ("a30")    \
+        "ldr    %[w0], [%[wp]], #4\n\t"                                                                        \
+        "ldrd   %[w1], %[x0], [%[wp]], #8\n\t"                                                                 \
+        HYB_DSP_FIRST_REQ("a01") HYB_DSP_FIRST_REQ("a11") HYB_DSP_FIRST_REQ("a21") HYB_DSP_FIRST_REQ("a31")    \
+        "bfi    %[a00], %[a01], #8, #8\n\t"                                                                    \
+        "bfi    %[a10], %[a11], #8, #8\n\t"                                                                    \
+        "bfi    %[a20], %[a21], #8, #8\n\t"                                                                    \
+        "bfi    %[a30], %[a31], #8, #8\n\t"                                                                    \
+        "ldr    %[xp], %[outm]\n\t"                                                                            \
+        "strh   %[a10], [%[xp], #%c[o1]]\n\t"                                                                  \
+        "strh   %[a20], [%[xp], #%c[o2]]\n\t"                                                                  \
+        "strh   %[a30], [%[xp], #%c[o3]]\n\t"                                                                  \
+        "strh   %[a00], [%[xp]], #2\n\t"                                                                       \
+        "str    %[xp], %[outm]\n\t"                                                                            \
+        "ldr    %[w0], %[endm]\n\t"                                                                            \
+        "cmp    %[xp], %[w0]\n\t"                                                                              \
+        "bne    1b\n\t"                                                                                        \
+        : [a00] "=&r"(a00), [a01] "=&r"(a01), [a10] "=&r"(a10), [a11] "=&r"(a11), [a20] "=&r"(a20),            \
+          [a21] "=&r"(a21), [a30] "=&r"(a30), [a31] "=&r"(a31), [xp] "=&r"(x), [wp] "+r"(w), [w0] "=&r"(t0),   \
+          [w1] "=&r"(t1), [x0] "=&r"(t2), [x1] "=&r"(t3), [outm] "+m"(o)                                       \
+        : [n1] "i"(steps - 1), [colm] "m"(col), [endm] "m"(end), [o1] "i"(out_c), [o2] "i"(2 * out_c),        \
+          [o3] "i"(3 * out_c)                                                                                  \
         : "cc", "memory")
 
 /* The MACs alone, for the general requantization in C. */
@@ -230,7 +226,6 @@ HYB_DSP_INLINE void hyb_dsp_first_gemm(const int32_t *col, const int32_t *w, con
     const int32_t *x;
     /* The common case (full int8 range, no shift 0, paired channels) loops and requantizes in assembly. */
     if (!q.shift0 && q.lo == -128 && q.hi == 127 && out_c % 2 == 0) {
-        const hyb_dsp_chan *chp = ch;
         int8_t *o = out;
         const int8_t *const end = out + out_c;
         HYB_DSP_FIRST_LOOP;
@@ -240,7 +235,9 @@ HYB_DSP_INLINE void hyb_dsp_first_gemm(const int32_t *col, const int32_t *w, con
         a00 = a10 = a20 = a30 = ch[c].bias;
         a01 = a11 = a21 = a31 = ch[c + 1].bias;
         x = col;
+        w += 2;
         HYB_DSP_FIRST_ASM(HYB_DSP_FIRST_STEPS("%c[n]"));
+        w += 6;
         const hyb_dsp_chan *chp = ch + c;
         int8_t *o = out + c;
         hyb_dsp_first_store(o, out_c, a00, a10, a20, a30, chp, q);
@@ -249,14 +246,21 @@ HYB_DSP_INLINE void hyb_dsp_first_gemm(const int32_t *col, const int32_t *w, con
 }
 
 /* Widens the int8 weight words (conv_s8.h's layout) into int16 pairs,
- * doubled so the accumulator is 2*acc: per channel pair and step, channel
- * c's word then channel c+1's. Once a layer, into RAM, which also reads
- * faster than flash. */
-HYB_DSP_INLINE void hyb_dsp_first_widen(int32_t *wx, const int32_t *w, int words) {
-    for (int i = 0; i < words; i++, wx += 2) {
-        const int32_t lo = __sxtb16(w[i]), hi = hyb_sxtb16_ror8(w[i]);
-        wx[0] = __sadd16(lo, lo);
-        wx[1] = __sadd16(hi, hi);
+ * doubled so the accumulator is 2*acc: per channel pair, the two biases,
+ * per step channel c's word then channel c+1's, then both channels' mult,
+ * shift, round (the order the tile reads them in). Once a layer, into RAM,
+ * which also reads faster than flash. */
+HYB_DSP_INLINE void hyb_dsp_first_widen(int32_t *wx, const int32_t *w, const hyb_dsp_chan *ch, int out_c,
+                                        int steps) {
+    for (int c = 0; c < out_c; c += 2, ch += 2) {
+        *wx++ = ch[0].bias;
+        *wx++ = ch[1].bias;
+        for (int i = 0; i < steps; i++, w++, wx += 2) {
+            const int32_t lo = __sxtb16(*w), hi = hyb_sxtb16_ror8(*w);
+            wx[0] = __sadd16(lo, lo);
+            wx[1] = __sadd16(hi, hi);
+        }
+        for (int j = 0; j < 2; j++) *wx++ = ch[j].mult, *wx++ = ch[j].shift, *wx++ = ch[j].round;
     }
 }
 
@@ -264,7 +268,8 @@ HYB_DSP_INLINE void hyb_dsp_first_widen(int32_t *wx, const int32_t *w, int words
  * Scratch from col: 4 * steps words, buf (R + 4 + k_h*e + 4 bytes, in
  * words), then when ph > 0 the input copied with its padding into ph x pw
  * pixels (every pixel then takes the inside path), then 4 * out_c bytes
- * for a short last tile, then the widened weights (out_c * steps words). */
+ * for a short last tile, then the widened weights ((out_c + 1) / 2 pairs
+ * of 2 * steps + 8 words). */
 HYB_DSP_INLINE void hyb_dsp_conv_first_s8(const int8_t *in, int8_t *out, const int32_t *w, const hyb_dsp_chan *ch,
                                           int32_t *col, int in_h, int in_w, int in_c, int out_h, int out_w,
                                           int out_c, int k_h, int k_w, int s_h, int s_w, int d_h, int d_w,
@@ -275,7 +280,7 @@ HYB_DSP_INLINE void hyb_dsp_conv_first_s8(const int8_t *in, int8_t *out, const i
     int8_t *pin = buf + ((R + 4 + k_h * (R % 4) + 4 + 3) & ~3);
     int8_t *tmp = pin + ((ph * pw * in_c + 3) & ~3);
     int32_t *wx = (int32_t *)(tmp + (out_h * out_w % 4 ? 4 * out_c : 0));
-    hyb_dsp_first_widen(wx, w, (out_c + 1) / 2 * steps);
+    hyb_dsp_first_widen(wx, w, ch, out_c, steps);
     w = wx;
     if (ph) hyb_dsp_first_pad(pin, in, in_h, in_w, in_c, ph, pw, pad_t, pad_l, in_zp);
     const int npix = out_h * out_w;

@@ -192,9 +192,10 @@ fn conv_first(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
         -c.input_offset, outq(c.act_min, c.act_max, shift0)
     );
     // The last, short tile's outputs go through 4 * out_c bytes of scratch;
-    // the weights are widened into 2 words per channel pair and step.
+    // the weights are widened into 2 words per channel pair and step, with
+    // the pair's 8 words of biases and requantization constants.
     let short = if (out_h * out_w) % 4 != 0 { out_c } else { 0 };
-    let widened = out_c.next_multiple_of(2) * steps;
+    let widened = out_c.div_ceil(2) * (2 * steps + 8);
     Some((data, "hyb_dsp_conv_first_s8", args, 4 * steps + buf + (ph * pw * in_c).div_ceil(4) + short + widened))
 }
 
