@@ -11,7 +11,10 @@ use super::layers::array_body;
 use crate::ir::{Conv2d, FullyConnected, Op, OpKind};
 use crate::quant::params::{AddParams, ConvParams, FcParams, Params, PoolParams};
 use crate::quant::fixedpoint::multiply_by_quantized_multiplier;
-use layout::{acc_bound, add_affine_shift, add_table, chan, first_order, first_weights, constant_chan, dw3x3_weights, folded_bias, gemm_weights, requant_exact, words};
+use layout::{
+    acc_bound, add_affine_shift, add_table, chan, constant_chan, dw3x3_weights, first_order, first_weights, folded_bias, gemm_weights,
+    requant_exact, words,
+};
 
 /// Headers of runtime-c/kernels/dsp a DSP project carries (in runtime/dsp/).
 pub const HEADERS: &[&str] = &["hyb_dsp.h", "conv_s8.h", "conv_first_s8.h", "depthwise_s8.h", "depthwise3x3_s8.h", "fully_connected_s8.h", "avg_pool_s8.h", "add_s8.h"];
