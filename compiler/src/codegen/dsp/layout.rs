@@ -72,6 +72,24 @@ pub fn quad_weights(pairs: &[i32], steps: usize) -> Vec<i32> {
     (0..n.div_ceil(2)).flat_map(|q| (0..steps).flat_map(move |s| [at(2 * q, s), at(2 * q + 1, s)])).collect()
 }
 
+/// Patch order of the first-layer kernel (conv_first_s8.h): per kernel row
+/// of `row` = k_w*in_c = 4m + e bytes its first 4m, then every row's last e;
+/// each entry an index into the row-major k, None for the padding to a word.
+pub fn first_order(k_h: usize, row: usize) -> Vec<Option<usize>> {
+    let (m, e) = (row / 4, row % 4);
+    let mut v: Vec<Option<usize>> = (0..k_h).flat_map(|r| (0..4 * m).map(move |b| Some(r * row + b))).collect();
+    v.extend((0..k_h).flat_map(|r| (0..e).map(move |i| Some(r * row + 4 * m + i))));
+    v.resize(v.len().next_multiple_of(4), None);
+    v
+}
+
+/// Weights `[out][k]` for conv_first_s8.h: `gemm_weights` over the patch
+/// positions of `order` (zero for its padding).
+pub fn first_weights(w: &[i8], out: usize, k: usize, order: &[Option<usize>]) -> Vec<i8> {
+    let permuted: Vec<i8> = (0..out).flat_map(|c| order.iter().map(move |o| o.map_or(0, |kk| w[c * k + kk]))).collect();
+    gemm_weights(&permuted, out, order.len())
+}
+
 /// Little-endian int32 words of int8 data (a multiple of 4 long), so the C
 /// arrays have the type the kernels read.
 pub fn words(bytes: &[i8]) -> Vec<i32> {
@@ -175,6 +193,26 @@ pub fn relu_floor(act_min: i32, output_offset: i32) -> bool {
     act_min >= output_offset
 }
 
+/// One input of an Add as the kernel's lookup table: for each int8 value
+/// (indexed by its byte), twice MultiplyByQuantizedMultiplierSmallerThanOneExp
+/// of (value + offset) << left_shift, exactly as the reference computes it.
+pub fn add_table(offset: i32, left_shift: i32, multiplier: i32, shift: i32) -> Vec<i64> {
+    use crate::quant::fixedpoint::multiply_by_quantized_multiplier_smaller_than_one_exp as mul_exp;
+    (0..256).map(|i| 2 * mul_exp((offset + i as u8 as i8 as i32).wrapping_mul(1 << left_shift), multiplier, shift) as i64).collect()
+}
+
+/// The shift s with t[x] = t[0] + x * 2^s for every int8 x (t indexed by the
+/// byte), if there is one with s <= 23, so that x << s fits in int32: the
+/// kernel then shifts that input instead of looking it up.
+pub fn add_affine_shift(t: &[i64]) -> Option<u32> {
+    let step = t[1] - t[0];
+    if step <= 0 || step.count_ones() != 1 || step.trailing_zeros() > 23 {
+        return None;
+    }
+    let s = step.trailing_zeros();
+    (0..256).all(|i| t[i] == t[0] + ((i as u8 as i8 as i64) << s)).then_some(s)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,5 +306,38 @@ mod tests {
         assert!(!requant_exact(m, -24, 1, -128));
         assert_eq!(acc_bound(-10, 2, 128), 10 + 255 * 2);
         assert_eq!(chan(7, 1 << 30, -3, -128), "{7,1073741824,3,-1020}");
+    }
+    #[test]
+    fn add_tables() {
+        // A multiplier of 2^30 with no shift halves (x << 20) << 1: exactly x << 20, affine.
+        let t = add_table(-4, 20, 1 << 30, 0);
+        assert_eq!(t[0], -4 << 20);
+        assert_eq!(t[255], -5 << 20);
+        assert_eq!(add_affine_shift(&t), Some(20));
+        // A rounding multiplier is not.
+        let t = add_table(128, 20, 1623821475, -2);
+        assert_eq!(add_affine_shift(&t), None);
+        assert_eq!(t[0x80], 0);
+        assert_eq!(t[0x7f], 2 * crate::quant::fixedpoint::multiply_by_quantized_multiplier_smaller_than_one_exp(255 << 20, 1623821475, -2) as i64);
+        // Too wide a shift for int32 stays a table.
+        assert_eq!(add_affine_shift(&(0..256).map(|i| (i as u8 as i8 as i64) << 24).collect::<Vec<_>>()), None);
+    }
+    #[test]
+    fn first_layout_moves_row_tails_last() {
+        // 3x3 kernel, 3 channels: rows of 9 bytes -> 8 + 8 + 8, then 8, 17, 26 and a pad.
+        let o = first_order(3, 9);
+        assert_eq!(o.len(), 28);
+        assert_eq!(&o[6..10], &[Some(6), Some(7), Some(9), Some(10)]);
+        assert_eq!(&o[24..28], &[Some(8), Some(17), Some(26), None]);
+        // Rows of 4 bytes (10x4, 1 channel) need no tail.
+        assert_eq!(first_order(10, 4), (0..40).map(Some).collect::<Vec<_>>());
+        // 3 channels, 3x3: gemm_weights of the weights in patch order.
+        let w: Vec<i8> = (0..3 * 27).map(|i| (i % 100) as i8).collect();
+        let o = first_order(3, 9);
+        let v = first_weights(&w, 3, 27, &o);
+        let permuted: Vec<i8> = (0..3).flat_map(|c| o.iter().map(|p| p.map_or(0, |kk| w[c * 27 + kk])).collect::<Vec<_>>()).collect();
+        assert_eq!(v, gemm_weights(&permuted, 3, 28));
+        // pair 0, steps 12 and 13: positions (24, 26) and (25, 27) = taps 8, 26, 17 and the pad.
+        assert_eq!(&v[48..56], &[w[8], w[27 + 8], w[26], w[27 + 26], w[17], w[27 + 17], 0, 0]);
     }
 }

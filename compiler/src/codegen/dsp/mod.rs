@@ -12,12 +12,13 @@ use crate::ir::{Conv2d, FullyConnected, Op, OpKind};
 use crate::quant::params::{AddParams, ConvParams, FcParams, Params, PoolParams};
 use crate::quant::fixedpoint::multiply_by_quantized_multiplier;
 use layout::{
-    acc_bound, chan, chan_fields, constant_chan, dw3x3_band, dw3x3_offsets_fit, dw3x3_pw, dw3x3_weights, folded_bias, gemm_weights,
-    quad_weights, relu_floor, requant_exact, rows_weights, with_constants, words,
+    acc_bound, add_affine_shift, add_table, chan, chan_fields, constant_chan, dw3x3_band, dw3x3_offsets_fit, dw3x3_pw,
+    dw3x3_weights, first_order, first_weights, folded_bias, gemm_weights, quad_weights, relu_floor, requant_exact,
+    rows_weights, with_constants, words,
 };
 
 /// Headers of runtime-c/kernels/dsp a DSP project carries (in runtime/dsp/).
-pub const HEADERS: &[&str] = &["hyb_dsp.h", "conv_s8.h", "depthwise_s8.h", "depthwise3x3_s8.h", "fully_connected_s8.h", "avg_pool_s8.h", "add_s8.h"];
+pub const HEADERS: &[&str] = &["hyb_dsp.h", "conv_s8.h", "conv_first_s8.h", "depthwise_s8.h", "depthwise3x3_s8.h", "fully_connected_s8.h", "avg_pool_s8.h", "add_s8.h"];
 
 /// The layer's scratch (im2col columns, then the byte patch; ring planes):
 /// a parameter of the specialised function, so each call passes its own
@@ -59,11 +60,15 @@ pub fn layer(index: usize, op: &Op, p: &Params, io: &Operands) -> Option<DspLaye
         (Params::Conv(c), OpKind::Conv2d(conv)) => conv2d(&l, c, conv)?,
         (Params::Fc(f), OpKind::FullyConnected(fc)) => fully_connected(&l, f, fc)?,
         (Params::AvgPool(a), _) => avg_pool(a)?,
-        (Params::Add(a), _) => add(a)?,
+        (Params::Add(a), _) => add(&l, a)?,
         _ => return None,
     };
     let (params, operands, args) = match p {
-        Params::Add(_) => ("const int8_t *a, const int8_t *b, int8_t *out", "a, b, out", format!("{}, {}, {}", io.input, io.second, io.output)),
+        Params::Add(_) => (
+            "const int8_t *a, const int8_t *b, int8_t *out, const int32_t *t",
+            "a, b, out, t",
+            format!("{}, {}, {}, {l}_table", io.input, io.second, io.output),
+        ),
         Params::AvgPool(_) => ("const int8_t *in, int8_t *out", "in, out", format!("{}, {}", io.input, io.output)),
         _ => (
             "const int8_t *in, int8_t *out, const int32_t *w, const hyb_dsp_chan *ch",
@@ -142,6 +147,11 @@ fn gemm_scratch(k: usize, pixels: usize) -> (usize, usize) {
 fn conv2d(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
     let [in_h, in_w, in_c] = c.in_hwc;
     let [out_h, out_w, out_c] = c.out_hwc;
+    if in_c % 4 != 0 {
+        if let Some(first) = conv_first(l, c, conv) {
+            return Some(first);
+        }
+    }
     let k = c.kernel[0] * c.kernel[1] * in_c;
     let w = &conv.weights;
     let row = |oc: usize| Box::new(w[oc * k..(oc + 1) * k].iter().copied()) as Box<dyn Iterator<Item = i8>>;
@@ -238,6 +248,49 @@ fn conv_col(l: &str, c: &ConvParams, w: &[i8], chans: &[String]) -> Emitted {
     (data, "hyb_dsp_conv_col_s8", args, scratch)
 }
 
+/// Largest zero-point padded input copy the first-layer kernel makes.
+const FIRST_PAD_MAX_BYTES: usize = 8 * 1024;
+
+/// Most steps (pairs of taps) of a first-layer kernel's unrolled tap loop.
+const FIRST_MAX_STEPS: usize = 64;
+
+/// Channel counts that are not a multiple of 4 (first layers): conv_first_s8.h.
+fn conv_first(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
+    let [in_h, in_w, in_c] = c.in_hwc;
+    let [out_h, out_w, out_c] = c.out_hwc;
+    let (row_bytes, k) = (c.kernel[1] * in_c, c.kernel[0] * c.kernel[1] * in_c);
+    let order = first_order(c.kernel[0], row_bytes);
+    let steps = order.len() / 2;
+    // The tap loop is unrolled whole (larger kernels take conv_s8.h), and
+    // the stores address 3 * out_c as an immediate.
+    if steps > FIRST_MAX_STEPS || 3 * out_c > 4095 {
+        return None;
+    }
+    let w = &conv.weights;
+    let row = |oc: usize| Box::new(w[oc * k..(oc + 1) * k].iter().copied()) as Box<dyn Iterator<Item = i8>>;
+    let (chans, shift0) = channels(2, out_c, 2, row, &conv.bias, c.input_offset, c.output_offset, |oc| (c.multiplier[oc], c.shift[oc]))?;
+    let data = int32_array(&format!("{l}_weights"), &words(&first_weights(w, out_c, k, &order))) + &chan_array(&format!("{l}_chan"), &chans);
+    // col, then a row cut by the padding (row_bytes + 4) and the packed row tails.
+    let buf = (row_bytes + 4 + c.kernel[0] * (row_bytes % 4) + 4).div_ceil(4);
+    // A small input is copied with its padding first, so no window needs the edge path.
+    let span = |out: usize, s: usize, k: usize, d: usize| (out - 1) * s + (k - 1) * d + 1;
+    let ph = span(out_h, c.stride[0], c.kernel[0], c.dilation[0]).max(c.pad_top + in_h);
+    let pw = span(out_w, c.stride[1], c.kernel[1], c.dilation[1]).max(c.pad_left + in_w);
+    let padded = (c.pad_top + c.pad_left > 0 || ph > in_h || pw > in_w) && c.dilation[1] == 1 && ph * pw * in_c <= FIRST_PAD_MAX_BYTES;
+    let (ph, pw) = if padded { (ph, pw) } else { (0, 0) };
+    let args = format!(
+        "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {out_c}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {ph}, {pw}, {}",
+        c.kernel[0], c.kernel[1], c.stride[0], c.stride[1], c.dilation[0], c.dilation[1], c.pad_top, c.pad_left,
+        -c.input_offset, outq(c.act_min, c.act_max, shift0)
+    );
+    // The last, short tile's outputs go through 4 * out_c bytes of scratch;
+    // the weights are widened into 2 words per channel pair and step, with
+    // the pair's 8 words of biases and requantization constants.
+    let short = if (out_h * out_w) % 4 != 0 { out_c } else { 0 };
+    let widened = out_c.div_ceil(2) * (2 * steps + 8);
+    Some((data, "hyb_dsp_conv_first_s8", args, 4 * steps + buf + (ph * pw * in_c).div_ceil(4) + short + widened))
+}
+
 fn depthwise(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
     let [in_h, in_w, in_c] = c.in_hwc;
     let [out_h, out_w, out_c] = c.out_hwc;
@@ -322,28 +375,87 @@ fn avg_pool(p: &PoolParams) -> Option<Emitted> {
     Some((String::new(), "hyb_dsp_avg_pool_s8", args, 0))
 }
 
-/// Largest |MultiplyByQuantizedMultiplierSmallerThanOneExp(x, m, _)| for |x| <= x_max.
-fn rescaled_bound(x_max: i64, m: i32) -> i64 {
-    ((x_max as i128 * m as i128) >> 31) as i64 + 2
+/// Add by lookup: each input's rescaled value comes from a 256-entry table
+/// (or, when it is an exact power-of-two multiple, from a shift), so only
+/// the output rescale is computed per element.
+fn add(l: &str, a: &AddParams) -> Option<Emitted> {
+    if ![a.input1_shift, a.input2_shift].iter().all(|s| (-31..=0).contains(s)) || !(0..=30).contains(&a.left_shift) {
+        return None;
+    }
+    let t1 = add_table(a.input1_offset, a.left_shift, a.input1_multiplier, a.input1_shift);
+    let t2 = add_table(a.input2_offset, a.left_shift, a.input2_multiplier, a.input2_shift);
+    // The doubled sum must fit in int32 and take the requantization shortcut.
+    let range = |t: &[i64]| (*t.iter().max().unwrap(), *t.iter().min().unwrap());
+    let ((hi1, lo1), (hi2, lo2)) = (range(&t1), range(&t2));
+    let bound = (hi1 + hi2).abs().max((lo1 + lo2).abs()) / 2;
+    if !requant_exact(a.output_multiplier, a.output_shift, bound, a.output_offset) {
+        return None;
+    }
+    // mode 1: input 2 is a shift of its byte, folded with t2[0] into input 1's table; 2: the other way round.
+    let (mode, shift, ta, tb) = match (add_affine_shift(&t1), add_affine_shift(&t2)) {
+        (_, Some(s)) => (1, s, t1.iter().map(|v| v + t2[0]).collect(), None),
+        (Some(s), None) => (2, s, t2.iter().map(|v| v + t1[0]).collect(), None),
+        (None, None) => (0, 0, t1, Some(t2)),
+    };
+    // One array: input a's table, then input b's in mode 0.
+    let table: Vec<i32> = ta.into_iter().chain(tb.into_iter().flatten()).map(|v| v as i32).collect();
+    let data = int32_array(&format!("{l}_table"), &table);
+    let r = -a.output_shift;
+    let round = if r > 0 { 1i64 << (r - 1) } else { 0 } + ((a.output_offset as i64) << r);
+    let args = format!(
+        "{}, {mode}, {shift}, {}, {r}, {round}, {}, {}",
+        a.len, a.output_multiplier, a.act_min, a.act_max
+    );
+    Some((data, "hyb_dsp_add_s8", args, 0))
 }
 
-fn add(a: &AddParams) -> Option<Emitted> {
-    let shifts_ok = [a.input1_shift, a.input2_shift, a.output_shift].iter().all(|s| (-31..=0).contains(s));
-    let x_max = |off: i32| (-128 + off as i64).abs().max((127 + off as i64).abs());
-    let (x1, x2) = (x_max(a.input1_offset), x_max(a.input2_offset));
-    // smmulr takes the doubled operands: they must fit in int32.
-    let fits = |v: i64| 2 * v < (1i64 << 31);
-    let (s1, s2) = (x1 << a.left_shift, x2 << a.left_shift);
-    if !shifts_ok || !(0..=24).contains(&a.left_shift) || !fits(s1) || !fits(s2) {
-        return None;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resnet_add() -> AddParams {
+        AddParams {
+            len: 16384,
+            input1_offset: 128,
+            input2_offset: -4,
+            output_offset: -128,
+            left_shift: 20,
+            input1_multiplier: 1623821475,
+            input1_shift: -2,
+            input2_multiplier: 1 << 30,
+            input2_shift: 0,
+            output_multiplier: 1098017566,
+            output_shift: -17,
+            act_min: -128,
+            act_max: 127,
+        }
     }
-    if !fits(rescaled_bound(s1, a.input1_multiplier) + rescaled_bound(s2, a.input2_multiplier)) {
-        return None;
+
+    #[test]
+    fn add_takes_the_shift_for_the_larger_scale() {
+        let (data, kernel, args, _) = add("L3", &resnet_add()).unwrap();
+        assert_eq!(kernel, "hyb_dsp_add_s8");
+        // Mode 1: input 2 shifted by 20, one 256-entry table.
+        assert!(args.starts_with("16384, 1, 20, "), "{args}");
+        assert!(data.starts_with("static const int32_t L3_table[256]"));
+        // Swapped inputs: mode 2.
+        let mut p = resnet_add();
+        (p.input1_offset, p.input2_offset) = (p.input2_offset, p.input1_offset);
+        (p.input1_multiplier, p.input2_multiplier) = (p.input2_multiplier, p.input1_multiplier);
+        (p.input1_shift, p.input2_shift) = (p.input2_shift, p.input1_shift);
+        assert!(add("L3", &p).unwrap().2.starts_with("16384, 2, 20, "));
     }
-    let args = format!(
-        "{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}",
-        a.len, a.input1_offset, a.input2_offset, a.left_shift, a.input1_multiplier, -a.input1_shift,
-        a.input2_multiplier, -a.input2_shift, a.output_multiplier, -a.output_shift, a.output_offset, a.act_min, a.act_max
-    );
-    Some((String::new(), "hyb_dsp_add_s8", args, 0))
+
+    #[test]
+    fn add_refuses_sums_past_the_shortcut() {
+        // A left shift of 24 makes the rescaled inputs 16 times larger: their doubled sum passes int32.
+        let mut p = resnet_add();
+        p.left_shift = 24;
+        assert!(add("L3", &p).is_none());
+        // Neither input a power of two: two tables.
+        let mut p = resnet_add();
+        p.input2_multiplier = 1500000001;
+        let (data, _, args, _) = add("L3", &p).unwrap();
+        assert!(args.starts_with("16384, 0, 0, ") && data.starts_with("static const int32_t L3_table[512]"));
+    }
 }
