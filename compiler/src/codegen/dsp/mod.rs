@@ -183,16 +183,21 @@ fn stream_array(l: &str, stream: &[i32], steps: usize, u: usize, chans: &[String
 }
 
 /// Most scratch words a row kernel's layer may take with its weights widened.
-const WIDE_MAX_WORDS: usize = 4096;
+const WIDE_MAX_WORDS: usize = 9216;
+
+/// Fewest four-pixel tiles for which widening pays: it costs about 8 cycles
+/// a step of a channel pair, once per layer, and saves 1 in every tile.
+const WIDE_MIN_TILES: usize = 16;
 
 /// Where the row kernels' sign-extended weight stream goes (after `used`
-/// scratch words; "0" for none: it would take more than WIDE_MAX_WORDS),
-/// and the scratch words the layer then takes. The stream has out_c / 2
-/// pairs of `steps` words, a control word every `u` and 8 words of channel
-/// records; widened, two words a step.
-fn widened(used: usize, out_c: usize, steps: usize, u: usize) -> (String, usize) {
+/// scratch words; "0" for none: it would take more than WIDE_MAX_WORDS, or
+/// the layer has too few pixels to pay for it), and the scratch words the
+/// layer then takes. The stream has out_c / 2 pairs of `steps` words, a
+/// control word every `u` and 8 words of channel records; widened, two
+/// words a step.
+fn widened(used: usize, pixels: usize, out_c: usize, steps: usize, u: usize) -> (String, usize) {
     let words = out_c / 2 * (8 + 2 * steps + steps / u);
-    if used + words > WIDE_MAX_WORDS {
+    if used + words > WIDE_MAX_WORDS || pixels.div_ceil(4) < WIDE_MIN_TILES {
         return ("0".into(), used);
     }
     (format!("{SCRATCH} + {used}"), used + words)
@@ -223,7 +228,7 @@ fn conv_rows(l: &str, c: &ConvParams, w: &[i8], chans: &[String]) -> Option<Emit
     let nb = (k_h + 3 * s_h).min((out_h - 1) * s_h + k_h);
     let steps = k_h * k_w * in_c / 2;
     let data = stream_array(l, &rows_weights(w, out_c, c.kernel, in_c, u, adjust), steps, u, chans);
-    let (wide, scratch) = widened(nb * row_w + if out_w % 4 != 0 { out_c } else { 0 }, out_c, steps, u);
+    let (wide, scratch) = widened(nb * row_w + if out_w % 4 != 0 { out_c } else { 0 }, out_h * out_w, out_c, steps, u);
     let args = format!(
         "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {out_c}, {k_h}, {k_w}, {s_h}, {s_w}, {}, {}, {}, {hw}, {nb}, {u}, {wide}",
         c.pad_top, c.pad_left, -c.input_offset
@@ -239,7 +244,7 @@ fn conv_col(l: &str, c: &ConvParams, w: &[i8], chans: &[String]) -> Emitted {
     let k = c.kernel[0] * c.kernel[1] * in_c;
     let u = unroll(k / 2);
     let data = stream_array(l, &rows_weights(w, out_c, [1, 1], k, u, |_| 0), k / 2, u, chans);
-    let (wide, scratch) = widened(2 * k + out_c, out_c, k / 2, u);
+    let (wide, scratch) = widened(2 * k + out_c, out_h * out_w, out_c, k / 2, u);
     let args = format!(
         "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {out_c}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {u}, {wide}",
         c.kernel[0], c.kernel[1], c.stride[0], c.stride[1], c.dilation[0], c.dilation[1], c.pad_top, c.pad_left,
