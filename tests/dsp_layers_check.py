@@ -1,11 +1,12 @@
 """Checks DSP kernels against the portable ones on small float models that
 reach the paths the MLPerf Tiny goldens miss (first-layer convolutions with
-odd channel counts, edges, dilation, short tiles; Add with either input the
-larger scale). Each model is calibrated, built for cortex-m4 with
+odd channel counts, edges, dilation, short tiles; row and column kernels
+with widths not a multiple of 4, unequal strides, a fused ReLU6; odd out_c
+on the generic path; Add with either input the larger scale). Each model is calibrated, built for cortex-m4 with
 --kernels dsp and --kernels portable, run under QEMU, and the outputs must
 be equal byte for byte.
 
-    python3 tests/dsp_layers_check.py [target/release/hybridc]   (needs numpy, onnx)
+    python3 tests/dsp_layers_check.py [HYBRIDC [TARGET]]   (needs numpy, onnx; tests/dsp_layers.rs runs it)
 """
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 HYBRIDC = sys.argv[1] if len(sys.argv) > 1 else "target/release/hybridc"
+TARGET = sys.argv[2] if len(sys.argv) > 2 else "cortex-m4"
 rng = np.random.default_rng(1)
 
 # name, in_c, h, w, out_c, kh, kw, stride, pads (t, l, b, r), dilation
@@ -31,6 +33,13 @@ CONVS = [
     ("c3s2big", 3, 70, 70, 8, 3, 3, 2, (0, 0, 1, 1), 1),
     ("c6", 6, 8, 8, 10, 2, 2, 1, (0, 0, 1, 1), 1),
     ("c3k7", 3, 20, 20, 8, 7, 7, 2, (3, 3, 3, 3), 1),
+    # in_c % 4 == 0: row kernel (k > 1x1), column kernel (1x1), the generic path.
+    ("c8k2", 8, 9, 11, 6, 2, 2, 1, (0, 0, 1, 1), 1),
+    ("c8k1x3s12", 8, 10, 13, 10, 1, 3, (1, 2), (0, 1, 0, 1), 1),
+    ("c16s2", 16, 13, 13, 16, 3, 3, 2, (1, 1, 1, 1), 1),
+    ("c4pw_odd", 4, 7, 7, 5, 1, 1, 1, (0, 0, 0, 0), 1),
+    ("c8pw_relu6", 8, 6, 7, 8, 1, 1, 1, (0, 0, 0, 0), 1, "relu6"),
+    ("c8k3_relu6", 8, 9, 9, 8, 3, 3, 1, (1, 1, 1, 1), 1, "relu6"),
 ]
 
 
@@ -44,14 +53,19 @@ def nhwc_model(name, h, w, c, out_shape, body, inits):
     return m
 
 
-def conv_model(name, ic, h, w, oc, kh, kw, s, pad, d):
+def conv_model(name, ic, h, w, oc, kh, kw, s, pad, d, act=None):
+    sh, sw = s if isinstance(s, tuple) else (s, s)
     wt = numpy_helper.from_array((rng.standard_normal((oc, ic, kh, kw)) * 0.3).astype(np.float32), "W")
     b = numpy_helper.from_array((rng.standard_normal(oc) * 0.1).astype(np.float32), "B")
-    conv = helper.make_node("Conv", ["xt", "W", "B"], ["yt"], strides=[s, s], pads=list(pad), dilations=[d, d],
-                            kernel_shape=[kh, kw])
-    oh = (h + pad[0] + pad[2] - d * (kh - 1) - 1) // s + 1
-    ow = (w + pad[1] + pad[3] - d * (kw - 1) - 1) // s + 1
-    return nhwc_model(name, h, w, ic, [1, oh, ow, oc], [conv], [wt, b]), (h, w, ic)
+    conv = helper.make_node("Conv", ["xt", "W", "B"], ["c" if act else "yt"], strides=[sh, sw], pads=list(pad),
+                            dilations=[d, d], kernel_shape=[kh, kw])
+    body, inits = [conv], [wt, b]
+    if act == "relu6":
+        inits += [numpy_helper.from_array(np.array(v, np.float32), n) for n, v in (("lo", 0.0), ("hi", 6.0))]
+        body.append(helper.make_node("Clip", ["c", "lo", "hi"], ["yt"]))
+    oh = (h + pad[0] + pad[2] - d * (kh - 1) - 1) // sh + 1
+    ow = (w + pad[1] + pad[3] - d * (kw - 1) - 1) // sw + 1
+    return nhwc_model(name, h, w, ic, [1, oh, ow, oc], body, inits), (h, w, ic)
 
 
 def add_model(name, swap):
@@ -69,15 +83,18 @@ def add_model(name, swap):
 
 def run(dir, name, model, shape):
     onnx.save(model, dir / f"{name}.onnx")
-    np.save(dir / "cal.npy", rng.standard_normal((8, *shape)).astype(np.float32))
-    np.save(dir / "x.npy", rng.standard_normal((3, *shape)).astype(np.float32))
+    # Scaled so that a ReLU6 clamp cuts some outputs.
+    np.save(dir / "cal.npy", (3 * rng.standard_normal((8, *shape))).astype(np.float32))
+    np.save(dir / "x.npy", (3 * rng.standard_normal((3, *shape))).astype(np.float32))
     outs = []
     for k in ("dsp", "portable"):
         proj = dir / f"{name}_{k}"
-        subprocess.run([HYBRIDC, "compile", dir / f"{name}.onnx", "--calib", dir / "cal.npy", "--target", "cortex-m4",
-                        "--kernels", k, "-o", proj], check=True, capture_output=True)
-        subprocess.run([HYBRIDC, "run", proj, "--input", dir / "x.npy", "--output", dir / f"{name}_{k}.npy"],
-                       check=True, capture_output=True)
+        for cmd in ([HYBRIDC, "compile", dir / f"{name}.onnx", "--calib", dir / "cal.npy", "--target", TARGET,
+                     "--kernels", k, "-o", proj],
+                    [HYBRIDC, "run", proj, "--input", dir / "x.npy", "--output", dir / f"{name}_{k}.npy"]):
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            if r.returncode != 0:
+                sys.exit(f"{name}: {' '.join(map(str, cmd[:2]))} failed: {r.stderr.strip()}")
         outs.append(np.load(dir / f"{name}_{k}.npy"))
     same = outs[0].shape == outs[1].shape and (outs[0] == outs[1]).all()
     print(f"{name}: {'equal' if same else 'DIFFERENT'}")

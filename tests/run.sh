@@ -25,6 +25,12 @@ if ! python3 -c "import tritonclient.http, numpy" 2>/dev/null; then
     || python3 -m pip install -q --break-system-packages 'tritonclient[http]' numpy
 fi
 
+# tests/dsp_layers.rs writes its small models with the onnx package.
+if ! python3 -c "import onnx" 2>/dev/null; then
+  echo "tests/run.sh: installing onnx"
+  python3 -m pip install -q onnx || python3 -m pip install -q --break-system-packages onnx
+fi
+
 # The Rust backend's firmware and its lint checks.
 if command -v rustup >/dev/null; then
   rustup target list --installed | grep -qx thumbv7em-none-eabihf || rustup target add thumbv7em-none-eabihf
