@@ -193,11 +193,12 @@ fn io_info(g: &Graph, plan: &Plan, ids: &[usize]) -> Vec<IoInfo> {
         .collect()
 }
 
-/// Bytes of scratch each op's DSP kernel needs (0 where the op keeps its
-/// portable kernel), for the planner to place in the arena.
-pub fn dsp_scratch(g: &Graph, params: &[Params]) -> Vec<usize> {
+/// Per op, the bytes of scratch its DSP kernel needs, or None where the op
+/// keeps its portable kernel: what `plan::plan_with_scratch` takes (the DSP
+/// kernels honour an in-place lag, not a ring).
+pub fn dsp_scratch(g: &Graph, params: &[Params]) -> Vec<Option<usize>> {
     let io = dsp::Operands { input: "", second: "", output: "" };
-    g.ops.iter().zip(params).enumerate().map(|(i, (op, p))| dsp::layer(i, op, p, &io).map_or(0, |d| 4 * d.scratch_words)).collect()
+    g.ops.iter().zip(params).enumerate().map(|(i, (op, p))| dsp::layer(i, op, p, &io).map(|d| 4 * d.scratch_words)).collect()
 }
 
 /// Per-layer C; with `dsp`, layers a DSP kernel does exactly use it. Also
@@ -213,7 +214,9 @@ fn layers_c(g: &Graph, params: &[Params], plan: &Plan, dsp: bool) -> (Vec<LayerC
         .enumerate()
         .map(|(i, (op, p))| {
             let mut l = layers::layer(i, g, op, p, plan);
-            if dsp {
+            // A ring (output exactly over the input) needs the portable in-place kernel.
+            let ring = plan.ring_scratch.get(i).copied().flatten().is_some();
+            if dsp && !ring {
                 let arena = |k: usize| op.inputs.get(k).map(|&t| layers::arena(plan, g, t)).unwrap_or_default();
                 let output = layers::arena(plan, g, op.output);
                 let io = dsp::Operands { input: &arena(0), second: &arena(1), output: &output };

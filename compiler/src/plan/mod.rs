@@ -147,10 +147,26 @@ pub fn plan(g: &Graph) -> Plan {
     plan_with_scratch(g, &[])
 }
 
-/// The same with `scratch[step]` bytes of kernel scratch for the op at
-/// `step` (missing or 0: none) placed in the arena too.
-pub fn plan_with_scratch(g: &Graph, scratch: &[usize]) -> Plan {
-    let options: Vec<Vec<Mode>> = g.ops.iter().map(|op| inplace::modes(g, op)).collect();
+/// The same for ops some of which run other kernels: `kernels[step]` is
+/// `Some(bytes)` when the op at `step` runs a kernel (the DSP ones) that
+/// writes in raster order, honouring a lag but not a ring, with `bytes` of
+/// scratch placed in the arena too; `None` (or missing) for the portable
+/// kernels, which allow every mode.
+pub fn plan_with_scratch(g: &Graph, kernels: &[Option<usize>]) -> Plan {
+    let scratch: Vec<usize> = kernels.iter().map(|k| k.unwrap_or(0)).collect();
+    let scratch = &scratch[..];
+    let options: Vec<Vec<Mode>> = g
+        .ops
+        .iter()
+        .enumerate()
+        .map(|(step, op)| {
+            let mut m = inplace::modes(g, op);
+            if kernels.get(step).is_some_and(|k| k.is_some()) {
+                m.retain(|m| !matches!(m, Mode::Ring { .. }));
+            }
+            m
+        })
+        .collect();
     let eager: Vec<Mode> = options.iter().map(|o| o[0]).collect();
     let plain: Vec<Mode> = options.iter().map(|o| *o.last().unwrap()).collect();
     let (mut modes, mut best) = (plain.clone(), arena_of(g, &plain, scratch));

@@ -323,9 +323,13 @@ fn depthwise(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
     Some((data, "hyb_dsp_depthwise_s8", args, scratch))
 }
 
-/// Most scratch the 3x3 depthwise kernel's planes may take: wider layers run
-/// in bands of output rows that fit.
+/// Most scratch the 3x3 depthwise kernel's planes may take for a layer in
+/// one band (all its rows converted first); larger layers run in bands of
+/// output rows within DW3_BAND_BYTES, which costs little more (two rows
+/// converted again per band) and keeps their scratch, often at the model's
+/// largest activations, small.
 const DW3_MAX_BYTES: usize = 32 * 1024;
+const DW3_BAND_BYTES: usize = 16 * 1024;
 
 /// 3x3 depthwise, stride 1 or 2: channel-planar 2x2 tiles (depthwise3x3_s8.h).
 fn depthwise3x3(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
@@ -333,7 +337,10 @@ fn depthwise3x3(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
     let [out_h, out_w, out_c] = c.out_hwc;
     let s = c.stride[0];
     let pw = dw3x3_pw(in_w, out_w, s, c.pad_left);
-    let band = dw3x3_band(out_h, s, out_c * pw * 2, DW3_MAX_BYTES);
+    let band = match dw3x3_band(out_h, s, out_c * pw * 2, DW3_MAX_BYTES) {
+        all if all == out_h => all,
+        _ => dw3x3_band(out_h, s, out_c * pw * 2, DW3_BAND_BYTES),
+    };
     if !dw3x3_offsets_fit(s, pw, out_w * out_c, out_c) {
         return None;
     }
