@@ -306,7 +306,7 @@ pub fn compile_emit(o: &CompileOptions, emit: codegen::Emit) -> Result<Manifest>
     let mut c = lower_any(&o.model, &o.outputs, &o.quant, o.hybrid.as_ref())?;
     if dsp {
         // The DSP kernels' scratch goes into the arena, over memory dead at its layer.
-        c.plan = plan::plan_with_scratch(&c.graph, &codegen::dsp_scratch(&c.graph, &c.params));
+        c.plan = plan::plan_with_kernels(&c.graph, &codegen::dsp_kernels(&c.graph, &c.params));
     }
     if c.plan.arena_bytes as u64 > t.sram_bytes {
         bail!(

@@ -11,7 +11,8 @@ use super::layers::{self, LayerC};
 use super::manifest::{IoInfo, LayerInfo, Manifest};
 use crate::hybrid::HybridInfo;
 use crate::ir::{DType, Graph, QParams};
-use crate::plan::Plan;
+use crate::plan::inplace::Mode;
+use crate::plan::{KernelNeeds, Plan};
 use crate::quant::params::Params;
 use crate::target::{self, Target};
 
@@ -193,12 +194,17 @@ fn io_info(g: &Graph, plan: &Plan, ids: &[usize]) -> Vec<IoInfo> {
         .collect()
 }
 
-/// Per op, the bytes of scratch its DSP kernel needs, or None where the op
-/// keeps its portable kernel: what `plan::plan_with_scratch` takes (the DSP
-/// kernels honour an in-place lag, not a ring).
-pub fn dsp_scratch(g: &Graph, params: &[Params]) -> Vec<Option<usize>> {
+/// Per op, what its DSP kernel needs from the plan (scratch, whether it may
+/// run exactly in place), or None where the op keeps its portable kernel:
+/// what `plan::plan_with_kernels` takes.
+pub fn dsp_kernels(g: &Graph, params: &[Params]) -> Vec<Option<KernelNeeds>> {
     let io = dsp::Operands { input: "", second: "", output: "" };
-    g.ops.iter().zip(params).enumerate().map(|(i, (op, p))| dsp::layer(i, op, p, &io).map(|d| 4 * d.scratch_words)).collect()
+    g.ops
+        .iter()
+        .zip(params)
+        .enumerate()
+        .map(|(i, (op, p))| dsp::layer(i, op, p, &io).map(|d| KernelNeeds { scratch: 4 * d.scratch_words, exact_in_place: d.exact_in_place }))
+        .collect()
 }
 
 /// Per-layer C; with `dsp`, layers a DSP kernel does exactly use it. Also
@@ -221,6 +227,9 @@ fn layers_c(g: &Graph, params: &[Params], plan: &Plan, dsp: bool) -> (Vec<LayerC
                 let output = layers::arena(plan, g, op.output);
                 let io = dsp::Operands { input: &arena(0), second: &arena(1), output: &output };
                 if let Some(d) = dsp::layer(i, op, p, &io) {
+                    // An exact in-place op without a ring buffer: planned for this kernel.
+                    let exact = matches!(plan.modes.get(i), Some(Mode::Ring { .. }));
+                    assert!(!exact || d.exact_in_place, "layer {i}: planned in place for a kernel that cannot run so");
                     let f = functions.iter().position(|f| *f == d.function).unwrap_or_else(|| {
                         functions.push(d.function);
                         functions.len() - 1

@@ -27,7 +27,7 @@ pub struct Plan {
     pub modes: Vec<Mode>,
     /// Per op: the offset of its ring scratch when it runs in place with one.
     pub ring_scratch: Vec<Option<usize>>,
-    /// Per op: the offset of the scratch its kernel asked for (`plan_with_scratch`).
+    /// Per op: the offset of the scratch its kernel asked for (`plan_with_kernels`).
     pub op_scratch: Vec<Option<usize>>,
     pub arena_bytes: usize,
     /// The largest sum of bytes live at one step, counting in-place reuse.
@@ -71,6 +71,18 @@ pub fn lifetimes(g: &Graph) -> Vec<Option<Buffer>> {
         .collect()
 }
 
+/// What an op's kernel, when not the portable one (the DSP kernels), asks
+/// of the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct KernelNeeds {
+    /// Bytes of scratch at the op's step, placed in the arena.
+    pub scratch: usize,
+    /// It may write its output exactly over its input (a ring): it reads
+    /// every input byte a later output needs before overwriting it, so the
+    /// plan gives it no ring buffer. Otherwise it honours a lag only.
+    pub exact_in_place: bool,
+}
+
 /// A problem for the graph with one mode per op, and where each tensor
 /// (`tensor_buffer`), each ring (`ring_buffer`) and each op's scratch
 /// (`scratch_buffer`) went. Only inputs that die at the op (and are not graph
@@ -83,7 +95,8 @@ pub struct Built {
     pub scratch_buffer: Vec<Option<usize>>,
 }
 
-pub fn build(g: &Graph, modes: &[Mode], scratch: &[usize]) -> Built {
+pub fn build(g: &Graph, modes: &[Mode], kernels: &[Option<KernelNeeds>]) -> Built {
+    let own = |step: usize| kernels.get(step).copied().flatten();
     let life = lifetimes(g);
     let mut problem = Problem::default();
     let mut tensor_buffer = vec![None; g.tensors.len()];
@@ -111,17 +124,21 @@ pub fn build(g: &Graph, modes: &[Mode], scratch: &[usize]) -> Built {
             Mode::Ring { ring } => {
                 let input = g.base(op.inputs[0]);
                 if inputs.contains(&input) {
-                    ring_buffer[step] = Some(problem.buffers.len());
-                    problem.buffers.push(Buffer { size: ring, first: step, last: step });
+                    if own(step).is_none() {
+                        ring_buffer[step] = Some(problem.buffers.len());
+                        problem.buffers.push(Buffer { size: ring, first: step, last: step });
+                    }
                     problem.ties.push(Tie { anchor: tensor_buffer[input].unwrap(), buffer, lag: 0, exact: true });
                 }
             }
         }
     }
     let mut scratch_buffer = vec![None; g.ops.len()];
-    for (step, &bytes) in scratch.iter().enumerate().filter(|(_, &b)| b > 0) {
-        scratch_buffer[step] = Some(problem.buffers.len());
-        problem.buffers.push(Buffer { size: align(bytes), first: step, last: step });
+    for step in 0..g.ops.len() {
+        if let Some(k) = own(step).filter(|k| k.scratch > 0) {
+            scratch_buffer[step] = Some(problem.buffers.len());
+            problem.buffers.push(Buffer { size: align(k.scratch), first: step, last: step });
+        }
     }
     Built { problem, tensor_buffer, ring_buffer, scratch_buffer }
 }
@@ -144,24 +161,21 @@ pub fn place(p: &Problem) -> Vec<usize> {
 /// smaller, then flip op by op, keeping a flip that shrinks the arena or
 /// keeps it and returns to a plain kernel.
 pub fn plan(g: &Graph) -> Plan {
-    plan_with_scratch(g, &[])
+    plan_with_kernels(g, &[])
 }
 
-/// The same for ops some of which run other kernels: `kernels[step]` is
-/// `Some(bytes)` when the op at `step` runs a kernel (the DSP ones) that
-/// writes in raster order, honouring a lag but not a ring, with `bytes` of
-/// scratch placed in the arena too; `None` (or missing) for the portable
-/// kernels, which allow every mode.
-pub fn plan_with_scratch(g: &Graph, kernels: &[Option<usize>]) -> Plan {
-    let scratch: Vec<usize> = kernels.iter().map(|k| k.unwrap_or(0)).collect();
-    let scratch = &scratch[..];
+/// The same for ops some of which run other kernels: `kernels[step]` says
+/// what the kernel of the op at `step` needs (the DSP ones), `None` (or
+/// missing) for the portable kernels, which allow every mode.
+pub fn plan_with_kernels(g: &Graph, kernels: &[Option<KernelNeeds>]) -> Plan {
+    let scratch = kernels;
     let options: Vec<Vec<Mode>> = g
         .ops
         .iter()
         .enumerate()
         .map(|(step, op)| {
             let mut m = inplace::modes(g, op);
-            if kernels.get(step).is_some_and(|k| k.is_some()) {
+            if kernels.get(step).copied().flatten().is_some_and(|k| !k.exact_in_place) {
                 m.retain(|m| !matches!(m, Mode::Ring { .. }));
             }
             m
@@ -191,12 +205,12 @@ pub fn plan_with_scratch(g: &Graph, kernels: &[Option<usize>]) -> Plan {
     finish(g, &modes, scratch)
 }
 
-fn arena_of(g: &Graph, modes: &[Mode], scratch: &[usize]) -> usize {
+fn arena_of(g: &Graph, modes: &[Mode], scratch: &[Option<KernelNeeds>]) -> usize {
     let b = build(g, modes, scratch);
     b.problem.extent(&place(&b.problem))
 }
 
-fn finish(g: &Graph, modes: &[Mode], scratch: &[usize]) -> Plan {
+fn finish(g: &Graph, modes: &[Mode], scratch: &[Option<KernelNeeds>]) -> Plan {
     let b = build(g, modes, scratch);
     let placed = place(&b.problem);
     let offsets: Vec<Option<usize>> = (0..g.tensors.len()).map(|t| b.tensor_buffer[g.base(t)].map(|k| placed[k])).collect();

@@ -44,6 +44,10 @@ pub struct DspLayer {
     pub args: String,
     /// int32 words of SCRATCH the layer uses.
     pub scratch_words: usize,
+    /// The kernel may write its output exactly over its input (see
+    /// `plan::KernelNeeds`): it reads the whole of every input row or pixel
+    /// group a later output needs before writing over it.
+    pub exact_in_place: bool,
 }
 
 /// Arena addresses of the layer's operands, as C expressions.
@@ -80,7 +84,14 @@ pub fn layer(index: usize, op: &Op, p: &Params, io: &Operands) -> Option<DspLaye
     // The row kernels carry their channel records in the weight stream.
     let args = if data.contains(&format!("{l}_chan[")) { args } else { args.replace(&format!("{l}_chan"), "0") };
     let function = Function { params, body: format!("{kernel}({operands}, {consts});") };
-    Some(DspLayer { data, function, args, scratch_words })
+    let exact_in_place = match p {
+        // Stride 1, same shape (what a ring needs): the row kernel has the
+        // window's rows converted before it writes a row over the input; the
+        // column kernel converts its four pixels before writing them.
+        Params::Conv(c) if c.stride == [1, 1] => kernel == "hyb_dsp_conv_rows_s8" || (kernel == "hyb_dsp_conv_col_s8" && c.kernel == [1, 1]),
+        _ => false,
+    };
+    Some(DspLayer { data, function, args, scratch_words, exact_in_place })
 }
 
 type Emitted = (String, &'static str, String, usize);
