@@ -601,6 +601,26 @@ HYB_DSP_INLINE void hyb_dsp_widen_pw(int32_t *dst, const int32_t *w, int pairs, 
     }
 }
 
+/* n consecutive pixels of in_c channels into col (4 words a step). */
+HYB_DSP_INLINE void hyb_dsp_pw_in(int32_t *col, const int8_t *src, int n, int in_c) {
+    if (n == 4) {
+        /* Two pixels a word: their halves go out as STRD pairs. */
+#pragma GCC unroll 4
+        for (int j = 0; j < in_c / 4; j++)
+            for (int p = 0; p < 4; p += 2) {
+                const int32_t a = hyb_dsp_load32(src + p * in_c + 4 * j), b = hyb_dsp_load32(src + (p + 1) * in_c + 4 * j);
+                int32_t *c = col + p + 8 * j;
+                c[0] = __sxtb16(a), c[1] = __sxtb16(b);
+                c[4] = hyb_sxtb16_ror8(a), c[5] = hyb_sxtb16_ror8(b);
+            }
+        return;
+    }
+#pragma GCC unroll 4
+    for (int p = 0; p < n; p++, src += in_c)
+#pragma GCC unroll 4
+        for (int j = 0; j < in_c / 4; j++) hyb_dsp_expand(col + p + 8 * j, 4, hyb_dsp_load32(src + 4 * j));
+}
+
 /* Pointwise conv (stride 1, no padding) with in_c 4, 8, 12 or 16 and the
  * usual output side, weights widened into `wide`: hyb_dsp_conv_col_s8's
  * structure with hyb_dsp_pw_group. Each group's inputs are all in col
@@ -611,21 +631,20 @@ HYB_DSP_INLINE void hyb_dsp_conv_pw_s8(const int8_t *in, int8_t *out, const int3
     int8_t *tmp = (int8_t *)(col + 4 * steps);
     const int32_t *w_end = wide + out_c / 2 * (8 + 2 * steps);
     hyb_dsp_widen_pw(wide, w, out_c / 2, steps);
-    for (int p0 = 0; p0 < npix; p0 += 4) {
-        const int n = npix - p0 < 4 ? npix - p0 : 4;
-        const int8_t *src = in + p0 * in_c;
-        for (int p = 0; p < n; p++, src += in_c)
-#pragma GCC unroll 4
-            for (int j = 0; j < in_c / 4; j++) hyb_dsp_expand(col + p + 8 * j, 4, hyb_dsp_load32(src + 4 * j));
-        int8_t *o = out + p0 * out_c;
-        if (npix % 4 == 0 || n == 4) {
-            hyb_dsp_pw_group(col, wide, w_end, o, out_c, steps);
-        } else if (n == 1) {
-            hyb_dsp_stream_1x2(col, w, o, 1, out_c, steps);
-        } else {
-            hyb_dsp_pw_group(col, wide, w_end, tmp, out_c, steps);
-            for (int i = 0; i < n * out_c; i++) o[i] = tmp[i];
-        }
+    int p0 = 0;
+    /* Full groups apart, so that their conversion unrolls. */
+    for (; p0 + 4 <= npix; p0 += 4) {
+        hyb_dsp_pw_in(col, in + p0 * in_c, 4, in_c);
+        hyb_dsp_pw_group(col, wide, w_end, out + p0 * out_c, out_c, steps);
+    }
+    const int n = npix - p0;
+    int8_t *o = out + p0 * out_c;
+    hyb_dsp_pw_in(col, in + p0 * in_c, n, in_c);
+    if (n == 1) {
+        hyb_dsp_stream_1x2(col, w, o, 1, out_c, steps);
+    } else if (n > 1) {
+        hyb_dsp_pw_group(col, wide, w_end, tmp, out_c, steps);
+        for (int i = 0; i < n * out_c; i++) o[i] = tmp[i];
     }
 }
 
