@@ -290,6 +290,28 @@ HYB_DSP_INLINE void hyb_dsp_gemm_1x2(const int32_t *col, const int32_t *w, const
  * on the stack): per pair, the biases, the MAC loop and the requantization
  * constants all come from the weight stream, then the halfword stores of
  * hyb_dsp_store_4x2_rq. */
+/* The group blocks' registers: the four inputs ride in the first four. */
+#define HYB_DSP_GROUP_REGS                                                                                  \
+    [a00] "+r"(r0), [a01] "+r"(r1), [xp] "+r"(r2), [wp] "+r"(r3), [a10] "=&r"(t0), [a11] "=&r"(t1),         \
+        [a20] "=&r"(t2), [a21] "=&r"(t3), [a30] "=&r"(t4), [a31] "=&r"(t5), [w0] "=&r"(t6), [w1] "=&r"(t7),   \
+        [x0] "=&r"(t8), [x1] "=&r"(t9)
+
+/* A pair's requantization with its constants from the stream. */
+#define HYB_DSP_RQ_PAIR(RQ)                                                                                 \
+    "ldrd   %[w0], %[w1], [%[wp]], #8\n\t"                                                                  \
+    "ldr    %[x1], [%[wp]], #4\n\t" RQ("a00") RQ("a10") RQ("a20") RQ("a30")                               \
+    "ldrd   %[w0], %[w1], [%[wp]], #8\n\t"                                                                  \
+    "ldr    %[x1], [%[wp]], #4\n\t" RQ("a01") RQ("a11") RQ("a21") RQ("a31")
+
+/* Pixels 1..3 of a requantized tile as halfwords at x0 + out_c * P. */
+#define HYB_DSP_PUT_123                                                                                     \
+    "bfi    %[a10], %[a11], #8, #8\n\t"                                                                     \
+    "strh   %[a10], [%[x0], #%c[o1]]\n\t"                                                                   \
+    "bfi    %[a20], %[a21], #8, #8\n\t"                                                                     \
+    "strh   %[a20], [%[x0], #%c[o2]]\n\t"                                                                   \
+    "bfi    %[a30], %[a31], #8, #8\n\t"                                                                     \
+    "strh   %[a30], [%[x0], #%c[o3]]\n\t"
+
 #define HYB_DSP_ROWS_GROUP(body, RQ)                                                                        \
     __asm__ volatile(                                                                                       \
         "sub    sp, sp, #16\n\t"                                                                            \
@@ -306,28 +328,18 @@ HYB_DSP_INLINE void hyb_dsp_gemm_1x2(const int32_t *col, const int32_t *w, const
         "asrs   %[x0], %[x0], #1\n\t"                                                                       \
         "add    %[xp], %[xp], %[x0], lsl #1\n\t"                                                            \
         "bcc    1b\n\t"                                                                                     \
-        "ldrd   %[w0], %[w1], [%[wp]], #8\n\t"                                                              \
-        "ldr    %[x1], [%[wp]], #4\n\t" RQ("a00") RQ("a10") RQ("a20") RQ("a30")                           \
-        "ldrd   %[w0], %[w1], [%[wp]], #8\n\t"                                                              \
-        "ldr    %[x1], [%[wp]], #4\n\t" RQ("a01") RQ("a11") RQ("a21") RQ("a31")                           \
+        HYB_DSP_RQ_PAIR(RQ)                                                                                 \
         "ldr    %[x0], [sp, #4]\n\t"                                                                        \
         "bfi    %[a00], %[a01], #8, #8\n\t"                                                                 \
         "strh   %[a00], [%[x0]]\n\t"                                                                        \
-        "bfi    %[a10], %[a11], #8, #8\n\t"                                                                 \
-        "strh   %[a10], [%[x0], #%c[o1]]\n\t"                                                               \
-        "bfi    %[a20], %[a21], #8, #8\n\t"                                                                 \
-        "strh   %[a20], [%[x0], #%c[o2]]\n\t"                                                               \
-        "bfi    %[a30], %[a31], #8, #8\n\t"                                                                 \
-        "strh   %[a30], [%[x0], #%c[o3]]\n\t"                                                               \
+        HYB_DSP_PUT_123                                                                                     \
         "add    %[x0], %[x0], #2\n\t"                                                                       \
         "str    %[x0], [sp, #4]\n\t"                                                                        \
         "ldr    %[x1], [sp, #8]\n\t"                                                                        \
         "cmp    %[wp], %[x1]\n\t"                                                                           \
         "bne    2b\n\t"                                                                                     \
         "add    sp, sp, #16\n\t"                                                                            \
-        : [a00] "+r"(r0), [a01] "+r"(r1), [xp] "+r"(r2), [wp] "+r"(r3), [a10] "=&r"(t0), [a11] "=&r"(t1),   \
-          [a20] "=&r"(t2), [a21] "=&r"(t3), [a30] "=&r"(t4), [a31] "=&r"(t5), [w0] "=&r"(t6), [w1] "=&r"(t7), \
-          [x0] "=&r"(t8), [x1] "=&r"(t9)                                                                    \
+        : HYB_DSP_GROUP_REGS                                                                                \
         : [inc] "n"(4 * wb - 8), [o1] "n"(out_c), [o2] "n"(2 * out_c), [o3] "n"(3 * out_c)                  \
         : "cc", "memory")
 
@@ -515,6 +527,124 @@ HYB_DSP_INLINE void hyb_dsp_conv_col_s8(const int8_t *in, int8_t *out, const int
             hyb_dsp_rows_group(col, ws, w_end, tmp, out_c, 4, u, wide != 0);
             for (int i = 0; i < n * out_c; i++) o[i] = tmp[i];
         }
+    }
+}
+
+/* Narrow pointwise layers (1x1, stride 1, in_c <= 16): with 2 to 8 steps a
+ * pair, the per-pair overhead of hyb_dsp_rows_group weighs, so the whole
+ * MAC run is unrolled (no control word), the first step starts from the
+ * biases (no copies) and the input pointer steps back by a constant. Its
+ * widened stream per pair: the two doubled biases, two words a step, then
+ * mult, shift, round of either channel. */
+#define HYB_DSP_PW_FIRST                                                                                    \
+    "ldrd   %[a00], %[a01], [%[wp]], #8\n\t"                                                                \
+    "ldrd   %[w0], %[w1], [%[wp]], #8\n\t"                                                                  \
+    "ldrd   %[x0], %[x1], [%[xp], #8]\n\t"                                                                  \
+    "smlad  %[a20], %[x0], %[w0], %[a00]\n\t"                                                               \
+    "smlad  %[a21], %[x0], %[w1], %[a01]\n\t"                                                               \
+    "smlad  %[a30], %[x1], %[w0], %[a00]\n\t"                                                               \
+    "smlad  %[a31], %[x1], %[w1], %[a01]\n\t"                                                               \
+    "ldrd   %[x0], %[x1], [%[xp]], #16\n\t"                                                                 \
+    "smlad  %[a10], %[x1], %[w0], %[a00]\n\t"                                                               \
+    "smlad  %[a11], %[x1], %[w1], %[a01]\n\t"                                                               \
+    "smlad  %[a00], %[x0], %[w0], %[a00]\n\t"                                                               \
+    "smlad  %[a01], %[x0], %[w1], %[a01]\n\t"
+
+#define HYB_DSP_PW_GROUP(body)                                                                              \
+    __asm__ volatile(                                                                                       \
+        "strd   %[a00], %[a01], [sp, #-8]!\n\t"                                                             \
+        "2:\n\t" HYB_DSP_PW_FIRST body                                                                     \
+        "sub    %[xp], %[xp], #%c[back]\n\t"                                                                \
+        HYB_DSP_RQ_PAIR(HYB_DSP_RQ_X2)                                                                      \
+        "ldrd   %[x0], %[x1], [sp]\n\t"                                                                     \
+        HYB_DSP_PUT_123                                                                                     \
+        "bfi    %[a00], %[a01], #8, #8\n\t"                                                                 \
+        "strh   %[a00], [%[x0]], #2\n\t"                                                                    \
+        "str    %[x0], [sp]\n\t"                                                                            \
+        "cmp    %[wp], %[x1]\n\t"                                                                           \
+        "bne    2b\n\t"                                                                                     \
+        "add    sp, sp, #8\n\t"                                                                             \
+        : HYB_DSP_GROUP_REGS                                                                                \
+        : [back] "n"(16 * steps), [o1] "n"(out_c), [o2] "n"(2 * out_c), [o3] "n"(3 * out_c)                 \
+        : "cc", "memory")
+
+/* All channel pairs of four pixels from col with the widened stream ws. */
+HYB_DSP_INLINE void hyb_dsp_pw_group(const int32_t *col, const int32_t *ws, const int32_t *w_end, int8_t *out,
+                                     int out_c, int steps) {
+    int32_t r0 = (int32_t)out, r1 = (int32_t)w_end, r2 = (int32_t)col, r3 = (int32_t)ws;
+    int32_t t0, t1, t2, t3, t4, t5, t6, t7, t8, t9;
+#define S HYB_DSP_STEP_WIDE("#8")
+    if (steps == 2)
+        HYB_DSP_PW_GROUP(S);
+    else if (steps == 4)
+        HYB_DSP_PW_GROUP(S S S);
+    else if (steps == 6)
+        HYB_DSP_PW_GROUP(S S S S S);
+    else
+        HYB_DSP_PW_GROUP(S S S S S S S);
+#undef S
+}
+
+/* The row kernels' stream of a 1x1 layer (one chunk of `steps`) widened
+ * into dst without its control word (see hyb_dsp_widen). */
+HYB_DSP_INLINE void hyb_dsp_widen_pw(int32_t *dst, const int32_t *w, int pairs, int steps) {
+    for (int p = 0; p < pairs; p++) {
+        *dst++ = (int32_t)(2u * (uint32_t)*w++);
+        *dst++ = (int32_t)(2u * (uint32_t)*w++);
+        for (int j = 0; j < steps; j++, w++, dst += 2) {
+            const int32_t lo = __sxtb16(*w), hi = hyb_sxtb16_ror8(*w);
+            dst[0] = __sadd16(lo, lo);
+            dst[1] = __sadd16(hi, hi);
+        }
+        w++;
+        for (int k = 0; k < 6; k++) *dst++ = *w++;
+    }
+}
+
+/* n consecutive pixels of in_c channels into col (4 words a step). */
+HYB_DSP_INLINE void hyb_dsp_pw_in(int32_t *col, const int8_t *src, int n, int in_c) {
+    if (n == 4) {
+        /* Two pixels a word: their halves go out as STRD pairs. */
+#pragma GCC unroll 4
+        for (int j = 0; j < in_c / 4; j++)
+            for (int p = 0; p < 4; p += 2) {
+                const int32_t a = hyb_dsp_load32(src + p * in_c + 4 * j), b = hyb_dsp_load32(src + (p + 1) * in_c + 4 * j);
+                int32_t *c = col + p + 8 * j;
+                c[0] = __sxtb16(a), c[1] = __sxtb16(b);
+                c[4] = hyb_sxtb16_ror8(a), c[5] = hyb_sxtb16_ror8(b);
+            }
+        return;
+    }
+#pragma GCC unroll 4
+    for (int p = 0; p < n; p++, src += in_c)
+#pragma GCC unroll 4
+        for (int j = 0; j < in_c / 4; j++) hyb_dsp_expand(col + p + 8 * j, 4, hyb_dsp_load32(src + 4 * j));
+}
+
+/* Pointwise conv (stride 1, no padding) with in_c 4, 8, 12 or 16 and the
+ * usual output side, weights widened into `wide`: hyb_dsp_conv_col_s8's
+ * structure with hyb_dsp_pw_group. Each group's inputs are all in col
+ * before its outputs are written (in place safe). */
+HYB_DSP_INLINE void hyb_dsp_conv_pw_s8(const int8_t *in, int8_t *out, const int32_t *w, const hyb_dsp_chan *ch,
+                                       int32_t *col, int npix, int in_c, int out_c, int32_t *wide) {
+    const int steps = in_c / 2;
+    int8_t *tmp = (int8_t *)(col + 4 * steps);
+    const int32_t *w_end = wide + out_c / 2 * (8 + 2 * steps);
+    hyb_dsp_widen_pw(wide, w, out_c / 2, steps);
+    int p0 = 0;
+    /* Full groups apart, so that their conversion unrolls. */
+    for (; p0 + 4 <= npix; p0 += 4) {
+        hyb_dsp_pw_in(col, in + p0 * in_c, 4, in_c);
+        hyb_dsp_pw_group(col, wide, w_end, out + p0 * out_c, out_c, steps);
+    }
+    const int n = npix - p0;
+    int8_t *o = out + p0 * out_c;
+    hyb_dsp_pw_in(col, in + p0 * in_c, n, in_c);
+    if (n == 1) {
+        hyb_dsp_stream_1x2(col, w, o, 1, out_c, steps);
+    } else if (n > 1) {
+        hyb_dsp_pw_group(col, wide, w_end, tmp, out_c, steps);
+        for (int i = 0; i < n * out_c; i++) o[i] = tmp[i];
     }
 }
 

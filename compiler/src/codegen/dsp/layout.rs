@@ -250,6 +250,16 @@ mod tests {
     }
 
     #[test]
+    fn pointwise_stream_has_one_control_word_a_pair() {
+        // hyb_dsp_widen_pw drops the word after a pair's in_c / 2 steps: it must be the last flag.
+        let w: Vec<i8> = (0..4 * 8).map(|v| v as i8).collect();
+        let v = rows_weights(&w, 4, [1, 1], 8, 4, |_| 0);
+        assert_eq!(v.len(), 2 * (4 + 1));
+        assert_eq!([v[4], v[9]], [1, 1]);
+        assert_eq!(v[5].to_le_bytes().map(|b| b as i8), [16, 24, 18, 26]);
+    }
+
+    #[test]
     fn constants_frame_each_pair() {
         let chans = [chan(7, 1 << 30, -3, -128), chan(-2, 5, 0, 1)].map(|c| chan_fields(&c));
         assert_eq!(chans[0], [7, 1 << 30, 3, -1020]);

@@ -169,7 +169,7 @@ fn conv2d(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
     let (chans, shift0) = channels(1, out_c, 2, row, &conv.bias, c.input_offset, c.output_offset, |oc| (c.multiplier[oc], c.shift[oc]))?;
     let usual_out = c.act_min == -128 && c.act_max == 127 && !shift0 && out_c % 2 == 0 && 3 * out_c < 4096;
     if in_c % 4 == 0 && usual_out {
-        return Some(conv_rows(l, c, w, &chans).unwrap_or_else(|| conv_col(l, c, w, &chans)));
+        return Some(conv_rows(l, c, w, &chans).or_else(|| conv_pw(l, c, w, &chans)).unwrap_or_else(|| conv_col(l, c, w, &chans)));
     }
     let data = int32_array(&format!("{l}_weights"), &words(&gemm_weights(w, out_c, k))) + &chan_array(&format!("{l}_chan"), &chans);
     let (patch, scratch) = gemm_scratch(k, 4);
@@ -262,6 +262,25 @@ fn conv_col(l: &str, c: &ConvParams, w: &[i8], chans: &[String]) -> Emitted {
         -c.input_offset
     );
     (data, "hyb_dsp_conv_col_s8", args, scratch)
+}
+
+/// The narrow pointwise kernel (hyb_dsp_conv_pw_s8) for 1x1 layers with
+/// in_c <= 16, stride 1, no padding and enough pixels to widen the weights.
+fn conv_pw(l: &str, c: &ConvParams, w: &[i8], chans: &[String]) -> Option<Emitted> {
+    let [_, _, in_c] = c.in_hwc;
+    let [out_h, out_w, out_c] = c.out_hwc;
+    let plain = c.kernel == [1, 1] && c.stride == [1, 1] && c.pad_top == 0 && c.pad_left == 0;
+    if !plain || in_c > 16 || c.in_hwc[..2] != c.out_hwc[..2] {
+        return None;
+    }
+    let steps = in_c / 2;
+    let data = stream_array(l, &rows_weights(w, out_c, [1, 1], in_c, steps, |_| 0), steps, steps, chans);
+    let (wide, scratch) = widened(2 * in_c + out_c, out_h * out_w, out_c, steps, steps);
+    if wide == "0" {
+        return None;
+    }
+    let args = format!("{SCRATCH}, {}, {in_c}, {out_c}, {wide}", out_h * out_w);
+    Some((data, "hyb_dsp_conv_pw_s8", args, scratch))
 }
 
 /// Largest zero-point padded input copy the first-layer kernel makes.
