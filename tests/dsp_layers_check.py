@@ -2,7 +2,8 @@
 reach the paths the MLPerf Tiny goldens miss (first-layer convolutions with
 odd channel counts, edges, dilation, short tiles; row and column kernels
 with widths not a multiple of 4, unequal strides, a fused ReLU6; odd out_c
-on the generic path; Add with either input the larger scale). Each model is calibrated, built for cortex-m4 with
+on the generic path; Add with either input the larger scale; pointwise
+layers with dead channels). Each model is calibrated, built for cortex-m4 with
 --kernels dsp and --kernels portable, run under QEMU, and the outputs must
 be equal byte for byte.
 
@@ -46,6 +47,14 @@ CONVS = [
     ("c16pw_n2", 16, 11, 6, 8, 1, 1, 1, (0, 0, 0, 0), 1),
 ]
 
+# Pointwise layers whose weights leave channels dead: name, in_c, h, w, out_c, live outputs, live inputs
+# (odd live counts, last groups of 3 and 1 pixels, all dead).
+DEAD = [
+    ("c32pw_dead", 32, 5, 7, 24, 5, 6),
+    ("c64pw_dead", 64, 3, 3, 128, 19, 30),
+    ("c16pw_alldead", 16, 4, 4, 16, 0, 0),
+]
+
 
 def nhwc_model(name, h, w, c, out_shape, body, inits):
     nodes = [helper.make_node("Transpose", ["x"], ["xt"], perm=[0, 3, 1, 2])] + body
@@ -70,6 +79,15 @@ def conv_model(name, ic, h, w, oc, kh, kw, s, pad, d, act=None):
     oh = (h + pad[0] + pad[2] - d * (kh - 1) - 1) // sh + 1
     ow = (w + pad[1] + pad[3] - d * (kw - 1) - 1) // sw + 1
     return nhwc_model(name, h, w, ic, [1, oh, ow, oc], body, inits), (h, w, ic)
+
+
+def dead_model(name, ic, h, w, oc, live_out, live_in):
+    wt = (rng.standard_normal((oc, ic, 1, 1)) * 0.3).astype(np.float32)
+    wt[rng.permutation(oc)[live_out:]] = 0
+    wt[:, rng.permutation(ic)[live_in:]] = 0
+    inits = [numpy_helper.from_array(wt, "W"), numpy_helper.from_array((rng.standard_normal(oc) * 0.5).astype(np.float32), "B")]
+    body = [helper.make_node("Conv", ["xt", "W", "B"], ["yt"], kernel_shape=[1, 1])]
+    return nhwc_model(name, h, w, ic, [1, h, w, oc], body, inits), (h, w, ic)
 
 
 def add_model(name, swap):
@@ -108,5 +126,6 @@ def run(dir, name, model, shape):
 with tempfile.TemporaryDirectory() as t:
     d = Path(t)
     ok = [run(d, cfg[0], *conv_model(*cfg)) for cfg in CONVS]
+    ok += [run(d, cfg[0], *dead_model(*cfg)) for cfg in DEAD]
     ok += [run(d, n, *add_model(n, swap)) for n, swap in (("add_a_larger", False), ("add_b_larger", True))]
 sys.exit(0 if all(ok) else 1)

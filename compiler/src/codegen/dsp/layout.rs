@@ -213,9 +213,48 @@ pub fn add_affine_shift(t: &[i64]) -> Option<u32> {
     (0..256).all(|i| t[i] == t[0] + ((i as u8 as i8 as i64) << s)).then_some(s)
 }
 
+/// The live output channels of 1x1 weights `[out][in_c]` (some weight
+/// nonzero) and the live input channels (some weight of a live output nonzero).
+pub fn live_channels(w: &[i8], out: usize, in_c: usize) -> (Vec<usize>, Vec<usize>) {
+    let row = |o: usize| &w[o * in_c..(o + 1) * in_c];
+    let outs: Vec<usize> = (0..out).filter(|&o| row(o).iter().any(|&v| v != 0)).collect();
+    let ins = (0..in_c).filter(|&i| outs.iter().any(|&o| row(o)[i] != 0)).collect();
+    (outs, ins)
+}
+
+/// The live block `[n_out][n_in]` of 1x1 weights `[_][in_c]`: row j is
+/// output live_out[j], column i input live_in[i]; zero beyond the lists.
+pub fn live_block(w: &[i8], in_c: usize, live_out: &[usize], live_in: &[usize], n_out: usize, n_in: usize) -> Vec<i8> {
+    let mut v = vec![0; n_out * n_in];
+    for (j, &o) in live_out.iter().enumerate() {
+        for (i, &x) in live_in.iter().enumerate() {
+            v[j * n_in + i] = w[o * in_c + x];
+        }
+    }
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn live_block_keeps_the_nonzero_rows_and_columns() {
+        // 4 outputs x 5 inputs: output 1 and 3 dead, input 0 and 3 only used by them or nobody.
+        #[rustfmt::skip]
+        let w: Vec<i8> = vec![
+            0, 1, 0, 0, 2,
+            0, 0, 0, 0, 0,
+            0, 0, -3, 0, 4,
+            0, 0, 0, 0, 0,
+        ];
+        let (outs, ins) = live_channels(&w, 4, 5);
+        assert_eq!((outs.as_slice(), ins.as_slice()), (&[0, 2][..], &[1, 2, 4][..]));
+        let b = live_block(&w, 5, &outs, &ins, 2, 4);
+        assert_eq!(b, [1, 0, 2, 0, 0, -3, 4, 0]);
+        // All dead: no live input either.
+        assert_eq!(live_channels(&[0; 6], 2, 3), (vec![], vec![]));
+    }
 
     #[test]
     fn gemm_layout_pairs_channels_and_taps() {

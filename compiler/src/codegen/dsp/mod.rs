@@ -13,12 +13,12 @@ use crate::quant::params::{AddParams, ConvParams, FcParams, Params, PoolParams};
 use crate::quant::fixedpoint::multiply_by_quantized_multiplier;
 use layout::{
     acc_bound, add_affine_shift, add_table, chan, chan_fields, constant_chan, dw3x3_band, dw3x3_offsets_fit, dw3x3_pw,
-    dw3x3_weights, first_order, first_weights, folded_bias, gemm_weights, quad_weights, relu_floor, requant_exact,
-    rows_weights, with_constants, words,
+    dw3x3_weights, first_order, first_weights, folded_bias, gemm_weights, live_block, live_channels, quad_weights, relu_floor,
+    requant_exact, rows_weights, with_constants, words,
 };
 
 /// Headers of runtime-c/kernels/dsp a DSP project carries (in runtime/dsp/).
-pub const HEADERS: &[&str] = &["hyb_dsp.h", "conv_s8.h", "conv_first_s8.h", "depthwise_s8.h", "depthwise3x3_s8.h", "fully_connected_s8.h", "avg_pool_s8.h", "add_s8.h"];
+pub const HEADERS: &[&str] = &["hyb_dsp.h", "conv_s8.h", "conv_pw_live_s8.h", "conv_first_s8.h", "depthwise_s8.h", "depthwise3x3_s8.h", "fully_connected_s8.h", "avg_pool_s8.h", "add_s8.h"];
 
 /// The layer's scratch (im2col columns, then the byte patch; ring planes):
 /// a parameter of the specialised function, so each call passes its own
@@ -88,7 +88,9 @@ pub fn layer(index: usize, op: &Op, p: &Params, io: &Operands) -> Option<DspLaye
         // Stride 1, same shape (what a ring needs): the row kernel has the
         // window's rows converted before it writes a row over the input; the
         // column kernel converts its four pixels before writing them.
-        Params::Conv(c) if c.stride == [1, 1] => kernel == "hyb_dsp_conv_rows_s8" || (kernel == "hyb_dsp_conv_col_s8" && c.kernel == [1, 1]),
+        Params::Conv(c) if c.stride == [1, 1] => {
+            kernel == "hyb_dsp_conv_rows_s8" || kernel == "hyb_dsp_conv_pw_live_s8" || (kernel == "hyb_dsp_conv_col_s8" && c.kernel == [1, 1])
+        }
         _ => false,
     };
     Some(DspLayer { data, function, args, scratch_words, exact_in_place })
@@ -162,6 +164,9 @@ fn conv2d(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
         if let Some(first) = conv_first(l, c, conv) {
             return Some(first);
         }
+    }
+    if let Some(live) = conv_pw_live(l, c, conv) {
+        return Some(live);
     }
     let k = c.kernel[0] * c.kernel[1] * in_c;
     let w = &conv.weights;
@@ -281,6 +286,55 @@ fn conv_pw(l: &str, c: &ConvParams, w: &[i8], chans: &[String]) -> Option<Emitte
     }
     let args = format!("{SCRATCH}, {}, {in_c}, {out_c}, {wide}", out_h * out_w);
     Some((data, "hyb_dsp_conv_pw_s8", args, scratch))
+}
+
+/// Pointwise layers (1x1, stride 1, no padding, the usual output side) with
+/// dead channels (conv_pw_live_s8.h), when the live block is at most half
+/// the layer: only it runs, the dead outputs come from a constant row.
+fn conv_pw_live(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
+    let [_, _, in_c] = c.in_hwc;
+    let [out_h, out_w, out_c] = c.out_hwc;
+    let plain = c.kernel == [1, 1] && c.stride == [1, 1] && c.pad_top == 0 && c.pad_left == 0 && c.in_hwc[..2] == c.out_hwc[..2];
+    // Channel lists are bytes; the constant row is copied a word at a time.
+    if !plain || in_c > 256 || out_c > 256 || out_c % 4 != 0 || (c.act_min, c.act_max) != (-128, 127) {
+        return None;
+    }
+    let w = &conv.weights;
+    let (live_out, live_in) = live_channels(w, out_c, in_c);
+    let n_in = if live_out.is_empty() { 0 } else { live_in.len().next_multiple_of(4) };
+    let n_out = live_out.len().next_multiple_of(2);
+    if 2 * n_in * n_out > in_c * out_c {
+        return None;
+    }
+    let wc = live_block(w, in_c, &live_out, &live_in, n_out, n_in);
+    let row = |j: usize| Box::new(wc[j * n_in..(j + 1) * n_in].iter().copied()) as Box<dyn Iterator<Item = i8>>;
+    let bias: Vec<i32> = live_out.iter().map(|&o| conv.bias[o]).collect();
+    let mult = |j: usize| (c.multiplier[live_out[j]], c.shift[live_out[j]]);
+    let (chans, shift0) = channels(1, live_out.len(), 2, row, &bias, c.input_offset, c.output_offset, mult)?;
+    if shift0 {
+        return None;
+    }
+    let steps = n_in / 2;
+    let u = if steps == 0 { 2 } else { unroll(steps) };
+    let mut data = if steps == 0 {
+        Vec::new()
+    } else {
+        let fields: Vec<[i64; 4]> = chans.iter().map(|ch| chan_fields(ch)).collect();
+        with_constants(&rows_weights(&wc, n_out, [1, 1], n_in, u, |_| 0), steps + steps / u, &fields)
+    };
+    // The gathered channels (padded with a live one: its weights there are 0),
+    // the scattered ones, and the constant row (the dead channels' outputs).
+    let pad_in = live_in.first().copied().unwrap_or(0);
+    let ins: Vec<i8> = (0..n_in).map(|i| live_in.get(i).copied().unwrap_or(pad_in) as u8 as i8).collect();
+    let outs: Vec<i8> = (0..n_out).map(|j| live_out.get(j).copied().unwrap_or(0) as u8 as i8).collect();
+    let constant = |o: usize| multiply_by_quantized_multiplier(conv.bias[o], c.multiplier[o], c.shift[o]) + c.output_offset;
+    let row: Vec<i8> = (0..out_c).map(|o| if live_out.contains(&o) { 0 } else { constant(o).clamp(-128, 127) as i8 }).collect();
+    for bytes in [ins, outs, row] {
+        data.extend(words(&[bytes.as_slice(), &[0; 3][..bytes.len().next_multiple_of(4) - bytes.len()]].concat()));
+    }
+    let args = format!("{SCRATCH}, {}, {in_c}, {out_c}, {n_in}, {n_out}, {}, {u}", out_h * out_w, live_out.len());
+    // col (4 words a step), then 4 * n_out bytes of outputs.
+    Some((int32_array(&format!("{l}_weights"), &data), "hyb_dsp_conv_pw_live_s8", args, (2 * n_in + n_out).max(1)))
 }
 
 /// Largest zero-point padded input copy the first-layer kernel makes.
