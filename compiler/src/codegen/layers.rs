@@ -15,6 +15,8 @@ pub struct LayerC {
     pub call: String,
     pub out_offset: usize,
     pub out_bytes: usize,
+    /// MACs the layer's kernel skips (see `dsp::DspLayer::skipped_macs`).
+    pub skipped_macs: u64,
 }
 
 /// C text of a comma-separated array body.
@@ -239,5 +241,6 @@ pub fn layer(index: usize, g: &Graph, op: &Op, p: &Params, plan: &Plan) -> Layer
         call,
         out_offset: plan.offsets[g.base(op.output)].expect("planned tensor"),
         out_bytes: out.bytes(),
+        skipped_macs: 0,
     }
 }

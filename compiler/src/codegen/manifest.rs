@@ -27,6 +27,9 @@ pub struct LayerInfo {
     pub output_shape: Vec<usize>,
     pub bytes: usize,
     pub macs: u64,
+    /// MACs the kernels skip: products with the zero weights of dead channels.
+    #[serde(default)]
+    pub skipped_macs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

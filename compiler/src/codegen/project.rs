@@ -244,6 +244,7 @@ fn layers_c(g: &Graph, params: &[Params], plan: &Plan, dsp: bool) -> (Vec<LayerC
                     };
                     l.call = format!("hyb_dsp_fn{f}({}{scratch_arg});", d.args);
                     l.data = d.data;
+                    l.skipped_macs = d.skipped_macs;
                 }
             }
             l
@@ -365,7 +366,8 @@ pub fn write_project(
         layers: g
             .ops
             .iter()
-            .map(|op| {
+            .zip(&layers)
+            .map(|(op, l)| {
                 let t = &g.tensors[op.output];
                 LayerInfo {
                     name: op.name.clone(),
@@ -374,6 +376,7 @@ pub fn write_project(
                     output_shape: t.shape.clone(),
                     bytes: t.bytes(),
                     macs: g.macs(op),
+                    skipped_macs: l.skipped_macs,
                 }
             })
             .collect(),

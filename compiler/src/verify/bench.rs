@@ -74,19 +74,21 @@ pub fn bench(models: &[PathBuf], target: &str, kernels: Kernels) -> Result<Vec<R
 /// The rows as a Markdown table.
 pub fn table(rows: &[Row]) -> String {
     let mut s = String::from(
-        "| model | kernels | MACs | instructions | est. cycles | MAC/cycle | est. latency ms | flash B | RAM B | portable est. cycles | speed-up vs portable | portable flash B | flash vs portable | portable RAM B |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| model | kernels | MACs | instructions | est. cycles | MAC/cycle | MACs skipped | MAC/cycle on MACs run | est. latency ms | flash B | RAM B | portable est. cycles | speed-up vs portable | portable flash B | flash vs portable | portable RAM B |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for r in rows {
         let (p, b) = (&r.profile, &r.portable);
         let f = |v: &serde_json::Value, k: &str| v[k].as_f64().unwrap_or(0.0);
         s += &format!(
-            "| {} | {} | {} | {} | {} | {:.3} | {:.1} | {} | {} | {} | {:.2}x | {} | {:+.1}% | {} |\n",
+            "| {} | {} | {} | {} | {} | {:.3} | {} | {:.3} | {:.1} | {} | {} | {} | {:.2}x | {} | {:+.1}% | {} |\n",
             r.model,
             r.kernels,
             p["macs"],
             p["instructions"],
             p["cycles_estimate"],
             f(p, "mac_per_cycle"),
+            p["skipped_macs"],
+            f(p, "run_mac_per_cycle"),
             f(p, "latency_ms"),
             p["flash_bytes"],
             p["ram_bytes"],

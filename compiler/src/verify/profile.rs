@@ -91,6 +91,8 @@ pub struct LayerProfile {
     pub instructions: u64,
     pub cycles_estimate: u64,
     pub macs: u64,
+    /// MACs the kernel skips (zero weights of dead channels).
+    pub skipped_macs: u64,
     pub mac_per_cycle: f64,
     pub latency_ms: f64,
 }
@@ -123,7 +125,7 @@ pub fn summarize(
     let clock = t.clock_hz.max(1) as f64;
     let b = batch.max(1) as u64;
     let mut layers = vec![];
-    let (mut insns, mut cyc, mut macs) = (0u64, 0u64, 0u64);
+    let (mut insns, mut cyc, mut macs, mut skipped) = (0u64, 0u64, 0u64, 0u64);
     for (i, l) in m.layers.iter().enumerate() {
         let c = regions.get(&(i as u32)).cloned().unwrap_or_default();
         let li = c.get("insns").copied().unwrap_or(0) / b;
@@ -131,12 +133,14 @@ pub fn summarize(
         insns += li;
         cyc += lc;
         macs += l.macs;
+        skipped += l.skipped_macs;
         layers.push(LayerProfile {
             name: l.name.clone(),
             op: l.op.clone(),
             instructions: li,
             cycles_estimate: lc,
             macs: l.macs,
+            skipped_macs: l.skipped_macs,
             mac_per_cycle: if lc > 0 { l.macs as f64 / lc as f64 } else { 0.0 },
             latency_ms: lc as f64 / clock * 1e3,
         });
@@ -154,6 +158,8 @@ pub fn summarize(
         "cycles_estimate": cyc,
         "macs": macs,
         "mac_per_cycle": if cyc > 0 { macs as f64 / cyc as f64 } else { 0.0 },
+        "skipped_macs": skipped,
+        "run_mac_per_cycle": if cyc > 0 { (macs - skipped) as f64 / cyc as f64 } else { 0.0 },
         "latency_ms": cyc as f64 / clock * 1e3,
         "flash_bytes": memory.flash_bytes,
         "ram_bytes": memory.ram_bytes,

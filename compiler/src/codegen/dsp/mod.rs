@@ -48,6 +48,9 @@ pub struct DspLayer {
     /// `plan::KernelNeeds`): it reads the whole of every input row or pixel
     /// group a later output needs before writing over it.
     pub exact_in_place: bool,
+    /// MACs of the layer the kernel skips: products with the zero weights
+    /// of dead channels.
+    pub skipped_macs: u64,
 }
 
 /// Arena addresses of the layer's operands, as C expressions.
@@ -93,7 +96,14 @@ pub fn layer(index: usize, op: &Op, p: &Params, io: &Operands) -> Option<DspLaye
         }
         _ => false,
     };
-    Some(DspLayer { data, function, args, scratch_words, exact_in_place })
+    let skipped_macs = match (p, &op.kind) {
+        (Params::Conv(c), OpKind::Conv2d(conv)) if kernel == "hyb_dsp_conv_pw_live_s8" => {
+            let (outs, ins) = live_channels(&conv.weights, c.out_hwc[2], c.in_hwc[2]);
+            ((c.out_hwc[0] * c.out_hwc[1]) * (c.in_hwc[2] * c.out_hwc[2] - outs.len() * ins.len())) as u64
+        }
+        _ => 0,
+    };
+    Some(DspLayer { data, function, args, scratch_words, exact_in_place, skipped_macs })
 }
 
 type Emitted = (String, &'static str, String, usize);

@@ -293,7 +293,7 @@ pub fn write_crate(dir: &Path, model_name: &str, g: &Graph, params: &[Params], p
             .iter()
             .map(|op| {
                 let t = &g.tensors[op.output];
-                LayerInfo { name: op.name.clone(), op: op.kind.name().to_string(), output: t.name.clone(), output_shape: t.shape.clone(), bytes: t.bytes(), macs: g.macs(op) }
+                LayerInfo { name: op.name.clone(), op: op.kind.name().to_string(), output: t.name.clone(), output_shape: t.shape.clone(), bytes: t.bytes(), macs: g.macs(op), skipped_macs: 0 }
             })
             .collect(),
         arena_bytes: plan.arena_bytes,
