@@ -202,6 +202,14 @@ fn unroll(col_steps: usize) -> usize {
     [32, 24, 16, 8, 4, 2].into_iter().find(|u| col_steps % u == 0).unwrap()
 }
 
+/// Steps of a MAC run of at least `steps` that cost least: each chunk of
+/// `unroll` steps adds a control word (about 6 cycles), padding steps
+/// (zero weights) about 18 each.
+fn padded_steps(steps: usize) -> usize {
+    let steps = steps.next_multiple_of(2);
+    (steps..=steps + 16).step_by(2).min_by_key(|&s| 18 * s + 6 * s / unroll(s)).unwrap()
+}
+
 /// The row kernels' weight stream with the channel records (no chan array).
 fn stream_array(l: &str, stream: &[i32], steps: usize, u: usize, chans: &[String]) -> String {
     let fields: Vec<[i64; 4]> = chans.iter().map(|c| chan_fields(c)).collect();
@@ -311,7 +319,7 @@ fn conv_pw_live(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
     }
     let w = &conv.weights;
     let (live_out, live_in) = live_channels(w, out_c, in_c);
-    let n_in = if live_out.is_empty() { 0 } else { live_in.len().next_multiple_of(4) };
+    let n_in = if live_out.is_empty() { 0 } else { 2 * padded_steps(live_in.len().div_ceil(2)) };
     let n_out = live_out.len().next_multiple_of(2);
     if 2 * n_in * n_out > in_c * out_c {
         return None;
