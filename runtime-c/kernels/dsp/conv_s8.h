@@ -437,7 +437,10 @@ HYB_DSP_INLINE void hyb_dsp_copy_words(int32_t *d, const int32_t *s, int n) {
 HYB_DSP_INLINE void hyb_dsp_conv_rows_s8(const int8_t *in, int8_t *out, const int32_t *w, const hyb_dsp_chan *ch,
                                          int32_t *ring, int in_h, int in_w, int in_c, int out_h, int out_w, int out_c,
                                          int k_h, int k_w, int s_h, int s_w, int pad_t, int pad_l, int32_t in_zp, int hw,
-                                         int nb, int u, int32_t *wide) {
+                                         int nb, int u, int wide_at) {
+    /* wide_at: where in scratch the widened weights go, -1 for none (a
+     * literal, so only the variant in use is compiled). */
+    int32_t *wide = wide_at < 0 ? 0 : ring + wide_at;
     const int wb = s_w * hw, row_w = in_c / 2 * wb;
     const int chunks = k_h * k_w * in_c / 2 / u;
     const int32_t *ws = wide ? wide : w, *w_end = ws + out_c / 2 * HYB_DSP_PAIR_WORDS(chunks, u, wide != 0);
@@ -495,38 +498,44 @@ HYB_DSP_INLINE void hyb_dsp_stream_1x2(const int32_t *col, const int32_t *w, int
 HYB_DSP_INLINE void hyb_dsp_conv_col_s8(const int8_t *in, int8_t *out, const int32_t *w, const hyb_dsp_chan *ch,
                                         int32_t *col, int in_h, int in_w, int in_c, int out_h, int out_w, int out_c,
                                         int k_h, int k_w, int s_h, int s_w, int d_h, int d_w, int pad_t, int pad_l,
-                                        int32_t in_zp, int u, int32_t *wide) {
+                                        int32_t in_zp, int u, int wide_at) {
+    int32_t *wide = wide_at < 0 ? 0 : col + wide_at; /* as in hyb_dsp_conv_rows_s8 */
     const int steps = k_h * k_w * in_c / 2, npix = out_h * out_w;
     const int pointwise = k_h == 1 && k_w == 1 && s_h == 1 && s_w == 1 && pad_t == 0 && pad_l == 0;
     int8_t *tmp = (int8_t *)(col + 4 * steps);
     const int chunks = steps / u;
     const int32_t *ws = wide ? wide : w, *w_end = ws + out_c / 2 * HYB_DSP_PAIR_WORDS(chunks, u, wide != 0);
     if (wide) hyb_dsp_widen(wide, w, out_c / 2, chunks, u);
-    int oy = 0, ox = 0;
-    for (int p0 = 0; p0 < npix; p0 += 4) {
-        const int n = npix - p0 < 4 ? npix - p0 : 4;
-        if (pointwise) {
-            /* The four pixels are consecutive in the input: no window tests. */
-            const int8_t *src = in + p0 * in_c;
-            for (int p = 0; p < n; p++, src += in_c)
-#pragma GCC unroll 8
-                for (int j = 0; j < in_c / 4; j++) hyb_dsp_expand(col + p + 8 * j, 4, hyb_dsp_load32(src + 4 * j));
-        } else {
-            for (int p = 0; p < n; p++) {
-                hyb_dsp_im2col(col + p, 4, 0, in, oy, ox, in_h, in_w, in_c, k_h, k_w, s_h, s_w, d_h, d_w, pad_t,
-                               pad_l, in_zp);
-                if (++ox == out_w) ox = 0, oy++;
-            }
-        }
-        int8_t *o = out + p0 * out_c;
-        if (npix % 4 == 0 || n == 4) {
-            hyb_dsp_rows_group(col, ws, w_end, o, out_c, 4, u, wide != 0);
-        } else if (n == 1) {
-            hyb_dsp_stream_1x2(col, w, o, chunks, out_c, u);
-        } else {
-            hyb_dsp_rows_group(col, ws, w_end, tmp, out_c, 4, u, wide != 0);
-            for (int i = 0; i < n * out_c; i++) o[i] = tmp[i];
-        }
+    int oy = 0, ox = 0, p0 = 0;
+#define HYB_DSP_COL_IN(n)                                                                                   \
+    if (pointwise) {                                                                                        \
+        /* The pixels are consecutive in the input: no window tests. */                                    \
+        const int8_t *src = in + p0 * in_c;                                                                 \
+        for (int p = 0; p < (n); p++, src += in_c)                                                          \
+            _Pragma("GCC unroll 8") for (int j = 0; j < in_c / 4; j++)                                      \
+                hyb_dsp_expand(col + p + 8 * j, 4, hyb_dsp_load32(src + 4 * j));                           \
+    } else {                                                                                                \
+        for (int p = 0; p < (n); p++) {                                                                     \
+            hyb_dsp_im2col(col + p, 4, 0, in, oy, ox, in_h, in_w, in_c, k_h, k_w, s_h, s_w, d_h, d_w, pad_t, \
+                           pad_l, in_zp);                                                                   \
+            if (++ox == out_w) ox = 0, oy++;                                                                \
+        }                                                                                                   \
+    }
+    for (; p0 + 4 <= npix; p0 += 4) {
+        HYB_DSP_COL_IN(4)
+        hyb_dsp_rows_group(col, ws, w_end, out + p0 * out_c, out_c, 4, u, wide != 0);
+    }
+    /* The short last group apart, so that only its own case is compiled. */
+    const int n = npix - p0;
+    if (n == 0) return;
+    HYB_DSP_COL_IN(n)
+#undef HYB_DSP_COL_IN
+    int8_t *o = out + p0 * out_c;
+    if (n == 1) {
+        hyb_dsp_stream_1x2(col, w, o, chunks, out_c, u);
+    } else {
+        hyb_dsp_rows_group(col, ws, w_end, tmp, out_c, 4, u, wide != 0);
+        for (int i = 0; i < n * out_c; i++) o[i] = tmp[i];
     }
 }
 

@@ -224,17 +224,22 @@ const WIDE_MAX_WORDS: usize = 9216;
 const WIDE_MIN_TILES: usize = 16;
 
 /// Where the row kernels' sign-extended weight stream goes (after `used`
-/// scratch words; "0" for none: it would take more than WIDE_MAX_WORDS, or
+/// scratch words; None for none: it would take more than WIDE_MAX_WORDS, or
 /// the layer has too few pixels to pay for it), and the scratch words the
 /// layer then takes. The stream has out_c / 2 pairs of `steps` words, a
 /// control word every `u` and 8 words of channel records; widened, two
 /// words a step.
-fn widened(used: usize, pixels: usize, out_c: usize, steps: usize, u: usize) -> (String, usize) {
+fn widened(used: usize, pixels: usize, out_c: usize, steps: usize, u: usize) -> (Option<usize>, usize) {
     let words = out_c / 2 * (8 + 2 * steps + steps / u);
     if used + words > WIDE_MAX_WORDS || pixels.div_ceil(4) < WIDE_MIN_TILES {
-        return ("0".into(), used);
+        return (None, used);
     }
-    (format!("{SCRATCH} + {used}"), used + words)
+    (Some(used), used + words)
+}
+
+/// The row kernels' `wide_at` argument: a scratch offset, -1 for none.
+fn wide_at(at: Option<usize>) -> i64 {
+    at.map_or(-1, |a| a as i64)
 }
 
 /// The row kernel (hyb_dsp_conv_rows_s8) for kernels larger than 1x1 with
@@ -264,8 +269,8 @@ fn conv_rows(l: &str, c: &ConvParams, w: &[i8], chans: &[String]) -> Option<Emit
     let data = stream_array(l, &rows_weights(w, out_c, c.kernel, in_c, u, adjust), steps, u, chans);
     let (wide, scratch) = widened(nb * row_w + if out_w % 4 != 0 { out_c } else { 0 }, out_h * out_w, out_c, steps, u);
     let args = format!(
-        "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {out_c}, {k_h}, {k_w}, {s_h}, {s_w}, {}, {}, {}, {hw}, {nb}, {u}, {wide}",
-        c.pad_top, c.pad_left, -c.input_offset
+        "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {out_c}, {k_h}, {k_w}, {s_h}, {s_w}, {}, {}, {}, {hw}, {nb}, {u}, {}",
+        c.pad_top, c.pad_left, -c.input_offset, wide_at(wide)
     );
     Some((data, "hyb_dsp_conv_rows_s8", args, scratch))
 }
@@ -280,9 +285,9 @@ fn conv_col(l: &str, c: &ConvParams, w: &[i8], chans: &[String]) -> Emitted {
     let data = stream_array(l, &rows_weights(w, out_c, [1, 1], k, u, |_| 0), k / 2, u, chans);
     let (wide, scratch) = widened(2 * k + out_c, out_h * out_w, out_c, k / 2, u);
     let args = format!(
-        "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {out_c}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {u}, {wide}",
+        "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {out_c}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {u}, {}",
         c.kernel[0], c.kernel[1], c.stride[0], c.stride[1], c.dilation[0], c.dilation[1], c.pad_top, c.pad_left,
-        -c.input_offset
+        -c.input_offset, wide_at(wide)
     );
     (data, "hyb_dsp_conv_col_s8", args, scratch)
 }
@@ -298,11 +303,10 @@ fn conv_pw(l: &str, c: &ConvParams, w: &[i8], chans: &[String]) -> Option<Emitte
     }
     let steps = in_c / 2;
     let data = stream_array(l, &rows_weights(w, out_c, [1, 1], in_c, steps, |_| 0), steps, steps, chans);
-    let (wide, scratch) = widened(2 * in_c + out_c, out_h * out_w, out_c, steps, steps);
-    if wide == "0" {
+    let (Some(wide), scratch) = widened(2 * in_c + out_c, out_h * out_w, out_c, steps, steps) else {
         return None;
-    }
-    let args = format!("{SCRATCH}, {}, {in_c}, {out_c}, {wide}", out_h * out_w);
+    };
+    let args = format!("{SCRATCH}, {}, {in_c}, {out_c}, {SCRATCH} + {wide}", out_h * out_w);
     Some((data, "hyb_dsp_conv_pw_s8", args, scratch))
 }
 
