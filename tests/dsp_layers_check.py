@@ -3,7 +3,7 @@ reach the paths the MLPerf Tiny goldens miss (first-layer convolutions with
 odd channel counts, edges, dilation, short tiles; row and column kernels
 with widths not a multiple of 4, unequal strides, a fused ReLU6; odd out_c
 on the generic path; Add with either input the larger scale; pointwise
-layers with dead channels). Each model is calibrated, built for cortex-m4 with
+layers with dead channels, and depthwise layers after them). Each model is calibrated, built for cortex-m4 with
 --kernels dsp and --kernels portable, run under QEMU, and the outputs must
 be equal byte for byte.
 
@@ -54,6 +54,12 @@ DEAD = [
     ("c64pw_dead", 64, 3, 3, 128, 19, 30),
     ("c16pw_alldead", 16, 4, 4, 16, 0, 0),
 ]
+# A pointwise layer with dead outputs (ReLU of a negative bias: the zero point) feeding a 3x3 depthwise
+# layer, which then runs on its live channels: name, in_c, h, w, channels, live channels, stride.
+DEAD_DW = [
+    ("dw_dead_s1", 16, 7, 9, 32, 9, 1),
+    ("dw_dead_s2", 16, 9, 8, 64, 20, 2),
+]
 
 
 def nhwc_model(name, h, w, c, out_shape, body, inits):
@@ -88,6 +94,22 @@ def dead_model(name, ic, h, w, oc, live_out, live_in):
     inits = [numpy_helper.from_array(wt, "W"), numpy_helper.from_array((rng.standard_normal(oc) * 0.5).astype(np.float32), "B")]
     body = [helper.make_node("Conv", ["xt", "W", "B"], ["yt"], kernel_shape=[1, 1])]
     return nhwc_model(name, h, w, ic, [1, h, w, oc], body, inits), (h, w, ic)
+
+
+def dead_dw_model(name, ic, h, w, c, live, s):
+    wt = (rng.standard_normal((c, ic, 1, 1)) * 0.3).astype(np.float32)
+    b = (rng.standard_normal(c) * 0.5).astype(np.float32)
+    dead = rng.permutation(c)[live:]
+    wt[dead], b[dead] = 0, -np.abs(b[dead]) - 0.1
+    inits = [numpy_helper.from_array(wt, "W"), numpy_helper.from_array(b, "B"),
+             numpy_helper.from_array((rng.standard_normal((c, 1, 3, 3)) * 0.5).astype(np.float32), "D"),
+             numpy_helper.from_array((rng.standard_normal(c) * 0.5).astype(np.float32), "DB")]
+    body = [helper.make_node("Conv", ["xt", "W", "B"], ["p"], kernel_shape=[1, 1]),
+            helper.make_node("Relu", ["p"], ["r"]),
+            helper.make_node("Conv", ["r", "D", "DB"], ["yt"], kernel_shape=[3, 3], group=c, strides=[s, s],
+                             pads=[1, 1, 1, 1])]
+    oh, ow = (h - 1) // s + 1, (w - 1) // s + 1
+    return nhwc_model(name, h, w, ic, [1, oh, ow, c], body, inits), (h, w, ic)
 
 
 def add_model(name, swap):
@@ -129,5 +151,6 @@ with tempfile.TemporaryDirectory() as t:
     d = Path(t)
     ok = [run(d, cfg[0], *conv_model(*cfg)) for cfg in CONVS]
     ok += [run(d, cfg[0], *dead_model(*cfg), kernel="hyb_dsp_conv_pw_live_s8") for cfg in DEAD]
+    ok += [run(d, cfg[0], *dead_dw_model(*cfg), kernel="hyb_dsp_depthwise3x3_s8(x, y") for cfg in DEAD_DW]
     ok += [run(d, n, *add_model(n, swap)) for n, swap in (("add_a_larger", False), ("add_b_larger", True))]
 sys.exit(0 if all(ok) else 1)

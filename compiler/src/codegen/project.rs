@@ -10,7 +10,7 @@ use super::dsp;
 use super::layers::{self, LayerC};
 use super::manifest::{IoInfo, LayerInfo, Manifest};
 use crate::hybrid::HybridInfo;
-use crate::ir::{DType, Graph, QParams};
+use crate::ir::{DType, Graph, Op, QParams};
 use crate::plan::inplace::Mode;
 use crate::plan::{KernelNeeds, Plan};
 use crate::quant::params::Params;
@@ -194,16 +194,29 @@ fn io_info(g: &Graph, plan: &Plan, ids: &[usize]) -> Vec<IoInfo> {
         .collect()
 }
 
+/// The constant channels of `op`'s first input, when the op before writes
+/// that whole tensor (`dsp::constant_channels`).
+fn constant_in(g: &Graph, params: &[Params], op: &Op) -> Vec<Option<i32>> {
+    let t = op.inputs[0];
+    match g.producer(t) {
+        Some(j) if g.base(t) == t => dsp::constant_channels(&g.ops[j], &params[j]),
+        _ => vec![],
+    }
+}
+
 /// Per op, what its DSP kernel needs from the plan (scratch, whether it may
 /// run exactly in place), or None where the op keeps its portable kernel:
 /// what `plan::plan_with_kernels` takes.
 pub fn dsp_kernels(g: &Graph, params: &[Params]) -> Vec<Option<KernelNeeds>> {
-    let io = dsp::Operands { input: "", second: "", output: "" };
     g.ops
         .iter()
         .zip(params)
         .enumerate()
-        .map(|(i, (op, p))| dsp::layer(i, op, p, &io).map(|d| KernelNeeds { scratch: 4 * d.scratch_words, exact_in_place: d.exact_in_place }))
+        .map(|(i, (op, p))| {
+            let constant_in = constant_in(g, params, op);
+            let io = dsp::Operands { input: "", second: "", output: "", constant_in: &constant_in };
+            dsp::layer(i, op, p, &io).map(|d| KernelNeeds { scratch: 4 * d.scratch_words, exact_in_place: d.exact_in_place })
+        })
         .collect()
 }
 
@@ -225,7 +238,8 @@ fn layers_c(g: &Graph, params: &[Params], plan: &Plan, dsp: bool) -> (Vec<LayerC
             if dsp && !ring {
                 let arena = |k: usize| op.inputs.get(k).map(|&t| layers::arena(plan, g, t)).unwrap_or_default();
                 let output = layers::arena(plan, g, op.output);
-                let io = dsp::Operands { input: &arena(0), second: &arena(1), output: &output };
+                let constant_in = constant_in(g, params, op);
+                let io = dsp::Operands { input: &arena(0), second: &arena(1), output: &output, constant_in: &constant_in };
                 if let Some(d) = dsp::layer(i, op, p, &io) {
                     // An exact in-place op without a ring buffer: planned for this kernel.
                     let exact = matches!(plan.modes.get(i), Some(Mode::Ring { .. }));

@@ -18,7 +18,7 @@ use layout::{
 };
 
 /// Headers of runtime-c/kernels/dsp a DSP project carries (in runtime/dsp/).
-pub const HEADERS: &[&str] = &["hyb_dsp.h", "conv_s8.h", "conv_pw_live_s8.h", "conv_first_s8.h", "depthwise_s8.h", "depthwise3x3_s8.h", "fully_connected_s8.h", "avg_pool_s8.h", "add_s8.h"];
+pub const HEADERS: &[&str] = &["hyb_dsp.h", "conv_s8.h", "live_channels_s8.h", "conv_first_s8.h", "depthwise_s8.h", "depthwise3x3_s8.h", "fully_connected_s8.h", "avg_pool_s8.h", "add_s8.h"];
 
 /// The layer's scratch (im2col columns, then the byte patch; ring planes):
 /// a parameter of the specialised function, so each call passes its own
@@ -58,12 +58,41 @@ pub struct Operands<'a> {
     pub input: &'a str,
     pub second: &'a str,
     pub output: &'a str,
+    /// Per channel of input 0, the value it has everywhere, if it is
+    /// constant (see `constant_channels`).
+    pub constant_in: &'a [Option<i32>],
+}
+
+/// Per output channel of op `j`, the value it has at every pixel when the
+/// layer's weights make it constant: a convolution's dead channel (all
+/// weights 0) outputs its requantized bias.
+pub fn constant_channels(op: &Op, p: &Params) -> Vec<Option<i32>> {
+    let (Params::Conv(c), OpKind::Conv2d(conv)) = (p, &op.kind) else {
+        return vec![];
+    };
+    let out_c = c.out_hwc[2];
+    let k = conv.weights.len() / out_c.max(1);
+    let dead = |o: usize| {
+        if c.depthwise {
+            (0..k).all(|t| conv.weights[t * out_c + o] == 0)
+        } else {
+            conv.weights[o * k..(o + 1) * k].iter().all(|&v| v == 0)
+        }
+    };
+    (0..out_c).map(|o| dead(o).then(|| dead_output(c, conv.bias[o], o))).collect()
+}
+
+/// What a channel with no weights outputs: its requantized bias, clamped.
+fn dead_output(c: &ConvParams, bias: i32, o: usize) -> i32 {
+    (multiply_by_quantized_multiplier(bias, c.multiplier[o], c.shift[o]) + c.output_offset).clamp(c.act_min, c.act_max)
 }
 
 pub fn layer(index: usize, op: &Op, p: &Params, io: &Operands) -> Option<DspLayer> {
     let l = format!("L{index}");
     let (data, kernel, consts, scratch_words) = match (p, &op.kind) {
-        (Params::Conv(c), OpKind::Conv2d(conv)) if c.depthwise => depthwise(&l, c, conv)?,
+        (Params::Conv(c), OpKind::Conv2d(conv)) if c.depthwise => {
+            depthwise_live(&l, c, conv, io.constant_in).or_else(|| depthwise(&l, c, conv))?
+        }
         (Params::Conv(c), OpKind::Conv2d(conv)) => conv2d(&l, c, conv)?,
         (Params::Fc(f), OpKind::FullyConnected(fc)) => fully_connected(&l, f, fc)?,
         (Params::AvgPool(a), _) => avg_pool(a)?,
@@ -86,7 +115,8 @@ pub fn layer(index: usize, op: &Op, p: &Params, io: &Operands) -> Option<DspLaye
     let params = if scratch_words > 0 { format!("{params}, int32_t *{SCRATCH}") } else { params.to_string() };
     // The row kernels carry their channel records in the weight stream.
     let args = if data.contains(&format!("{l}_chan[")) { args } else { args.replace(&format!("{l}_chan"), "0") };
-    let function = Function { params, body: format!("{kernel}({operands}, {consts});") };
+    let body = if kernel == DEPTHWISE_LIVE { consts } else { format!("{kernel}({operands}, {consts});") };
+    let function = Function { params, body };
     let exact_in_place = match p {
         // Stride 1, same shape (what a ring needs): the row kernel has the
         // window's rows converted before it writes a row over the input; the
@@ -100,6 +130,10 @@ pub fn layer(index: usize, op: &Op, p: &Params, io: &Operands) -> Option<DspLaye
         (Params::Conv(c), OpKind::Conv2d(conv)) if kernel == "hyb_dsp_conv_pw_live_s8" => {
             let (outs, ins) = live_channels(&conv.weights, c.out_hwc[2], c.in_hwc[2]);
             ((c.out_hwc[0] * c.out_hwc[1]) * (c.in_hwc[2] * c.out_hwc[2] - outs.len() * ins.len())) as u64
+        }
+        (Params::Conv(c), _) if kernel == DEPTHWISE_LIVE => {
+            let taps = c.kernel[0] * c.kernel[1];
+            (c.out_hwc[0] * c.out_hwc[1] * taps * (c.out_hwc[2] - depthwise_live_channels(c, io.constant_in))) as u64
         }
         _ => 0,
     };
@@ -311,7 +345,7 @@ fn conv_pw(l: &str, c: &ConvParams, w: &[i8], chans: &[String]) -> Option<Emitte
 }
 
 /// Pointwise layers (1x1, stride 1, no padding, the usual output side) with
-/// dead channels (conv_pw_live_s8.h), when the live block is at most half
+/// dead channels (live_channels_s8.h), when the live block is at most half
 /// the layer: only it runs, the dead outputs come from a constant row.
 fn conv_pw_live(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
     let [_, _, in_c] = c.in_hwc;
@@ -349,8 +383,7 @@ fn conv_pw_live(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
     let pad_in = live_in.first().copied().unwrap_or(0);
     let ins: Vec<i8> = (0..n_in).map(|i| live_in.get(i).copied().unwrap_or(pad_in) as u8 as i8).collect();
     let outs: Vec<i8> = (0..n_out).map(|j| live_out.get(j).copied().unwrap_or(0) as u8 as i8).collect();
-    let constant = |o: usize| multiply_by_quantized_multiplier(conv.bias[o], c.multiplier[o], c.shift[o]) + c.output_offset;
-    let row: Vec<i8> = (0..out_c).map(|o| if live_out.contains(&o) { 0 } else { constant(o).clamp(-128, 127) as i8 }).collect();
+    let row: Vec<i8> = (0..out_c).map(|o| if live_out.contains(&o) { 0 } else { dead_output(c, conv.bias[o], o) as i8 }).collect();
     for bytes in [ins, outs, row] {
         data.extend(words(&[bytes.as_slice(), &[0; 3][..bytes.len().next_multiple_of(4) - bytes.len()]].concat()));
     }
@@ -400,6 +433,82 @@ fn conv_first(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
     let short = if (out_h * out_w) % 4 != 0 { out_c } else { 0 };
     let widened = out_c.div_ceil(2) * (2 * steps + 8);
     Some((data, "hyb_dsp_conv_first_s8", args, 4 * steps + buf + (ph * pw * in_c).div_ceil(4) + short + widened))
+}
+
+/// Marks a depthwise layer's function whose body `depthwise_live` wrote.
+const DEPTHWISE_LIVE: &str = "(depthwise on live channels)";
+
+/// A depthwise layer whose input has channels that are the zero point
+/// everywhere (dead outputs of the layer before), when at most half its
+/// channels are live: the depthwise kernel runs on the live ones, gathered
+/// into scratch, and the others output their requantized bias
+/// (live_channels_s8.h). Returns the whole function body in place of the
+/// kernel's arguments.
+fn depthwise_live(l: &str, c: &ConvParams, conv: &Conv2d, constant_in: &[Option<i32>]) -> Option<Emitted> {
+    let ch = c.out_hwc[2];
+    if c.depth_multiplier != 1 || constant_in.len() != ch || ch > 256 || ch % 4 != 0 {
+        return None;
+    }
+    let dead = |k: usize| constant_in[k] == Some(-c.input_offset);
+    let mut chans: Vec<usize> = (0..ch).filter(|&k| !dead(k)).collect();
+    let n = depthwise_live_channels(c, constant_in);
+    // The copies cost about 8 cycles a live channel and 2 a dead one per pixel; the kernel about 20 a channel.
+    if 10 * n > 7 * ch {
+        return None;
+    }
+    // Padded with dead channels: the kernel computes their constant too.
+    chans.extend((0..ch).filter(|&k| dead(k)).take(n - chans.len()));
+    let taps = conv.weights.len() / ch;
+    let pick = |v: &[i32]| chans.iter().map(|&k| v[k]).collect::<Vec<_>>();
+    let cc = ConvParams { in_hwc: [c.in_hwc[0], c.in_hwc[1], n], out_hwc: [c.out_hwc[0], c.out_hwc[1], n], multiplier: pick(&c.multiplier), shift: pick(&c.shift), ..c.clone() };
+    let weights = (0..taps).flat_map(|t| chans.iter().map(move |&k| conv.weights[t * ch + k])).collect();
+    let cv = Conv2d { weights, bias: pick(&conv.bias), weight_scales: vec![], ..conv.clone() };
+    let (data, kernel, consts, inner) = depthwise(l, &cc, &cv)?;
+    let (x, y) = ((c.in_hwc[0] * c.in_hwc[1] * n) / 4, (c.out_hwc[0] * c.out_hwc[1] * n) / 4);
+    let (pin, pout) = (c.in_hwc[0] * c.in_hwc[1], c.out_hwc[0] * c.out_hwc[1]);
+    // Straight-line copies with constant offsets (a byte load and store each).
+    let gather: String = chans.iter().enumerate().map(|(j, k)| format!("x[{j}] = in[{k}]; ")).collect();
+    let scatter = scatter_c(&chans, ch, |k| dead(k).then(|| dead_output(c, conv.bias[k], k)));
+    let body = format!(
+        "int8_t *x = (int8_t *){SCRATCH}, *y = (int8_t *)({SCRATCH} + {x});\n    \
+         for (int p = 0; p < {pin}; p++, in += {ch}, x += {n}) {{ {gather}}}\n    \
+         x -= {pin} * {n};\n    \
+         {kernel}(x, y, w, ch, {});\n    \
+         for (int p = 0; p < {pout}; p++, out += {ch}, y += {n}) {{ {scatter}}}",
+        consts.replace(SCRATCH, &format!("({SCRATCH} + {})", x + y)),
+    );
+    Some((data, DEPTHWISE_LIVE, body, x + y + inner))
+}
+
+/// Channels `depthwise_live` runs: the live ones, padded to a multiple of 4.
+fn depthwise_live_channels(c: &ConvParams, constant_in: &[Option<i32>]) -> usize {
+    let live = constant_in.iter().filter(|&&v| v != Some(-c.input_offset)).count();
+    live.next_multiple_of(4).max(4)
+}
+
+/// C statements writing one output pixel `out` of `ch` channels: channel
+/// chans[j] from y[j], the other channels their constant (`constant(k)`),
+/// four constants a word where a whole word is constant.
+fn scatter_c(chans: &[usize], ch: usize, constant: impl Fn(usize) -> Option<i32>) -> String {
+    let mut s = String::new();
+    for q in (0..ch).step_by(4) {
+        let word: Option<Vec<i32>> = (q..q + 4).map(|k| if chans.contains(&k) { None } else { constant(k) }).collect();
+        match word {
+            Some(v) => {
+                let bits = v.iter().rev().fold(0u32, |w, &b| (w << 8) | (b as u8) as u32);
+                s += &format!("hyb_dsp_store32(out + {q}, {bits:#x}u); ");
+            }
+            None => {
+                for k in q..q + 4 {
+                    match chans.iter().position(|&c| c == k) {
+                        Some(j) => s += &format!("out[{k}] = y[{j}]; "),
+                        None => s += &format!("out[{k}] = {}; ", constant(k).unwrap_or(0)),
+                    }
+                }
+            }
+        }
+    }
+    s
 }
 
 fn depthwise(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
@@ -547,6 +656,15 @@ mod tests {
             act_min: -128,
             act_max: 127,
         }
+    }
+
+    #[test]
+    fn scatter_writes_constant_words_whole_and_mixed_words_by_byte() {
+        // Channels 0..8: 5 and 2 live (y[0], y[1]); the others constant -128, but channel 7 is 3.
+        let s = scatter_c(&[5, 2], 8, |k| Some(if k == 7 { 3 } else { -128 }));
+        assert_eq!(s, "out[0] = -128; out[1] = -128; out[2] = y[1]; out[3] = -128; out[4] = -128; out[5] = y[0]; out[6] = -128; out[7] = 3; ");
+        let s = scatter_c(&[5], 8, |k| Some(if k == 3 { 3 } else { -128 }));
+        assert!(s.starts_with("hyb_dsp_store32(out + 0, 0x3808080u); "), "{s}");
     }
 
     #[test]

@@ -15,8 +15,8 @@
  * After the weight stream w holds: the live input channels (n_in bytes),
  * the live output channels (n_out bytes), the constant row (out_c bytes),
  * each padded to whole words. */
-#ifndef HYB_DSP_CONV_PW_LIVE_H
-#define HYB_DSP_CONV_PW_LIVE_H
+#ifndef HYB_DSP_LIVE_CHANNELS_H
+#define HYB_DSP_LIVE_CHANNELS_H
 
 #include "conv_s8.h"
 
