@@ -200,6 +200,15 @@ HYB_DSP_INLINE void hyb_dsp_mac_4x2(const int32_t *x, const int32_t *w, int step
 #define HYB_DSP_RQ(a) HYB_DSP_RQ_(a, "add    %[" a "], %[" a "], %[" a "]\n\t")
 /* The same on an accumulator already doubled (widened weights). */
 #define HYB_DSP_RQ_X2(a) HYB_DSP_RQ_(a, "")
+/* Both without the sign term, for layers whose activation floor is the
+ * output zero point (-128): a negative accumulator ends at the floor
+ * however it rounds (codegen's relu_floor), so x1 is the rounding itself. */
+#define HYB_DSP_RQ_RELU_(a, dbl)                                                                            \
+    dbl "smmlar %[" a "], %[" a "], %[w0], %[x1]\n\t"                                                        \
+    "asr    %[" a "], %[" a "], %[w1]\n\t"                                                                  \
+    "ssat   %[" a "], #8, %[" a "]\n\t"
+#define HYB_DSP_RQ_RELU(a) HYB_DSP_RQ_RELU_(a, "add    %[" a "], %[" a "], %[" a "]\n\t")
+#define HYB_DSP_RQ_X2_RELU(a) HYB_DSP_RQ_RELU_(a, "")
 
 /* Whether the output side allows HYB_DSP_RQ and halfword stores at
  * offsets up to 3 * out_c (12-bit immediates). */
@@ -361,14 +370,19 @@ HYB_DSP_INLINE void hyb_dsp_gemm_1x2(const int32_t *col, const int32_t *w, const
 /* The weight stream of the row kernels, per pair of output channels: the
  * two biases; `chunks` chunks of u weight words (one a step) and a control
  * word; then mult, shift, round of either channel. w_end: past the last pair.
- * wide: the weight words are sign-extended (hyb_dsp_widen), two a step. */
+ * wide: the weight words are sign-extended (hyb_dsp_widen), two a step.
+ * relu: requantize with HYB_DSP_RQ_RELU. */
 HYB_DSP_INLINE void hyb_dsp_rows_group(const int32_t *x, const int32_t *w, const int32_t *w_end, int8_t *out,
-                                       int out_c, int wb, int u, int wide) {
+                                       int out_c, int wb, int u, int wide, int relu) {
     /* Inputs ride in the registers the block then reuses. */
     int32_t r0 = (int32_t)out, r1 = (int32_t)w_end, r2 = (int32_t)x, r3 = (int32_t)w;
     int32_t t0, t1, t2, t3, t4, t5, t6, t7, t8, t9;
-    if (wide) {
+    if (wide && relu) {
+        HYB_DSP_ROWS_UNROLL(HYB_DSP_STEP_WIDE("#%c[inc]"), HYB_DSP_RQ_X2_RELU);
+    } else if (wide) {
         HYB_DSP_ROWS_UNROLL(HYB_DSP_STEP_WIDE("#%c[inc]"), HYB_DSP_RQ_X2);
+    } else if (relu) {
+        HYB_DSP_ROWS_UNROLL(HYB_DSP_STEP("#%c[inc]"), HYB_DSP_RQ_RELU);
     } else {
         HYB_DSP_ROWS_UNROLL(HYB_DSP_STEP("#%c[inc]"), HYB_DSP_RQ);
     }
@@ -437,7 +451,7 @@ HYB_DSP_INLINE void hyb_dsp_copy_words(int32_t *d, const int32_t *s, int n) {
 HYB_DSP_INLINE void hyb_dsp_conv_rows_s8(const int8_t *in, int8_t *out, const int32_t *w, const hyb_dsp_chan *ch,
                                          int32_t *ring, int in_h, int in_w, int in_c, int out_h, int out_w, int out_c,
                                          int k_h, int k_w, int s_h, int s_w, int pad_t, int pad_l, int32_t in_zp, int hw,
-                                         int nb, int u, int wide_at) {
+                                         int nb, int u, int wide_at, int relu) {
     /* wide_at: where in scratch the widened weights go, -1 for none (a
      * literal, so only the variant in use is compiled). */
     int32_t *wide = wide_at < 0 ? 0 : ring + wide_at;
@@ -463,9 +477,9 @@ HYB_DSP_INLINE void hyb_dsp_conv_rows_s8(const int8_t *in, int8_t *out, const in
         const int32_t *x = ring + (r0 - first) * row_w;
         int8_t *o = out + oy * out_w * out_c;
         int ox = 0;
-        for (; ox + 4 <= out_w; ox += 4) hyb_dsp_rows_group(x + ox, ws, w_end, o + ox * out_c, out_c, wb, u, wide != 0);
+        for (; ox + 4 <= out_w; ox += 4) hyb_dsp_rows_group(x + ox, ws, w_end, o + ox * out_c, out_c, wb, u, wide != 0, relu);
         if (ox < out_w) {
-            hyb_dsp_rows_group(x + ox, ws, w_end, tmp, out_c, wb, u, wide != 0);
+            hyb_dsp_rows_group(x + ox, ws, w_end, tmp, out_c, wb, u, wide != 0, relu);
             for (int i = 0; i < (out_w - ox) * out_c; i++) o[ox * out_c + i] = tmp[i];
         }
     }
@@ -498,7 +512,7 @@ HYB_DSP_INLINE void hyb_dsp_stream_1x2(const int32_t *col, const int32_t *w, int
 HYB_DSP_INLINE void hyb_dsp_conv_col_s8(const int8_t *in, int8_t *out, const int32_t *w, const hyb_dsp_chan *ch,
                                         int32_t *col, int in_h, int in_w, int in_c, int out_h, int out_w, int out_c,
                                         int k_h, int k_w, int s_h, int s_w, int d_h, int d_w, int pad_t, int pad_l,
-                                        int32_t in_zp, int u, int wide_at) {
+                                        int32_t in_zp, int u, int wide_at, int relu) {
     int32_t *wide = wide_at < 0 ? 0 : col + wide_at; /* as in hyb_dsp_conv_rows_s8 */
     const int steps = k_h * k_w * in_c / 2, npix = out_h * out_w;
     const int pointwise = k_h == 1 && k_w == 1 && s_h == 1 && s_w == 1 && pad_t == 0 && pad_l == 0;
@@ -523,7 +537,7 @@ HYB_DSP_INLINE void hyb_dsp_conv_col_s8(const int8_t *in, int8_t *out, const int
     }
     for (; p0 + 4 <= npix; p0 += 4) {
         HYB_DSP_COL_IN(4)
-        hyb_dsp_rows_group(col, ws, w_end, out + p0 * out_c, out_c, 4, u, wide != 0);
+        hyb_dsp_rows_group(col, ws, w_end, out + p0 * out_c, out_c, 4, u, wide != 0, relu);
     }
     /* The short last group apart, so that only its own case is compiled. */
     const int n = npix - p0;
@@ -534,7 +548,7 @@ HYB_DSP_INLINE void hyb_dsp_conv_col_s8(const int8_t *in, int8_t *out, const int
     if (n == 1) {
         hyb_dsp_stream_1x2(col, w, o, chunks, out_c, u);
     } else {
-        hyb_dsp_rows_group(col, ws, w_end, tmp, out_c, 4, u, wide != 0);
+        hyb_dsp_rows_group(col, ws, w_end, tmp, out_c, 4, u, wide != 0, relu);
         for (int i = 0; i < n * out_c; i++) o[i] = tmp[i];
     }
 }

@@ -31,7 +31,7 @@ HYB_DSP_INLINE void hyb_dsp_live_in(int32_t *col, const int8_t *src, const uint8
 
 HYB_DSP_INLINE void hyb_dsp_conv_pw_live_s8(const int8_t *in, int8_t *out, const int32_t *w, const hyb_dsp_chan *ch,
                                             int32_t *col, int npix, int in_c, int out_c, int n_in, int n_out,
-                                            int n_live, int u) {
+                                            int n_live, int u, int relu) {
     (void)ch;
     const int steps = n_in / 2;
     const int32_t *w_end = w + n_out / 2 * HYB_DSP_PAIR_WORDS(steps / u, u, 0);
@@ -42,7 +42,7 @@ HYB_DSP_INLINE void hyb_dsp_conv_pw_live_s8(const int8_t *in, int8_t *out, const
         const int n = npix - p0 < 4 ? npix - p0 : 4;
         /* A short last group leaves stale pixels in col: their outputs stay in tmp. */
         for (int p = 0; p < n; p++) hyb_dsp_live_in(col + p, in + (p0 + p) * in_c, live_in, n_in);
-        if (n_out > 0) hyb_dsp_rows_group(col, w, w_end, tmp, n_out, 4, u, 0);
+        if (n_out > 0) hyb_dsp_rows_group(col, w, w_end, tmp, n_out, 4, u, 0, relu);
         for (int p = 0; p < n; p++) {
             int8_t *o = out + (p0 + p) * out_c;
             for (int i = 0; i < out_c; i += 4) hyb_dsp_store32(o + i, (uint32_t)hyb_dsp_load32(row + i));

@@ -278,6 +278,9 @@ fn wide_at(at: Option<usize>) -> i64 {
 
 /// The row kernel (hyb_dsp_conv_rows_s8) for kernels larger than 1x1 with
 /// in_c % 4 == 0 and dilation 1 (the caller checked the output side for HYB_DSP_RQ_OK).
+/// Always with the sign term (relu 0): ResNet-8's convolutions with and
+/// without ReLU then share their code, which is worth more flash than the
+/// cycle an output saves.
 fn conv_rows(l: &str, c: &ConvParams, w: &[i8], chans: &[String]) -> Option<Emitted> {
     let [in_h, in_w, in_c] = c.in_hwc;
     let [out_h, out_w, out_c] = c.out_hwc;
@@ -303,7 +306,7 @@ fn conv_rows(l: &str, c: &ConvParams, w: &[i8], chans: &[String]) -> Option<Emit
     let data = stream_array(l, &rows_weights(w, out_c, c.kernel, in_c, u, adjust), steps, u, chans);
     let (wide, scratch) = widened(nb * row_w + if out_w % 4 != 0 { out_c } else { 0 }, out_h * out_w, out_c, steps, u);
     let args = format!(
-        "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {out_c}, {k_h}, {k_w}, {s_h}, {s_w}, {}, {}, {}, {hw}, {nb}, {u}, {}",
+        "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {out_c}, {k_h}, {k_w}, {s_h}, {s_w}, {}, {}, {}, {hw}, {nb}, {u}, {}, 0",
         c.pad_top, c.pad_left, -c.input_offset, wide_at(wide)
     );
     Some((data, "hyb_dsp_conv_rows_s8", args, scratch))
@@ -319,9 +322,9 @@ fn conv_col(l: &str, c: &ConvParams, w: &[i8], chans: &[String]) -> Emitted {
     let data = stream_array(l, &rows_weights(w, out_c, [1, 1], k, u, |_| 0), k / 2, u, chans);
     let (wide, scratch) = widened(2 * k + out_c, out_h * out_w, out_c, k / 2, u);
     let args = format!(
-        "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {out_c}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {u}, {}",
+        "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {out_c}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {u}, {}, {}",
         c.kernel[0], c.kernel[1], c.stride[0], c.stride[1], c.dilation[0], c.dilation[1], c.pad_top, c.pad_left,
-        -c.input_offset, wide_at(wide)
+        -c.input_offset, wide_at(wide), relu_floor(c.act_min, c.output_offset) as i32
     );
     (data, "hyb_dsp_conv_col_s8", args, scratch)
 }
@@ -387,7 +390,8 @@ fn conv_pw_live(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
     for bytes in [ins, outs, row] {
         data.extend(words(&[bytes.as_slice(), &[0; 3][..bytes.len().next_multiple_of(4) - bytes.len()]].concat()));
     }
-    let args = format!("{SCRATCH}, {}, {in_c}, {out_c}, {n_in}, {n_out}, {}, {u}", out_h * out_w, live_out.len());
+    let relu = relu_floor(c.act_min, c.output_offset) as i32;
+    let args = format!("{SCRATCH}, {}, {in_c}, {out_c}, {n_in}, {n_out}, {}, {u}, {relu}", out_h * out_w, live_out.len());
     // col (4 words a step), then 4 * n_out bytes of outputs.
     Some((int32_array(&format!("{l}_weights"), &data), "hyb_dsp_conv_pw_live_s8", args, (2 * n_in + n_out).max(1)))
 }
