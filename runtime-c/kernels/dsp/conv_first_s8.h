@@ -149,10 +149,15 @@ HYB_DSP_INLINE void hyb_dsp_first_col(int32_t *col, int8_t *buf, const int8_t *i
     ".endr\n\t"
 
 /* hyb_dsp_requant_x2 and SSAT of one accumulator, the channel's mult,
- * shift, round in w0, w1, x0 (the full int8 range, no channel shift 0). */
+ * shift, round in w0, w1, x0 (the full int8 range, no channel shift 0).
+ * With `relu` (see relu_floor in layout.rs) the sign term is skipped. */
 #define HYB_DSP_FIRST_REQ(a)                                                                                           \
+    ".if %c[relu]\n\t"                                                                                                 \
+    "smmlar %[" a "], %[" a "], %[w0], %[x0]\n\t"                                                                      \
+    ".else\n\t"                                                                                                        \
     "add    %[x1], %[x0], %[" a "], asr #31\n\t"                                                                       \
     "smmlar %[" a "], %[" a "], %[w0], %[x1]\n\t"                                                                      \
+    ".endif\n\t"                                                                                                       \
     "asr    %[" a "], %[" a "], %[w1]\n\t"                                                                             \
     "ssat   %[" a "], #8, %[" a "]\n\t"
 
@@ -161,13 +166,13 @@ HYB_DSP_INLINE void hyb_dsp_first_col(int32_t *col, int8_t *buf, const int8_t *i
  * pointers, 4 operands): accumulators from the biases, the MACs, both
  * channels requantized, each pixel's two results packed and stored as one
  * halfword at out + p*out_c. The biases and requantization constants come
- * in the weight stream (hyb_dsp_first_widen); the output pointer and the
- * loop end wait in memory. */
+ * in the weight stream (hyb_dsp_first_widen), whose last shift word has
+ * bit 31 set (ASR reads only its low byte) to end the loop; the output
+ * pointer waits in memory. */
 #define HYB_DSP_FIRST_LOOP                                                                                     \
     __asm__ volatile(                                                                                          \
         "1:\n\t"                                                                                               \
-        "ldrd   %[a00], %[a01], [%[wp]], #8\n\t"                                                               \
-        "ldr    %[xp], %[colm]\n\t" HYB_DSP_FIRST_STEP0 HYB_DSP_FIRST_STEPS("%c[n1]")                          \
+        "ldrd   %[a00], %[a01], [%[wp]], #8\n\t" HYB_DSP_FIRST_STEP0 HYB_DSP_FIRST_STEPS("%c[n1]")             \
         "ldr    %[w0], [%[wp]], #4\n\t"                                                                        \
         "ldrd   %[w1], %[x0], [%[wp]], #8\n\t"                                                                 \
         HYB_DSP_FIRST_REQ("a00") HYB_DSP_FIRST_REQ("a10") HYB_DSP_FIRST_REQ("a20") HYB_DSP_FIRST_REQ("a30")    \
@@ -178,20 +183,20 @@ HYB_DSP_INLINE void hyb_dsp_first_col(int32_t *col, int8_t *buf, const int8_t *i
         "bfi    %[a10], %[a11], #8, #8\n\t"                                                                    \
         "bfi    %[a20], %[a21], #8, #8\n\t"                                                                    \
         "bfi    %[a30], %[a31], #8, #8\n\t"                                                                    \
-        "ldr    %[xp], %[outm]\n\t"                                                                            \
-        "strh   %[a10], [%[xp], #%c[o1]]\n\t"                                                                  \
-        "strh   %[a20], [%[xp], #%c[o2]]\n\t"                                                                  \
-        "strh   %[a30], [%[xp], #%c[o3]]\n\t"                                                                  \
-        "strh   %[a00], [%[xp]], #2\n\t"                                                                       \
-        "str    %[xp], %[outm]\n\t"                                                                            \
-        "ldr    %[w0], %[endm]\n\t"                                                                            \
-        "cmp    %[xp], %[w0]\n\t"                                                                              \
-        "bne    1b\n\t"                                                                                        \
+        "ldr    %[x0], %[outm]\n\t"                                                                            \
+        "strh   %[a10], [%[x0], #%c[o1]]\n\t"                                                                  \
+        "strh   %[a20], [%[x0], #%c[o2]]\n\t"                                                                  \
+        "strh   %[a30], [%[x0], #%c[o3]]\n\t"                                                                  \
+        "strh   %[a00], [%[x0]], #2\n\t"                                                                       \
+        "str    %[x0], %[outm]\n\t"                                                                            \
+        "sub    %[xp], %[xp], #%c[back]\n\t"                                                                   \
+        "cmp    %[w1], #0\n\t"                                                                                 \
+        "bge    1b\n\t"                                                                                        \
         : [a00] "=&r"(a00), [a01] "=&r"(a01), [a10] "=&r"(a10), [a11] "=&r"(a11), [a20] "=&r"(a20),            \
-          [a21] "=&r"(a21), [a30] "=&r"(a30), [a31] "=&r"(a31), [xp] "=&r"(x), [wp] "+r"(w), [w0] "=&r"(t0),   \
+          [a21] "=&r"(a21), [a30] "=&r"(a30), [a31] "=&r"(a31), [xp] "+r"(x), [wp] "+r"(w), [w0] "=&r"(t0),    \
           [w1] "=&r"(t1), [x0] "=&r"(t2), [x1] "=&r"(t3), [outm] "+m"(o)                                       \
-        : [n1] "i"(steps - 1), [colm] "m"(col), [endm] "m"(end), [o1] "i"(out_c), [o2] "i"(2 * out_c),        \
-          [o3] "i"(3 * out_c)                                                                                  \
+        : [n1] "i"(steps - 1), [back] "i"(16 * steps), [o1] "i"(out_c), [o2] "i"(2 * out_c),                  \
+          [o3] "i"(3 * out_c), [relu] "i"(relu)                                                                \
         : "cc", "memory")
 
 /* The MACs alone, for the general requantization in C. */
@@ -221,13 +226,13 @@ HYB_DSP_INLINE void hyb_dsp_first_store(int8_t *o, int out_c, int32_t a0, int32_
  * All four windows are already in col, so in place the order of the stores
  * does not matter. */
 HYB_DSP_INLINE void hyb_dsp_first_gemm(const int32_t *col, const int32_t *w, const hyb_dsp_chan *ch, int8_t *out,
-                                       int steps, int out_c, hyb_dsp_outq q) {
+                                       int steps, int out_c, hyb_dsp_outq q, int relu) {
     int32_t a00, a01, a10, a11, a20, a21, a30, a31, t0, t1, t2, t3;
     const int32_t *x;
     /* The common case (full int8 range, no shift 0, paired channels) loops and requantizes in assembly. */
     if (!q.shift0 && q.lo == -128 && q.hi == 127 && out_c % 2 == 0) {
         int8_t *o = out;
-        const int8_t *const end = out + out_c;
+        x = col;
         HYB_DSP_FIRST_LOOP;
         return;
     }
@@ -248,7 +253,8 @@ HYB_DSP_INLINE void hyb_dsp_first_gemm(const int32_t *col, const int32_t *w, con
 /* Widens the int8 weight words (conv_s8.h's layout) into int16 pairs,
  * doubled so the accumulator is 2*acc: per channel pair, the two biases,
  * per step channel c's word then channel c+1's, then both channels' mult,
- * shift, round (the order the tile reads them in). Once a layer, into RAM,
+ * shift, round (the order the tile reads them in; the last shift flagged,
+ * see HYB_DSP_FIRST_LOOP). Once a layer, into RAM,
  * which also reads faster than flash. */
 HYB_DSP_INLINE void hyb_dsp_first_widen(int32_t *wx, const int32_t *w, const hyb_dsp_chan *ch, int out_c,
                                         int steps) {
@@ -262,6 +268,7 @@ HYB_DSP_INLINE void hyb_dsp_first_widen(int32_t *wx, const int32_t *w, const hyb
         }
         for (int j = 0; j < 2; j++) *wx++ = ch[j].mult, *wx++ = ch[j].shift, *wx++ = ch[j].round;
     }
+    wx[-2] |= INT32_MIN;
 }
 
 /* w: int8 weight words (out_c rounded up to even); ch: doubled biases.
@@ -273,7 +280,8 @@ HYB_DSP_INLINE void hyb_dsp_first_widen(int32_t *wx, const int32_t *w, const hyb
 HYB_DSP_INLINE void hyb_dsp_conv_first_s8(const int8_t *in, int8_t *out, const int32_t *w, const hyb_dsp_chan *ch,
                                           int32_t *col, int in_h, int in_w, int in_c, int out_h, int out_w,
                                           int out_c, int k_h, int k_w, int s_h, int s_w, int d_h, int d_w,
-                                          int pad_t, int pad_l, int32_t in_zp, int ph, int pw, hyb_dsp_outq q) {
+                                          int pad_t, int pad_l, int32_t in_zp, int ph, int pw, hyb_dsp_outq q,
+                                          int relu) {
     const int R = k_w * in_c;
     const int steps = 2 * (k_h * (R / 4) + (k_h * (R % 4) + 3) / 4);
     int8_t *buf = (int8_t *)(col + 4 * steps);
@@ -326,7 +334,7 @@ HYB_DSP_INLINE void hyb_dsp_conv_first_s8(const int8_t *in, int8_t *out, const i
         }
         /* A short last tile runs whole on stale columns into tmp; its pixels are copied out. */
         const int short_tile = npix % 4 != 0 && n < 4;
-        hyb_dsp_first_gemm(col, w, ch, short_tile ? tmp : out + p0 * out_c, steps, out_c, q);
+        hyb_dsp_first_gemm(col, w, ch, short_tile ? tmp : out + p0 * out_c, steps, out_c, q, relu);
         if (short_tile) __builtin_memcpy(out + p0 * out_c, tmp, n * out_c);
     }
 }

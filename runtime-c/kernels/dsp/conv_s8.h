@@ -200,6 +200,11 @@ HYB_DSP_INLINE void hyb_dsp_mac_4x2(const int32_t *x, const int32_t *w, int step
 #define HYB_DSP_RQ(a) HYB_DSP_RQ_(a, "add    %[" a "], %[" a "], %[" a "]\n\t")
 /* The same on an accumulator already doubled (widened weights). */
 #define HYB_DSP_RQ_X2(a) HYB_DSP_RQ_(a, "")
+/* The same without the sign term, for `relu` layers (see relu_floor in layout.rs). */
+#define HYB_DSP_RQ_X2_RELU(a)                                                                               \
+    "smmlar %[" a "], %[" a "], %[w0], %[x1]\n\t"                                                           \
+    "asr    %[" a "], %[" a "], %[w1]\n\t"                                                                  \
+    "ssat   %[" a "], #8, %[" a "]\n\t"
 
 /* Whether the output side allows HYB_DSP_RQ and halfword stores at
  * offsets up to 3 * out_c (12-bit immediates). */
@@ -550,43 +555,53 @@ HYB_DSP_INLINE void hyb_dsp_conv_col_s8(const int8_t *in, int8_t *out, const int
     "smlad  %[a00], %[x0], %[w0], %[a00]\n\t"                                                               \
     "smlad  %[a01], %[x0], %[w1], %[a01]\n\t"
 
-#define HYB_DSP_PW_GROUP(body)                                                                              \
+/* The group's loop ends on the last pair's second shift word, which
+ * hyb_dsp_widen_pw flags with bit 31 (ASR reads only its low byte). */
+#define HYB_DSP_PW_GROUP(body, RQ)                                                                          \
     __asm__ volatile(                                                                                       \
-        "strd   %[a00], %[a01], [sp, #-8]!\n\t"                                                             \
+        "str    %[a00], [sp, #-8]!\n\t"                                                                     \
         "2:\n\t" HYB_DSP_PW_FIRST body                                                                     \
         "sub    %[xp], %[xp], #%c[back]\n\t"                                                                \
-        HYB_DSP_RQ_PAIR(HYB_DSP_RQ_X2)                                                                      \
-        "ldrd   %[x0], %[x1], [sp]\n\t"                                                                     \
+        HYB_DSP_RQ_PAIR(RQ)                                                                                 \
+        "ldr    %[x0], [sp]\n\t"                                                                            \
         HYB_DSP_PUT_123                                                                                     \
         "bfi    %[a00], %[a01], #8, #8\n\t"                                                                 \
         "strh   %[a00], [%[x0]], #2\n\t"                                                                    \
         "str    %[x0], [sp]\n\t"                                                                            \
-        "cmp    %[wp], %[x1]\n\t"                                                                           \
-        "bne    2b\n\t"                                                                                     \
+        "cmp    %[w1], #0\n\t"                                                                              \
+        "bge    2b\n\t"                                                                                     \
         "add    sp, sp, #8\n\t"                                                                             \
         : HYB_DSP_GROUP_REGS                                                                                \
         : [back] "n"(16 * steps), [o1] "n"(out_c), [o2] "n"(2 * out_c), [o3] "n"(3 * out_c)                 \
         : "cc", "memory")
 
+/* The unrollings of a pair's steps. */
+#define HYB_DSP_PW_STEPS(RQ)                                                                                \
+    if (steps == 2)                                                                                         \
+        HYB_DSP_PW_GROUP(S, RQ);                                                                            \
+    else if (steps == 4)                                                                                    \
+        HYB_DSP_PW_GROUP(S S S, RQ);                                                                        \
+    else if (steps == 6)                                                                                    \
+        HYB_DSP_PW_GROUP(S S S S S, RQ);                                                                    \
+    else                                                                                                    \
+        HYB_DSP_PW_GROUP(S S S S S S S, RQ)
+
 /* All channel pairs of four pixels from col with the widened stream ws. */
-HYB_DSP_INLINE void hyb_dsp_pw_group(const int32_t *col, const int32_t *ws, const int32_t *w_end, int8_t *out,
-                                     int out_c, int steps) {
-    int32_t r0 = (int32_t)out, r1 = (int32_t)w_end, r2 = (int32_t)col, r3 = (int32_t)ws;
+HYB_DSP_INLINE void hyb_dsp_pw_group(const int32_t *col, const int32_t *ws, int8_t *out, int out_c, int steps,
+                                     int relu) {
+    int32_t r0 = (int32_t)out, r1 = 0, r2 = (int32_t)col, r3 = (int32_t)ws;
     int32_t t0, t1, t2, t3, t4, t5, t6, t7, t8, t9;
 #define S HYB_DSP_STEP_WIDE("#8")
-    if (steps == 2)
-        HYB_DSP_PW_GROUP(S);
-    else if (steps == 4)
-        HYB_DSP_PW_GROUP(S S S);
-    else if (steps == 6)
-        HYB_DSP_PW_GROUP(S S S S S);
+    if (relu)
+        HYB_DSP_PW_STEPS(HYB_DSP_RQ_X2_RELU);
     else
-        HYB_DSP_PW_GROUP(S S S S S S S);
+        HYB_DSP_PW_STEPS(HYB_DSP_RQ_X2);
 #undef S
 }
 
 /* The row kernels' stream of a 1x1 layer (one chunk of `steps`) widened
- * into dst without its control word (see hyb_dsp_widen). */
+ * into dst without its control word (see hyb_dsp_widen), the last shift
+ * flagged for HYB_DSP_PW_GROUP. */
 HYB_DSP_INLINE void hyb_dsp_widen_pw(int32_t *dst, const int32_t *w, int pairs, int steps) {
     for (int p = 0; p < pairs; p++) {
         *dst++ = (int32_t)(2u * (uint32_t)*w++);
@@ -599,6 +614,7 @@ HYB_DSP_INLINE void hyb_dsp_widen_pw(int32_t *dst, const int32_t *w, int pairs, 
         w++;
         for (int k = 0; k < 6; k++) *dst++ = *w++;
     }
+    dst[-2] |= INT32_MIN;
 }
 
 /* n consecutive pixels of in_c channels into col (4 words a step). */
@@ -626,16 +642,15 @@ HYB_DSP_INLINE void hyb_dsp_pw_in(int32_t *col, const int8_t *src, int n, int in
  * structure with hyb_dsp_pw_group. Each group's inputs are all in col
  * before its outputs are written (in place safe). */
 HYB_DSP_INLINE void hyb_dsp_conv_pw_s8(const int8_t *in, int8_t *out, const int32_t *w, const hyb_dsp_chan *ch,
-                                       int32_t *col, int npix, int in_c, int out_c, int32_t *wide) {
+                                       int32_t *col, int npix, int in_c, int out_c, int32_t *wide, int relu) {
     const int steps = in_c / 2;
     int8_t *tmp = (int8_t *)(col + 4 * steps);
-    const int32_t *w_end = wide + out_c / 2 * (8 + 2 * steps);
     hyb_dsp_widen_pw(wide, w, out_c / 2, steps);
     int p0 = 0;
     /* Full groups apart, so that their conversion unrolls. */
     for (; p0 + 4 <= npix; p0 += 4) {
         hyb_dsp_pw_in(col, in + p0 * in_c, 4, in_c);
-        hyb_dsp_pw_group(col, wide, w_end, out + p0 * out_c, out_c, steps);
+        hyb_dsp_pw_group(col, wide, out + p0 * out_c, out_c, steps, relu);
     }
     const int n = npix - p0;
     int8_t *o = out + p0 * out_c;
@@ -643,7 +658,7 @@ HYB_DSP_INLINE void hyb_dsp_conv_pw_s8(const int8_t *in, int8_t *out, const int3
     if (n == 1) {
         hyb_dsp_stream_1x2(col, w, o, 1, out_c, steps);
     } else if (n > 1) {
-        hyb_dsp_pw_group(col, wide, w_end, tmp, out_c, steps);
+        hyb_dsp_pw_group(col, wide, tmp, out_c, steps, relu);
         for (int i = 0; i < n * out_c; i++) o[i] = tmp[i];
     }
 }

@@ -294,7 +294,8 @@ fn conv_pw(l: &str, c: &ConvParams, w: &[i8], chans: &[String]) -> Option<Emitte
     if wide == "0" {
         return None;
     }
-    let args = format!("{SCRATCH}, {}, {in_c}, {out_c}, {wide}", out_h * out_w);
+    let relu = relu_floor(c.act_min, c.output_offset) as i32;
+    let args = format!("{SCRATCH}, {}, {in_c}, {out_c}, {wide}, {relu}", out_h * out_w);
     Some((data, "hyb_dsp_conv_pw_s8", args, scratch))
 }
 
@@ -377,10 +378,11 @@ fn conv_first(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
     let pw = span(out_w, c.stride[1], c.kernel[1], c.dilation[1]).max(c.pad_left + in_w);
     let padded = (c.pad_top + c.pad_left > 0 || ph > in_h || pw > in_w) && c.dilation[1] == 1 && ph * pw * in_c <= FIRST_PAD_MAX_BYTES;
     let (ph, pw) = if padded { (ph, pw) } else { (0, 0) };
+    let relu = relu_floor(c.act_min, c.output_offset);
     let args = format!(
-        "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {out_c}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {ph}, {pw}, {}",
+        "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {out_c}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {ph}, {pw}, {}, {}",
         c.kernel[0], c.kernel[1], c.stride[0], c.stride[1], c.dilation[0], c.dilation[1], c.pad_top, c.pad_left,
-        -c.input_offset, outq(c.act_min, c.act_max, shift0)
+        -c.input_offset, outq(c.act_min, c.act_max, shift0), relu as i32
     );
     // The last, short tile's outputs go through 4 * out_c bytes of scratch;
     // the weights are widened into 2 words per channel pair and step, with
