@@ -555,66 +555,96 @@ HYB_DSP_INLINE void hyb_dsp_conv_col_s8(const int8_t *in, int8_t *out, const int
     "smlad  %[a00], %[x0], %[w0], %[a00]\n\t"                                                               \
     "smlad  %[a01], %[x0], %[w1], %[a01]\n\t"
 
+/* A channel's requantization in the narrow pointwise group: with a
+ * uniform shift `ush` (mult, round' in w0, x1) SMMLA and the SSAT's shift,
+ * else HYB_DSP_RQ_X2 (its sign term skipped with `relu`). */
+#define HYB_DSP_PW_RQ(a)                                                                                    \
+    ".if %c[ush]\n\t"                                                                                       \
+    "smmla  %[" a "], %[" a "], %[w0], %[x1]\n\t"                                                           \
+    "ssat   %[" a "], #8, %[" a "], asr #%c[ush]\n\t"                                                       \
+    ".elseif %c[relu]\n\t" HYB_DSP_RQ_X2_RELU(a) ".else\n\t" HYB_DSP_RQ_X2(a) ".endif\n\t"
+#define HYB_DSP_PW_CONSTS                                                                                   \
+    ".if %c[ush]\n\t"                                                                                       \
+    "ldrd   %[w0], %[x1], [%[wp]], #8\n\t"                                                                  \
+    ".else\n\t"                                                                                             \
+    "ldrd   %[w0], %[w1], [%[wp]], #8\n\t"                                                                  \
+    "ldr    %[x1], [%[wp]], #4\n\t"                                                                         \
+    ".endif\n\t"
+
 /* The group's loop ends on the last pair's second shift word, which
- * hyb_dsp_widen_pw flags with bit 31 (ASR reads only its low byte). */
-#define HYB_DSP_PW_GROUP(body, RQ)                                                                          \
+ * hyb_dsp_widen_pw flags with bit 31 (ASR reads only its low byte), or with
+ * `ush` at the stream's end (a01 brings it, then waits with the output
+ * pointer on the stack). */
+#define HYB_DSP_PW_GROUP(body)                                                                              \
     __asm__ volatile(                                                                                       \
-        "str    %[a00], [sp, #-8]!\n\t"                                                                     \
+        "strd   %[a00], %[a01], [sp, #-8]!\n\t"                                                             \
         "2:\n\t" HYB_DSP_PW_FIRST body                                                                     \
         "sub    %[xp], %[xp], #%c[back]\n\t"                                                                \
-        HYB_DSP_RQ_PAIR(RQ)                                                                                 \
+        HYB_DSP_PW_CONSTS HYB_DSP_PW_RQ("a00") HYB_DSP_PW_RQ("a10") HYB_DSP_PW_RQ("a20") HYB_DSP_PW_RQ("a30") \
+        HYB_DSP_PW_CONSTS HYB_DSP_PW_RQ("a01") HYB_DSP_PW_RQ("a11") HYB_DSP_PW_RQ("a21") HYB_DSP_PW_RQ("a31") \
+        ".if %c[ush]\n\t"                                                                                   \
+        "ldrd   %[x0], %[x1], [sp]\n\t"                                                                     \
+        ".else\n\t"                                                                                         \
         "ldr    %[x0], [sp]\n\t"                                                                            \
+        ".endif\n\t"                                                                                        \
         HYB_DSP_PUT_123                                                                                     \
         "bfi    %[a00], %[a01], #8, #8\n\t"                                                                 \
         "strh   %[a00], [%[x0]], #2\n\t"                                                                    \
         "str    %[x0], [sp]\n\t"                                                                            \
+        ".if %c[ush]\n\t"                                                                                   \
+        "cmp    %[wp], %[x1]\n\t"                                                                           \
+        "bne    2b\n\t"                                                                                     \
+        ".else\n\t"                                                                                         \
         "cmp    %[w1], #0\n\t"                                                                              \
         "bge    2b\n\t"                                                                                     \
+        ".endif\n\t"                                                                                        \
         "add    sp, sp, #8\n\t"                                                                             \
         : HYB_DSP_GROUP_REGS                                                                                \
-        : [back] "n"(16 * steps), [o1] "n"(out_c), [o2] "n"(2 * out_c), [o3] "n"(3 * out_c)                 \
+        : [back] "n"(16 * steps), [o1] "n"(out_c), [o2] "n"(2 * out_c), [o3] "n"(3 * out_c), [relu] "n"(relu), \
+          [ush] "n"(ush)                                                                                    \
         : "cc", "memory")
 
-/* The unrollings of a pair's steps. */
-#define HYB_DSP_PW_STEPS(RQ)                                                                                \
-    if (steps == 2)                                                                                         \
-        HYB_DSP_PW_GROUP(S, RQ);                                                                            \
-    else if (steps == 4)                                                                                    \
-        HYB_DSP_PW_GROUP(S S S, RQ);                                                                        \
-    else if (steps == 6)                                                                                    \
-        HYB_DSP_PW_GROUP(S S S S S, RQ);                                                                    \
-    else                                                                                                    \
-        HYB_DSP_PW_GROUP(S S S S S S S, RQ)
-
-/* All channel pairs of four pixels from col with the widened stream ws. */
-HYB_DSP_INLINE void hyb_dsp_pw_group(const int32_t *col, const int32_t *ws, int8_t *out, int out_c, int steps,
-                                     int relu) {
-    int32_t r0 = (int32_t)out, r1 = 0, r2 = (int32_t)col, r3 = (int32_t)ws;
+/* All channel pairs of four pixels from col with the widened stream ws (ending at w_end). */
+HYB_DSP_INLINE void hyb_dsp_pw_group(const int32_t *col, const int32_t *ws, const int32_t *w_end, int8_t *out,
+                                     int out_c, int steps, int relu, int ush) {
+    int32_t r0 = (int32_t)out, r1 = (int32_t)w_end, r2 = (int32_t)col, r3 = (int32_t)ws;
     int32_t t0, t1, t2, t3, t4, t5, t6, t7, t8, t9;
 #define S HYB_DSP_STEP_WIDE("#8")
-    if (relu)
-        HYB_DSP_PW_STEPS(HYB_DSP_RQ_X2_RELU);
+    if (steps == 2)
+        HYB_DSP_PW_GROUP(S);
+    else if (steps == 4)
+        HYB_DSP_PW_GROUP(S S S);
+    else if (steps == 6)
+        HYB_DSP_PW_GROUP(S S S S S);
     else
-        HYB_DSP_PW_STEPS(HYB_DSP_RQ_X2);
+        HYB_DSP_PW_GROUP(S S S S S S S);
 #undef S
 }
 
 /* The row kernels' stream of a 1x1 layer (one chunk of `steps`) widened
  * into dst without its control word (see hyb_dsp_widen), the last shift
- * flagged for HYB_DSP_PW_GROUP. */
-HYB_DSP_INLINE void hyb_dsp_widen_pw(int32_t *dst, const int32_t *w, int pairs, int steps) {
-    for (int p = 0; p < pairs; p++) {
-        *dst++ = (int32_t)(2u * (uint32_t)*w++);
-        *dst++ = (int32_t)(2u * (uint32_t)*w++);
-        for (int j = 0; j < steps; j++, w++, dst += 2) {
-            const int32_t lo = __sxtb16(*w), hi = hyb_sxtb16_ror8(*w);
-            dst[0] = __sadd16(lo, lo);
-            dst[1] = __sadd16(hi, hi);
+ * flagged for HYB_DSP_PW_GROUP; with `ush` each channel scaled by 2^j
+ * more and its constants mult, round' (see hyb_dsp_round_ush). Returns
+ * the stream's end. */
+HYB_DSP_INLINE int32_t *hyb_dsp_widen_pw(int32_t *dst, const int32_t *w, int pairs, int steps, int ush) {
+    for (int p = 0; p < pairs; p++, w += 2 + steps + 7) {
+        const int32_t *k = w + 2 + steps + 1;
+        const int j0 = ush ? ush - k[1] : 0, j1 = ush ? ush - k[4] : 0;
+        *dst++ = (int32_t)((uint32_t)w[0] << (1 + j0));
+        *dst++ = (int32_t)((uint32_t)w[1] << (1 + j1));
+        for (int j = 0; j < steps; j++, dst += 2) {
+            dst[0] = hyb_dsp_pair_pow2(__sxtb16(w[2 + j]), 1 + j0);
+            dst[1] = hyb_dsp_pair_pow2(hyb_sxtb16_ror8(w[2 + j]), 1 + j1);
         }
-        w++;
-        for (int k = 0; k < 6; k++) *dst++ = *w++;
+        if (ush) {
+            *dst++ = k[0], *dst++ = hyb_dsp_round_ush(k[2], j0);
+            *dst++ = k[3], *dst++ = hyb_dsp_round_ush(k[5], j1);
+        } else {
+            for (int i = 0; i < 6; i++) *dst++ = k[i];
+        }
     }
-    dst[-2] |= INT32_MIN;
+    if (!ush) dst[-2] |= INT32_MIN;
+    return dst;
 }
 
 /* n consecutive pixels of in_c channels into col (4 words a step). */
@@ -642,15 +672,16 @@ HYB_DSP_INLINE void hyb_dsp_pw_in(int32_t *col, const int8_t *src, int n, int in
  * structure with hyb_dsp_pw_group. Each group's inputs are all in col
  * before its outputs are written (in place safe). */
 HYB_DSP_INLINE void hyb_dsp_conv_pw_s8(const int8_t *in, int8_t *out, const int32_t *w, const hyb_dsp_chan *ch,
-                                       int32_t *col, int npix, int in_c, int out_c, int32_t *wide, int relu) {
+                                       int32_t *col, int npix, int in_c, int out_c, int32_t *wide, int relu,
+                                       int ush) {
     const int steps = in_c / 2;
     int8_t *tmp = (int8_t *)(col + 4 * steps);
-    hyb_dsp_widen_pw(wide, w, out_c / 2, steps);
+    const int32_t *w_end = hyb_dsp_widen_pw(wide, w, out_c / 2, steps, ush);
     int p0 = 0;
     /* Full groups apart, so that their conversion unrolls. */
     for (; p0 + 4 <= npix; p0 += 4) {
         hyb_dsp_pw_in(col, in + p0 * in_c, 4, in_c);
-        hyb_dsp_pw_group(col, wide, out + p0 * out_c, out_c, steps, relu);
+        hyb_dsp_pw_group(col, wide, w_end, out + p0 * out_c, out_c, steps, relu, ush);
     }
     const int n = npix - p0;
     int8_t *o = out + p0 * out_c;
@@ -658,7 +689,7 @@ HYB_DSP_INLINE void hyb_dsp_conv_pw_s8(const int8_t *in, int8_t *out, const int3
     if (n == 1) {
         hyb_dsp_stream_1x2(col, w, o, 1, out_c, steps);
     } else if (n > 1) {
-        hyb_dsp_pw_group(col, wide, tmp, out_c, steps, relu);
+        hyb_dsp_pw_group(col, wide, w_end, tmp, out_c, steps, relu, ush);
         for (int i = 0; i < n * out_c; i++) o[i] = tmp[i];
     }
 }

@@ -101,4 +101,18 @@ HYB_DSP_INLINE int32_t hyb_dsp_load32(const int8_t *p) {
 
 HYB_DSP_INLINE void hyb_dsp_store32(int8_t *p, uint32_t v) { __builtin_memcpy(p, &v, 4); }
 
+/* An int16 pair times 2^n (the compiler checked that it fits). */
+HYB_DSP_INLINE int32_t hyb_dsp_pair_pow2(int32_t v, int n) {
+    const uint32_t lo = (uint32_t)(int32_t)(int16_t)v << n, hi = (uint32_t)(v >> 16) << n;
+    return (int32_t)((lo & 0xffffu) | hi << 16);
+}
+
+/* With one right shift `ush` for all channels (uniform_shift in layout.rs),
+ * a channel of right shift r scales its weights and bias by 2^j more, j =
+ * ush - r >= 1, and requantizes as smmla(acc2 * 2^j, mult, round') >> ush
+ * with this round'. */
+HYB_DSP_INLINE int32_t hyb_dsp_round_ush(int32_t round, int j) {
+    return (int32_t)((uint32_t)round << j) + (1 << (j - 1));
+}
+
 #endif
