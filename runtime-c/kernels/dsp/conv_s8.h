@@ -571,38 +571,59 @@ HYB_DSP_INLINE void hyb_dsp_conv_col_s8(const int8_t *in, int8_t *out, const int
     "ldr    %[x1], [%[wp]], #4\n\t"                                                                         \
     ".endif\n\t"
 
-/* The group's loop ends on the last pair's second shift word, which
+/* One pair of the narrow pointwise group: the MACs, the input pointer back
+ * to col, both channels requantized. */
+#define HYB_DSP_PW_PAIR(body)                                                                               \
+    HYB_DSP_PW_FIRST body "sub    %[xp], %[xp], #%c[back]\n\t"                                              \
+    HYB_DSP_PW_CONSTS HYB_DSP_PW_RQ("a00") HYB_DSP_PW_RQ("a10") HYB_DSP_PW_RQ("a20") HYB_DSP_PW_RQ("a30")     \
+    HYB_DSP_PW_CONSTS HYB_DSP_PW_RQ("a01") HYB_DSP_PW_RQ("a11") HYB_DSP_PW_RQ("a21") HYB_DSP_PW_RQ("a31")
+
+/* Pixels 1..3 of the pair as halfwords at x0 + hyb_pw_k + out_c * P. */
+#define HYB_DSP_PW_PUT_123                                                                                  \
+    "bfi    %[a10], %[a11], #8, #8\n\t"                                                                     \
+    "strh   %[a10], [%[x0], #hyb_pw_k+%c[o1]]\n\t"                                                          \
+    "bfi    %[a20], %[a21], #8, #8\n\t"                                                                     \
+    "strh   %[a20], [%[x0], #hyb_pw_k+%c[o2]]\n\t"                                                          \
+    "bfi    %[a30], %[a31], #8, #8\n\t"                                                                     \
+    "strh   %[a30], [%[x0], #hyb_pw_k+%c[o3]]\n\t"                                                          \
+    "bfi    %[a00], %[a01], #8, #8\n\t"
+
+#define HYB_DSP_PW_OPERANDS                                                                                 \
+    : HYB_DSP_GROUP_REGS                                                                                    \
+    : [back] "n"(16 * steps), [o1] "n"(out_c), [o2] "n"(2 * out_c), [o3] "n"(3 * out_c), [relu] "n"(relu),   \
+      [ush] "n"(ush), [pairs] "n"(out_c / 2)                                                                \
+    : "cc", "memory"
+
+/* The group's pair loop ends on the last pair's second shift word, which
  * hyb_dsp_widen_pw flags with bit 31 (ASR reads only its low byte), or with
  * `ush` at the stream's end (a01 brings it, then waits with the output
  * pointer on the stack). */
 #define HYB_DSP_PW_GROUP(body)                                                                              \
     __asm__ volatile(                                                                                       \
         "strd   %[a00], %[a01], [sp, #-8]!\n\t"                                                             \
-        "2:\n\t" HYB_DSP_PW_FIRST body                                                                     \
-        "sub    %[xp], %[xp], #%c[back]\n\t"                                                                \
-        HYB_DSP_PW_CONSTS HYB_DSP_PW_RQ("a00") HYB_DSP_PW_RQ("a10") HYB_DSP_PW_RQ("a20") HYB_DSP_PW_RQ("a30") \
-        HYB_DSP_PW_CONSTS HYB_DSP_PW_RQ("a01") HYB_DSP_PW_RQ("a11") HYB_DSP_PW_RQ("a21") HYB_DSP_PW_RQ("a31") \
-        ".if %c[ush]\n\t"                                                                                   \
-        "ldrd   %[x0], %[x1], [sp]\n\t"                                                                     \
-        ".else\n\t"                                                                                         \
-        "ldr    %[x0], [sp]\n\t"                                                                            \
-        ".endif\n\t"                                                                                        \
-        HYB_DSP_PUT_123                                                                                     \
-        "bfi    %[a00], %[a01], #8, #8\n\t"                                                                 \
+        ".set hyb_pw_k, 0\n\t"                                                                              \
+        "2:\n\t" HYB_DSP_PW_PAIR(body)                                                                     \
+        ".if %c[ush]\n\tldrd   %[x0], %[x1], [sp]\n\t.else\n\tldr    %[x0], [sp]\n\t.endif\n\t"            \
+        HYB_DSP_PW_PUT_123                                                                                  \
         "strh   %[a00], [%[x0]], #2\n\t"                                                                    \
         "str    %[x0], [sp]\n\t"                                                                            \
-        ".if %c[ush]\n\t"                                                                                   \
-        "cmp    %[wp], %[x1]\n\t"                                                                           \
-        "bne    2b\n\t"                                                                                     \
-        ".else\n\t"                                                                                         \
-        "cmp    %[w1], #0\n\t"                                                                              \
-        "bge    2b\n\t"                                                                                     \
-        ".endif\n\t"                                                                                        \
-        "add    sp, sp, #8\n\t"                                                                             \
-        : HYB_DSP_GROUP_REGS                                                                                \
-        : [back] "n"(16 * steps), [o1] "n"(out_c), [o2] "n"(2 * out_c), [o3] "n"(3 * out_c), [relu] "n"(relu), \
-          [ush] "n"(ush)                                                                                    \
-        : "cc", "memory")
+        ".if %c[ush]\n\tcmp    %[wp], %[x1]\n\tbne    2b\n\t"                                              \
+        ".else\n\tcmp    %[w1], #0\n\tbge    2b\n\t.endif\n\t"                                            \
+        "add    sp, sp, #8\n\t" HYB_DSP_PW_OPERANDS)
+
+/* The same with the pairs unrolled (no loop control; the stores' offsets
+ * step by 2 in hyb_pw_k), for layers of at most HYB_DSP_PW_UNROLL_MAX outputs. */
+#define HYB_DSP_PW_GROUP_UNROLLED(body)                                                                     \
+    __asm__ volatile(                                                                                       \
+        "str    %[a00], [sp, #-8]!\n\t"                                                                     \
+        ".set hyb_pw_k, 0\n\t"                                                                              \
+        ".rept %c[pairs]\n\t" HYB_DSP_PW_PAIR(body)                                                        \
+        "ldr    %[x0], [sp]\n\t" HYB_DSP_PW_PUT_123                                                         \
+        "strh   %[a00], [%[x0], #hyb_pw_k]\n\t"                                                             \
+        ".set hyb_pw_k, hyb_pw_k + 2\n\t"                                                                   \
+        ".endr\n\t"                                                                                         \
+        "add    sp, sp, #8\n\t" HYB_DSP_PW_OPERANDS)
+#define HYB_DSP_PW_UNROLL_MAX 32
 
 /* All channel pairs of four pixels from col with the widened stream ws (ending at w_end). */
 HYB_DSP_INLINE void hyb_dsp_pw_group(const int32_t *col, const int32_t *ws, const int32_t *w_end, int8_t *out,
@@ -610,14 +631,20 @@ HYB_DSP_INLINE void hyb_dsp_pw_group(const int32_t *col, const int32_t *ws, cons
     int32_t r0 = (int32_t)out, r1 = (int32_t)w_end, r2 = (int32_t)col, r3 = (int32_t)ws;
     int32_t t0, t1, t2, t3, t4, t5, t6, t7, t8, t9;
 #define S HYB_DSP_STEP_WIDE("#8")
-    if (steps == 2)
-        HYB_DSP_PW_GROUP(S);
-    else if (steps == 4)
-        HYB_DSP_PW_GROUP(S S S);
-    else if (steps == 6)
-        HYB_DSP_PW_GROUP(S S S S S);
+#define HYB_DSP_PW_STEPS(G)                                                                                 \
+    if (steps == 2)                                                                                         \
+        G(S);                                                                                               \
+    else if (steps == 4)                                                                                    \
+        G(S S S);                                                                                           \
+    else if (steps == 6)                                                                                    \
+        G(S S S S S);                                                                                       \
+    else                                                                                                    \
+        G(S S S S S S S)
+    if (out_c <= HYB_DSP_PW_UNROLL_MAX)
+        HYB_DSP_PW_STEPS(HYB_DSP_PW_GROUP_UNROLLED);
     else
-        HYB_DSP_PW_GROUP(S S S S S S S);
+        HYB_DSP_PW_STEPS(HYB_DSP_PW_GROUP);
+#undef HYB_DSP_PW_STEPS
 #undef S
 }
 
