@@ -184,22 +184,31 @@ HYB_DSP_INLINE void hyb_dsp_first_col(int32_t *col, int8_t *buf, const int8_t *i
  * in the weight stream (hyb_dsp_first_widen), whose last shift word has
  * bit 31 set (ASR reads only its low byte) to end the loop (with `ush`, no
  * shift words: the stream's end); the output pointer waits in memory. */
+#define HYB_DSP_FIRST_PAIR                                                                                     \
+    "ldrd   %[a00], %[a01], [%[wp]], #8\n\t" HYB_DSP_FIRST_STEP0 HYB_DSP_FIRST_STEPS("%c[n1]")                 \
+    HYB_DSP_FIRST_CONSTS                                                                                       \
+    HYB_DSP_FIRST_REQ("a00") HYB_DSP_FIRST_REQ("a10") HYB_DSP_FIRST_REQ("a20") HYB_DSP_FIRST_REQ("a30")        \
+    HYB_DSP_FIRST_CONSTS                                                                                       \
+    HYB_DSP_FIRST_REQ("a01") HYB_DSP_FIRST_REQ("a11") HYB_DSP_FIRST_REQ("a21") HYB_DSP_FIRST_REQ("a31")        \
+    "bfi    %[a00], %[a01], #8, #8\n\t"                                                                        \
+    "bfi    %[a10], %[a11], #8, #8\n\t"                                                                        \
+    "bfi    %[a20], %[a21], #8, #8\n\t"                                                                        \
+    "bfi    %[a30], %[a31], #8, #8\n\t"                                                                        \
+    "ldr    %[x0], %[outm]\n\t"                                                                                \
+    "strh   %[a10], [%[x0], #hyb_first_k+%c[o1]]\n\t"                                                          \
+    "strh   %[a20], [%[x0], #hyb_first_k+%c[o2]]\n\t"                                                          \
+    "strh   %[a30], [%[x0], #hyb_first_k+%c[o3]]\n\t"
+#define HYB_DSP_FIRST_OPERANDS                                                                                 \
+    : [a00] "=&r"(a00), [a01] "=&r"(a01), [a10] "=&r"(a10), [a11] "=&r"(a11), [a20] "=&r"(a20),                \
+      [a21] "=&r"(a21), [a30] "=&r"(a30), [a31] "=&r"(a31), [xp] "+r"(x), [wp] "+r"(w), [w0] "=&r"(t0),        \
+      [w1] "=&r"(t1), [x0] "=&r"(t2), [x1] "=&r"(t3), [outm] "+m"(o)                                           \
+    : [n1] "i"(steps - 1), [back] "i"(16 * steps), [o1] "i"(out_c), [o2] "i"(2 * out_c),                      \
+      [o3] "i"(3 * out_c), [relu] "i"(relu), [ush] "i"(ush), [endm] "m"(w_end), [pairs] "i"(out_c / 2)         \
+    : "cc", "memory"
 #define HYB_DSP_FIRST_LOOP                                                                                     \
     __asm__ volatile(                                                                                          \
-        "1:\n\t"                                                                                               \
-        "ldrd   %[a00], %[a01], [%[wp]], #8\n\t" HYB_DSP_FIRST_STEP0 HYB_DSP_FIRST_STEPS("%c[n1]")             \
-        HYB_DSP_FIRST_CONSTS                                                                                   \
-        HYB_DSP_FIRST_REQ("a00") HYB_DSP_FIRST_REQ("a10") HYB_DSP_FIRST_REQ("a20") HYB_DSP_FIRST_REQ("a30")    \
-        HYB_DSP_FIRST_CONSTS                                                                                   \
-        HYB_DSP_FIRST_REQ("a01") HYB_DSP_FIRST_REQ("a11") HYB_DSP_FIRST_REQ("a21") HYB_DSP_FIRST_REQ("a31")    \
-        "bfi    %[a00], %[a01], #8, #8\n\t"                                                                    \
-        "bfi    %[a10], %[a11], #8, #8\n\t"                                                                    \
-        "bfi    %[a20], %[a21], #8, #8\n\t"                                                                    \
-        "bfi    %[a30], %[a31], #8, #8\n\t"                                                                    \
-        "ldr    %[x0], %[outm]\n\t"                                                                            \
-        "strh   %[a10], [%[x0], #%c[o1]]\n\t"                                                                  \
-        "strh   %[a20], [%[x0], #%c[o2]]\n\t"                                                                  \
-        "strh   %[a30], [%[x0], #%c[o3]]\n\t"                                                                  \
+        ".set hyb_first_k, 0\n\t"                                                                              \
+        "1:\n\t" HYB_DSP_FIRST_PAIR                                                                            \
         "strh   %[a00], [%[x0]], #2\n\t"                                                                       \
         "str    %[x0], %[outm]\n\t"                                                                            \
         "sub    %[xp], %[xp], #%c[back]\n\t"                                                                   \
@@ -210,13 +219,18 @@ HYB_DSP_INLINE void hyb_dsp_first_col(int32_t *col, int8_t *buf, const int8_t *i
         ".else\n\t"                                                                                             \
         "cmp    %[w1], #0\n\t"                                                                                 \
         "bge    1b\n\t"                                                                                        \
-        ".endif\n\t"                                                                                            \
-        : [a00] "=&r"(a00), [a01] "=&r"(a01), [a10] "=&r"(a10), [a11] "=&r"(a11), [a20] "=&r"(a20),            \
-          [a21] "=&r"(a21), [a30] "=&r"(a30), [a31] "=&r"(a31), [xp] "+r"(x), [wp] "+r"(w), [w0] "=&r"(t0),    \
-          [w1] "=&r"(t1), [x0] "=&r"(t2), [x1] "=&r"(t3), [outm] "+m"(o)                                       \
-        : [n1] "i"(steps - 1), [back] "i"(16 * steps), [o1] "i"(out_c), [o2] "i"(2 * out_c),                  \
-          [o3] "i"(3 * out_c), [relu] "i"(relu), [ush] "i"(ush), [endm] "m"(w_end)                             \
-        : "cc", "memory")
+        ".endif\n\t" HYB_DSP_FIRST_OPERANDS)
+/* The same with the pairs unrolled (no loop control; the stores' offsets
+ * step by 2 in hyb_first_k), for layers of at most HYB_DSP_FIRST_UNROLL_MAX outputs. */
+#define HYB_DSP_FIRST_UNROLLED                                                                                 \
+    __asm__ volatile(                                                                                          \
+        ".set hyb_first_k, 0\n\t"                                                                              \
+        ".rept %c[pairs]\n\t" HYB_DSP_FIRST_PAIR                                                               \
+        "strh   %[a00], [%[x0], #hyb_first_k]\n\t"                                                             \
+        "sub    %[xp], %[xp], #%c[back]\n\t"                                                                   \
+        ".set hyb_first_k, hyb_first_k + 2\n\t"                                                                \
+        ".endr\n\t" HYB_DSP_FIRST_OPERANDS)
+#define HYB_DSP_FIRST_UNROLL_MAX 8
 
 /* The MACs alone, for the general requantization in C. */
 #define HYB_DSP_FIRST_ASM(body)                                                                                        \
@@ -256,7 +270,10 @@ HYB_DSP_INLINE void hyb_dsp_first_gemm(const int32_t *col, const int32_t *w, con
     if (HYB_DSP_FIRST_FAST(q, out_c)) {
         int8_t *o = out;
         x = col;
-        HYB_DSP_FIRST_LOOP;
+        if (out_c <= HYB_DSP_FIRST_UNROLL_MAX)
+            HYB_DSP_FIRST_UNROLLED;
+        else
+            HYB_DSP_FIRST_LOOP;
         return;
     }
     for (int c = 0; c < out_c; c += 2) {
