@@ -49,6 +49,9 @@ CONVS = [
     ("c3s2_relu", 3, 15, 15, 8, 3, 3, 2, (0, 0, 1, 1), 1, "relu"),
     ("c8pw_relu", 8, 9, 7, 16, 1, 1, 1, (0, 0, 0, 0), 1, "relu"),
     ("c16pw_relu", 16, 8, 9, 6, 1, 1, 1, (0, 0, 0, 0), 1, "relu"),
+    # Narrow pointwise layers of more than 32 outputs: the group's pair loop (not unrolled).
+    ("c8pw_wide", 8, 9, 8, 40, 1, 1, 1, (0, 0, 0, 0), 1),
+    ("c12pw_wide_relu", 12, 7, 9, 36, 1, 1, 1, (0, 0, 0, 0), 1, "relu"),
 ]
 
 # Pointwise layers whose weights leave channels dead: name, in_c, h, w, out_c, live outputs, live inputs

@@ -541,7 +541,7 @@ HYB_DSP_INLINE void hyb_dsp_conv_col_s8(const int8_t *in, int8_t *out, const int
  * biases (no copies) and the input pointer steps back by a constant. Its
  * widened stream per pair: the two doubled biases, two words a step, then
  * mult, shift, round of either channel. */
-#define HYB_DSP_PW_FIRST                                                                                    \
+#define HYB_DSP_PW_FIRST_(inc)                                                                                   \
     "ldrd   %[a00], %[a01], [%[wp]], #8\n\t"                                                                \
     "ldrd   %[w0], %[w1], [%[wp]], #8\n\t"                                                                  \
     "ldrd   %[x0], %[x1], [%[xp], #8]\n\t"                                                                  \
@@ -549,11 +549,29 @@ HYB_DSP_INLINE void hyb_dsp_conv_col_s8(const int8_t *in, int8_t *out, const int
     "smlad  %[a21], %[x0], %[w1], %[a01]\n\t"                                                               \
     "smlad  %[a30], %[x1], %[w0], %[a00]\n\t"                                                               \
     "smlad  %[a31], %[x1], %[w1], %[a01]\n\t"                                                               \
-    "ldrd   %[x0], %[x1], [%[xp]], #16\n\t"                                                                 \
+    "ldrd   %[x0], %[x1], [%[xp]]" inc "\n\t"                                                                       \
     "smlad  %[a10], %[x1], %[w0], %[a00]\n\t"                                                               \
     "smlad  %[a11], %[x1], %[w1], %[a01]\n\t"                                                               \
     "smlad  %[a00], %[x0], %[w0], %[a00]\n\t"                                                               \
     "smlad  %[a01], %[x0], %[w1], %[a01]\n\t"
+#define HYB_DSP_PW_FIRST HYB_DSP_PW_FIRST_(", #16")
+/* A step of the unrolled group: the input at an immediate offset (no
+ * pointer updates, so no step back either). */
+#define HYB_DSP_PW_STEP_AT                                                                                  \
+    "ldrd   %[w0], %[w1], [%[wp]], #8\n\t"                                                                  \
+    "ldrd   %[x0], %[x1], [%[xp], #hyb_pw_s]\n\t"                                                           \
+    "smlad  %[a00], %[x0], %[w0], %[a00]\n\t"                                                               \
+    "smlad  %[a01], %[x0], %[w1], %[a01]\n\t"                                                               \
+    "smlad  %[a10], %[x1], %[w0], %[a10]\n\t"                                                               \
+    "smlad  %[a11], %[x1], %[w1], %[a11]\n\t"                                                               \
+    "ldrd   %[x0], %[x1], [%[xp], #hyb_pw_s+8]\n\t"                                                         \
+    "smlad  %[a20], %[x0], %[w0], %[a20]\n\t"                                                               \
+    "smlad  %[a21], %[x0], %[w1], %[a21]\n\t"                                                               \
+    "smlad  %[a30], %[x1], %[w0], %[a30]\n\t"                                                               \
+    "smlad  %[a31], %[x1], %[w1], %[a31]\n\t"                                                               \
+    ".set hyb_pw_s, hyb_pw_s + 16\n\t"
+#define HYB_DSP_PW_MACS_AT                                                                                  \
+    HYB_DSP_PW_FIRST_("") ".set hyb_pw_s, 16\n\t.rept %c[n1]\n\t" HYB_DSP_PW_STEP_AT ".endr\n\t"
 
 /* A channel's requantization in the narrow pointwise group: with a
  * uniform shift `ush` (mult, round' in w0, x1) SMMLA and the SSAT's shift,
@@ -571,11 +589,10 @@ HYB_DSP_INLINE void hyb_dsp_conv_col_s8(const int8_t *in, int8_t *out, const int
     "ldr    %[x1], [%[wp]], #4\n\t"                                                                         \
     ".endif\n\t"
 
-/* One pair of the narrow pointwise group: the MACs, the input pointer back
- * to col, both channels requantized. */
-#define HYB_DSP_PW_PAIR(body)                                                                               \
-    HYB_DSP_PW_FIRST body "sub    %[xp], %[xp], #%c[back]\n\t"                                              \
-    HYB_DSP_PW_CONSTS HYB_DSP_PW_RQ("a00") HYB_DSP_PW_RQ("a10") HYB_DSP_PW_RQ("a20") HYB_DSP_PW_RQ("a30")     \
+/* One pair of the narrow pointwise group: the MACs (leaving the input
+ * pointer at col), both channels requantized. */
+#define HYB_DSP_PW_PAIR(macs)                                                                               \
+    macs HYB_DSP_PW_CONSTS HYB_DSP_PW_RQ("a00") HYB_DSP_PW_RQ("a10") HYB_DSP_PW_RQ("a20") HYB_DSP_PW_RQ("a30")     \
     HYB_DSP_PW_CONSTS HYB_DSP_PW_RQ("a01") HYB_DSP_PW_RQ("a11") HYB_DSP_PW_RQ("a21") HYB_DSP_PW_RQ("a31")
 
 /* Pixels 1..3 of the pair as halfwords at x0 + hyb_pw_k + out_c * P. */
@@ -591,18 +608,19 @@ HYB_DSP_INLINE void hyb_dsp_conv_col_s8(const int8_t *in, int8_t *out, const int
 #define HYB_DSP_PW_OPERANDS                                                                                 \
     : HYB_DSP_GROUP_REGS                                                                                    \
     : [back] "n"(16 * steps), [o1] "n"(out_c), [o2] "n"(2 * out_c), [o3] "n"(3 * out_c), [relu] "n"(relu),   \
-      [ush] "n"(ush), [pairs] "n"(out_c / 2)                                                                \
+      [ush] "n"(ush), [pairs] "n"(out_c / 2), [n1] "n"(steps - 1)                                           \
     : "cc", "memory"
 
 /* The group's pair loop ends on the last pair's second shift word, which
  * hyb_dsp_widen_pw flags with bit 31 (ASR reads only its low byte), or with
  * `ush` at the stream's end (a01 brings it, then waits with the output
  * pointer on the stack). */
-#define HYB_DSP_PW_GROUP(body)                                                                              \
+#define HYB_DSP_PW_GROUP                                                                                    \
     __asm__ volatile(                                                                                       \
         "strd   %[a00], %[a01], [sp, #-8]!\n\t"                                                             \
         ".set hyb_pw_k, 0\n\t"                                                                              \
-        "2:\n\t" HYB_DSP_PW_PAIR(body)                                                                     \
+        "2:\n\t" HYB_DSP_PW_PAIR(HYB_DSP_PW_FIRST ".rept %c[n1]\n\t" HYB_DSP_STEP_WIDE("#8") ".endr\n\t"     \
+                                "sub    %[xp], %[xp], #%c[back]\n\t")                                         \
         ".if %c[ush]\n\tldrd   %[x0], %[x1], [sp]\n\t.else\n\tldr    %[x0], [sp]\n\t.endif\n\t"            \
         HYB_DSP_PW_PUT_123                                                                                  \
         "strh   %[a00], [%[x0]], #2\n\t"                                                                    \
@@ -613,11 +631,11 @@ HYB_DSP_INLINE void hyb_dsp_conv_col_s8(const int8_t *in, int8_t *out, const int
 
 /* The same with the pairs unrolled (no loop control; the stores' offsets
  * step by 2 in hyb_pw_k), for layers of at most HYB_DSP_PW_UNROLL_MAX outputs. */
-#define HYB_DSP_PW_GROUP_UNROLLED(body)                                                                     \
+#define HYB_DSP_PW_GROUP_UNROLLED                                                                           \
     __asm__ volatile(                                                                                       \
         "str    %[a00], [sp, #-8]!\n\t"                                                                     \
         ".set hyb_pw_k, 0\n\t"                                                                              \
-        ".rept %c[pairs]\n\t" HYB_DSP_PW_PAIR(body)                                                        \
+        ".rept %c[pairs]\n\t" HYB_DSP_PW_PAIR(HYB_DSP_PW_MACS_AT)                                          \
         "ldr    %[x0], [sp]\n\t" HYB_DSP_PW_PUT_123                                                         \
         "strh   %[a00], [%[x0], #hyb_pw_k]\n\t"                                                             \
         ".set hyb_pw_k, hyb_pw_k + 2\n\t"                                                                   \
@@ -630,22 +648,10 @@ HYB_DSP_INLINE void hyb_dsp_pw_group(const int32_t *col, const int32_t *ws, cons
                                      int out_c, int steps, int relu, int ush) {
     int32_t r0 = (int32_t)out, r1 = (int32_t)w_end, r2 = (int32_t)col, r3 = (int32_t)ws;
     int32_t t0, t1, t2, t3, t4, t5, t6, t7, t8, t9;
-#define S HYB_DSP_STEP_WIDE("#8")
-#define HYB_DSP_PW_STEPS(G)                                                                                 \
-    if (steps == 2)                                                                                         \
-        G(S);                                                                                               \
-    else if (steps == 4)                                                                                    \
-        G(S S S);                                                                                           \
-    else if (steps == 6)                                                                                    \
-        G(S S S S S);                                                                                       \
-    else                                                                                                    \
-        G(S S S S S S S)
     if (out_c <= HYB_DSP_PW_UNROLL_MAX)
-        HYB_DSP_PW_STEPS(HYB_DSP_PW_GROUP_UNROLLED);
+        HYB_DSP_PW_GROUP_UNROLLED;
     else
-        HYB_DSP_PW_STEPS(HYB_DSP_PW_GROUP);
-#undef HYB_DSP_PW_STEPS
-#undef S
+        HYB_DSP_PW_GROUP;
 }
 
 /* The row kernels' stream of a 1x1 layer (one chunk of `steps`) widened
