@@ -118,21 +118,7 @@ HYB_DSP_INLINE void hyb_dsp_first_col(int32_t *col, int8_t *buf, const int8_t *i
 }
 
 /* Steps of the 4x2 tile: channels c, c+1 (w0, w1: int16 pairs) against
- * pixels 0..3. The first starts from the biases in a00, a01 (pixels 2, 3
- * one at a time, so pixel 0 waits in x0): no moves. */
-#define HYB_DSP_FIRST_STEP0                                                                                            \
-    "ldrd   %[w0], %[w1], [%[wp]], #8\n\t"                                                                             \
-    "ldrd   %[x0], %[x1], [%[xp]], #8\n\t"                                                                             \
-    "smlad  %[a10], %[x1], %[w0], %[a00]\n\t"                                                                          \
-    "smlad  %[a11], %[x1], %[w1], %[a01]\n\t"                                                                          \
-    "ldr    %[x1], [%[xp]], #4\n\t"                                                                                    \
-    "smlad  %[a20], %[x1], %[w0], %[a00]\n\t"                                                                          \
-    "smlad  %[a21], %[x1], %[w1], %[a01]\n\t"                                                                          \
-    "ldr    %[x1], [%[xp]], #4\n\t"                                                                                    \
-    "smlad  %[a30], %[x1], %[w0], %[a00]\n\t"                                                                          \
-    "smlad  %[a31], %[x1], %[w1], %[a01]\n\t"                                                                          \
-    "smlad  %[a00], %[x0], %[w0], %[a00]\n\t"                                                                          \
-    "smlad  %[a01], %[x0], %[w1], %[a01]\n\t"
+ * pixels 0..3; the first is HYB_DSP_TILE_STEP0 (hyb_dsp.h). */
 #define HYB_DSP_FIRST_STEPS(count)                                                                                     \
     ".rept " count "\n\t"                                                                                              \
     "ldrd   %[w0], %[w1], [%[wp]], #8\n\t"                                                                             \
@@ -184,9 +170,8 @@ HYB_DSP_INLINE void hyb_dsp_first_col(int32_t *col, int8_t *buf, const int8_t *i
  * in the weight stream (hyb_dsp_first_widen), whose last shift word has
  * bit 31 set (ASR reads only its low byte) to end the loop (with `ush`, no
  * shift words: the stream's end); the output pointer waits in memory. */
-#define HYB_DSP_FIRST_PAIR                                                                                     \
-    "ldrd   %[a00], %[a01], [%[wp]], #8\n\t" HYB_DSP_FIRST_STEP0 HYB_DSP_FIRST_STEPS("%c[n1]")                 \
-    HYB_DSP_FIRST_CONSTS                                                                                       \
+#define HYB_DSP_FIRST_PAIR(macs)                                                                               \
+    "ldrd   %[a00], %[a01], [%[wp]], #8\n\t" macs HYB_DSP_FIRST_CONSTS                                           \
     HYB_DSP_FIRST_REQ("a00") HYB_DSP_FIRST_REQ("a10") HYB_DSP_FIRST_REQ("a20") HYB_DSP_FIRST_REQ("a30")        \
     HYB_DSP_FIRST_CONSTS                                                                                       \
     HYB_DSP_FIRST_REQ("a01") HYB_DSP_FIRST_REQ("a11") HYB_DSP_FIRST_REQ("a21") HYB_DSP_FIRST_REQ("a31")        \
@@ -208,7 +193,7 @@ HYB_DSP_INLINE void hyb_dsp_first_col(int32_t *col, int8_t *buf, const int8_t *i
 #define HYB_DSP_FIRST_LOOP                                                                                     \
     __asm__ volatile(                                                                                          \
         ".set hyb_first_k, 0\n\t"                                                                              \
-        "1:\n\t" HYB_DSP_FIRST_PAIR                                                                            \
+        "1:\n\t" HYB_DSP_FIRST_PAIR(HYB_DSP_TILE_STEP0(", #16") HYB_DSP_FIRST_STEPS("%c[n1]"))                         \
         "strh   %[a00], [%[x0]], #2\n\t"                                                                       \
         "str    %[x0], %[outm]\n\t"                                                                            \
         "sub    %[xp], %[xp], #%c[back]\n\t"                                                                   \
@@ -225,9 +210,8 @@ HYB_DSP_INLINE void hyb_dsp_first_col(int32_t *col, int8_t *buf, const int8_t *i
 #define HYB_DSP_FIRST_UNROLLED                                                                                 \
     __asm__ volatile(                                                                                          \
         ".set hyb_first_k, 0\n\t"                                                                              \
-        ".rept %c[pairs]\n\t" HYB_DSP_FIRST_PAIR                                                               \
+        ".rept %c[pairs]\n\t" HYB_DSP_FIRST_PAIR(HYB_DSP_TILE_STEP0("") HYB_DSP_TILE_STEPS_AT)                 \
         "strh   %[a00], [%[x0], #hyb_first_k]\n\t"                                                             \
-        "sub    %[xp], %[xp], #%c[back]\n\t"                                                                   \
         ".set hyb_first_k, hyb_first_k + 2\n\t"                                                                \
         ".endr\n\t" HYB_DSP_FIRST_OPERANDS)
 #define HYB_DSP_FIRST_UNROLL_MAX 8

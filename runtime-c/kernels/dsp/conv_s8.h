@@ -541,37 +541,9 @@ HYB_DSP_INLINE void hyb_dsp_conv_col_s8(const int8_t *in, int8_t *out, const int
  * biases (no copies) and the input pointer steps back by a constant. Its
  * widened stream per pair: the two doubled biases, two words a step, then
  * mult, shift, round of either channel. */
-#define HYB_DSP_PW_FIRST_(inc)                                                                                   \
-    "ldrd   %[a00], %[a01], [%[wp]], #8\n\t"                                                                \
-    "ldrd   %[w0], %[w1], [%[wp]], #8\n\t"                                                                  \
-    "ldrd   %[x0], %[x1], [%[xp], #8]\n\t"                                                                  \
-    "smlad  %[a20], %[x0], %[w0], %[a00]\n\t"                                                               \
-    "smlad  %[a21], %[x0], %[w1], %[a01]\n\t"                                                               \
-    "smlad  %[a30], %[x1], %[w0], %[a00]\n\t"                                                               \
-    "smlad  %[a31], %[x1], %[w1], %[a01]\n\t"                                                               \
-    "ldrd   %[x0], %[x1], [%[xp]]" inc "\n\t"                                                                       \
-    "smlad  %[a10], %[x1], %[w0], %[a00]\n\t"                                                               \
-    "smlad  %[a11], %[x1], %[w1], %[a01]\n\t"                                                               \
-    "smlad  %[a00], %[x0], %[w0], %[a00]\n\t"                                                               \
-    "smlad  %[a01], %[x0], %[w1], %[a01]\n\t"
+#define HYB_DSP_PW_FIRST_(inc) "ldrd   %[a00], %[a01], [%[wp]], #8\n\t" HYB_DSP_TILE_STEP0(inc)
 #define HYB_DSP_PW_FIRST HYB_DSP_PW_FIRST_(", #16")
-/* A step of the unrolled group: the input at an immediate offset (no
- * pointer updates, so no step back either). */
-#define HYB_DSP_PW_STEP_AT                                                                                  \
-    "ldrd   %[w0], %[w1], [%[wp]], #8\n\t"                                                                  \
-    "ldrd   %[x0], %[x1], [%[xp], #hyb_pw_s]\n\t"                                                           \
-    "smlad  %[a00], %[x0], %[w0], %[a00]\n\t"                                                               \
-    "smlad  %[a01], %[x0], %[w1], %[a01]\n\t"                                                               \
-    "smlad  %[a10], %[x1], %[w0], %[a10]\n\t"                                                               \
-    "smlad  %[a11], %[x1], %[w1], %[a11]\n\t"                                                               \
-    "ldrd   %[x0], %[x1], [%[xp], #hyb_pw_s+8]\n\t"                                                         \
-    "smlad  %[a20], %[x0], %[w0], %[a20]\n\t"                                                               \
-    "smlad  %[a21], %[x0], %[w1], %[a21]\n\t"                                                               \
-    "smlad  %[a30], %[x1], %[w0], %[a30]\n\t"                                                               \
-    "smlad  %[a31], %[x1], %[w1], %[a31]\n\t"                                                               \
-    ".set hyb_pw_s, hyb_pw_s + 16\n\t"
-#define HYB_DSP_PW_MACS_AT                                                                                  \
-    HYB_DSP_PW_FIRST_("") ".set hyb_pw_s, 16\n\t.rept %c[n1]\n\t" HYB_DSP_PW_STEP_AT ".endr\n\t"
+#define HYB_DSP_PW_MACS_AT HYB_DSP_PW_FIRST_("") HYB_DSP_TILE_STEPS_AT
 
 /* A channel's requantization in the narrow pointwise group: with a
  * uniform shift `ush` (mult, round' in w0, x1) SMMLA and the SSAT's shift,

@@ -93,6 +93,39 @@ HYB_DSP_INLINE uint32_t hyb_dsp_pack4(int32_t a, int32_t b, int32_t c, int32_t d
     return r;
 }
 
+/* The 4x2 tiles' asm (operands a00..a31, xp, wp, w0, w1, x0, x1; the
+ * widened weights two words a step, four column words a step). The first
+ * step starts from the biases in a00, a01, pixels 2 and 3 first so that no
+ * moves are needed; inc: the input pointer's post-increment ("" for none). */
+#define HYB_DSP_TILE_STEP0(inc)                                                                             \
+    "ldrd   %[w0], %[w1], [%[wp]], #8\n\t"                                                                  \
+    "ldrd   %[x0], %[x1], [%[xp], #8]\n\t"                                                                  \
+    "smlad  %[a20], %[x0], %[w0], %[a00]\n\t"                                                               \
+    "smlad  %[a21], %[x0], %[w1], %[a01]\n\t"                                                               \
+    "smlad  %[a30], %[x1], %[w0], %[a00]\n\t"                                                               \
+    "smlad  %[a31], %[x1], %[w1], %[a01]\n\t"                                                               \
+    "ldrd   %[x0], %[x1], [%[xp]]" inc "\n\t"                                                               \
+    "smlad  %[a10], %[x1], %[w0], %[a00]\n\t"                                                               \
+    "smlad  %[a11], %[x1], %[w1], %[a01]\n\t"                                                               \
+    "smlad  %[a00], %[x0], %[w0], %[a00]\n\t"                                                               \
+    "smlad  %[a01], %[x0], %[w1], %[a01]\n\t"
+/* The later %c[n1] steps with the input at immediate offsets from xp (no
+ * pointer updates, so no step back either). */
+#define HYB_DSP_TILE_STEPS_AT                                                                               \
+    ".set hyb_step_s, 16\n\t.rept %c[n1]\n\t"                                                              \
+    "ldrd   %[w0], %[w1], [%[wp]], #8\n\t"                                                                  \
+    "ldrd   %[x0], %[x1], [%[xp], #hyb_step_s]\n\t"                                                         \
+    "smlad  %[a00], %[x0], %[w0], %[a00]\n\t"                                                               \
+    "smlad  %[a01], %[x0], %[w1], %[a01]\n\t"                                                               \
+    "smlad  %[a10], %[x1], %[w0], %[a10]\n\t"                                                               \
+    "smlad  %[a11], %[x1], %[w1], %[a11]\n\t"                                                               \
+    "ldrd   %[x0], %[x1], [%[xp], #hyb_step_s+8]\n\t"                                                       \
+    "smlad  %[a20], %[x0], %[w0], %[a20]\n\t"                                                               \
+    "smlad  %[a21], %[x0], %[w1], %[a21]\n\t"                                                               \
+    "smlad  %[a30], %[x1], %[w0], %[a30]\n\t"                                                               \
+    "smlad  %[a31], %[x1], %[w1], %[a31]\n\t"                                                               \
+    ".set hyb_step_s, hyb_step_s + 16\n\t.endr\n\t"
+
 HYB_DSP_INLINE int32_t hyb_dsp_load32(const int8_t *p) {
     int32_t v;
     __builtin_memcpy(&v, p, 4);
