@@ -682,6 +682,9 @@ HYB_DSP_INLINE void hyb_dsp_conv_pw_s8(const int8_t *in, int8_t *out, const int3
     const int steps = in_c / 2;
     int8_t *tmp = (int8_t *)(col + 4 * steps);
     const int32_t *w_end = hyb_dsp_widen_pw(wide, w, out_c / 2, steps, ush);
+    /* col in a register of its own: the conversion's stores pair up as STRDs
+     * (gcc would otherwise address col from a far base, beyond STRD's reach). */
+    __asm__("" : "+r"(col));
     int p0 = 0;
     /* Full groups apart, so that their conversion unrolls. */
     for (; p0 + 4 <= npix; p0 += 4) {
