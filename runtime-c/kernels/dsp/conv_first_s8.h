@@ -206,14 +206,14 @@ HYB_DSP_INLINE void hyb_dsp_first_col(int32_t *col, int8_t *buf, const int8_t *i
         "bge    1b\n\t"                                                                                        \
         ".endif\n\t" HYB_DSP_FIRST_OPERANDS)
 /* The same with the pairs unrolled (no loop control; the stores' offsets
- * step by 2 in hyb_first_k), for layers of at most HYB_DSP_FIRST_UNROLL_MAX outputs. */
+ * step by 2 in hyb_first_k), for layers of at most HYB_DSP_FIRST_UNROLL_MAX outputs
+ * and 16 steps (the copies HYB_DSP_REP4 and HYB_DSP_REP16 make). */
 #define HYB_DSP_FIRST_UNROLLED                                                                                 \
     __asm__ volatile(                                                                                          \
         ".set hyb_first_k, 0\n\t"                                                                              \
-        ".rept %c[pairs]\n\t" HYB_DSP_FIRST_PAIR(HYB_DSP_TILE_STEP0("") HYB_DSP_TILE_STEPS_AT)                 \
+        HYB_DSP_REP4("%c[pairs]", HYB_DSP_FIRST_PAIR(HYB_DSP_TILE_STEP0("") HYB_DSP_TILE_STEPS_AT(HYB_DSP_REP16))  \
         "strh   %[a00], [%[x0], #hyb_first_k]\n\t"                                                             \
-        ".set hyb_first_k, hyb_first_k + 2\n\t"                                                                \
-        ".endr\n\t" HYB_DSP_FIRST_OPERANDS)
+        ".set hyb_first_k, hyb_first_k + 2\n\t") HYB_DSP_FIRST_OPERANDS)
 #define HYB_DSP_FIRST_UNROLL_MAX 8
 
 /* The MACs alone, for the general requantization in C. */
@@ -254,7 +254,7 @@ HYB_DSP_INLINE void hyb_dsp_first_gemm(const int32_t *col, const int32_t *w, con
     if (HYB_DSP_FIRST_FAST(q, out_c)) {
         int8_t *o = out;
         x = col;
-        if (out_c <= HYB_DSP_FIRST_UNROLL_MAX)
+        if (out_c <= HYB_DSP_FIRST_UNROLL_MAX && steps <= 16)
             HYB_DSP_FIRST_UNROLLED;
         else
             HYB_DSP_FIRST_LOOP;

@@ -543,7 +543,7 @@ HYB_DSP_INLINE void hyb_dsp_conv_col_s8(const int8_t *in, int8_t *out, const int
  * mult, shift, round of either channel. */
 #define HYB_DSP_PW_FIRST_(inc) "ldrd   %[a00], %[a01], [%[wp]], #8\n\t" HYB_DSP_TILE_STEP0(inc)
 #define HYB_DSP_PW_FIRST HYB_DSP_PW_FIRST_(", #16")
-#define HYB_DSP_PW_MACS_AT HYB_DSP_PW_FIRST_("") HYB_DSP_TILE_STEPS_AT
+#define HYB_DSP_PW_MACS_AT HYB_DSP_PW_FIRST_("") HYB_DSP_TILE_STEPS_AT(HYB_DSP_REP8)
 
 /* A channel's requantization in the narrow pointwise group: with a
  * uniform shift `ush` (mult, round' in w0, x1) SMMLA and the SSAT's shift,
@@ -591,7 +591,7 @@ HYB_DSP_INLINE void hyb_dsp_conv_col_s8(const int8_t *in, int8_t *out, const int
     __asm__ volatile(                                                                                       \
         "strd   %[a00], %[a01], [sp, #-8]!\n\t"                                                             \
         ".set hyb_pw_k, 0\n\t"                                                                              \
-        "2:\n\t" HYB_DSP_PW_PAIR(HYB_DSP_PW_FIRST ".rept %c[n1]\n\t" HYB_DSP_STEP_WIDE("#8") ".endr\n\t"     \
+        "2:\n\t" HYB_DSP_PW_PAIR(HYB_DSP_PW_FIRST HYB_DSP_REP8("%c[n1]", HYB_DSP_STEP_WIDE("#8"))              \
                                 "sub    %[xp], %[xp], #%c[back]\n\t")                                         \
         ".if %c[ush]\n\tldrd   %[x0], %[x1], [sp]\n\t.else\n\tldr    %[x0], [sp]\n\t.endif\n\t"            \
         HYB_DSP_PW_PUT_123                                                                                  \
@@ -602,16 +602,16 @@ HYB_DSP_INLINE void hyb_dsp_conv_col_s8(const int8_t *in, int8_t *out, const int
         "add    sp, sp, #8\n\t" HYB_DSP_PW_OPERANDS)
 
 /* The same with the pairs unrolled (no loop control; the stores' offsets
- * step by 2 in hyb_pw_k), for layers of at most HYB_DSP_PW_UNROLL_MAX outputs. */
+ * step by 2 in hyb_pw_k), for layers of at most HYB_DSP_PW_UNROLL_MAX outputs
+ * (the copies HYB_DSP_REP16 makes). */
 #define HYB_DSP_PW_GROUP_UNROLLED                                                                           \
     __asm__ volatile(                                                                                       \
         "str    %[a00], [sp, #-8]!\n\t"                                                                     \
         ".set hyb_pw_k, 0\n\t"                                                                              \
-        ".rept %c[pairs]\n\t" HYB_DSP_PW_PAIR(HYB_DSP_PW_MACS_AT)                                          \
+        HYB_DSP_REP16("%c[pairs]", HYB_DSP_PW_PAIR(HYB_DSP_PW_MACS_AT)                                       \
         "ldr    %[x0], [sp]\n\t" HYB_DSP_PW_PUT_123                                                         \
         "strh   %[a00], [%[x0], #hyb_pw_k]\n\t"                                                             \
-        ".set hyb_pw_k, hyb_pw_k + 2\n\t"                                                                   \
-        ".endr\n\t"                                                                                         \
+        ".set hyb_pw_k, hyb_pw_k + 2\n\t")                                                                  \
         "add    sp, sp, #8\n\t" HYB_DSP_PW_OPERANDS)
 #define HYB_DSP_PW_UNROLL_MAX 32
 
@@ -620,7 +620,7 @@ HYB_DSP_INLINE void hyb_dsp_pw_group(const int32_t *col, const int32_t *ws, cons
                                      int out_c, int steps, int relu, int ush) {
     int32_t r0 = (int32_t)out, r1 = (int32_t)w_end, r2 = (int32_t)col, r3 = (int32_t)ws;
     int32_t t0, t1, t2, t3, t4, t5, t6, t7, t8, t9;
-    if (out_c <= HYB_DSP_PW_UNROLL_MAX)
+    if (out_c <= HYB_DSP_PW_UNROLL_MAX && steps <= 8)
         HYB_DSP_PW_GROUP_UNROLLED;
     else
         HYB_DSP_PW_GROUP;

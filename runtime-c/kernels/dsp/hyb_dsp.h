@@ -109,10 +109,22 @@ HYB_DSP_INLINE uint32_t hyb_dsp_pack4(int32_t a, int32_t b, int32_t c, int32_t d
     "smlad  %[a11], %[x1], %[w1], %[a01]\n\t"                                                               \
     "smlad  %[a00], %[x0], %[w0], %[a00]\n\t"                                                               \
     "smlad  %[a01], %[x0], %[w1], %[a01]\n\t"
-/* The later %c[n1] steps with the input at immediate offsets from xp (no
- * pointer updates, so no step back either). */
-#define HYB_DSP_TILE_STEPS_AT                                                                               \
-    ".set hyb_step_s, 16\n\t.rept %c[n1]\n\t"                                                              \
+/* Copies of an asm fragment x, those from the n-th on (n an assembler
+ * expression) assembled to nothing. Not .rept: gcc sizes an asm by its
+ * lines, and must know how long it is to keep literal pools in reach. */
+#define HYB_DSP_REP_IF(i, n, x) ".if " #i " < " n "\n\t" x ".endif\n\t"
+#define HYB_DSP_REP4(n, x) HYB_DSP_REP_IF(0, n, x) HYB_DSP_REP_IF(1, n, x) HYB_DSP_REP_IF(2, n, x) HYB_DSP_REP_IF(3, n, x)
+#define HYB_DSP_REP8(n, x)                                                                                  \
+    HYB_DSP_REP4(n, x) HYB_DSP_REP_IF(4, n, x) HYB_DSP_REP_IF(5, n, x) HYB_DSP_REP_IF(6, n, x) HYB_DSP_REP_IF(7, n, x)
+#define HYB_DSP_REP16(n, x)                                                                                 \
+    HYB_DSP_REP8(n, x) HYB_DSP_REP_IF(8, n, x) HYB_DSP_REP_IF(9, n, x) HYB_DSP_REP_IF(10, n, x)            \
+        HYB_DSP_REP_IF(11, n, x) HYB_DSP_REP_IF(12, n, x) HYB_DSP_REP_IF(13, n, x) HYB_DSP_REP_IF(14, n, x)  \
+            HYB_DSP_REP_IF(15, n, x)
+
+/* The later %c[n1] steps (REP: copies enough for them) with the input at
+ * immediate offsets from xp (no pointer updates, so no step back either). */
+#define HYB_DSP_TILE_STEPS_AT(REP) ".set hyb_step_s, 16\n\t" REP("%c[n1]", HYB_DSP_TILE_STEP_AT)
+#define HYB_DSP_TILE_STEP_AT                                                                                \
     "ldrd   %[w0], %[w1], [%[wp]], #8\n\t"                                                                  \
     "ldrd   %[x0], %[x1], [%[xp], #hyb_step_s]\n\t"                                                         \
     "smlad  %[a00], %[x0], %[w0], %[a00]\n\t"                                                               \
@@ -124,7 +136,7 @@ HYB_DSP_INLINE uint32_t hyb_dsp_pack4(int32_t a, int32_t b, int32_t c, int32_t d
     "smlad  %[a21], %[x0], %[w1], %[a21]\n\t"                                                               \
     "smlad  %[a30], %[x1], %[w0], %[a30]\n\t"                                                               \
     "smlad  %[a31], %[x1], %[w1], %[a31]\n\t"                                                               \
-    ".set hyb_step_s, hyb_step_s + 16\n\t.endr\n\t"
+    ".set hyb_step_s, hyb_step_s + 16\n\t"
 
 HYB_DSP_INLINE int32_t hyb_dsp_load32(const int8_t *p) {
     int32_t v;
