@@ -52,6 +52,8 @@ CONVS = [
     # Narrow pointwise layers of more than 32 outputs: the group's pair loop (not unrolled).
     ("c8pw_wide", 8, 9, 8, 40, 1, 1, 1, (0, 0, 0, 0), 1),
     ("c12pw_wide_relu", 12, 7, 9, 36, 1, 1, 1, (0, 0, 0, 0), 1, "relu"),
+    ("c32pw_n3", 32, 7, 9, 20, 1, 1, 1, (0, 0, 0, 0), 1),
+    ("c24pw_relu_n1", 24, 9, 9, 34, 1, 1, 1, (0, 0, 0, 0), 1, "relu"),
 ]
 
 # Pointwise layers whose weights leave channels dead: name, in_c, h, w, out_c, live outputs, live inputs

@@ -535,7 +535,7 @@ HYB_DSP_INLINE void hyb_dsp_conv_col_s8(const int8_t *in, int8_t *out, const int
     }
 }
 
-/* Narrow pointwise layers (1x1, stride 1, in_c <= 16): with 2 to 8 steps a
+/* Narrow pointwise layers (1x1, stride 1, in_c <= 32): with 2 to 16 steps a
  * pair, the per-pair overhead of hyb_dsp_rows_group weighs, so the whole
  * MAC run is unrolled (no control word), the first step starts from the
  * biases (no copies) and the input pointer steps back by a constant. Its
@@ -591,7 +591,7 @@ HYB_DSP_INLINE void hyb_dsp_conv_col_s8(const int8_t *in, int8_t *out, const int
     __asm__ volatile(                                                                                       \
         "strd   %[a00], %[a01], [sp, #-8]!\n\t"                                                             \
         ".set hyb_pw_k, 0\n\t"                                                                              \
-        "2:\n\t" HYB_DSP_PW_PAIR(HYB_DSP_PW_FIRST HYB_DSP_REP8("%c[n1]", HYB_DSP_STEP_WIDE("#8"))              \
+        "2:\n\t" HYB_DSP_PW_PAIR(HYB_DSP_PW_FIRST HYB_DSP_REP16("%c[n1]", HYB_DSP_STEP_WIDE("#8"))             \
                                 "sub    %[xp], %[xp], #%c[back]\n\t")                                         \
         ".if %c[ush]\n\tldrd   %[x0], %[x1], [sp]\n\t.else\n\tldr    %[x0], [sp]\n\t.endif\n\t"            \
         HYB_DSP_PW_PUT_123                                                                                  \
@@ -672,7 +672,7 @@ HYB_DSP_INLINE void hyb_dsp_pw_in(int32_t *col, const int8_t *src, int n, int in
         for (int j = 0; j < in_c / 4; j++) hyb_dsp_expand(col + p + 8 * j, 4, hyb_dsp_load32(src + 4 * j));
 }
 
-/* Pointwise conv (stride 1, no padding) with in_c 4, 8, 12 or 16 and the
+/* Pointwise conv (stride 1, no padding) with in_c a multiple of 4 up to 32 and the
  * usual output side, weights widened into `wide`: hyb_dsp_conv_col_s8's
  * structure with hyb_dsp_pw_group. Each group's inputs are all in col
  * before its outputs are written (in place safe). */

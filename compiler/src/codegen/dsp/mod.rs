@@ -280,12 +280,13 @@ fn conv_col(l: &str, c: &ConvParams, w: &[i8], chans: &[String]) -> Emitted {
 }
 
 /// The narrow pointwise kernel (hyb_dsp_conv_pw_s8) for 1x1 layers with
-/// in_c <= 16, stride 1, no padding and enough pixels to widen the weights.
+/// in_c <= 32 (its asm repeats at most 16 steps), stride 1, no padding and
+/// enough pixels to widen the weights.
 fn conv_pw(l: &str, c: &ConvParams, w: &[i8], chans: &[String], conv_bias: &[i32]) -> Option<Emitted> {
     let [_, _, in_c] = c.in_hwc;
     let [out_h, out_w, out_c] = c.out_hwc;
     let plain = c.kernel == [1, 1] && c.stride == [1, 1] && c.pad_top == 0 && c.pad_left == 0;
-    if !plain || in_c > 16 || c.in_hwc[..2] != c.out_hwc[..2] {
+    if !plain || in_c > 32 || c.in_hwc[..2] != c.out_hwc[..2] {
         return None;
     }
     let steps = in_c / 2;
