@@ -45,6 +45,15 @@ CONVS = [
     ("c4pw_n1", 4, 9, 9, 6, 1, 1, 1, (0, 0, 0, 0), 1),
     ("c12pw_n3", 12, 9, 11, 10, 1, 1, 1, (0, 0, 0, 0), 1),
     ("c16pw_n2", 16, 11, 6, 8, 1, 1, 1, (0, 0, 0, 0), 1),
+    # ReLU (output zero point -128): the uniform shift of the first-layer and narrow pointwise kernels.
+    ("c3s2_relu", 3, 15, 15, 8, 3, 3, 2, (0, 0, 1, 1), 1, "relu"),
+    ("c8pw_relu", 8, 9, 7, 16, 1, 1, 1, (0, 0, 0, 0), 1, "relu"),
+    ("c16pw_relu", 16, 8, 9, 6, 1, 1, 1, (0, 0, 0, 0), 1, "relu"),
+    # Narrow pointwise layers of more than 32 outputs: the group's pair loop (not unrolled).
+    ("c8pw_wide", 8, 9, 8, 40, 1, 1, 1, (0, 0, 0, 0), 1),
+    ("c12pw_wide_relu", 12, 7, 9, 36, 1, 1, 1, (0, 0, 0, 0), 1, "relu"),
+    ("c32pw_n3", 32, 7, 9, 20, 1, 1, 1, (0, 0, 0, 0), 1),
+    ("c24pw_relu_n1", 24, 9, 9, 34, 1, 1, 1, (0, 0, 0, 0), 1, "relu"),
 ]
 
 # Pointwise layers whose weights leave channels dead: name, in_c, h, w, out_c, live outputs, live inputs
@@ -79,6 +88,8 @@ def conv_model(name, ic, h, w, oc, kh, kw, s, pad, d, act=None):
     conv = helper.make_node("Conv", ["xt", "W", "B"], ["c" if act else "yt"], strides=[sh, sw], pads=list(pad),
                             dilations=[d, d], kernel_shape=[kh, kw])
     body, inits = [conv], [wt, b]
+    if act == "relu":
+        body.append(helper.make_node("Relu", ["c"], ["yt"]))
     if act == "relu6":
         inits += [numpy_helper.from_array(np.array(v, np.float32), n) for n, v in (("lo", 0.0), ("hi", 6.0))]
         body.append(helper.make_node("Clip", ["c", "lo", "hi"], ["yt"]))

@@ -118,21 +118,7 @@ HYB_DSP_INLINE void hyb_dsp_first_col(int32_t *col, int8_t *buf, const int8_t *i
 }
 
 /* Steps of the 4x2 tile: channels c, c+1 (w0, w1: int16 pairs) against
- * pixels 0..3. The first starts from the biases in a00, a01 (pixels 2, 3
- * one at a time, so pixel 0 waits in x0): no moves. */
-#define HYB_DSP_FIRST_STEP0                                                                                            \
-    "ldrd   %[w0], %[w1], [%[wp]], #8\n\t"                                                                             \
-    "ldrd   %[x0], %[x1], [%[xp]], #8\n\t"                                                                             \
-    "smlad  %[a10], %[x1], %[w0], %[a00]\n\t"                                                                          \
-    "smlad  %[a11], %[x1], %[w1], %[a01]\n\t"                                                                          \
-    "ldr    %[x1], [%[xp]], #4\n\t"                                                                                    \
-    "smlad  %[a20], %[x1], %[w0], %[a00]\n\t"                                                                          \
-    "smlad  %[a21], %[x1], %[w1], %[a01]\n\t"                                                                          \
-    "ldr    %[x1], [%[xp]], #4\n\t"                                                                                    \
-    "smlad  %[a30], %[x1], %[w0], %[a00]\n\t"                                                                          \
-    "smlad  %[a31], %[x1], %[w1], %[a01]\n\t"                                                                          \
-    "smlad  %[a00], %[x0], %[w0], %[a00]\n\t"                                                                          \
-    "smlad  %[a01], %[x0], %[w1], %[a01]\n\t"
+ * pixels 0..3; the first is HYB_DSP_TILE_STEP0 (hyb_dsp.h). */
 #define HYB_DSP_FIRST_STEPS(count)                                                                                     \
     ".rept " count "\n\t"                                                                                              \
     "ldrd   %[w0], %[w1], [%[wp]], #8\n\t"                                                                             \
@@ -149,50 +135,86 @@ HYB_DSP_INLINE void hyb_dsp_first_col(int32_t *col, int8_t *buf, const int8_t *i
     ".endr\n\t"
 
 /* hyb_dsp_requant_x2 and SSAT of one accumulator, the channel's mult,
- * shift, round in w0, w1, x0 (the full int8 range, no channel shift 0). */
+ * shift, round in w0, w1, x0 (the full int8 range, no channel shift 0).
+ * With `relu` (see relu_floor in layout.rs) the sign term is skipped; with
+ * a uniform shift `ush` (mult, round' in w0, x0) it is the SSAT's. */
 #define HYB_DSP_FIRST_REQ(a)                                                                                           \
+    ".if %c[ush]\n\t"                                                                                                  \
+    "smmla  %[" a "], %[" a "], %[w0], %[x0]\n\t"                                                                      \
+    "ssat   %[" a "], #8, %[" a "], asr #%c[ush]\n\t"                                                                  \
+    ".else\n\t"                                                                                                        \
+    ".if %c[relu]\n\t"                                                                                                 \
+    "smmlar %[" a "], %[" a "], %[w0], %[x0]\n\t"                                                                      \
+    ".else\n\t"                                                                                                        \
     "add    %[x1], %[x0], %[" a "], asr #31\n\t"                                                                       \
     "smmlar %[" a "], %[" a "], %[w0], %[x1]\n\t"                                                                      \
+    ".endif\n\t"                                                                                                       \
     "asr    %[" a "], %[" a "], %[w1]\n\t"                                                                             \
-    "ssat   %[" a "], #8, %[" a "]\n\t"
+    "ssat   %[" a "], #8, %[" a "]\n\t"                                                                                \
+    ".endif\n\t"
+
+/* A channel's requantization constants from the stream. */
+#define HYB_DSP_FIRST_CONSTS                                                                                           \
+    ".if %c[ush]\n\t"                                                                                                  \
+    "ldrd   %[w0], %[x0], [%[wp]], #8\n\t"                                                                             \
+    ".else\n\t"                                                                                                        \
+    "ldr    %[w0], [%[wp]], #4\n\t"                                                                                    \
+    "ldrd   %[w1], %[x0], [%[wp]], #8\n\t"                                                                             \
+    ".endif\n\t"
 
 /* One channel pair of the tile, looped over all pairs in one assembly block
  * (the 4x2 tile needs all 14 allocatable registers: 8 accumulators, 2
  * pointers, 4 operands): accumulators from the biases, the MACs, both
  * channels requantized, each pixel's two results packed and stored as one
  * halfword at out + p*out_c. The biases and requantization constants come
- * in the weight stream (hyb_dsp_first_widen); the output pointer and the
- * loop end wait in memory. */
+ * in the weight stream (hyb_dsp_first_widen), whose last shift word has
+ * bit 31 set (ASR reads only its low byte) to end the loop (with `ush`, no
+ * shift words: the stream's end); the output pointer waits in memory. */
+#define HYB_DSP_FIRST_PAIR(macs)                                                                               \
+    "ldrd   %[a00], %[a01], [%[wp]], #8\n\t" macs HYB_DSP_FIRST_CONSTS                                           \
+    HYB_DSP_FIRST_REQ("a00") HYB_DSP_FIRST_REQ("a10") HYB_DSP_FIRST_REQ("a20") HYB_DSP_FIRST_REQ("a30")        \
+    HYB_DSP_FIRST_CONSTS                                                                                       \
+    HYB_DSP_FIRST_REQ("a01") HYB_DSP_FIRST_REQ("a11") HYB_DSP_FIRST_REQ("a21") HYB_DSP_FIRST_REQ("a31")        \
+    "bfi    %[a00], %[a01], #8, #8\n\t"                                                                        \
+    "bfi    %[a10], %[a11], #8, #8\n\t"                                                                        \
+    "bfi    %[a20], %[a21], #8, #8\n\t"                                                                        \
+    "bfi    %[a30], %[a31], #8, #8\n\t"                                                                        \
+    "ldr    %[x0], %[outm]\n\t"                                                                                \
+    "strh   %[a10], [%[x0], #hyb_first_k+%c[o1]]\n\t"                                                          \
+    "strh   %[a20], [%[x0], #hyb_first_k+%c[o2]]\n\t"                                                          \
+    "strh   %[a30], [%[x0], #hyb_first_k+%c[o3]]\n\t"
+#define HYB_DSP_FIRST_OPERANDS                                                                                 \
+    : [a00] "=&r"(a00), [a01] "=&r"(a01), [a10] "=&r"(a10), [a11] "=&r"(a11), [a20] "=&r"(a20),                \
+      [a21] "=&r"(a21), [a30] "=&r"(a30), [a31] "=&r"(a31), [xp] "+r"(x), [wp] "+r"(w), [w0] "=&r"(t0),        \
+      [w1] "=&r"(t1), [x0] "=&r"(t2), [x1] "=&r"(t3), [outm] "+m"(o)                                           \
+    : [n1] "i"(steps - 1), [back] "i"(16 * steps), [o1] "i"(out_c), [o2] "i"(2 * out_c),                      \
+      [o3] "i"(3 * out_c), [relu] "i"(relu), [ush] "i"(ush), [endm] "m"(w_end), [pairs] "i"(out_c / 2)         \
+    : "cc", "memory"
 #define HYB_DSP_FIRST_LOOP                                                                                     \
     __asm__ volatile(                                                                                          \
-        "1:\n\t"                                                                                               \
-        "ldrd   %[a00], %[a01], [%[wp]], #8\n\t"                                                               \
-        "ldr    %[xp], %[colm]\n\t" HYB_DSP_FIRST_STEP0 HYB_DSP_FIRST_STEPS("%c[n1]")                          \
-        "ldr    %[w0], [%[wp]], #4\n\t"                                                                        \
-        "ldrd   %[w1], %[x0], [%[wp]], #8\n\t"                                                                 \
-        HYB_DSP_FIRST_REQ("a00") HYB_DSP_FIRST_REQ("a10") HYB_DSP_FIRST_REQ("a20") HYB_DSP_FIRST_REQ("a30")    \
-        "ldr    %[w0], [%[wp]], #4\n\t"                                                                        \
-        "ldrd   %[w1], %[x0], [%[wp]], #8\n\t"                                                                 \
-        HYB_DSP_FIRST_REQ("a01") HYB_DSP_FIRST_REQ("a11") HYB_DSP_FIRST_REQ("a21") HYB_DSP_FIRST_REQ("a31")    \
-        "bfi    %[a00], %[a01], #8, #8\n\t"                                                                    \
-        "bfi    %[a10], %[a11], #8, #8\n\t"                                                                    \
-        "bfi    %[a20], %[a21], #8, #8\n\t"                                                                    \
-        "bfi    %[a30], %[a31], #8, #8\n\t"                                                                    \
-        "ldr    %[xp], %[outm]\n\t"                                                                            \
-        "strh   %[a10], [%[xp], #%c[o1]]\n\t"                                                                  \
-        "strh   %[a20], [%[xp], #%c[o2]]\n\t"                                                                  \
-        "strh   %[a30], [%[xp], #%c[o3]]\n\t"                                                                  \
-        "strh   %[a00], [%[xp]], #2\n\t"                                                                       \
-        "str    %[xp], %[outm]\n\t"                                                                            \
-        "ldr    %[w0], %[endm]\n\t"                                                                            \
-        "cmp    %[xp], %[w0]\n\t"                                                                              \
+        ".set hyb_first_k, 0\n\t"                                                                              \
+        "1:\n\t" HYB_DSP_FIRST_PAIR(HYB_DSP_TILE_STEP0(", #16") HYB_DSP_FIRST_STEPS("%c[n1]"))                         \
+        "strh   %[a00], [%[x0]], #2\n\t"                                                                       \
+        "str    %[x0], %[outm]\n\t"                                                                            \
+        "sub    %[xp], %[xp], #%c[back]\n\t"                                                                   \
+        ".if %c[ush]\n\t"                                                                                       \
+        "ldr    %[w1], %[endm]\n\t"                                                                            \
+        "cmp    %[wp], %[w1]\n\t"                                                                              \
         "bne    1b\n\t"                                                                                        \
-        : [a00] "=&r"(a00), [a01] "=&r"(a01), [a10] "=&r"(a10), [a11] "=&r"(a11), [a20] "=&r"(a20),            \
-          [a21] "=&r"(a21), [a30] "=&r"(a30), [a31] "=&r"(a31), [xp] "=&r"(x), [wp] "+r"(w), [w0] "=&r"(t0),   \
-          [w1] "=&r"(t1), [x0] "=&r"(t2), [x1] "=&r"(t3), [outm] "+m"(o)                                       \
-        : [n1] "i"(steps - 1), [colm] "m"(col), [endm] "m"(end), [o1] "i"(out_c), [o2] "i"(2 * out_c),        \
-          [o3] "i"(3 * out_c)                                                                                  \
-        : "cc", "memory")
+        ".else\n\t"                                                                                             \
+        "cmp    %[w1], #0\n\t"                                                                                 \
+        "bge    1b\n\t"                                                                                        \
+        ".endif\n\t" HYB_DSP_FIRST_OPERANDS)
+/* The same with the pairs unrolled (no loop control; the stores' offsets
+ * step by 2 in hyb_first_k), for layers of at most HYB_DSP_FIRST_UNROLL_MAX outputs
+ * and 16 steps (the copies HYB_DSP_REP4 and HYB_DSP_REP16 make). */
+#define HYB_DSP_FIRST_UNROLLED                                                                                 \
+    __asm__ volatile(                                                                                          \
+        ".set hyb_first_k, 0\n\t"                                                                              \
+        HYB_DSP_REP4("%c[pairs]", HYB_DSP_FIRST_PAIR(HYB_DSP_TILE_STEP0("") HYB_DSP_TILE_STEPS_AT(HYB_DSP_REP16))  \
+        "strh   %[a00], [%[x0], #hyb_first_k]\n\t"                                                             \
+        ".set hyb_first_k, hyb_first_k + 2\n\t") HYB_DSP_FIRST_OPERANDS)
+#define HYB_DSP_FIRST_UNROLL_MAX 8
 
 /* The MACs alone, for the general requantization in C. */
 #define HYB_DSP_FIRST_ASM(body)                                                                                        \
@@ -220,15 +242,22 @@ HYB_DSP_INLINE void hyb_dsp_first_store(int8_t *o, int out_c, int32_t a0, int32_
  * so the tap loop is unrolled whole (no loop overhead per channel pair).
  * All four windows are already in col, so in place the order of the stores
  * does not matter. */
-HYB_DSP_INLINE void hyb_dsp_first_gemm(const int32_t *col, const int32_t *w, const hyb_dsp_chan *ch, int8_t *out,
-                                       int steps, int out_c, hyb_dsp_outq q) {
+/* The common case (full int8 range, no shift 0, paired channels): the tile
+ * loops and requantizes in assembly (and may take a uniform shift). */
+#define HYB_DSP_FIRST_FAST(q, out_c) (!(q).shift0 && (q).lo == -128 && (q).hi == 127 && (out_c) % 2 == 0)
+
+HYB_DSP_INLINE void hyb_dsp_first_gemm(const int32_t *col, const int32_t *w, const int32_t *w_end,
+                                       const hyb_dsp_chan *ch, int8_t *out, int steps, int out_c, hyb_dsp_outq q,
+                                       int relu, int ush) {
     int32_t a00, a01, a10, a11, a20, a21, a30, a31, t0, t1, t2, t3;
     const int32_t *x;
-    /* The common case (full int8 range, no shift 0, paired channels) loops and requantizes in assembly. */
-    if (!q.shift0 && q.lo == -128 && q.hi == 127 && out_c % 2 == 0) {
+    if (HYB_DSP_FIRST_FAST(q, out_c)) {
         int8_t *o = out;
-        const int8_t *const end = out + out_c;
-        HYB_DSP_FIRST_LOOP;
+        x = col;
+        if (out_c <= HYB_DSP_FIRST_UNROLL_MAX && steps <= 16)
+            HYB_DSP_FIRST_UNROLLED;
+        else
+            HYB_DSP_FIRST_LOOP;
         return;
     }
     for (int c = 0; c < out_c; c += 2) {
@@ -248,20 +277,30 @@ HYB_DSP_INLINE void hyb_dsp_first_gemm(const int32_t *col, const int32_t *w, con
 /* Widens the int8 weight words (conv_s8.h's layout) into int16 pairs,
  * doubled so the accumulator is 2*acc: per channel pair, the two biases,
  * per step channel c's word then channel c+1's, then both channels' mult,
- * shift, round (the order the tile reads them in). Once a layer, into RAM,
- * which also reads faster than flash. */
-HYB_DSP_INLINE void hyb_dsp_first_widen(int32_t *wx, const int32_t *w, const hyb_dsp_chan *ch, int out_c,
-                                        int steps) {
+ * shift, round (the order the tile reads them in; the last shift flagged,
+ * see HYB_DSP_FIRST_LOOP), or with `ush` mult and round' (see
+ * hyb_dsp_round_ush). Once a layer, into RAM, which also reads faster than
+ * flash. Returns the stream's end. */
+HYB_DSP_INLINE int32_t *hyb_dsp_first_widen(int32_t *wx, const int32_t *w, const hyb_dsp_chan *ch, int out_c,
+                                            int steps, int ush) {
     for (int c = 0; c < out_c; c += 2, ch += 2) {
-        *wx++ = ch[0].bias;
-        *wx++ = ch[1].bias;
+        const int j0 = ush ? ush - ch[0].shift : 0, j1 = ush ? ush - ch[1].shift : 0;
+        *wx++ = (int32_t)((uint32_t)ch[0].bias << j0);
+        *wx++ = (int32_t)((uint32_t)ch[1].bias << j1);
         for (int i = 0; i < steps; i++, w++, wx += 2) {
-            const int32_t lo = __sxtb16(*w), hi = hyb_sxtb16_ror8(*w);
-            wx[0] = __sadd16(lo, lo);
-            wx[1] = __sadd16(hi, hi);
+            wx[0] = hyb_dsp_pair_pow2(__sxtb16(*w), 1 + j0);
+            wx[1] = hyb_dsp_pair_pow2(hyb_sxtb16_ror8(*w), 1 + j1);
         }
-        for (int j = 0; j < 2; j++) *wx++ = ch[j].mult, *wx++ = ch[j].shift, *wx++ = ch[j].round;
+        for (int j = 0; j < 2; j++) {
+            *wx++ = ch[j].mult;
+            if (ush)
+                *wx++ = hyb_dsp_round_ush(ch[j].round, ush - ch[j].shift);
+            else
+                *wx++ = ch[j].shift, *wx++ = ch[j].round;
+        }
     }
+    if (!ush) wx[-2] |= INT32_MIN;
+    return wx;
 }
 
 /* w: int8 weight words (out_c rounded up to even); ch: doubled biases.
@@ -273,14 +312,16 @@ HYB_DSP_INLINE void hyb_dsp_first_widen(int32_t *wx, const int32_t *w, const hyb
 HYB_DSP_INLINE void hyb_dsp_conv_first_s8(const int8_t *in, int8_t *out, const int32_t *w, const hyb_dsp_chan *ch,
                                           int32_t *col, int in_h, int in_w, int in_c, int out_h, int out_w,
                                           int out_c, int k_h, int k_w, int s_h, int s_w, int d_h, int d_w,
-                                          int pad_t, int pad_l, int32_t in_zp, int ph, int pw, hyb_dsp_outq q) {
+                                          int pad_t, int pad_l, int32_t in_zp, int ph, int pw, hyb_dsp_outq q,
+                                          int relu, int ush) {
     const int R = k_w * in_c;
     const int steps = 2 * (k_h * (R / 4) + (k_h * (R % 4) + 3) / 4);
     int8_t *buf = (int8_t *)(col + 4 * steps);
     int8_t *pin = buf + ((R + 4 + k_h * (R % 4) + 4 + 3) & ~3);
     int8_t *tmp = pin + ((ph * pw * in_c + 3) & ~3);
     int32_t *wx = (int32_t *)(tmp + (out_h * out_w % 4 ? 4 * out_c : 0));
-    hyb_dsp_first_widen(wx, w, ch, out_c, steps);
+    if (!HYB_DSP_FIRST_FAST(q, out_c)) ush = 0;
+    const int32_t *const w_end = hyb_dsp_first_widen(wx, w, ch, out_c, steps, ush);
     w = wx;
     if (ph) hyb_dsp_first_pad(pin, in, in_h, in_w, in_c, ph, pw, pad_t, pad_l, in_zp);
     const int npix = out_h * out_w;
@@ -326,7 +367,7 @@ HYB_DSP_INLINE void hyb_dsp_conv_first_s8(const int8_t *in, int8_t *out, const i
         }
         /* A short last tile runs whole on stale columns into tmp; its pixels are copied out. */
         const int short_tile = npix % 4 != 0 && n < 4;
-        hyb_dsp_first_gemm(col, w, ch, short_tile ? tmp : out + p0 * out_c, steps, out_c, q);
+        hyb_dsp_first_gemm(col, w, w_end, ch, short_tile ? tmp : out + p0 * out_c, steps, out_c, q, relu, ush);
         if (short_tile) __builtin_memcpy(out + p0 * out_c, tmp, n * out_c);
     }
 }

@@ -553,75 +553,121 @@ HYB_DSP_INLINE void hyb_dsp_conv_col_s8(const int8_t *in, int8_t *out, const int
     }
 }
 
-/* Narrow pointwise layers (1x1, stride 1, in_c <= 16): with 2 to 8 steps a
+/* Narrow pointwise layers (1x1, stride 1, in_c <= 32): with 2 to 16 steps a
  * pair, the per-pair overhead of hyb_dsp_rows_group weighs, so the whole
  * MAC run is unrolled (no control word), the first step starts from the
  * biases (no copies) and the input pointer steps back by a constant. Its
  * widened stream per pair: the two doubled biases, two words a step, then
  * mult, shift, round of either channel. */
-#define HYB_DSP_PW_FIRST                                                                                    \
-    "ldrd   %[a00], %[a01], [%[wp]], #8\n\t"                                                                \
-    "ldrd   %[w0], %[w1], [%[wp]], #8\n\t"                                                                  \
-    "ldrd   %[x0], %[x1], [%[xp], #8]\n\t"                                                                  \
-    "smlad  %[a20], %[x0], %[w0], %[a00]\n\t"                                                               \
-    "smlad  %[a21], %[x0], %[w1], %[a01]\n\t"                                                               \
-    "smlad  %[a30], %[x1], %[w0], %[a00]\n\t"                                                               \
-    "smlad  %[a31], %[x1], %[w1], %[a01]\n\t"                                                               \
-    "ldrd   %[x0], %[x1], [%[xp]], #16\n\t"                                                                 \
-    "smlad  %[a10], %[x1], %[w0], %[a00]\n\t"                                                               \
-    "smlad  %[a11], %[x1], %[w1], %[a01]\n\t"                                                               \
-    "smlad  %[a00], %[x0], %[w0], %[a00]\n\t"                                                               \
-    "smlad  %[a01], %[x0], %[w1], %[a01]\n\t"
+#define HYB_DSP_PW_FIRST_(inc) "ldrd   %[a00], %[a01], [%[wp]], #8\n\t" HYB_DSP_TILE_STEP0(inc)
+#define HYB_DSP_PW_FIRST HYB_DSP_PW_FIRST_(", #16")
+#define HYB_DSP_PW_MACS_AT HYB_DSP_PW_FIRST_("") HYB_DSP_TILE_STEPS_AT(HYB_DSP_REP8)
 
-#define HYB_DSP_PW_GROUP(body)                                                                              \
+/* A channel's requantization in the narrow pointwise group: with a
+ * uniform shift `ush` (mult, round' in w0, x1) SMMLA and the SSAT's shift,
+ * else HYB_DSP_RQ_X2 (its sign term skipped with `relu`). */
+#define HYB_DSP_PW_RQ(a)                                                                                    \
+    ".if %c[ush]\n\t"                                                                                       \
+    "smmla  %[" a "], %[" a "], %[w0], %[x1]\n\t"                                                           \
+    "ssat   %[" a "], #8, %[" a "], asr #%c[ush]\n\t"                                                       \
+    ".elseif %c[relu]\n\t" HYB_DSP_RQ_X2_RELU(a) ".else\n\t" HYB_DSP_RQ_X2(a) ".endif\n\t"
+#define HYB_DSP_PW_CONSTS                                                                                   \
+    ".if %c[ush]\n\t"                                                                                       \
+    "ldrd   %[w0], %[x1], [%[wp]], #8\n\t"                                                                  \
+    ".else\n\t"                                                                                             \
+    "ldrd   %[w0], %[w1], [%[wp]], #8\n\t"                                                                  \
+    "ldr    %[x1], [%[wp]], #4\n\t"                                                                         \
+    ".endif\n\t"
+
+/* One pair of the narrow pointwise group: the MACs (leaving the input
+ * pointer at col), both channels requantized. */
+#define HYB_DSP_PW_PAIR(macs)                                                                               \
+    macs HYB_DSP_PW_CONSTS HYB_DSP_PW_RQ("a00") HYB_DSP_PW_RQ("a10") HYB_DSP_PW_RQ("a20") HYB_DSP_PW_RQ("a30")     \
+    HYB_DSP_PW_CONSTS HYB_DSP_PW_RQ("a01") HYB_DSP_PW_RQ("a11") HYB_DSP_PW_RQ("a21") HYB_DSP_PW_RQ("a31")
+
+/* Pixels 1..3 of the pair as halfwords at x0 + hyb_pw_k + out_c * P. */
+#define HYB_DSP_PW_PUT_123                                                                                  \
+    "bfi    %[a10], %[a11], #8, #8\n\t"                                                                     \
+    "strh   %[a10], [%[x0], #hyb_pw_k+%c[o1]]\n\t"                                                          \
+    "bfi    %[a20], %[a21], #8, #8\n\t"                                                                     \
+    "strh   %[a20], [%[x0], #hyb_pw_k+%c[o2]]\n\t"                                                          \
+    "bfi    %[a30], %[a31], #8, #8\n\t"                                                                     \
+    "strh   %[a30], [%[x0], #hyb_pw_k+%c[o3]]\n\t"                                                          \
+    "bfi    %[a00], %[a01], #8, #8\n\t"
+
+#define HYB_DSP_PW_OPERANDS                                                                                 \
+    : HYB_DSP_GROUP_REGS                                                                                    \
+    : [back] "n"(16 * steps), [o1] "n"(out_c), [o2] "n"(2 * out_c), [o3] "n"(3 * out_c), [relu] "n"(relu),   \
+      [ush] "n"(ush), [pairs] "n"(out_c / 2), [n1] "n"(steps - 1)                                           \
+    : "cc", "memory"
+
+/* The group's pair loop ends on the last pair's second shift word, which
+ * hyb_dsp_widen_pw flags with bit 31 (ASR reads only its low byte), or with
+ * `ush` at the stream's end (a01 brings it, then waits with the output
+ * pointer on the stack). */
+#define HYB_DSP_PW_GROUP                                                                                    \
     __asm__ volatile(                                                                                       \
         "strd   %[a00], %[a01], [sp, #-8]!\n\t"                                                             \
-        "2:\n\t" HYB_DSP_PW_FIRST body                                                                     \
-        "sub    %[xp], %[xp], #%c[back]\n\t"                                                                \
-        HYB_DSP_RQ_PAIR(HYB_DSP_RQ_X2)                                                                      \
-        "ldrd   %[x0], %[x1], [sp]\n\t"                                                                     \
-        HYB_DSP_PUT_123                                                                                     \
-        "bfi    %[a00], %[a01], #8, #8\n\t"                                                                 \
+        ".set hyb_pw_k, 0\n\t"                                                                              \
+        "2:\n\t" HYB_DSP_PW_PAIR(HYB_DSP_PW_FIRST HYB_DSP_REP16("%c[n1]", HYB_DSP_STEP_WIDE("#8"))             \
+                                "sub    %[xp], %[xp], #%c[back]\n\t")                                         \
+        ".if %c[ush]\n\tldrd   %[x0], %[x1], [sp]\n\t.else\n\tldr    %[x0], [sp]\n\t.endif\n\t"            \
+        HYB_DSP_PW_PUT_123                                                                                  \
         "strh   %[a00], [%[x0]], #2\n\t"                                                                    \
         "str    %[x0], [sp]\n\t"                                                                            \
-        "cmp    %[wp], %[x1]\n\t"                                                                           \
-        "bne    2b\n\t"                                                                                     \
-        "add    sp, sp, #8\n\t"                                                                             \
-        : HYB_DSP_GROUP_REGS                                                                                \
-        : [back] "n"(16 * steps), [o1] "n"(out_c), [o2] "n"(2 * out_c), [o3] "n"(3 * out_c)                 \
-        : "cc", "memory")
+        ".if %c[ush]\n\tcmp    %[wp], %[x1]\n\tbne    2b\n\t"                                              \
+        ".else\n\tcmp    %[w1], #0\n\tbge    2b\n\t.endif\n\t"                                            \
+        "add    sp, sp, #8\n\t" HYB_DSP_PW_OPERANDS)
 
-/* All channel pairs of four pixels from col with the widened stream ws. */
+/* The same with the pairs unrolled (no loop control; the stores' offsets
+ * step by 2 in hyb_pw_k), for layers of at most HYB_DSP_PW_UNROLL_MAX outputs
+ * (the copies HYB_DSP_REP16 makes). */
+#define HYB_DSP_PW_GROUP_UNROLLED                                                                           \
+    __asm__ volatile(                                                                                       \
+        "str    %[a00], [sp, #-8]!\n\t"                                                                     \
+        ".set hyb_pw_k, 0\n\t"                                                                              \
+        HYB_DSP_REP16("%c[pairs]", HYB_DSP_PW_PAIR(HYB_DSP_PW_MACS_AT)                                       \
+        "ldr    %[x0], [sp]\n\t" HYB_DSP_PW_PUT_123                                                         \
+        "strh   %[a00], [%[x0], #hyb_pw_k]\n\t"                                                             \
+        ".set hyb_pw_k, hyb_pw_k + 2\n\t")                                                                  \
+        "add    sp, sp, #8\n\t" HYB_DSP_PW_OPERANDS)
+#define HYB_DSP_PW_UNROLL_MAX 32
+
+/* All channel pairs of four pixels from col with the widened stream ws (ending at w_end). */
 HYB_DSP_INLINE void hyb_dsp_pw_group(const int32_t *col, const int32_t *ws, const int32_t *w_end, int8_t *out,
-                                     int out_c, int steps) {
+                                     int out_c, int steps, int relu, int ush) {
     int32_t r0 = (int32_t)out, r1 = (int32_t)w_end, r2 = (int32_t)col, r3 = (int32_t)ws;
     int32_t t0, t1, t2, t3, t4, t5, t6, t7, t8, t9;
-#define S HYB_DSP_STEP_WIDE("#8")
-    if (steps == 2)
-        HYB_DSP_PW_GROUP(S);
-    else if (steps == 4)
-        HYB_DSP_PW_GROUP(S S S);
-    else if (steps == 6)
-        HYB_DSP_PW_GROUP(S S S S S);
+    if (out_c <= HYB_DSP_PW_UNROLL_MAX && steps <= 8)
+        HYB_DSP_PW_GROUP_UNROLLED;
     else
-        HYB_DSP_PW_GROUP(S S S S S S S);
-#undef S
+        HYB_DSP_PW_GROUP;
 }
 
 /* The row kernels' stream of a 1x1 layer (one chunk of `steps`) widened
- * into dst without its control word (see hyb_dsp_widen). */
-HYB_DSP_INLINE void hyb_dsp_widen_pw(int32_t *dst, const int32_t *w, int pairs, int steps) {
-    for (int p = 0; p < pairs; p++) {
-        *dst++ = (int32_t)(2u * (uint32_t)*w++);
-        *dst++ = (int32_t)(2u * (uint32_t)*w++);
-        for (int j = 0; j < steps; j++, w++, dst += 2) {
-            const int32_t lo = __sxtb16(*w), hi = hyb_sxtb16_ror8(*w);
-            dst[0] = __sadd16(lo, lo);
-            dst[1] = __sadd16(hi, hi);
+ * into dst without its control word (see hyb_dsp_widen), the last shift
+ * flagged for HYB_DSP_PW_GROUP; with `ush` each channel scaled by 2^j
+ * more and its constants mult, round' (see hyb_dsp_round_ush). Returns
+ * the stream's end. */
+HYB_DSP_INLINE int32_t *hyb_dsp_widen_pw(int32_t *dst, const int32_t *w, int pairs, int steps, int ush) {
+    for (int p = 0; p < pairs; p++, w += 2 + steps + 7) {
+        const int32_t *k = w + 2 + steps + 1;
+        const int j0 = ush ? ush - k[1] : 0, j1 = ush ? ush - k[4] : 0;
+        *dst++ = (int32_t)((uint32_t)w[0] << (1 + j0));
+        *dst++ = (int32_t)((uint32_t)w[1] << (1 + j1));
+        for (int j = 0; j < steps; j++, dst += 2) {
+            dst[0] = hyb_dsp_pair_pow2(__sxtb16(w[2 + j]), 1 + j0);
+            dst[1] = hyb_dsp_pair_pow2(hyb_sxtb16_ror8(w[2 + j]), 1 + j1);
         }
-        w++;
-        for (int k = 0; k < 6; k++) *dst++ = *w++;
+        if (ush) {
+            *dst++ = k[0], *dst++ = hyb_dsp_round_ush(k[2], j0);
+            *dst++ = k[3], *dst++ = hyb_dsp_round_ush(k[5], j1);
+        } else {
+            for (int i = 0; i < 6; i++) *dst++ = k[i];
+        }
     }
+    if (!ush) dst[-2] |= INT32_MIN;
+    return dst;
 }
 
 /* n consecutive pixels of in_c channels into col (4 words a step). */
@@ -644,21 +690,24 @@ HYB_DSP_INLINE void hyb_dsp_pw_in(int32_t *col, const int8_t *src, int n, int in
         for (int j = 0; j < in_c / 4; j++) hyb_dsp_expand(col + p + 8 * j, 4, hyb_dsp_load32(src + 4 * j));
 }
 
-/* Pointwise conv (stride 1, no padding) with in_c 4, 8, 12 or 16 and the
+/* Pointwise conv (stride 1, no padding) with in_c a multiple of 4 up to 32 and the
  * usual output side, weights widened into `wide`: hyb_dsp_conv_col_s8's
  * structure with hyb_dsp_pw_group. Each group's inputs are all in col
  * before its outputs are written (in place safe). */
 HYB_DSP_INLINE void hyb_dsp_conv_pw_s8(const int8_t *in, int8_t *out, const int32_t *w, const hyb_dsp_chan *ch,
-                                       int32_t *col, int npix, int in_c, int out_c, int32_t *wide) {
+                                       int32_t *col, int npix, int in_c, int out_c, int32_t *wide, int relu,
+                                       int ush) {
     const int steps = in_c / 2;
     int8_t *tmp = (int8_t *)(col + 4 * steps);
-    const int32_t *w_end = wide + out_c / 2 * (8 + 2 * steps);
-    hyb_dsp_widen_pw(wide, w, out_c / 2, steps);
+    const int32_t *w_end = hyb_dsp_widen_pw(wide, w, out_c / 2, steps, ush);
+    /* col in a register of its own: the conversion's stores pair up as STRDs
+     * (gcc would otherwise address col from a far base, beyond STRD's reach). */
+    __asm__("" : "+r"(col));
     int p0 = 0;
     /* Full groups apart, so that their conversion unrolls. */
     for (; p0 + 4 <= npix; p0 += 4) {
         hyb_dsp_pw_in(col, in + p0 * in_c, 4, in_c);
-        hyb_dsp_pw_group(col, wide, w_end, out + p0 * out_c, out_c, steps);
+        hyb_dsp_pw_group(col, wide, w_end, out + p0 * out_c, out_c, steps, relu, ush);
     }
     const int n = npix - p0;
     int8_t *o = out + p0 * out_c;
@@ -666,7 +715,7 @@ HYB_DSP_INLINE void hyb_dsp_conv_pw_s8(const int8_t *in, int8_t *out, const int3
     if (n == 1) {
         hyb_dsp_stream_1x2(col, w, o, 1, out_c, steps);
     } else if (n > 1) {
-        hyb_dsp_pw_group(col, wide, w_end, tmp, out_c, steps);
+        hyb_dsp_pw_group(col, wide, w_end, tmp, out_c, steps, relu, ush);
         for (int i = 0; i < n * out_c; i++) o[i] = tmp[i];
     }
 }

@@ -93,6 +93,51 @@ HYB_DSP_INLINE uint32_t hyb_dsp_pack4(int32_t a, int32_t b, int32_t c, int32_t d
     return r;
 }
 
+/* The 4x2 tiles' asm (operands a00..a31, xp, wp, w0, w1, x0, x1; the
+ * widened weights two words a step, four column words a step). The first
+ * step starts from the biases in a00, a01, pixels 2 and 3 first so that no
+ * moves are needed; inc: the input pointer's post-increment ("" for none). */
+#define HYB_DSP_TILE_STEP0(inc)                                                                             \
+    "ldrd   %[w0], %[w1], [%[wp]], #8\n\t"                                                                  \
+    "ldrd   %[x0], %[x1], [%[xp], #8]\n\t"                                                                  \
+    "smlad  %[a20], %[x0], %[w0], %[a00]\n\t"                                                               \
+    "smlad  %[a21], %[x0], %[w1], %[a01]\n\t"                                                               \
+    "smlad  %[a30], %[x1], %[w0], %[a00]\n\t"                                                               \
+    "smlad  %[a31], %[x1], %[w1], %[a01]\n\t"                                                               \
+    "ldrd   %[x0], %[x1], [%[xp]]" inc "\n\t"                                                               \
+    "smlad  %[a10], %[x1], %[w0], %[a00]\n\t"                                                               \
+    "smlad  %[a11], %[x1], %[w1], %[a01]\n\t"                                                               \
+    "smlad  %[a00], %[x0], %[w0], %[a00]\n\t"                                                               \
+    "smlad  %[a01], %[x0], %[w1], %[a01]\n\t"
+/* Copies of an asm fragment x, those from the n-th on (n an assembler
+ * expression) assembled to nothing. Not .rept: gcc sizes an asm by its
+ * lines, and must know how long it is to keep literal pools in reach. */
+#define HYB_DSP_REP_IF(i, n, x) ".if " #i " < " n "\n\t" x ".endif\n\t"
+#define HYB_DSP_REP4(n, x) HYB_DSP_REP_IF(0, n, x) HYB_DSP_REP_IF(1, n, x) HYB_DSP_REP_IF(2, n, x) HYB_DSP_REP_IF(3, n, x)
+#define HYB_DSP_REP8(n, x)                                                                                  \
+    HYB_DSP_REP4(n, x) HYB_DSP_REP_IF(4, n, x) HYB_DSP_REP_IF(5, n, x) HYB_DSP_REP_IF(6, n, x) HYB_DSP_REP_IF(7, n, x)
+#define HYB_DSP_REP16(n, x)                                                                                 \
+    HYB_DSP_REP8(n, x) HYB_DSP_REP_IF(8, n, x) HYB_DSP_REP_IF(9, n, x) HYB_DSP_REP_IF(10, n, x)            \
+        HYB_DSP_REP_IF(11, n, x) HYB_DSP_REP_IF(12, n, x) HYB_DSP_REP_IF(13, n, x) HYB_DSP_REP_IF(14, n, x)  \
+            HYB_DSP_REP_IF(15, n, x)
+
+/* The later %c[n1] steps (REP: copies enough for them) with the input at
+ * immediate offsets from xp (no pointer updates, so no step back either). */
+#define HYB_DSP_TILE_STEPS_AT(REP) ".set hyb_step_s, 16\n\t" REP("%c[n1]", HYB_DSP_TILE_STEP_AT)
+#define HYB_DSP_TILE_STEP_AT                                                                                \
+    "ldrd   %[w0], %[w1], [%[wp]], #8\n\t"                                                                  \
+    "ldrd   %[x0], %[x1], [%[xp], #hyb_step_s]\n\t"                                                         \
+    "smlad  %[a00], %[x0], %[w0], %[a00]\n\t"                                                               \
+    "smlad  %[a01], %[x0], %[w1], %[a01]\n\t"                                                               \
+    "smlad  %[a10], %[x1], %[w0], %[a10]\n\t"                                                               \
+    "smlad  %[a11], %[x1], %[w1], %[a11]\n\t"                                                               \
+    "ldrd   %[x0], %[x1], [%[xp], #hyb_step_s+8]\n\t"                                                       \
+    "smlad  %[a20], %[x0], %[w0], %[a20]\n\t"                                                               \
+    "smlad  %[a21], %[x0], %[w1], %[a21]\n\t"                                                               \
+    "smlad  %[a30], %[x1], %[w0], %[a30]\n\t"                                                               \
+    "smlad  %[a31], %[x1], %[w1], %[a31]\n\t"                                                               \
+    ".set hyb_step_s, hyb_step_s + 16\n\t"
+
 HYB_DSP_INLINE int32_t hyb_dsp_load32(const int8_t *p) {
     int32_t v;
     __builtin_memcpy(&v, p, 4);
@@ -100,5 +145,19 @@ HYB_DSP_INLINE int32_t hyb_dsp_load32(const int8_t *p) {
 }
 
 HYB_DSP_INLINE void hyb_dsp_store32(int8_t *p, uint32_t v) { __builtin_memcpy(p, &v, 4); }
+
+/* An int16 pair times 2^n (the compiler checked that it fits). */
+HYB_DSP_INLINE int32_t hyb_dsp_pair_pow2(int32_t v, int n) {
+    const uint32_t lo = (uint32_t)(int32_t)(int16_t)v << n, hi = (uint32_t)(v >> 16) << n;
+    return (int32_t)((lo & 0xffffu) | hi << 16);
+}
+
+/* With one right shift `ush` for all channels (uniform_shift in layout.rs),
+ * a channel of right shift r scales its weights and bias by 2^j more, j =
+ * ush - r >= 1, and requantizes as smmla(acc2 * 2^j, mult, round') >> ush
+ * with this round'. */
+HYB_DSP_INLINE int32_t hyb_dsp_round_ush(int32_t round, int j) {
+    return (int32_t)((uint32_t)round << j) + (1 << (j - 1));
+}
 
 #endif

@@ -193,6 +193,19 @@ pub fn relu_floor(act_min: i32, output_offset: i32) -> bool {
     act_min >= output_offset
 }
 
+/// One right shift R for all channels of a `relu_floor` layer, so that the
+/// kernels take it as an immediate of the SSAT. The reference result is
+/// floor((2acc*m + 2^31 + round*2^32) / 2^(32+r)) (the shortcut's two floors
+/// merge), so with j = R - r >= 1 it is smmla(2acc*2^j, m, round') >> R,
+/// round' = round*2^j + 2^(j-1): exact when 2acc*2^j fits in int32 and the
+/// int8 weights times 2^(1+j) in int16 (j <= 7); |round'| < 2^31 for R <= 23.
+/// `chans`: each channel's accumulator bound and right shift r >= 1.
+pub fn uniform_shift(chans: &[(i64, i32)]) -> Option<i32> {
+    let r = chans.iter().map(|c| c.1).max()? + 1;
+    let fits = |&(bound, s): &(i64, i32)| s >= 1 && (1..=7).contains(&(r - s)) && bound << (1 + r - s) < 1i64 << 31;
+    (r <= 23 && chans.iter().all(fits)).then_some(r)
+}
+
 /// One input of an Add as the kernel's lookup table: for each int8 value
 /// (indexed by its byte), twice MultiplyByQuantizedMultiplierSmallerThanOneExp
 /// of (value + offset) << left_shift, exactly as the reference computes it.
@@ -336,6 +349,30 @@ mod tests {
         assert!(!dw3x3_offsets_fit(1, 8, 1024 * 4, 4));
         assert_eq!((dw3x3_pw(5, 5, 1, 1), dw3x3_pw(6, 6, 1, 1), dw3x3_pw(6, 5, 1, 1), dw3x3_pw(12, 6, 2, 0)), (6, 8, 8, 14));
         assert!(relu_floor(-128, -128) && relu_floor(0, -3) && !relu_floor(-128, -100));
+    }
+
+    #[test]
+    fn uniform_shift_is_exact() {
+        use crate::quant::fixedpoint::multiply_by_quantized_multiplier as mbqm;
+        let chans = [(1179182713, 7), (1673859857, 8), (2002280840, 9), (1493832051, 10)];
+        let bound = 1 << 17;
+        let r = uniform_shift(&chans.map(|(_, s)| (bound, s))).unwrap();
+        assert_eq!(r, 11);
+        for (m, s) in chans {
+            let (j, zp) = (r - s, -128i64);
+            let round = (1i64 << (s - 1)) + (zp << s);
+            let round2 = (round << j) + (1 << (j - 1));
+            for acc in (-bound..=bound).step_by(37).chain([-1, 0, 1, bound]) {
+                let want = (mbqm(acc as i32, m, -s) as i64 + zp).clamp(-128, 127);
+                let a = (2 * acc) << j;
+                let got = (((a * m as i64) + (round2 << 32)) >> 32 >> r).clamp(-128, 127);
+                assert_eq!(got, want, "acc {acc} m {m} r {s}");
+            }
+        }
+        // 2acc * 2^j must fit, and j stays within 1..=7.
+        assert_eq!(uniform_shift(&[(1 << 26, 7), (1, 10)]), None);
+        assert_eq!(uniform_shift(&[(1, 2), (1, 10)]), None);
+        assert_eq!(uniform_shift(&[(1 << 20, 5), (1 << 20, 6)]), Some(7));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::quant::fixedpoint::multiply_by_quantized_multiplier;
 use layout::{
     acc_bound, add_affine_shift, add_table, chan, chan_fields, constant_chan, dw3x3_band, dw3x3_offsets_fit, dw3x3_pw,
     dw3x3_weights, first_order, first_weights, folded_bias, gemm_weights, live_block, live_channels, quad_weights, relu_floor,
-    requant_exact, rows_weights, with_constants, words,
+    requant_exact, rows_weights, uniform_shift, with_constants, words,
 };
 
 /// Headers of runtime-c/kernels/dsp a DSP project carries (in runtime/dsp/).
@@ -218,7 +218,7 @@ fn conv2d(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
     let (chans, shift0) = channels(1, out_c, 2, row, &conv.bias, c.input_offset, c.output_offset, |oc| (c.multiplier[oc], c.shift[oc]))?;
     let usual_out = c.act_min == -128 && c.act_max == 127 && !shift0 && out_c % 2 == 0 && 3 * out_c < 4096;
     if in_c % 4 == 0 && usual_out {
-        return Some(conv_rows(l, c, w, &chans).or_else(|| conv_pw(l, c, w, &chans)).unwrap_or_else(|| conv_col(l, c, w, &chans)));
+        return Some(conv_rows(l, c, w, &chans).or_else(|| conv_pw(l, c, w, &chans, &conv.bias)).unwrap_or_else(|| conv_col(l, c, w, &chans)));
     }
     let data = int32_array(&format!("{l}_weights"), &words(&gemm_weights(w, out_c, k))) + &chan_array(&format!("{l}_chan"), &chans);
     let (patch, scratch) = gemm_scratch(k, 4);
@@ -330,12 +330,13 @@ fn conv_col(l: &str, c: &ConvParams, w: &[i8], chans: &[String]) -> Emitted {
 }
 
 /// The narrow pointwise kernel (hyb_dsp_conv_pw_s8) for 1x1 layers with
-/// in_c <= 16, stride 1, no padding and enough pixels to widen the weights.
-fn conv_pw(l: &str, c: &ConvParams, w: &[i8], chans: &[String]) -> Option<Emitted> {
+/// in_c <= 32 (its asm repeats at most 16 steps), stride 1, no padding and
+/// enough pixels to widen the weights.
+fn conv_pw(l: &str, c: &ConvParams, w: &[i8], chans: &[String], conv_bias: &[i32]) -> Option<Emitted> {
     let [_, _, in_c] = c.in_hwc;
     let [out_h, out_w, out_c] = c.out_hwc;
     let plain = c.kernel == [1, 1] && c.stride == [1, 1] && c.pad_top == 0 && c.pad_left == 0;
-    if !plain || in_c > 16 || c.in_hwc[..2] != c.out_hwc[..2] {
+    if !plain || in_c > 32 || c.in_hwc[..2] != c.out_hwc[..2] {
         return None;
     }
     let steps = in_c / 2;
@@ -343,7 +344,10 @@ fn conv_pw(l: &str, c: &ConvParams, w: &[i8], chans: &[String]) -> Option<Emitte
     let (Some(wide), scratch) = widened(2 * in_c + out_c, out_h * out_w, out_c, steps, steps) else {
         return None;
     };
-    let args = format!("{SCRATCH}, {}, {in_c}, {out_c}, {SCRATCH} + {wide}", out_h * out_w);
+    let relu = relu_floor(c.act_min, c.output_offset) as i32;
+    let row = |oc: usize| Box::new(w[oc * in_c..(oc + 1) * in_c].iter().copied()) as Box<dyn Iterator<Item = i8>>;
+    let ush = layer_ush(c, out_c, row, &conv_bias);
+    let args = format!("{SCRATCH}, {}, {in_c}, {out_c}, {SCRATCH} + {wide}, {relu}, {ush}", out_h * out_w);
     Some((data, "hyb_dsp_conv_pw_s8", args, scratch))
 }
 
@@ -396,6 +400,22 @@ fn conv_pw_live(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
     Some((int32_array(&format!("{l}_weights"), &data), "hyb_dsp_conv_pw_live_s8", args, (2 * n_in + n_out).max(1)))
 }
 
+/// The kernels' `ush` argument: one right shift for all channels
+/// (`uniform_shift`) of a `relu_floor` layer with the usual output side, or 0.
+/// Channel c's weights are `row(c)`; dead channels take constant_chan's record.
+fn layer_ush<'w>(c: &ConvParams, out: usize, row: impl Fn(usize) -> Box<dyn Iterator<Item = i8> + 'w>, bias: &[i32]) -> i32 {
+    if !relu_floor(c.act_min, c.output_offset) || c.act_min != -128 || c.act_max != 127 {
+        return 0;
+    }
+    let chans: Vec<(i64, i32)> = (0..out)
+        .map(|o| match row(o).map(|v| (v as i64).abs()).sum::<i64>() {
+            0 => ((4 * multiply_by_quantized_multiplier(bias[o], c.multiplier[o], c.shift[o]).clamp(-1 << 20, 1 << 20) as i64).abs(), 1),
+            abs => (acc_bound(bias[o], abs, c.input_offset), -c.shift[o]),
+        })
+        .collect();
+    uniform_shift(&chans).unwrap_or(0)
+}
+
 /// Largest zero-point padded input copy the first-layer kernel makes.
 const FIRST_PAD_MAX_BYTES: usize = 8 * 1024;
 
@@ -426,10 +446,12 @@ fn conv_first(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
     let pw = span(out_w, c.stride[1], c.kernel[1], c.dilation[1]).max(c.pad_left + in_w);
     let padded = (c.pad_top + c.pad_left > 0 || ph > in_h || pw > in_w) && c.dilation[1] == 1 && ph * pw * in_c <= FIRST_PAD_MAX_BYTES;
     let (ph, pw) = if padded { (ph, pw) } else { (0, 0) };
+    let relu = relu_floor(c.act_min, c.output_offset);
+    let ush = if shift0 || out_c % 2 != 0 { 0 } else { layer_ush(c, out_c, row, &conv.bias) };
     let args = format!(
-        "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {out_c}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {ph}, {pw}, {}",
+        "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {out_c}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {ph}, {pw}, {}, {}, {ush}",
         c.kernel[0], c.kernel[1], c.stride[0], c.stride[1], c.dilation[0], c.dilation[1], c.pad_top, c.pad_left,
-        -c.input_offset, outq(c.act_min, c.act_max, shift0)
+        -c.input_offset, outq(c.act_min, c.act_max, shift0), relu as i32
     );
     // The last, short tile's outputs go through 4 * out_c bytes of scratch;
     // the weights are widened into 2 words per channel pair and step, with
