@@ -103,6 +103,19 @@ fn firmware_over_budget_stops_the_compile_at_link() {
     assert!(!out.exists());
 }
 
+#[test]
+fn flash_check_counts_the_weights_the_dsp_build_stores() {
+    // MobileNetV1's weights are about 214 KiB, but the DSP kernels store none of its dead channels'.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("vww");
+    let args = ["compile", &fixture("vww_mbnv1_int8.onnx"), "--target", "cortex-m4", "-o", out.to_str().unwrap(), "--flash", "150KiB"];
+    let (code, _, stderr) = hybridc(&args);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = hybridc(&[&args[..4], &["--kernels", "portable", "-o", dir.path().join("p").to_str().unwrap(), "--flash", "150KiB"]].concat());
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("the weights need"), "{stderr}");
+}
+
 /// Compiles DS-CNN for Cortex-M4 with `code` injected at the start of main,
 /// then runs it; returns (exit status, stderr, whether an output was written).
 fn run_sabotaged(code: &str, timeout: &str) -> (i32, String, bool) {

@@ -14,7 +14,7 @@ mod project;
 
 pub use kernels::Kernels;
 pub use manifest::{IoInfo, LayerInfo, Manifest};
-pub use project::{dsp_kernels, write_project};
+pub use project::{dsp_kernels, dsp_skipped_weight_bytes, write_project};
 pub mod rust;
 
 /// What `compile` writes: the C project or the Rust crate (`--emit`).

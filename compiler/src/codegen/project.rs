@@ -204,20 +204,31 @@ fn constant_in(g: &Graph, params: &[Params], op: &Op) -> Vec<Option<i32>> {
     }
 }
 
-/// Per op, what its DSP kernel needs from the plan (scratch, whether it may
-/// run exactly in place), or None where the op keeps its portable kernel:
-/// what `plan::plan_with_kernels` takes.
-pub fn dsp_kernels(g: &Graph, params: &[Params]) -> Vec<Option<KernelNeeds>> {
+/// Each op's DSP layer without arena addresses (None: the portable kernel).
+fn dsp_layers(g: &Graph, params: &[Params]) -> Vec<Option<dsp::DspLayer>> {
     g.ops
         .iter()
         .zip(params)
         .enumerate()
         .map(|(i, (op, p))| {
             let constant_in = constant_in(g, params, op);
-            let io = dsp::Operands { input: "", second: "", output: "", constant_in: &constant_in };
-            dsp::layer(i, op, p, &io).map(|d| KernelNeeds { scratch: 4 * d.scratch_words, exact_in_place: d.exact_in_place })
+            dsp::layer(i, op, p, &dsp::Operands { input: "", second: "", output: "", constant_in: &constant_in })
         })
         .collect()
+}
+
+/// Per op, what its DSP kernel needs from the plan (scratch, whether it may
+/// run exactly in place), or None where the op keeps its portable kernel:
+/// what `plan::plan_with_kernels` takes.
+pub fn dsp_kernels(g: &Graph, params: &[Params]) -> Vec<Option<KernelNeeds>> {
+    dsp_layers(g, params).into_iter().map(|d| d.map(|d| KernelNeeds { scratch: 4 * d.scratch_words, exact_in_place: d.exact_in_place })).collect()
+}
+
+/// Weight bytes the DSP kernels do not store: a layer that skips dead
+/// channels skips a weight byte per MAC it skips at an output pixel.
+pub fn dsp_skipped_weight_bytes(g: &Graph, params: &[Params]) -> u64 {
+    let pixels = |t: usize| g.tensors[t].hwc()[..2].iter().product::<usize>().max(1) as u64;
+    dsp_layers(g, params).iter().zip(&g.ops).map(|(d, op)| d.as_ref().map_or(0, |d| d.skipped_macs / pixels(op.output))).sum()
 }
 
 /// Per-layer C; with `dsp`, layers a DSP kernel does exactly use it. Also
