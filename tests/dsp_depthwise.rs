@@ -37,13 +37,15 @@ fn case(g: &mut SplitMix, i: usize) -> Option<(String, usize, usize)> {
         return None;
     }
     let band = if r(0, 1) == 0 { out_h } else { [2, 4, 6][r(0, 2) as usize].min(out_h) };
-    let (in_off, zp) = (r(-127, 128), if r(0, 2) == 0 { -128 } else { r(-128, 127) });
+    let (in_off, zp) = (r(-127, 128), if r(0, 1) == 0 { -128 } else { r(-128, 127) });
     let (lo, hi) = match r(0, 3) {
         0 => (-128, 127),
         1 | 2 => (zp.max(-128), 127),
         _ => (zp.max(-128), (zp + r(1, 100)).min(127)),
     };
     let shift0 = r(0, 4) == 0;
+    // Shifts over a narrow window too, so that a layer-wide shift fits.
+    let (s_lo, s_hi) = if r(0, 1) == 0 { (1, 10) } else { let lo = r(1, 6); (lo, lo + r(0, 6)) };
     let mut w: Vec<i64> = (0..9 * c).map(|_| r(-127, 127)).collect();
     let dead = r(0, c as i64 - 1) as usize;
     if r(0, 5) == 0 {
@@ -51,16 +53,58 @@ fn case(g: &mut SplitMix, i: usize) -> Option<(String, usize, usize)> {
     }
     let bias: Vec<i64> = (0..c).map(|_| r(-20000, 20000)).collect();
     let mult: Vec<i64> = (0..c).map(|_| r(1 << 30, (1 << 31) - 1)).collect();
-    let shift: Vec<i64> = (0..c).map(|_| if shift0 && r(0, 1) == 0 { 0 } else { -r(1, 10) }).collect();
-    // Channel records as `channels` (mod.rs): doubled folded bias, or a constant for a dead channel.
+    let shift: Vec<i64> = (0..c).map(|_| if shift0 && r(0, 1) == 0 { 0 } else { -r(s_lo, s_hi) }).collect();
+    let relu = (lo >= zp) as i32;
+    let taps = |ch: usize| (0..9).map(|t| w[t * c + ch]).collect::<Vec<i64>>();
+    let constant = |ch: usize| hybridc::quant::fixedpoint::multiply_by_quantized_multiplier(bias[ch] as i32, mult[ch] as i32, shift[ch] as i32) as i64;
+    // Channel records as `dw3x3_uniform` (mod.rs): under a ReLU floor with the
+    // full range, a layer-wide shift S from the same order, the weights
+    // scaled by 2^k, k = 1 + S - s.
+    let bound = |ch: usize| bias[ch].abs() + (-128 + in_off).abs().max((127 + in_off).abs()) * taps(ch).iter().map(|v| v.abs()).sum::<i64>();
+    let uniform = |big_s: i64| -> Option<Vec<String>> {
+        let half_s = 1i64 << (big_s - 1);
+        (0..c)
+            .map(|ch| {
+                if taps(ch).iter().all(|&t| t == 0) {
+                    let v = constant(ch).clamp(-256, 256);
+                    return Some(format!("{{{},{},1,{}}}", v << (big_s + 2), 1i64 << 30, half_s + (zp << big_s)));
+                }
+                let s_ch = -shift[ch];
+                if s_ch >= big_s {
+                    return None;
+                }
+                let (d, b) = (big_s - s_ch, bound(ch));
+                let k = 1 + d;
+                let round = (1i64 << (d - 1)) + if s_ch > 0 { half_s } else { 0 } + (zp << big_s);
+                if k > 8 || b << k >= 1i64 << 31 || (b << d) + round.abs() + 1 >= 1i64 << 31 {
+                    return None;
+                }
+                let folded = (bias[ch] + in_off * taps(ch).iter().sum::<i64>()) << k;
+                Some(format!("{{{folded},{},{k},{round}}}", mult[ch]))
+            })
+            .collect()
+    };
+    let full = relu == 1 && (lo, hi) == (-128, 127);
+    let found = [10, 11, 9, 12, 8, 13, 7, 14, 6, 15, 5, 16, 4, 17, 3, 18, 2, 19, 1, 20]
+        .into_iter()
+        .filter(|_| full)
+        .find_map(|s| Some((s, uniform(s)?)));
+    // Else the records of `channels` (mod.rs): doubled folded bias, or a constant for a dead channel.
     let mut chans = Vec::new();
     let mut sh0 = false;
+    let big_s = found.as_ref().map_or(0, |f| f.0);
+    if let Some((_, recs)) = found {
+        chans = recs;
+    }
     for ch in 0..c {
-        let taps: Vec<i64> = (0..9).map(|t| w[t * c + ch]).collect();
+        if big_s > 0 {
+            break;
+        }
+        let taps = taps(ch);
         let rec = |b: i64, m: i64, rs: i64| format!("{{{b},{m},{rs},{}}}", if rs > 0 { 1 << (rs - 1) } else { 0 } + (zp << rs));
         if taps.iter().all(|&t| t == 0) {
-            let v = hybridc::quant::fixedpoint::multiply_by_quantized_multiplier(bias[ch] as i32, mult[ch] as i32, shift[ch] as i32);
-            chans.push(rec(8 * (v as i64).clamp(-1 << 20, 1 << 20), 1 << 30, 1));
+            let v = constant(ch);
+            chans.push(rec(8 * v.clamp(-1 << 20, 1 << 20), 1 << 30, 1));
             continue;
         }
         sh0 |= shift[ch] == 0;
@@ -80,10 +124,9 @@ fn case(g: &mut SplitMix, i: usize) -> Option<(String, usize, usize)> {
     let lag = if r(0, 1) == 0 { least } else { r(least as i64, n_in.max(least) as i64) as usize / 4 * 4 }.max(least);
     let input: Vec<i64> = (0..n_in).map(|_| r(-128, 127)).collect();
     let scratch = c * ((band - 1) * s + 3) * pw / 2 + 1;
-    let relu = (lo >= zp) as i32;
     let text = format!(
         "static __attribute__((noinline)) void dsp{i}(const int8_t *in, int8_t *out, const int32_t *w, const hyb_dsp_chan *ch) {{
-    hyb_dsp_depthwise3x3_s8(in, out, w, ch, scratch, {in_h}, {in_w}, {c}, {out_h}, {out_w}, {s}, {pad_t}, {pad_l}, {pw}, {band}, {}, (hyb_dsp_outq){{{lo}, {hi}, {}}}, {relu});
+    hyb_dsp_depthwise3x3_s8(in, out, w, ch, scratch, {in_h}, {in_w}, {c}, {out_h}, {out_w}, {s}, {pad_t}, {pad_l}, {pw}, {band}, {}, (hyb_dsp_outq){{{lo}, {hi}, {}}}, {relu}, {big_s});
 }}
 static int case{i}(void) {{
     static const int8_t wt[] = {{{}}}; static const int32_t b[] = {{{}}}, m[] = {{{}}}, sh[] = {{{}}}, dw[] = {{{}}};

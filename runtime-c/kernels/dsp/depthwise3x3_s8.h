@@ -186,15 +186,32 @@ typedef struct {
     "asr    %[" a "], %[" a "], %[x0]\n\t"                       \
     "ssat   %[" a "], #8, %[" a "]\n\t"                          \
     "strb   %[" a "], [%[x1], #" off "]\n\t"
+/* With a layer-wide shift S (> 0) the weights carry each channel's
+ * remaining scale, `round` is the whole rounding term and the shift rides
+ * on the saturation: SMMLA, then SSAT with ASR #S. */
+#define HYB_DW3_RQ2(a) "smmla  %[" a "], %[" a "], %[x0], %[x1]\n\t"
+#define HYB_DW3_ST2(a, off)                                      \
+    "ssat   %[" a "], #8, %[" a "], asr #%c[S]\n\t"              \
+    "strb   %[" a "], [%[x1], #" off "]\n\t"
 #define HYB_DW3_OUT(tmp)                                                              \
-    "ldrd   %[x0], %[x1], %[mq]\n\t" HYB_DW3_RQ1("a0", tmp)                           \
+    "ldrd   %[x0], %[x1], %[mq]\n\t"                                                  \
+    ".if %c[S]\n\t" HYB_DW3_RQ2("a0")                                                 \
+    ".if %c[w2]\n\t" HYB_DW3_RQ2("a1") ".endif\n\t"                                   \
+    ".if %c[h2]\n\t" HYB_DW3_RQ2("a2") ".if %c[w2]\n\t" HYB_DW3_RQ2("a3")              \
+    ".endif\n\t.endif\n\t"                                                            \
+    "ldr    %[x1], %[om]\n\t" HYB_DW3_ST2("a0", "%c[oo]")                              \
+    ".if %c[w2]\n\t" HYB_DW3_ST2("a1", "%c[oo]+%c[oc]") ".endif\n\t"                  \
+    ".if %c[h2]\n\t" HYB_DW3_ST2("a2", "%c[oo]+%c[or]")                               \
+    ".if %c[w2]\n\t" HYB_DW3_ST2("a3", "%c[oo]+%c[or]+%c[oc]") ".endif\n\t.endif\n\t"  \
+    ".else\n\t" HYB_DW3_RQ1("a0", tmp)                                                \
     ".if %c[w2]\n\t" HYB_DW3_RQ1("a1", tmp) ".endif\n\t"                              \
     ".if %c[h2]\n\t" HYB_DW3_RQ1("a2", tmp) ".if %c[w2]\n\t" HYB_DW3_RQ1("a3", tmp)   \
     ".endif\n\t.endif\n\t"                                                            \
     "ldrd   %[x0], %[x1], %[so]\n\t" HYB_DW3_ST1("a0", "%c[oo]")                      \
     ".if %c[w2]\n\t" HYB_DW3_ST1("a1", "%c[oo]+%c[oc]") ".endif\n\t"                  \
     ".if %c[h2]\n\t" HYB_DW3_ST1("a2", "%c[oo]+%c[or]")                               \
-    ".if %c[w2]\n\t" HYB_DW3_ST1("a3", "%c[oo]+%c[or]+%c[oc]") ".endif\n\t.endif\n\t"
+    ".if %c[w2]\n\t" HYB_DW3_ST1("a3", "%c[oo]+%c[or]+%c[oc]") ".endif\n\t.endif\n\t"  \
+    ".endif\n\t"
 
 /* Stride 1: kernel row with weights p, q into the left (and right) output
  * a, c, starting from `in` (the bias register or the accumulators). */
@@ -221,7 +238,7 @@ typedef struct {
 
 #define HYB_DW3_CONSTS                                                                                  \
     [mq] "m"(*(const int32_t(*)[2]) & qs->mult), [so] "m"(*(const int32_t(*)[2]) & qs->shift),        \
-        [bm] "m"(qs->bias), [oo] "i"(oo), [oc] "i"(ocol), [or] "i"(orow), [w2] "i"(w2), [h2] "i"(h2), \
+        [bm] "m"(qs->bias), [om] "m"(qs->o), [S] "i"(S), [oo] "i"(oo), [oc] "i"(ocol), [or] "i"(orow), [w2] "i"(w2), [h2] "i"(h2), \
         [relu] "i"(relu)
 
 /* One channel's doubled int16 weight pairs in tile order: stride 1 (p0, q0,
@@ -236,7 +253,7 @@ typedef struct {
  * at o + oo; r + k* are the window rows' words (r + k0 the top left). */
 HYB_DSP_INLINE void hyb_dsp_dw3_tile(const int32_t *r, hyb_dw3_w w, int32_t bias, const hyb_dw3_q *qs, int s,
                                      int k0, int k1, int k2, int k3, int k4, int oo, int orow, int ocol, int w2, int h2,
-                                     int relu) {
+                                     int relu, int S) {
     int32_t a0, a1, a2, a3, x0, x1, x2;
     /* The same registers for the weights and bias in every tile, so gcc
      * does not shuffle them between tiles and loops. The non-ReLU
@@ -278,7 +295,7 @@ HYB_DSP_INLINE void hyb_dsp_dw3_tile(const int32_t *r, hyb_dw3_w w, int32_t bias
 /* Output rows (two if h2) of one channel across the width: r is the plane
  * at the window's top row. Wide rows loop over groups of U tiles. */
 HYB_DSP_INLINE void hyb_dsp_dw3_rows(const int32_t *r, hyb_dw3_w w, int32_t bias, hyb_dw3_q *qs, int s,
-                                     int pw_words, int out_w, int orow, int ocol, int h2, int relu) {
+                                     int pw_words, int out_w, int orow, int ocol, int h2, int relu, int S) {
     enum { U = 4 };
     int8_t *const o = qs->o;
     const int main_cols = out_w > 2 * U + 1 ? out_w / (2 * U) * (2 * U) : 0;
@@ -288,7 +305,7 @@ HYB_DSP_INLINE void hyb_dsp_dw3_rows(const int32_t *r, hyb_dw3_w w, int32_t bias
         for (int u = 0; u < U; u++) {
             const int k = u * s;
             hyb_dsp_dw3_tile(rr, w, bias, qs, s, k, k + pw_words, k + 2 * pw_words, k + 3 * pw_words,
-                             k + 4 * pw_words, 2 * u * ocol, orow, ocol, 1, h2, relu);
+                             k + 4 * pw_words, 2 * u * ocol, orow, ocol, 1, h2, relu, S);
         }
     }
     rr = r + main_cols / 2 * s;
@@ -296,19 +313,34 @@ HYB_DSP_INLINE void hyb_dsp_dw3_rows(const int32_t *r, hyb_dw3_w w, int32_t bias
     for (int u = 0; main_cols + 2 * u < out_w; u++) {
         const int k = u * s;
         hyb_dsp_dw3_tile(rr, w, bias, qs, s, k, k + pw_words, k + 2 * pw_words, k + 3 * pw_words, k + 4 * pw_words,
-                         2 * u * ocol, orow, ocol, main_cols + 2 * u + 1 < out_w, h2, relu);
+                         2 * u * ocol, orow, ocol, main_cols + 2 * u + 1 < out_w, h2, relu, S);
     }
     qs->o = o;
 }
 
-/* One channel's hyb_dw3_w from its three weight words. */
-HYB_DSP_INLINE hyb_dw3_w hyb_dsp_dw3_weights(const int32_t *w, int s) {
+/* Both int16 halves of x times the bottom half of k (SMULBB, SMULTB, PKHBT). */
+HYB_DSP_INLINE int32_t hyb_dw3_scale(int32_t x, int32_t k) {
+    int32_t lo, hi;
+    __asm__("smulbb %0, %1, %2" : "=r"(lo) : "r"(x), "r"(k));
+    __asm__("smultb %0, %1, %2" : "=r"(hi) : "r"(x), "r"(k));
+    return hyb_pk_lo(lo, hi);
+}
+
+/* One channel's hyb_dw3_w from its three weight words, each int16 weight
+ * times 2^k (k = 1, doubled, without a layer-wide shift). */
+HYB_DSP_INLINE hyb_dw3_w hyb_dsp_dw3_weights(const int32_t *w, int s, int S, int32_t k) {
     hyb_dw3_w r;
+    const int32_t scale = 1 << k;
 #pragma GCC unroll 3
-    for (int k = 0; k < 3; k++) {
-        const int32_t a = __sxtb16(w[k]), b = hyb_sxtb16_ror8(w[k]);
-        r.v[2 * k] = __sadd16(a, a);
-        r.v[2 * k + 1] = __sadd16(b, b);
+    for (int j = 0; j < 3; j++) {
+        const int32_t a = __sxtb16(w[j]), b = hyb_sxtb16_ror8(w[j]);
+        if (S) {
+            r.v[2 * j] = hyb_dw3_scale(a, scale);
+            r.v[2 * j + 1] = hyb_dw3_scale(b, scale);
+        } else {
+            r.v[2 * j] = __sadd16(a, a);
+            r.v[2 * j + 1] = __sadd16(b, b);
+        }
     }
     if (s == 2) r.v[1] = hyb_pk_hi(r.v[1], r.v[3]);
     return r;
@@ -343,7 +375,7 @@ HYB_DSP_INLINE void hyb_dsp_dw3_band_c(const int32_t *plane, const int32_t *w, c
 HYB_DSP_INLINE void hyb_dsp_depthwise3x3_s8(const int8_t *in, int8_t *out, const int32_t *w, const hyb_dsp_chan *ch,
                                             int32_t *planes, int in_h, int in_w, int c_n, int out_h, int out_w, int s,
                                             int pad_t, int pad_l, int pw, int band, int32_t in_zp, hyb_dsp_outq q,
-                                            int relu) {
+                                            int relu, int S) {
     const int pw_words = pw / 2, plane_words = ((band - 1) * s + 3) * pw_words;
     const int orow = out_w * c_n;
     const int32_t zp4 = (int32_t)(((uint32_t)in_zp & 0xffu) * 0x01010101u);
@@ -366,13 +398,13 @@ HYB_DSP_INLINE void hyb_dsp_depthwise3x3_s8(const int8_t *in, int8_t *out, const
                 hyb_dsp_dw3_band_c(plane, w + 3 * c, ch + c, ob + c, nb, out_w, s, pw_words, orow, c_n, q);
                 continue;
             }
-            const hyb_dw3_w wv = hyb_dsp_dw3_weights(w + 3 * c, s);
+            const hyb_dw3_w wv = hyb_dsp_dw3_weights(w + 3 * c, s, S, S ? ch[c].shift : 1);
             hyb_dw3_q qs = {ch[c].mult, ch[c].round, ch[c].shift, ob + c, ch[c].bias};
             const int32_t bias = ch[c].bias;
             int oy = 0;
             for (; oy + 2 <= nb; oy += 2, plane += 2 * s * pw_words, qs.o += 2 * orow)
-                hyb_dsp_dw3_rows(plane, wv, bias, &qs, s, pw_words, out_w, orow, c_n, 1, relu);
-            if (oy < nb) hyb_dsp_dw3_rows(plane, wv, bias, &qs, s, pw_words, out_w, orow, c_n, 0, relu);
+                hyb_dsp_dw3_rows(plane, wv, bias, &qs, s, pw_words, out_w, orow, c_n, 1, relu, S);
+            if (oy < nb) hyb_dsp_dw3_rows(plane, wv, bias, &qs, s, pw_words, out_w, orow, c_n, 0, relu, S);
         }
     }
 }

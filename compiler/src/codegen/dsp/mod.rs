@@ -440,15 +440,79 @@ fn depthwise3x3(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
     }
     let w = &conv.weights;
     let row = |ch: usize| Box::new((0..9).map(move |t| w[t * out_c + ch])) as Box<dyn Iterator<Item = i8>>;
-    let (chans, shift0) = channels(2, out_c, 4, row, &conv.bias, c.input_offset, c.output_offset, |ch| (c.multiplier[ch], c.shift[ch]))?;
-    let data = int32_array(&format!("{l}_weights"), &words(&dw3x3_weights(w, out_c))) + &chan_array(&format!("{l}_chan"), &chans);
     let relu = relu_floor(c.act_min, c.output_offset);
+    // Under a ReLU floor with the full int8 range, a layer-wide shift when
+    // the channels allow it; else the records of the other kernels.
+    let uniform = if relu && (c.act_min, c.act_max) == (-128, 127) { dw3x3_uniform(c, conv) } else { None };
+    let (chans, shift0, big_s) = match uniform {
+        Some((big_s, chans)) => (chans, false, big_s),
+        None => {
+            let (chans, shift0) =
+                channels(2, out_c, 4, row, &conv.bias, c.input_offset, c.output_offset, |ch| (c.multiplier[ch], c.shift[ch]))?;
+            (chans, shift0, 0)
+        }
+    };
+    let data = int32_array(&format!("{l}_weights"), &words(&dw3x3_weights(w, out_c))) + &chan_array(&format!("{l}_chan"), &chans);
     let args = format!(
-        "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {s}, {}, {}, {pw}, {band}, {}, {}, {}",
+        "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {s}, {}, {}, {pw}, {band}, {}, {}, {}, {big_s}",
         c.pad_top, c.pad_left, -c.input_offset, outq(c.act_min, c.act_max, shift0), relu as i32
     );
     let scratch = out_c * ((band - 1) * s + 3) * pw / 2 + 1;
     Some((data, "hyb_dsp_depthwise3x3_s8", args, scratch))
+}
+
+/// The 3x3 depthwise kernel's requantization with one right shift S for the
+/// whole layer (the ASR rides on the SSAT): a channel with right shift s
+/// has its weights (and bias) scaled by 2^(1 + S - s) instead of 2, and
+/// SMMLA adds `round` = 2^(S-s-1) + 2^(S-1) + zp * 2^S (no 2^(S-1) when s =
+/// 0). Then floor((A*m + round*2^32) / 2^(32+S)) is 2^(S-s) times the
+/// numerator of the two-step rounding over 2^(32+s) (see hyb_dsp_requant_x2),
+/// the same floor. S = the largest s + 1, so the scale is at least 4 and
+/// SMMLA's truncation can take the rounding half; the scaled int16 weights
+/// need 1 + S - s <= 8. Records (bias, mult, k = 1 + S - s, round); a dead
+/// channel's record outputs its constant. None when a channel does not fit
+/// (the kernel then takes the per-channel shift).
+fn dw3x3_uniform(c: &ConvParams, conv: &Conv2d) -> Option<(u32, Vec<String>)> {
+    // Layers that share a shape share a function only with the same S: the
+    // first that fits from a fixed order (MLPerf Tiny's shifts are 3..9).
+    [10, 11, 9, 12, 8, 13, 7, 14, 6, 15, 5, 16, 4, 17, 3, 18, 2, 19, 1, 20].into_iter().find_map(|s| Some((s, dw3x3_records(c, conv, s)?)))
+}
+
+fn dw3x3_records(c: &ConvParams, conv: &Conv2d, big_s: u32) -> Option<Vec<String>> {
+    let out_c = c.out_hwc[2];
+    let w = &conv.weights;
+    if conv.bias.len() != out_c {
+        return None;
+    }
+    let taps = |ch: usize| (0..9).map(move |t| w[t * out_c + ch] as i64);
+    let zp = c.output_offset as i64;
+    let big_s = big_s as i64;
+    let half_s = 1i64 << (big_s - 1);
+    let mut chans = Vec::with_capacity(out_c);
+    for ch in 0..out_c {
+        let (m, shift) = (c.multiplier[ch], c.shift[ch]);
+        let (sum, abs) = taps(ch).fold((0i64, 0i64), |(s, a), v| (s + v, a + v.abs()));
+        if abs == 0 {
+            // A*m/2^32 = v*2^S with A = v*2^(S+2), m = 2^30; |v| <= 256 clamps alike.
+            let v = (multiply_by_quantized_multiplier(conv.bias[ch], m, shift) as i64).clamp(-256, 256);
+            chans.push(format!("{{{},{},1,{}}}", v << (big_s + 2), 1i64 << 30, half_s + (zp << big_s)));
+            continue;
+        }
+        let s_ch = -(shift as i64);
+        if m <= 0 || s_ch < 0 || s_ch >= big_s {
+            return None;
+        }
+        let bound = acc_bound(conv.bias[ch], abs, c.input_offset);
+        let d = big_s - s_ch;
+        let k = 1 + d;
+        let round = (1i64 << (d - 1)) + if s_ch > 0 { half_s } else { 0 } + (zp << big_s);
+        if k > 8 || bound << k >= 1i64 << 31 || (bound << d) + round.abs() + 1 >= 1i64 << 31 {
+            return None;
+        }
+        let bias = folded_bias(conv.bias[ch], sum as i32, c.input_offset).wrapping_mul(1 << k);
+        chans.push(format!("{{{bias},{m},{k},{round}}}"));
+    }
+    Some(chans)
 }
 
 fn fully_connected(l: &str, f: &FcParams, fc: &FullyConnected) -> Option<Emitted> {
