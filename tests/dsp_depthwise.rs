@@ -126,7 +126,7 @@ fn case(g: &mut SplitMix, i: usize) -> Option<(String, usize, usize)> {
     let scratch = c * ((band - 1) * s + 3) * pw / 2 + 1;
     let text = format!(
         "static __attribute__((noinline)) void dsp{i}(const int8_t *in, int8_t *out, const int32_t *w, const hyb_dsp_chan *ch) {{
-    hyb_dsp_depthwise3x3_s8(in, out, w, ch, scratch, {in_h}, {in_w}, {c}, {out_h}, {out_w}, {s}, {pad_t}, {pad_l}, {pw}, {band}, {}, (hyb_dsp_outq){{{lo}, {hi}, {}}}, {relu}, {big_s});
+    hyb_dsp_depthwise3x3_s8(in, out, w, ch, scratch, {in_h}, {in_w}, {c}, {out_h}, {out_w}, {s}, {pad_t}, {pad_l}, {pw}, {band}, {}, (hyb_dsp_outq){{{lo}, {hi}, {}}}, {relu}, {big_s}, 0);
 }}
 static int case{i}(void) {{
     static const int8_t wt[] = {{{}}}; static const int32_t b[] = {{{}}}, m[] = {{{}}}, sh[] = {{{}}}, dw[] = {{{}}};

@@ -203,7 +203,10 @@ pub fn dsp_kernels(g: &Graph, params: &[Params]) -> Vec<Option<KernelNeeds>> {
         .iter()
         .zip(params)
         .enumerate()
-        .map(|(i, (op, p))| dsp::layer(i, op, p, &io).map(|d| KernelNeeds { scratch: 4 * d.scratch_words, exact_in_place: d.exact_in_place }))
+        .map(|(i, (op, p))| {
+            let known = op.inputs.first().map(|&t| dsp::constant_channels(g, params, t)).unwrap_or_default();
+            dsp::layer(i, op, p, &io, &known).map(|d| KernelNeeds { scratch: 4 * d.scratch_words, exact_in_place: d.exact_in_place })
+        })
         .collect()
 }
 
@@ -226,7 +229,8 @@ fn layers_c(g: &Graph, params: &[Params], plan: &Plan, dsp: bool) -> (Vec<LayerC
                 let arena = |k: usize| op.inputs.get(k).map(|&t| layers::arena(plan, g, t)).unwrap_or_default();
                 let output = layers::arena(plan, g, op.output);
                 let io = dsp::Operands { input: &arena(0), second: &arena(1), output: &output };
-                if let Some(d) = dsp::layer(i, op, p, &io) {
+                let known = op.inputs.first().map(|&t| dsp::constant_channels(g, params, t)).unwrap_or_default();
+                if let Some(d) = dsp::layer(i, op, p, &io, &known) {
                     // An exact in-place op without a ring buffer: planned for this kernel.
                     let exact = matches!(plan.modes.get(i), Some(Mode::Ring { .. }));
                     assert!(!exact || d.exact_in_place, "layer {i}: planned in place for a kernel that cannot run so");

@@ -161,20 +161,55 @@ HYB_DSP_INLINE void hyb_dsp_dw3_row_in(int32_t *dst, int plane_words, const int8
 }
 #undef HYB_DW3_PX
 
-/* Per channel, what the tiles read from the stack: {mult, round} and
- * {shift, out} as two LDRD, and the bias (restored after the non-ReLU
- * requantization borrows its register). */
+/* Per channel, what the tiles read from the stack without a layer-wide
+ * shift: {mult, round} and {shift, out} as two LDRD, and the bias
+ * (restored after the non-ReLU requantization borrows its register). */
 typedef struct {
     int32_t mult, round, shift;
     int8_t *o;
     int32_t bias;
 } hyb_dw3_q;
 
+/* With a layer-wide shift, a channel's multiplier and rounding term ride
+ * in FPU registers, as does the output pointer (VMOV is one cycle, a load
+ * two). */
+typedef struct {
+    float m, r;
+} hyb_dw3_f;
+HYB_DSP_INLINE float hyb_dw3_bits(int32_t x) {
+    float f;
+    __builtin_memcpy(&f, &x, 4);
+    return f;
+}
+HYB_DSP_INLINE float hyb_dw3_pbits(const void *p) {
+    float f;
+    __builtin_memcpy(&f, &p, 4);
+    return f;
+}
+
 /* Requantizes the tile's accumulators and stores them at o + oo (+ ocol for
- * the right column, + orow for the lower row). With `relu` (activation
- * floor at or above the output zero point) a negative product clamps to the
- * floor however it rounds, so the sign term is skipped; otherwise `tmp`
- * holds round + sign. */
+ * the right column, + orow for the lower row). With a layer-wide shift S
+ * the weights carry each channel's remaining scale, `round` is the whole
+ * rounding term and the shift rides on the saturation: SMMLA, then SSAT
+ * with ASR #S (no sign term: S is used under a ReLU floor only). */
+#define HYB_DW3_RQ2(a) "smmla  %[" a "], %[" a "], %[x0], %[x1]\n\t"
+#define HYB_DW3_ST2(a, off)                                      \
+    "ssat   %[" a "], #8, %[" a "], asr #%c[S]\n\t"              \
+    "strb   %[" a "], [%[x1], #" off "]\n\t"
+#define HYB_DW3_OUT_S                                                                 \
+    "vmov   %[x0], %[fm]\n\t"                                                         \
+    "vmov   %[x1], %[fr]\n\t" HYB_DW3_RQ2("a0")                                       \
+    ".if %c[w2]\n\t" HYB_DW3_RQ2("a1") ".endif\n\t"                                   \
+    ".if %c[h2]\n\t" HYB_DW3_RQ2("a2") ".if %c[w2]\n\t" HYB_DW3_RQ2("a3")             \
+    ".endif\n\t.endif\n\t"                                                            \
+    "vmov   %[x1], %[fo]\n\t" HYB_DW3_ST2("a0", "%c[oo]")                             \
+    ".if %c[w2]\n\t" HYB_DW3_ST2("a1", "%c[oo]+%c[oc]") ".endif\n\t"                  \
+    ".if %c[h2]\n\t" HYB_DW3_ST2("a2", "%c[oo]+%c[or]")                               \
+    ".if %c[w2]\n\t" HYB_DW3_ST2("a3", "%c[oo]+%c[or]+%c[oc]") ".endif\n\t.endif\n\t"
+/* Without: SMMLAR, ASR by the channel's shift, SSAT. With `relu`
+ * (activation floor at or above the output zero point) a negative product
+ * clamps to the floor however it rounds, so the sign term is skipped;
+ * otherwise `tmp` holds round + sign. */
 #define HYB_DW3_RQ1(a, tmp)                                      \
     ".if %c[relu]\n\t"                                           \
     "smmlar %[" a "], %[" a "], %[x0], %[x1]\n\t"                \
@@ -186,32 +221,16 @@ typedef struct {
     "asr    %[" a "], %[" a "], %[x0]\n\t"                       \
     "ssat   %[" a "], #8, %[" a "]\n\t"                          \
     "strb   %[" a "], [%[x1], #" off "]\n\t"
-/* With a layer-wide shift S (> 0) the weights carry each channel's
- * remaining scale, `round` is the whole rounding term and the shift rides
- * on the saturation: SMMLA, then SSAT with ASR #S. */
-#define HYB_DW3_RQ2(a) "smmla  %[" a "], %[" a "], %[x0], %[x1]\n\t"
-#define HYB_DW3_ST2(a, off)                                      \
-    "ssat   %[" a "], #8, %[" a "], asr #%c[S]\n\t"              \
-    "strb   %[" a "], [%[x1], #" off "]\n\t"
-#define HYB_DW3_OUT(tmp)                                                              \
-    "ldrd   %[x0], %[x1], %[mq]\n\t"                                                  \
-    ".if %c[S]\n\t" HYB_DW3_RQ2("a0")                                                 \
-    ".if %c[w2]\n\t" HYB_DW3_RQ2("a1") ".endif\n\t"                                   \
-    ".if %c[h2]\n\t" HYB_DW3_RQ2("a2") ".if %c[w2]\n\t" HYB_DW3_RQ2("a3")              \
-    ".endif\n\t.endif\n\t"                                                            \
-    "ldr    %[x1], %[om]\n\t" HYB_DW3_ST2("a0", "%c[oo]")                              \
-    ".if %c[w2]\n\t" HYB_DW3_ST2("a1", "%c[oo]+%c[oc]") ".endif\n\t"                  \
-    ".if %c[h2]\n\t" HYB_DW3_ST2("a2", "%c[oo]+%c[or]")                               \
-    ".if %c[w2]\n\t" HYB_DW3_ST2("a3", "%c[oo]+%c[or]+%c[oc]") ".endif\n\t.endif\n\t"  \
-    ".else\n\t" HYB_DW3_RQ1("a0", tmp)                                                \
+#define HYB_DW3_OUT_Q(tmp)                                                            \
+    "ldrd   %[x0], %[x1], %[mq]\n\t" HYB_DW3_RQ1("a0", tmp)                           \
     ".if %c[w2]\n\t" HYB_DW3_RQ1("a1", tmp) ".endif\n\t"                              \
     ".if %c[h2]\n\t" HYB_DW3_RQ1("a2", tmp) ".if %c[w2]\n\t" HYB_DW3_RQ1("a3", tmp)   \
     ".endif\n\t.endif\n\t"                                                            \
     "ldrd   %[x0], %[x1], %[so]\n\t" HYB_DW3_ST1("a0", "%c[oo]")                      \
     ".if %c[w2]\n\t" HYB_DW3_ST1("a1", "%c[oo]+%c[oc]") ".endif\n\t"                  \
     ".if %c[h2]\n\t" HYB_DW3_ST1("a2", "%c[oo]+%c[or]")                               \
-    ".if %c[w2]\n\t" HYB_DW3_ST1("a3", "%c[oo]+%c[or]+%c[oc]") ".endif\n\t.endif\n\t"  \
-    ".endif\n\t"
+    ".if %c[w2]\n\t" HYB_DW3_ST1("a3", "%c[oo]+%c[or]+%c[oc]") ".endif\n\t.endif\n\t" \
+    ".if !%c[relu]\n\tldr    %[b], %[bm]\n\t.endif\n\t"
 
 /* Stride 1: kernel row with weights p, q into the left (and right) output
  * a, c, starting from `in` (the bias register or the accumulators). */
@@ -222,7 +241,14 @@ typedef struct {
     "smlatb %[" c "], %[x0], %[" p "], %[" inc "]\n\t"           \
     "smlad  %[" c "], %[x1], %[" q "], %[" c "]\n\t"             \
     ".endif\n\t"
-#define HYB_DW3_LD1(k) "ldrd   %[x0], %[x1], [%[r], #%c[" k "]]\n\t"
+#define HYB_DW3_LD1(k) "ldrd   %[x0], %[x1], [%[r], #%c[k0]+" k "*%c[pw]]\n\t"
+#define HYB_DW3_MACS1                                                                 \
+    HYB_DW3_LD1("0") HYB_DW3_S1("a0", "a1", "p0", "q0", "b", "b")                     \
+    HYB_DW3_LD1("1") HYB_DW3_S1("a0", "a1", "p1", "q1", "a0", "a1")                   \
+    ".if %c[h2]\n\t" HYB_DW3_S1("a2", "a3", "p0", "q0", "b", "b") ".endif\n\t"        \
+    HYB_DW3_LD1("2") HYB_DW3_S1("a0", "a1", "p2", "q2", "a0", "a1")                   \
+    ".if %c[h2]\n\t" HYB_DW3_S1("a2", "a3", "p1", "q1", "a2", "a3")                   \
+    HYB_DW3_LD1("3") HYB_DW3_S1("a2", "a3", "p2", "q2", "a2", "a3") ".endif\n\t"
 
 /* Stride 2: the third tap's weight is the bottom (xy = b) or top (t) half of t. */
 #define HYB_DW3_S2(a, c, p, t, xy, ina, inc)                     \
@@ -233,26 +259,41 @@ typedef struct {
     "smlab" xy " %[" c "], %[x2], %[" t "], %[" c "]\n\t"        \
     ".endif\n\t"
 #define HYB_DW3_LD2(k)                                           \
-    "ldrd   %[x0], %[x1], [%[r], #%c[" k "]]\n\t"                \
-    ".if %c[w2]\n\tldr    %[x2], [%[r], #%c[" k "]+8]\n\t.endif\n\t"
+    "ldrd   %[x0], %[x1], [%[r], #%c[k0]+" k "*%c[pw]]\n\t"      \
+    ".if %c[w2]\n\tldr    %[x2], [%[r], #%c[k0]+" k "*%c[pw]+8]\n\t.endif\n\t"
+#define HYB_DW3_MACS2                                                                 \
+    HYB_DW3_LD2("0") HYB_DW3_S2("a0", "a1", "p0", "t01", "b", "b", "b")               \
+    HYB_DW3_LD2("1") HYB_DW3_S2("a0", "a1", "p1", "t01", "t", "a0", "a1")             \
+    HYB_DW3_LD2("2") HYB_DW3_S2("a0", "a1", "p2", "t2", "t", "a0", "a1")              \
+    ".if %c[h2]\n\t" HYB_DW3_S2("a2", "a3", "p0", "t01", "b", "b", "b")               \
+    HYB_DW3_LD2("3") HYB_DW3_S2("a2", "a3", "p1", "t01", "t", "a2", "a3")             \
+    HYB_DW3_LD2("4") HYB_DW3_S2("a2", "a3", "p2", "t2", "t", "a2", "a3") ".endif\n\t"
 
-#define HYB_DW3_CONSTS                                                                                  \
-    [mq] "m"(*(const int32_t(*)[2]) & qs->mult), [so] "m"(*(const int32_t(*)[2]) & qs->shift),        \
-        [bm] "m"(qs->bias), [om] "m"(qs->o), [S] "i"(S), [oo] "i"(oo), [oc] "i"(ocol), [or] "i"(orow), [w2] "i"(w2), [h2] "i"(h2), \
-        [relu] "i"(relu)
+#define HYB_DW3_IMM                                                                              \
+    [k0] "i"(4 * k0), [pw] "i"(4 * pw_words), [oo] "i"(oo), [oc] "i"(ocol), [or] "i"(orow), \
+        [w2] "i"(w2), [h2] "i"(h2), [relu] "i"(relu), [S] "i"(S)
+#define HYB_DW3_OUTS_1 [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x0] "=&r"(x0), [x1] "=&r"(x1)
+#define HYB_DW3_INS_1                                                                                     \
+    [b] "r"(b), [r] "r"(r), [p0] "r"(v0), [q0] "r"(v1), [p1] "r"(v2), [q1] "r"(v3), [p2] "r"(v4), \
+        [q2] "r"(v5)
+#define HYB_DW3_INS_2 [b] "r"(b), [r] "r"(r), [p0] "r"(v0), [p1] "r"(v2), [p2] "r"(v4), [t01] "r"(v1), [t2] "r"(v5)
+#define HYB_DW3_F [fm] "t"(f.m), [fr] "t"(f.r), [fo] "t"(hyb_dw3_pbits(o))
+#define HYB_DW3_Q                                                                               \
+    [mq] "m"(*(const int32_t(*)[2]) & qs->mult), [so] "m"(*(const int32_t(*)[2]) & qs->shift), \
+        [bm] "m"(qs->bias)
 
-/* One channel's doubled int16 weight pairs in tile order: stride 1 (p0, q0,
- * p1, q1, p2, q2); stride 2 (p0, t01, p1, -, p2, t2) with t01 = (w0[2],
- * w1[2]) and t2's top half w2[2]. Passed by value, so gcc keeps them in
- * registers across the tiles (the tiles clobber memory). */
+/* One channel's int16 weight pairs in tile order: stride 1 (p0, q0, p1,
+ * q1, p2, q2); stride 2 (p0, t01, p1, -, p2, t2) with t01 = (w0[2], w1[2])
+ * and t2's top half w2[2]. Passed by value, so gcc keeps them in registers
+ * across the tiles (the tiles clobber memory). */
 typedef struct {
     int32_t v[6];
 } hyb_dw3_w;
 
 /* One tile of one channel: outputs (h2 ? 2 : 1) rows x (w2 ? 2 : 1) columns
- * at o + oo; r + k* are the window rows' words (r + k0 the top left). */
-HYB_DSP_INLINE void hyb_dsp_dw3_tile(const int32_t *r, hyb_dw3_w w, int32_t bias, const hyb_dw3_q *qs, int s,
-                                     int k0, int k1, int k2, int k3, int k4, int oo, int orow, int ocol, int w2, int h2,
+ * at o + oo; r + k0 is the window's top left word, pw_words apart the rows. */
+HYB_DSP_INLINE void hyb_dsp_dw3_tile(const int32_t *r, hyb_dw3_w w, int32_t bias, const hyb_dw3_q *qs, hyb_dw3_f f,
+                                     int8_t *o, int s, int k0, int pw_words, int oo, int orow, int ocol, int w2, int h2,
                                      int relu, int S) {
     int32_t a0, a1, a2, a3, x0, x1, x2;
     /* The same registers for the weights and bias in every tile, so gcc
@@ -262,60 +303,49 @@ HYB_DSP_INLINE void hyb_dsp_dw3_tile(const int32_t *r, hyb_dw3_w w, int32_t bias
     register int32_t v0 __asm__("r4") = w.v[0], v1 __asm__("r5") = w.v[1], v2 __asm__("r6") = w.v[2];
     register int32_t v3 __asm__("r8") = w.v[3], v4 __asm__("r9") = w.v[4], v5 __asm__("r10") = w.v[5];
     register int32_t b __asm__("r11") = bias;
-    if (s == 1)
-        __asm__ volatile(
-            HYB_DW3_LD1("k0") HYB_DW3_S1("a0", "a1", "p0", "q0", "b", "b")
-            HYB_DW3_LD1("k1") HYB_DW3_S1("a0", "a1", "p1", "q1", "a0", "a1")
-            ".if %c[h2]\n\t" HYB_DW3_S1("a2", "a3", "p0", "q0", "b", "b") ".endif\n\t"
-            HYB_DW3_LD1("k2") HYB_DW3_S1("a0", "a1", "p2", "q2", "a0", "a1")
-            ".if %c[h2]\n\t" HYB_DW3_S1("a2", "a3", "p1", "q1", "a2", "a3")
-            HYB_DW3_LD1("k3") HYB_DW3_S1("a2", "a3", "p2", "q2", "a2", "a3") ".endif\n\t"
-            HYB_DW3_OUT("b") ".if !%c[relu]\n\tldr %[b], %[bm]\n\t.endif\n\t"
-            : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x0] "=&r"(x0), [x1] "=&r"(x1)
-            : [b] "r"(b), [r] "r"(r), [p0] "r"(v0), [q0] "r"(v1), [p1] "r"(v2), [q1] "r"(v3), [p2] "r"(v4),
-              [q2] "r"(v5), [k0] "i"(4 * k0), [k1] "i"(4 * k1), [k2] "i"(4 * k2), [k3] "i"(4 * k3), HYB_DW3_CONSTS
-            : "memory");
+    if (s == 1 && S)
+        __asm__ volatile(HYB_DW3_MACS1 HYB_DW3_OUT_S
+                         : HYB_DW3_OUTS_1
+                         : HYB_DW3_INS_1, HYB_DW3_F, HYB_DW3_IMM
+                         : "memory");
+    else if (s == 1)
+        __asm__ volatile(HYB_DW3_MACS1 HYB_DW3_OUT_Q("b")
+                         : HYB_DW3_OUTS_1
+                         : HYB_DW3_INS_1, HYB_DW3_Q, HYB_DW3_IMM
+                         : "memory");
+    else if (S)
+        __asm__ volatile(HYB_DW3_MACS2 HYB_DW3_OUT_S
+                         : HYB_DW3_OUTS_1, [x2] "=&r"(x2)
+                         : HYB_DW3_INS_2, HYB_DW3_F, HYB_DW3_IMM
+                         : "memory");
     else
-        __asm__ volatile(
-            HYB_DW3_LD2("k0") HYB_DW3_S2("a0", "a1", "p0", "t01", "b", "b", "b")
-            HYB_DW3_LD2("k1") HYB_DW3_S2("a0", "a1", "p1", "t01", "t", "a0", "a1")
-            HYB_DW3_LD2("k2") HYB_DW3_S2("a0", "a1", "p2", "t2", "t", "a0", "a1")
-            ".if %c[h2]\n\t" HYB_DW3_S2("a2", "a3", "p0", "t01", "b", "b", "b")
-            HYB_DW3_LD2("k3") HYB_DW3_S2("a2", "a3", "p1", "t01", "t", "a2", "a3")
-            HYB_DW3_LD2("k4") HYB_DW3_S2("a2", "a3", "p2", "t2", "t", "a2", "a3") ".endif\n\t"
-            HYB_DW3_OUT("x2")
-            : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x0] "=&r"(x0), [x1] "=&r"(x1),
-              [x2] "=&r"(x2)
-            : [b] "r"(b), [r] "r"(r), [p0] "r"(v0), [p1] "r"(v2), [p2] "r"(v4), [t01] "r"(v1), [t2] "r"(v5),
-              [k0] "i"(4 * k0), [k1] "i"(4 * k1), [k2] "i"(4 * k2), [k3] "i"(4 * k3), [k4] "i"(4 * k4), HYB_DW3_CONSTS
-            : "memory");
+        __asm__ volatile(HYB_DW3_MACS2 HYB_DW3_OUT_Q("x2")
+                         : HYB_DW3_OUTS_1, [x2] "=&r"(x2)
+                         : HYB_DW3_INS_2, HYB_DW3_Q, HYB_DW3_IMM
+                         : "memory");
     (void)v3;
 }
 
-/* Output rows (two if h2) of one channel across the width: r is the plane
- * at the window's top row. Wide rows loop over groups of U tiles. */
-HYB_DSP_INLINE void hyb_dsp_dw3_rows(const int32_t *r, hyb_dw3_w w, int32_t bias, hyb_dw3_q *qs, int s,
-                                     int pw_words, int out_w, int orow, int ocol, int h2, int relu, int S) {
+/* Output rows (two if h2) of one channel across the width from o: r is the
+ * plane at the window's top row. Wide rows loop over groups of U tiles. */
+HYB_DSP_INLINE void hyb_dsp_dw3_rows(const int32_t *r, hyb_dw3_w w, int32_t bias, hyb_dw3_q *qs, hyb_dw3_f f,
+                                     int8_t *o, int s, int pw_words, int out_w, int orow, int ocol, int h2, int relu,
+                                     int S) {
     enum { U = 4 };
-    int8_t *const o = qs->o;
     const int main_cols = out_w > 2 * U + 1 ? out_w / (2 * U) * (2 * U) : 0;
     const int32_t *rr = r;
-    for (int ox = 0; ox < main_cols; ox += 2 * U, rr += U * s, qs->o += 2 * U * ocol) {
+    for (int ox = 0; ox < main_cols; ox += 2 * U, rr += U * s, o += 2 * U * ocol) {
+        if (!S) qs->o = o;
 #pragma GCC unroll 4
-        for (int u = 0; u < U; u++) {
-            const int k = u * s;
-            hyb_dsp_dw3_tile(rr, w, bias, qs, s, k, k + pw_words, k + 2 * pw_words, k + 3 * pw_words,
-                             k + 4 * pw_words, 2 * u * ocol, orow, ocol, 1, h2, relu, S);
-        }
+        for (int u = 0; u < U; u++)
+            hyb_dsp_dw3_tile(rr, w, bias, qs, f, o, s, u * s, pw_words, 2 * u * ocol, orow, ocol, 1, h2, relu, S);
     }
     rr = r + main_cols / 2 * s;
+    if (!S) qs->o = o;
 #pragma GCC unroll 8
-    for (int u = 0; main_cols + 2 * u < out_w; u++) {
-        const int k = u * s;
-        hyb_dsp_dw3_tile(rr, w, bias, qs, s, k, k + pw_words, k + 2 * pw_words, k + 3 * pw_words, k + 4 * pw_words,
-                         2 * u * ocol, orow, ocol, main_cols + 2 * u + 1 < out_w, h2, relu, S);
-    }
-    qs->o = o;
+    for (int u = 0; main_cols + 2 * u < out_w; u++)
+        hyb_dsp_dw3_tile(rr, w, bias, qs, f, o, s, u * s, pw_words, 2 * u * ocol, orow, ocol,
+                         main_cols + 2 * u + 1 < out_w, h2, relu, S);
 }
 
 /* Both int16 halves of x times the bottom half of k (SMULBB, SMULTB, PKHBT). */
@@ -368,43 +398,106 @@ HYB_DSP_INLINE void hyb_dsp_dw3_band_c(const int32_t *plane, const int32_t *w, c
         }
 }
 
-/* planes: c_n planes of ((band - 1) * s + 3) rows of pw int16 columns, and
- * one word of zero point after them (a right pad when pw leaves it out).
- * band: output rows per band (even unless it covers the layer). relu: the
- * activation floor is at or above the output zero point. */
+/* A sparse layer's channels whose outputs are known at compile time
+ * (weights all 0, or a constant input channel) are not computed: `w` starts
+ * with a header (counts, then word offsets into w of byte lists) and the
+ * live channels' weights follow it; `ch` holds the live channels' records. */
+enum {
+    HYB_DW3_N_LIVE, /* channels the tiles run */
+    HYB_DW3_N_GROUPS, /* groups of four channels converted */
+    HYB_DW3_N_KNOWN, /* groups with a known channel */
+    HYB_DW3_N_COLS, /* column classes of the templates */
+    HYB_DW3_PLANE_OF, /* per live channel, its plane */
+    HYB_DW3_LIVE, /* the live channels */
+    HYB_DW3_GROUPS, /* the converted groups */
+    HYB_DW3_KNOWN, /* the groups with a known channel */
+    HYB_DW3_ROWC, /* per output row, its class */
+    HYB_DW3_COLC, /* per output column, its class */
+    HYB_DW3_TEMPL, /* per row class and column class, the known groups' words */
+    HYB_DW3_HEADER = 12
+};
+
+/* The known channels of output rows y0..y0+n-1: each pixel's known groups
+ * from the template of its row and column class (the live channels' bytes
+ * in them are overwritten after). */
+HYB_DSP_INLINE void hyb_dsp_dw3_known(const int32_t *w, int8_t *out, int y0, int n, int out_w, int c_n) {
+    const int n_known = w[HYB_DW3_N_KNOWN], n_cols = w[HYB_DW3_N_COLS];
+    const uint8_t *known = (const uint8_t *)(w + w[HYB_DW3_KNOWN]);
+    const uint8_t *rowc = (const uint8_t *)(w + w[HYB_DW3_ROWC]), *colc = (const uint8_t *)(w + w[HYB_DW3_COLC]);
+    const int32_t *templ = w + w[HYB_DW3_TEMPL];
+    if (!n_known) return;
+    for (int y = y0; y < y0 + n; y++) {
+        const int32_t *t_row = templ + rowc[y] * n_cols * n_known;
+        int8_t *o = out + y * out_w * c_n;
+        for (int x = 0; x < out_w; x++, o += c_n) {
+            const int32_t *t = t_row + colc[x] * n_known;
+            for (int j = 0; j < n_known; j++) hyb_dsp_store32(o + 4 * known[j], (uint32_t)t[j]);
+        }
+    }
+}
+
+/* planes: one plane per channel of the converted groups (all c_n / 4
+ * groups unless sparse), each ((band - 1) * s + 3) rows of pw int16
+ * columns, and one word of zero point after them (a right pad when pw
+ * leaves it out). band: output rows per band (even unless it covers the
+ * layer). relu: the activation floor is at or above the output zero point.
+ * S: the layer-wide shift (0: per channel). */
 HYB_DSP_INLINE void hyb_dsp_depthwise3x3_s8(const int8_t *in, int8_t *out, const int32_t *w, const hyb_dsp_chan *ch,
                                             int32_t *planes, int in_h, int in_w, int c_n, int out_h, int out_w, int s,
                                             int pad_t, int pad_l, int pw, int band, int32_t in_zp, hyb_dsp_outq q,
-                                            int relu, int S) {
+                                            int relu, int S, int sparse) {
     const int pw_words = pw / 2, plane_words = ((band - 1) * s + 3) * pw_words;
     const int orow = out_w * c_n;
     const int32_t zp4 = (int32_t)(((uint32_t)in_zp & 0xffu) * 0x01010101u);
     const int use_c = q.lo > -128 || q.hi < 127 || (q.shift0 && !relu);
+    const int n_live = sparse ? w[HYB_DW3_N_LIVE] : c_n, n_groups = sparse ? w[HYB_DW3_N_GROUPS] : c_n / 4;
+    const uint8_t *plane_of = sparse ? (const uint8_t *)(w + w[HYB_DW3_PLANE_OF]) : 0;
+    const uint8_t *live = sparse ? (const uint8_t *)(w + w[HYB_DW3_LIVE]) : 0;
+    const uint8_t *groups = sparse ? (const uint8_t *)(w + w[HYB_DW3_GROUPS]) : 0;
+    const int32_t *wl = sparse ? w + HYB_DW3_HEADER : w;
     for (int oy0 = 0; oy0 < out_h; oy0 += band) {
         const int nb = out_h - oy0 < band ? out_h - oy0 : band;
         const int rows = (nb - 1) * s + 3, iy0 = oy0 * s - pad_t;
         for (int y = 0; y < rows; y++) {
             const int iy = iy0 + y;
             const int8_t *row = iy >= 0 && iy < in_h ? in + iy * in_w * c_n : 0;
-            for (int c = 0; c < c_n; c += 4)
-                hyb_dsp_dw3_row_in(planes + c * plane_words + y * pw_words, plane_words, row ? row + c : 0, in_w, c_n,
-                                   pw, pad_l, zp4);
+            for (int j = 0; j < n_groups; j++) {
+                const int c = 4 * (sparse ? groups[j] : j);
+                hyb_dsp_dw3_row_in(planes + 4 * j * plane_words + y * pw_words, plane_words, row ? row + c : 0, in_w,
+                                   c_n, pw, pad_l, zp4);
+            }
         }
-        planes[c_n * plane_words] = __sxtb16(zp4);
+        planes[4 * n_groups * plane_words] = __sxtb16(zp4);
+        if (sparse) hyb_dsp_dw3_known(w, out, oy0, nb, out_w, c_n);
         int8_t *ob = out + oy0 * orow;
-        for (int c = 0; c < c_n; c++) {
-            const int32_t *plane = planes + c * plane_words;
+        for (int i = 0; i < n_live; i++) {
+            const int c = sparse ? live[i] : i;
+            const int32_t *plane = planes + (sparse ? plane_of[i] : i) * plane_words;
             if (use_c) {
-                hyb_dsp_dw3_band_c(plane, w + 3 * c, ch + c, ob + c, nb, out_w, s, pw_words, orow, c_n, q);
+                hyb_dsp_dw3_band_c(plane, wl + 3 * i, ch + i, ob + c, nb, out_w, s, pw_words, orow, c_n, q);
                 continue;
             }
-            const hyb_dw3_w wv = hyb_dsp_dw3_weights(w + 3 * c, s, S, S ? ch[c].shift : 1);
-            hyb_dw3_q qs = {ch[c].mult, ch[c].round, ch[c].shift, ob + c, ch[c].bias};
-            const int32_t bias = ch[c].bias;
-            int oy = 0;
-            for (; oy + 2 <= nb; oy += 2, plane += 2 * s * pw_words, qs.o += 2 * orow)
-                hyb_dsp_dw3_rows(plane, wv, bias, &qs, s, pw_words, out_w, orow, c_n, 1, relu, S);
-            if (oy < nb) hyb_dsp_dw3_rows(plane, wv, bias, &qs, s, pw_words, out_w, orow, c_n, 0, relu, S);
+            const hyb_dw3_w wv = hyb_dsp_dw3_weights(wl + 3 * i, s, S, S ? ch[i].shift : 1);
+            hyb_dw3_q qs;
+            if (!S) qs = (hyb_dw3_q){ch[i].mult, ch[i].round, ch[i].shift, 0, ch[i].bias};
+            const hyb_dw3_f f = {S ? hyb_dw3_bits(ch[i].mult) : 0.f, S ? hyb_dw3_bits(ch[i].round) : 0.f};
+            const int32_t bias = ch[i].bias;
+            int8_t *o = ob + c;
+            const int pairs = nb / 2;
+            /* Small layers (MobileNet's 6x6 and 3x3) unroll their few row pairs. */
+            if (band == out_h && out_h <= 7) {
+#pragma GCC unroll 3
+                for (int k = 0; k < pairs; k++)
+                    hyb_dsp_dw3_rows(plane + 2 * k * s * pw_words, wv, bias, &qs, f, o + 2 * k * orow, s, pw_words,
+                                     out_w, orow, c_n, 1, relu, S);
+            } else {
+                for (int k = 0; k < pairs; k++)
+                    hyb_dsp_dw3_rows(plane + 2 * k * s * pw_words, wv, bias, &qs, f, o + 2 * k * orow, s, pw_words,
+                                     out_w, orow, c_n, 1, relu, S);
+            }
+            if (nb & 1)
+                hyb_dsp_dw3_rows(plane + 2 * pairs * s * pw_words, wv, bias, &qs, f, o + 2 * pairs * orow, s, pw_words,
+                                 out_w, orow, c_n, 0, relu, S);
         }
     }
 }

@@ -8,7 +8,7 @@ mod layout;
 
 
 use super::layers::array_body;
-use crate::ir::{Conv2d, FullyConnected, Op, OpKind};
+use crate::ir::{Conv2d, FullyConnected, Graph, Op, OpKind, TensorId};
 use crate::quant::params::{AddParams, ConvParams, FcParams, Params, PoolParams};
 use crate::quant::fixedpoint::multiply_by_quantized_multiplier;
 use layout::{
@@ -60,10 +60,12 @@ pub struct Operands<'a> {
     pub output: &'a str,
 }
 
-pub fn layer(index: usize, op: &Op, p: &Params, io: &Operands) -> Option<DspLayer> {
+/// `known`: the values of the channels of the op's first input that are
+/// known constants (see `constant_channels`), or empty.
+pub fn layer(index: usize, op: &Op, p: &Params, io: &Operands, known: &[Option<i8>]) -> Option<DspLayer> {
     let l = format!("L{index}");
     let (data, kernel, consts, scratch_words) = match (p, &op.kind) {
-        (Params::Conv(c), OpKind::Conv2d(conv)) if c.depthwise => depthwise(&l, c, conv)?,
+        (Params::Conv(c), OpKind::Conv2d(conv)) if c.depthwise => depthwise(&l, c, conv, known)?,
         (Params::Conv(c), OpKind::Conv2d(conv)) => conv2d(&l, c, conv)?,
         (Params::Fc(f), OpKind::FullyConnected(fc)) => fully_connected(&l, f, fc)?,
         (Params::AvgPool(a), _) => avg_pool(a)?,
@@ -100,6 +102,10 @@ pub fn layer(index: usize, op: &Op, p: &Params, io: &Operands) -> Option<DspLaye
         (Params::Conv(c), OpKind::Conv2d(conv)) if kernel == "hyb_dsp_conv_pw_live_s8" => {
             let (outs, ins) = live_channels(&conv.weights, c.out_hwc[2], c.in_hwc[2]);
             ((c.out_hwc[0] * c.out_hwc[1]) * (c.in_hwc[2] * c.out_hwc[2] - outs.len() * ins.len())) as u64
+        }
+        (Params::Conv(c), OpKind::Conv2d(conv)) if kernel == "hyb_dsp_depthwise3x3_s8" => {
+            let n = dw3x3_constant(c, conv, known).iter().filter(|&&k| k).count();
+            (c.out_hwc[0] * c.out_hwc[1] * 9 * n) as u64
         }
         _ => 0,
     };
@@ -390,14 +396,14 @@ fn conv_first(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
     Some((data, "hyb_dsp_conv_first_s8", args, 4 * steps + buf + (ph * pw * in_c).div_ceil(4) + short + widened))
 }
 
-fn depthwise(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
+fn depthwise(l: &str, c: &ConvParams, conv: &Conv2d, known: &[Option<i8>]) -> Option<Emitted> {
     let [in_h, in_w, in_c] = c.in_hwc;
     let [out_h, out_w, out_c] = c.out_hwc;
     if c.depth_multiplier != 1 || out_c % 4 != 0 {
         return None;
     }
     if c.kernel == [3, 3] && c.dilation == [1, 1] && c.stride[0] == c.stride[1] && c.stride[0] <= 2 {
-        return depthwise3x3(l, c, conv);
+        return depthwise3x3(l, c, conv, known);
     }
     let taps = c.kernel[0] * c.kernel[1];
     let w = &conv.weights;
@@ -425,40 +431,159 @@ fn depthwise(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
 const DW3_MAX_BYTES: usize = 32 * 1024;
 const DW3_BAND_BYTES: usize = 16 * 1024;
 
+/// The values of a tensor's channels known at compile time: those of a
+/// regular convolution's output channels whose weights are all 0 (the
+/// requantized bias). Empty when none is known.
+pub fn constant_channels(g: &Graph, params: &[Params], t: TensorId) -> Vec<Option<i8>> {
+    let Some(i) = g.producer(t) else { return Vec::new() };
+    let (OpKind::Conv2d(conv), Params::Conv(c)) = (&g.ops[i].kind, &params[i]) else { return Vec::new() };
+    let out_c = c.out_hwc[2];
+    if c.depthwise || conv.bias.len() != out_c || conv.weights.len() % out_c != 0 {
+        return Vec::new();
+    }
+    let k = conv.weights.len() / out_c;
+    (0..out_c)
+        .map(|o| {
+            let dead = conv.weights[o * k..(o + 1) * k].iter().all(|&v| v == 0);
+            let v = multiply_by_quantized_multiplier(conv.bias[o], c.multiplier[o], c.shift[o]) + c.output_offset;
+            dead.then(|| v.clamp(c.act_min, c.act_max) as i8)
+        })
+        .collect()
+}
+
+/// Channels of a 3x3 depthwise layer whose outputs are known at compile
+/// time: all weights 0, or a known constant input.
+fn dw3x3_constant(c: &ConvParams, conv: &Conv2d, known: &[Option<i8>]) -> Vec<bool> {
+    let out_c = c.out_hwc[2];
+    (0..out_c).map(|ch| known.get(ch).copied().flatten().is_some() || (0..9).all(|t| conv.weights[t * out_c + ch] == 0)).collect()
+}
+
 /// 3x3 depthwise, stride 1 or 2: channel-planar 2x2 tiles (depthwise3x3_s8.h).
-fn depthwise3x3(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
+/// Channels whose outputs are known (`dw3x3_constant`) are not computed:
+/// the kernel copies them from templates, one per class of output pixel
+/// (which window rows and columns are inside the image), and converts and
+/// runs only the groups of four channels and the channels that are left.
+fn depthwise3x3(l: &str, c: &ConvParams, conv: &Conv2d, known: &[Option<i8>]) -> Option<Emitted> {
     let [in_h, in_w, in_c] = c.in_hwc;
     let [out_h, out_w, out_c] = c.out_hwc;
     let s = c.stride[0];
+    let constant = dw3x3_constant(c, conv, known);
+    let sparse = constant.iter().any(|&k| k) && out_c <= 256;
+    let live: Vec<usize> = (0..out_c).filter(|&ch| !sparse || !constant[ch]).collect();
+    let groups: Vec<usize> = (0..out_c / 4).filter(|&g| live.iter().any(|&ch| ch / 4 == g)).collect();
     let pw = dw3x3_pw(in_w, out_w, s, c.pad_left);
-    let band = match dw3x3_band(out_h, s, out_c * pw * 2, DW3_MAX_BYTES) {
+    let planes = 4 * groups.len();
+    let band = match dw3x3_band(out_h, s, planes * pw * 2, DW3_MAX_BYTES) {
         all if all == out_h => all,
-        _ => dw3x3_band(out_h, s, out_c * pw * 2, DW3_BAND_BYTES),
+        _ => dw3x3_band(out_h, s, planes * pw * 2, DW3_BAND_BYTES),
     };
     if !dw3x3_offsets_fit(s, pw, out_w * out_c, out_c) {
         return None;
     }
-    let w = &conv.weights;
-    let row = |ch: usize| Box::new((0..9).map(move |t| w[t * out_c + ch])) as Box<dyn Iterator<Item = i8>>;
+    // The live channels as a layer of their own (weights [tap][channel]).
+    let n = live.len();
+    let w: Vec<i8> = (0..9).flat_map(|t| live.iter().map(move |&ch| conv.weights[t * out_c + ch])).collect();
+    let sub_c = ConvParams {
+        out_hwc: [out_h, out_w, n],
+        multiplier: live.iter().map(|&ch| c.multiplier[ch]).collect(),
+        shift: live.iter().map(|&ch| c.shift[ch]).collect(),
+        ..c.clone()
+    };
+    let sub_conv = Conv2d { weights: w.clone(), bias: live.iter().map(|&ch| conv.bias[ch]).collect(), ..conv.clone() };
+    let wr = &w;
+    let row = |ch: usize| Box::new((0..9).map(move |t| wr[t * n + ch])) as Box<dyn Iterator<Item = i8> + '_>;
     let relu = relu_floor(c.act_min, c.output_offset);
     // Under a ReLU floor with the full int8 range, a layer-wide shift when
     // the channels allow it; else the records of the other kernels.
-    let uniform = if relu && (c.act_min, c.act_max) == (-128, 127) { dw3x3_uniform(c, conv) } else { None };
+    let uniform = if relu && (c.act_min, c.act_max) == (-128, 127) { dw3x3_uniform(&sub_c, &sub_conv) } else { None };
     let (chans, shift0, big_s) = match uniform {
         Some((big_s, chans)) => (chans, false, big_s),
         None => {
-            let (chans, shift0) =
-                channels(2, out_c, 4, row, &conv.bias, c.input_offset, c.output_offset, |ch| (c.multiplier[ch], c.shift[ch]))?;
+            let (chans, shift0) = channels(2, n, 4, row, &sub_conv.bias, c.input_offset, c.output_offset, |j| {
+                (sub_c.multiplier[j], sub_c.shift[j])
+            })?;
             (chans, shift0, 0)
         }
     };
-    let data = int32_array(&format!("{l}_weights"), &words(&dw3x3_weights(w, out_c))) + &chan_array(&format!("{l}_chan"), &chans);
+    let (header, lists) = if sparse { dw3x3_sparse(c, conv, known, &constant, &live, &groups) } else { Default::default() };
+    let words_out = [header, words(&dw3x3_weights(&w, n)), lists].concat();
+    let data = int32_array(&format!("{l}_weights"), &words_out) + &chan_array(&format!("{l}_chan"), &chans);
     let args = format!(
-        "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {s}, {}, {}, {pw}, {band}, {}, {}, {}, {big_s}",
-        c.pad_top, c.pad_left, -c.input_offset, outq(c.act_min, c.act_max, shift0), relu as i32
+        "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {s}, {}, {}, {pw}, {band}, {}, {}, {}, {big_s}, {}",
+        c.pad_top, c.pad_left, -c.input_offset, outq(c.act_min, c.act_max, shift0), relu as i32, sparse as i32
     );
-    let scratch = out_c * ((band - 1) * s + 3) * pw / 2 + 1;
+    let scratch = planes * ((band - 1) * s + 3) * pw / 2 + 1;
     Some((data, "hyb_dsp_depthwise3x3_s8", args, scratch))
+}
+
+/// What the sparse 3x3 depthwise kernel reads around the live channels'
+/// weights: a header of counts and word offsets before them, and after them
+/// byte lists (each live channel's plane, the live channels, the converted
+/// groups, the groups with known channels, each output row's and column's
+/// class), then per row class and column class the known groups' words.
+fn dw3x3_sparse(
+    c: &ConvParams,
+    conv: &Conv2d,
+    known: &[Option<i8>],
+    constant: &[bool],
+    live: &[usize],
+    groups: &[usize],
+) -> (Vec<i32>, Vec<i32>) {
+    let [in_h, in_w, _] = c.in_hwc;
+    let [out_h, out_w, out_c] = c.out_hwc;
+    let s = c.stride[0];
+    let cgroups: Vec<usize> = (0..out_c / 4).filter(|&g| (0..4).any(|k| constant[4 * g + k])).collect();
+    // Which of the window's 3 rows (columns) lie inside the image.
+    let mask = |o: usize, pad: usize, len: usize| (0..3).filter(|&k| (0..len as isize).contains(&((o * s + k) as isize - pad as isize))).fold(0u8, |m, k| m | 1 << k);
+    let classes = |n: usize, pad: usize, len: usize| {
+        let masks: Vec<u8> = (0..n).map(|o| mask(o, pad, len)).collect();
+        let mut distinct: Vec<u8> = Vec::new();
+        masks.iter().for_each(|m| if !distinct.contains(m) { distinct.push(*m) });
+        let index: Vec<u8> = masks.iter().map(|m| distinct.iter().position(|d| d == m).unwrap() as u8).collect();
+        (distinct, index)
+    };
+    let (rmasks, rowc) = classes(out_h, c.pad_top, in_h);
+    let (cmasks, colc) = classes(out_w, c.pad_left, in_w);
+    // A known channel's output over a window with these rows and columns inside.
+    let value = |ch: usize, rm: u8, cm: u8| {
+        let x = known.get(ch).copied().flatten().unwrap_or(0) as i32;
+        let mut acc: i32 = 0;
+        for ky in (0..3).filter(|k| rm >> k & 1 == 1) {
+            for kx in (0..3).filter(|k| cm >> k & 1 == 1) {
+                acc = acc.wrapping_add(conv.weights[(ky * 3 + kx) * out_c + ch] as i32 * (x + c.input_offset));
+            }
+        }
+        let v = multiply_by_quantized_multiplier(acc.wrapping_add(conv.bias[ch]), c.multiplier[ch], c.shift[ch]) + c.output_offset;
+        v.clamp(c.act_min, c.act_max) as i8
+    };
+    let mut templ = Vec::new();
+    for &rm in &rmasks {
+        for &cm in &cmasks {
+            for &g in &cgroups {
+                templ.extend((4 * g..4 * g + 4).map(|ch| if constant[ch] { value(ch, rm, cm) } else { 0 }));
+            }
+        }
+    }
+    let plane_of: Vec<u8> = live.iter().map(|&ch| (4 * groups.iter().position(|&g| g == ch / 4).unwrap() + ch % 4) as u8).collect();
+    let bytes = |v: &[u8]| words(&[v.iter().map(|&b| b as i8).collect::<Vec<_>>(), vec![0; v.len().next_multiple_of(4) - v.len()]].concat());
+    let lists: Vec<Vec<i32>> = vec![
+        bytes(&plane_of),
+        bytes(&live.iter().map(|&ch| ch as u8).collect::<Vec<_>>()),
+        bytes(&groups.iter().map(|&g| g as u8).collect::<Vec<_>>()),
+        bytes(&cgroups.iter().map(|&g| g as u8).collect::<Vec<_>>()),
+        bytes(&rowc),
+        bytes(&colc),
+        words(&templ),
+    ];
+    const HEADER: usize = 12;
+    let mut at = HEADER + 3 * live.len();
+    let mut header = vec![live.len() as i32, groups.len() as i32, cgroups.len() as i32, cmasks.len() as i32];
+    for l in &lists {
+        header.push(at as i32);
+        at += l.len();
+    }
+    header.resize(HEADER, 0);
+    (header, lists.concat())
 }
 
 /// The 3x3 depthwise kernel's requantization with one right shift S for the
