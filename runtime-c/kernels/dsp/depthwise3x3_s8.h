@@ -405,33 +405,37 @@ HYB_DSP_INLINE void hyb_dsp_dw3_band_c(const int32_t *plane, const int32_t *w, c
 enum {
     HYB_DW3_N_LIVE, /* channels the tiles run */
     HYB_DW3_N_GROUPS, /* groups of four channels converted */
-    HYB_DW3_N_KNOWN, /* groups with a known channel */
-    HYB_DW3_N_COLS, /* column classes of the templates */
+    HYB_DW3_N_COLS = 3, /* column classes of the templates */
     HYB_DW3_PLANE_OF, /* per live channel, its plane */
     HYB_DW3_LIVE, /* the live channels */
     HYB_DW3_GROUPS, /* the converted groups */
-    HYB_DW3_KNOWN, /* the groups with a known channel */
-    HYB_DW3_ROWC, /* per output row, its class */
+    HYB_DW3_ROWC = 8, /* per output row, its class */
     HYB_DW3_COLC, /* per output column, its class */
-    HYB_DW3_TEMPL, /* per row class and column class, the known groups' words */
+    HYB_DW3_TEMPL, /* per row class and column class, a pixel */
     HYB_DW3_HEADER = 12
 };
 
-/* The known channels of output rows y0..y0+n-1: each pixel's known groups
+/* The known channels of output rows y0..y0+n-1: each pixel copied whole
  * from the template of its row and column class (the live channels' bytes
- * in them are overwritten after). */
+ * in it are overwritten after), two words at a time (LDRD, STRD: the
+ * output is word-aligned, c_n a multiple of 4). */
 HYB_DSP_INLINE void hyb_dsp_dw3_known(const int32_t *w, int8_t *out, int y0, int n, int out_w, int c_n) {
-    const int n_known = w[HYB_DW3_N_KNOWN], n_cols = w[HYB_DW3_N_COLS];
-    const uint8_t *known = (const uint8_t *)(w + w[HYB_DW3_KNOWN]);
+    const int n_cols = w[HYB_DW3_N_COLS];
     const uint8_t *rowc = (const uint8_t *)(w + w[HYB_DW3_ROWC]), *colc = (const uint8_t *)(w + w[HYB_DW3_COLC]);
     const int32_t *templ = w + w[HYB_DW3_TEMPL];
-    if (!n_known) return;
     for (int y = y0; y < y0 + n; y++) {
-        const int32_t *t_row = templ + rowc[y] * n_cols * n_known;
-        int8_t *o = out + y * out_w * c_n;
-        for (int x = 0; x < out_w; x++, o += c_n) {
-            const int32_t *t = t_row + colc[x] * n_known;
-            for (int j = 0; j < n_known; j++) hyb_dsp_store32(o + 4 * known[j], (uint32_t)t[j]);
+        const int32_t *t_row = templ + rowc[y] * n_cols * (c_n / 4);
+        int32_t *o = (int32_t *)(void *)(out + y * out_w * c_n);
+        for (int x = 0; x < out_w; x++) {
+            const int32_t *t = t_row + colc[x] * (c_n / 4);
+            int k = 0;
+#pragma GCC unroll 4
+            for (; k + 2 <= c_n / 4; k += 2, o += 2, t += 2) {
+                int32_t a, b;
+                __asm__("ldrd %0, %1, [%2]" : "=r"(a), "=r"(b) : "r"(t));
+                __asm__ volatile("strd %0, %1, [%2]" : : "r"(a), "r"(b), "r"(o) : "memory");
+            }
+            if (k < c_n / 4) *o++ = *t;
         }
     }
 }

@@ -104,7 +104,7 @@ pub fn layer(index: usize, op: &Op, p: &Params, io: &Operands, known: &[Option<i
             ((c.out_hwc[0] * c.out_hwc[1]) * (c.in_hwc[2] * c.out_hwc[2] - outs.len() * ins.len())) as u64
         }
         (Params::Conv(c), OpKind::Conv2d(conv)) if kernel == "hyb_dsp_depthwise3x3_s8" => {
-            let n = dw3x3_constant(c, conv, known).iter().filter(|&&k| k).count();
+            let n = dw3x3_sparse_channels(c, conv, known).map_or(0, |k| k.iter().filter(|&&k| k).count());
             (c.out_hwc[0] * c.out_hwc[1] * 9 * n) as u64
         }
         _ => 0,
@@ -452,10 +452,34 @@ pub fn constant_channels(g: &Graph, params: &[Params], t: TensorId) -> Vec<Optio
 }
 
 /// Channels of a 3x3 depthwise layer whose outputs are known at compile
-/// time: all weights 0, or a known constant input.
+/// time: a known constant input, or the same output over the whole range
+/// of the accumulator (all weights 0, or a ReLU that clamps every value).
+/// A tap outside the image adds 0, which every tap's range holds (the input
+/// offset is in [-127, 128]), and the requantization is monotonic, so the
+/// ends of the range decide.
 fn dw3x3_constant(c: &ConvParams, conv: &Conv2d, known: &[Option<i8>]) -> Vec<bool> {
     let out_c = c.out_hwc[2];
-    (0..out_c).map(|ch| known.get(ch).copied().flatten().is_some() || (0..9).all(|t| conv.weights[t * out_c + ch] == 0)).collect()
+    let out = |ch: usize, acc: i64| {
+        let acc = acc.clamp(i32::MIN as i64, i32::MAX as i64) as i32;
+        (multiply_by_quantized_multiplier(acc, c.multiplier[ch], c.shift[ch]) + c.output_offset).clamp(c.act_min, c.act_max)
+    };
+    (0..out_c)
+        .map(|ch| {
+            let (x0, x1) = (-128 + c.input_offset as i64, 127 + c.input_offset as i64);
+            let terms = (0..9).map(|t| conv.weights[t * out_c + ch] as i64).map(|w| (w * x0, w * x1));
+            let (lo, hi) = terms.fold((conv.bias[ch] as i64, conv.bias[ch] as i64), |(lo, hi), (a, b)| (lo + a.min(b), hi + a.max(b)));
+            let fits = lo >= i32::MIN as i64 && hi <= i32::MAX as i64 && c.multiplier[ch] > 0;
+            known.get(ch).copied().flatten().is_some() || (fits && out(ch, lo) == out(ch, hi))
+        })
+        .collect()
+}
+
+/// The known channels of a 3x3 depthwise layer that takes the sparse path:
+/// at least an eighth of them (fewer save less than the templates cost).
+fn dw3x3_sparse_channels(c: &ConvParams, conv: &Conv2d, known: &[Option<i8>]) -> Option<Vec<bool>> {
+    let constant = dw3x3_constant(c, conv, known);
+    let out_c = constant.len();
+    (8 * constant.iter().filter(|&&k| k).count() >= out_c && out_c <= 256).then_some(constant)
 }
 
 /// 3x3 depthwise, stride 1 or 2: channel-planar 2x2 tiles (depthwise3x3_s8.h).
@@ -467,8 +491,9 @@ fn depthwise3x3(l: &str, c: &ConvParams, conv: &Conv2d, known: &[Option<i8>]) ->
     let [in_h, in_w, in_c] = c.in_hwc;
     let [out_h, out_w, out_c] = c.out_hwc;
     let s = c.stride[0];
-    let constant = dw3x3_constant(c, conv, known);
-    let sparse = constant.iter().any(|&k| k) && out_c <= 256;
+    let sparse_channels = dw3x3_sparse_channels(c, conv, known);
+    let sparse = sparse_channels.is_some();
+    let constant = sparse_channels.unwrap_or_default();
     let live: Vec<usize> = (0..out_c).filter(|&ch| !sparse || !constant[ch]).collect();
     let groups: Vec<usize> = (0..out_c / 4).filter(|&g| live.iter().any(|&ch| ch / 4 == g)).collect();
     let pw = dw3x3_pw(in_w, out_w, s, c.pad_left);
@@ -532,7 +557,6 @@ fn dw3x3_sparse(
     let [in_h, in_w, _] = c.in_hwc;
     let [out_h, out_w, out_c] = c.out_hwc;
     let s = c.stride[0];
-    let cgroups: Vec<usize> = (0..out_c / 4).filter(|&g| (0..4).any(|k| constant[4 * g + k])).collect();
     // Which of the window's 3 rows (columns) lie inside the image.
     let mask = |o: usize, pad: usize, len: usize| (0..3).filter(|&k| (0..len as isize).contains(&((o * s + k) as isize - pad as isize))).fold(0u8, |m, k| m | 1 << k);
     let classes = |n: usize, pad: usize, len: usize| {
@@ -559,9 +583,7 @@ fn dw3x3_sparse(
     let mut templ = Vec::new();
     for &rm in &rmasks {
         for &cm in &cmasks {
-            for &g in &cgroups {
-                templ.extend((4 * g..4 * g + 4).map(|ch| if constant[ch] { value(ch, rm, cm) } else { 0 }));
-            }
+            templ.extend((0..out_c).map(|ch| if constant[ch] { value(ch, rm, cm) } else { 0 }));
         }
     }
     let plane_of: Vec<u8> = live.iter().map(|&ch| (4 * groups.iter().position(|&g| g == ch / 4).unwrap() + ch % 4) as u8).collect();
@@ -570,14 +592,14 @@ fn dw3x3_sparse(
         bytes(&plane_of),
         bytes(&live.iter().map(|&ch| ch as u8).collect::<Vec<_>>()),
         bytes(&groups.iter().map(|&g| g as u8).collect::<Vec<_>>()),
-        bytes(&cgroups.iter().map(|&g| g as u8).collect::<Vec<_>>()),
+        Vec::new(),
         bytes(&rowc),
         bytes(&colc),
         words(&templ),
     ];
     const HEADER: usize = 12;
     let mut at = HEADER + 3 * live.len();
-    let mut header = vec![live.len() as i32, groups.len() as i32, cgroups.len() as i32, cmasks.len() as i32];
+    let mut header = vec![live.len() as i32, groups.len() as i32, 0, cmasks.len() as i32];
     for l in &lists {
         header.push(at as i32);
         at += l.len();
