@@ -41,15 +41,10 @@ HYB_DSP_INLINE int32_t hyb_pk_hi(int32_t a, int32_t b) {
     return r;
 }
 
-/* Write pointers into the four planes of a group of channels, one row. */
-typedef struct {
-    int32_t *p0, *p1, *p2, *p3;
-} hyb_dw3_dst;
-
 /* Pixels a, b, c, e (4 channels each) -> words (a.ch, b.ch), (c.ch, e.ch)
  * of each channel's plane, stored with STRD and write-back: the bytes are
- * paired first (PKH), so eight SXTB16 finish the job. The body of a row
- * runs as one asm loop (gcc shuffles registers around a per-step asm). */
+ * paired first (PKH), so eight SXTB16 finish the job. Planes close enough
+ * for STRD's offset (`one`) take one pointer, p0, the others one each. */
 #define HYB_DW3_PUT2                                   \
     "pkhbt  %[t0], %[a], %[b], lsl #16\n\t"            \
     "pkhtb  %[u0], %[b], %[a], asr #16\n\t"            \
@@ -57,64 +52,57 @@ typedef struct {
     "pkhtb  %[u1], %[e], %[c], asr #16\n\t"            \
     "sxtb16 %[a], %[t0]\n\t"                           \
     "sxtb16 %[b], %[t1]\n\t"                           \
-    "strd   %[a], %[b], [%[p0]], #8\n\t"               \
-    "sxtb16 %[a], %[t0], ror #8\n\t"                   \
-    "sxtb16 %[b], %[t1], ror #8\n\t"                   \
-    "strd   %[a], %[b], [%[p1]], #8\n\t"               \
-    "sxtb16 %[a], %[u0]\n\t"                           \
-    "sxtb16 %[b], %[u1]\n\t"                           \
-    "strd   %[a], %[b], [%[p2]], #8\n\t"               \
-    "sxtb16 %[a], %[u0], ror #8\n\t"                   \
-    "sxtb16 %[b], %[u1], ror #8\n\t"                   \
-    "strd   %[a], %[b], [%[p3]], #8\n\t"
-#define HYB_DW3_PUT_REGS                                                                                   \
-    [t0] "=&r"(t0), [t1] "=&r"(t1), [u0] "=&r"(u0), [u1] "=&r"(u1), [p0] "+&r"(d->p0), [p1] "+&r"(d->p1), \
-        [p2] "+&r"(d->p2), [p3] "+&r"(d->p3)
-
-/* The same in C for the edges, where gcc folds the zero-point pixels. */
-#define HYB_DW3_PAIR(a, b, t, u) const int32_t t = hyb_pk_lo(a, b), u = hyb_pk_hi(a, b)
-HYB_DSP_INLINE void hyb_dsp_dw3_put2(int32_t *p, int plane_words, int32_t a, int32_t b, int32_t c, int32_t d) {
-    HYB_DW3_PAIR(a, b, t0, u0);
-    HYB_DW3_PAIR(c, d, t1, u1);
-    p[0] = __sxtb16(t0), p[1] = __sxtb16(t1);
-    p[plane_words] = hyb_sxtb16_ror8(t0), p[plane_words + 1] = hyb_sxtb16_ror8(t1);
-    p[2 * plane_words] = __sxtb16(u0), p[2 * plane_words + 1] = __sxtb16(u1);
-    p[3 * plane_words] = hyb_sxtb16_ror8(u0), p[3 * plane_words + 1] = hyb_sxtb16_ror8(u1);
-}
-HYB_DSP_INLINE void hyb_dsp_dw3_put1(int32_t *p, int plane_words, int32_t a, int32_t b) {
-    HYB_DW3_PAIR(a, b, t, u);
-    p[0] = __sxtb16(t), p[plane_words] = hyb_sxtb16_ror8(t);
-    p[2 * plane_words] = __sxtb16(u), p[3 * plane_words] = hyb_sxtb16_ror8(u);
-}
-#undef HYB_DW3_PAIR
-
-/* n >= 2 steps of four pixels from src (c_n bytes apart), all in the image;
- * two a loop iteration. */
-#define HYB_DW3_STEP                                   \
-    "ldr    %[a], [%[s]]\n\t"                          \
-    "ldr    %[b], [%[s], #%c[c1]]\n\t"                 \
-    "ldr    %[c], [%[s], #%c[c2]]\n\t"                 \
-    "ldr    %[e], [%[s], #%c[c3]]\n\t"                 \
-    "add    %[s], %[s], #%c[c4]\n\t" HYB_DW3_PUT2
-HYB_DSP_INLINE void hyb_dsp_dw3_put_run(hyb_dw3_dst *d, const int8_t *src, int n, int c_n) {
-    int32_t a, b, c, e, t0, t1, u0, u1, pairs = n / 2;
-    __asm__ volatile(".if %c[odd]\n\t" HYB_DW3_STEP ".endif\n\t"
-                     "1:\n\t" HYB_DW3_STEP HYB_DW3_STEP
-                     "subs   %[n], %[n], #1\n\t"
-                     "bne    1b\n\t"
-                     : [a] "=&r"(a), [b] "=&r"(b), [c] "=&r"(c), [e] "=&r"(e), HYB_DW3_PUT_REGS, [s] "+&r"(src),
-                       [n] "+&r"(pairs)
-                     : [c1] "i"(c_n), [c2] "i"(2 * c_n), [c3] "i"(3 * c_n), [c4] "i"(4 * c_n), [odd] "i"(n & 1)
-                     : "memory", "cc");
-}
-#undef HYB_DW3_STEP
-
-/* Pixel ix of an input row (4 channels), or the zero point outside. */
-#define HYB_DW3_PX(ix) ((ix) >= 0 && (ix) < in_w ? hyb_dsp_load32(row + (ix) * c_n) : zp4)
+    "sxtb16 %[c], %[t0], ror #8\n\t"                   \
+    "sxtb16 %[e], %[t1], ror #8\n\t"                   \
+    HYB_DW3_ST(1, "c", "e")                            \
+    "sxtb16 %[c], %[u0]\n\t"                           \
+    "sxtb16 %[e], %[u1]\n\t"                           \
+    HYB_DW3_ST(2, "c", "e")                            \
+    "sxtb16 %[c], %[u0], ror #8\n\t"                   \
+    "sxtb16 %[e], %[u1], ror #8\n\t"                   \
+    HYB_DW3_ST(3, "c", "e")                            \
+    "strd   %[a], %[b], [%[p0]], #8\n\t"
+/* Column q of a step from s: the pixel (bit q of the step's mask) or the
+ * zero point. */
+#define HYB_DW3_COL(reg, q, mask)                                   \
+    ".if (" mask ") & (1 << " q ")\n\t"                             \
+    "ldr    %[" reg "], [%[s], #" q "*%c[cn]]\n\t"                  \
+    ".else\n\t"                                                     \
+    "mov    %[" reg "], #%c[zp]\n\t"                                \
+    ".endif\n\t"
+#define HYB_DW3_STEP(mask)                                                                      \
+    HYB_DW3_COL("a", "0", mask) HYB_DW3_COL("b", "1", mask) HYB_DW3_COL("c", "2", mask)         \
+    HYB_DW3_COL("e", "3", mask) "add    %[s], %[s], #4*%c[cn]\n\t" HYB_DW3_PUT2
+/* Two columns: one word per plane. */
+#define HYB_DW3_HALF(mask)                                        \
+    HYB_DW3_COL("a", "0", mask) HYB_DW3_COL("b", "1", mask)       \
+    "pkhbt  %[t0], %[a], %[b], lsl #16\n\t"                       \
+    "pkhtb  %[u0], %[b], %[a], asr #16\n\t"                       \
+    "sxtb16 %[a], %[t0]\n\t"                                      \
+    "sxtb16 %[b], %[t0], ror #8\n\t"                              \
+    "sxtb16 %[c], %[u0]\n\t"                                      \
+    "sxtb16 %[e], %[u0], ror #8\n\t"                              \
+    "str    %[a], [%[p0]]\n\t" HYB_DW3_ST1(1, "b") HYB_DW3_ST1(2, "c") HYB_DW3_ST1(3, "e")
+#define HYB_DW3_ROW                                                                                     \
+    ".if %c[head]\n\t" HYB_DW3_STEP("%c[mh]") ".endif\n\t"                                              \
+    ".if %c[body] & 1\n\t" HYB_DW3_STEP("15") ".endif\n\t"                                              \
+    ".if %c[body] >= 2\n\t"                                                                             \
+    "mov    %[n], #%c[body] / 2\n"                                                                      \
+    "1:\n\t" HYB_DW3_STEP("15") HYB_DW3_STEP("15")                                                      \
+    "subs   %[n], %[n], #1\n\t"                                                                         \
+    "bne    1b\n\t"                                                                                     \
+    ".endif\n\t"                                                                                        \
+    ".if %c[tail] >= 1\n\t" HYB_DW3_STEP("%c[mt0]") ".endif\n\t"                                        \
+    ".if %c[tail] >= 2\n\t.rept %c[tail] - 1\n\t" HYB_DW3_STEP("0") ".endr\n\t.endif\n\t"               \
+    ".if %c[half]\n\t" HYB_DW3_HALF("%c[mf]") ".endif\n\t"
 
 /* Input row `row` (NULL: outside the image) of channels c..c+3 into their
  * planes' row at dst (plane_words apart): pw columns, pad_l of them left of
- * the image. */
+ * the image. One asm block walks the row in steps of four columns: a head
+ * step with columns left of the image, a body of steps inside it (a loop,
+ * two steps an iteration), tail steps (the first may hold pixels, the
+ * others the zero point only) and a last pair of columns; the pattern is a compile-time constant, so the edges cost a
+ * step as the body does. */
 HYB_DSP_INLINE void hyb_dsp_dw3_row_in(int32_t *dst, int plane_words, const int8_t *row, int in_w, int c_n, int pw,
                                        int pad_l, int32_t zp4) {
     const int pw_words = pw / 2;
@@ -129,37 +117,43 @@ HYB_DSP_INLINE void hyb_dsp_dw3_row_in(int32_t *dst, int plane_words, const int8
         }
         return;
     }
-    /* Steps of four columns: a head with pixels left of the image, a body
-     * wholly inside it (no tests), a tail with pixels right of it. */
-    const int steps = pw_words / 2;
-    const int head = pad_l > 0 ? (pad_l + 3) / 4 : 0;
-    int body = (in_w + pad_l) / 4 - head;
-    if (body < 0) body = 0;
-    if (head + body > steps) body = steps - head;
-    int x = 0;
-    for (; x < 4 * head; x += 4, dst += 2) {
-        const int i = x - pad_l;
-        hyb_dsp_dw3_put2(dst, plane_words, HYB_DW3_PX(i), HYB_DW3_PX(i + 1), HYB_DW3_PX(i + 2), HYB_DW3_PX(i + 3));
+    /* Bit q of mask(j): column 4j + q holds a pixel. */
+#define HYB_DW3_MASK(j)                                                                                    \
+    ((0 <= 4 * (j) - pad_l && 4 * (j) - pad_l < in_w) | (0 <= 4 * (j) + 1 - pad_l && 4 * (j) + 1 - pad_l < in_w) << 1 | \
+     (0 <= 4 * (j) + 2 - pad_l && 4 * (j) + 2 - pad_l < in_w) << 2 | (0 <= 4 * (j) + 3 - pad_l && 4 * (j) + 3 - pad_l < in_w) << 3)
+    const int steps = pw / 4, head = steps > 0 && HYB_DW3_MASK(0) != 15;
+    int body = 0;
+    while (head + body < steps && HYB_DW3_MASK(head + body) == 15) body++;
+    const int tail = steps - head - body, half = pw % 4 != 0;
+    int32_t a, b, c, e, t0, t1, u0, u1, n;
+    int32_t *p0 = dst, *p1 = dst + plane_words, *p2 = dst + 2 * plane_words, *p3 = dst + 3 * plane_words;
+    const int8_t *s = (const int8_t *)((uintptr_t)row - (uintptr_t)(pad_l * c_n));
+    (void)n;
+#define HYB_DW3_ROW_OUT                                                                                            \
+    [a] "=&r"(a), [b] "=&r"(b), [c] "=&r"(c), [e] "=&r"(e), [t0] "=&r"(t0), [t1] "=&r"(t1), [u0] "=&r"(u0), \
+        [u1] "=&r"(u1), [n] "=&r"(n), [p0] "+&r"(p0), [s] "+&r"(s)
+#define HYB_DW3_ROW_IN                                                                                            \
+    [cn] "i"(c_n), [zp] "i"(zp4), [head] "i"(head), [body] "i"(body), [tail] "i"(tail), [half] "i"(half),        \
+        [mh] "i"(HYB_DW3_MASK(0)), [mt0] "i"(HYB_DW3_MASK(steps - tail)), [mf] "i"(HYB_DW3_MASK(steps) & 3), \
+        [pwb] "i"(4 * plane_words)
+    if (3 * 4 * plane_words <= 1020) {
+#define HYB_DW3_ST(k, x, y) "strd   %[" x "], %[" y "], [%[p0], #" #k "*%c[pwb]]\n\t"
+#define HYB_DW3_ST1(k, x) "str    %[" x "], [%[p0], #" #k "*%c[pwb]]\n\t"
+        __asm__ volatile(HYB_DW3_ROW : HYB_DW3_ROW_OUT : HYB_DW3_ROW_IN : "memory", "cc");
+#undef HYB_DW3_ST
+#undef HYB_DW3_ST1
+    } else {
+#define HYB_DW3_ST(k, x, y) "strd   %[" x "], %[" y "], [%[p" #k "]], #8\n\t"
+#define HYB_DW3_ST1(k, x) "str    %[" x "], [%[p" #k "]]\n\t"
+        __asm__ volatile(HYB_DW3_ROW : HYB_DW3_ROW_OUT, [p1] "+&r"(p1), [p2] "+&r"(p2), [p3] "+&r"(p3) : HYB_DW3_ROW_IN
+                         : "memory", "cc");
+#undef HYB_DW3_ST
+#undef HYB_DW3_ST1
     }
-    const int8_t *src = row + (x - pad_l) * c_n;
-    if (body >= 3) { /* the asm loop pays for its set-up */
-        hyb_dw3_dst d = {dst, dst + plane_words, dst + 2 * plane_words, dst + 3 * plane_words};
-        hyb_dsp_dw3_put_run(&d, src, body, c_n);
-        x += 4 * body, dst += 2 * body;
-    }
-    for (int k = 0; k < body && body < 3; k++, x += 4, dst += 2, src += 4 * c_n)
-        hyb_dsp_dw3_put2(dst, plane_words, hyb_dsp_load32(src), hyb_dsp_load32(src + c_n), hyb_dsp_load32(src + 2 * c_n),
-                         hyb_dsp_load32(src + 3 * c_n));
-    for (; x + 4 <= pw; x += 4, dst += 2) {
-        const int i = x - pad_l;
-        hyb_dsp_dw3_put2(dst, plane_words, HYB_DW3_PX(i), HYB_DW3_PX(i + 1), HYB_DW3_PX(i + 2), HYB_DW3_PX(i + 3));
-    }
-    if (x < pw) {
-        const int i = x - pad_l;
-        hyb_dsp_dw3_put1(dst, plane_words, HYB_DW3_PX(i), HYB_DW3_PX(i + 1));
-    }
+#undef HYB_DW3_ROW_OUT
+#undef HYB_DW3_ROW_IN
+#undef HYB_DW3_MASK
 }
-#undef HYB_DW3_PX
 
 /* Per channel, what the tiles read from the stack without a layer-wide
  * shift: {mult, round} and {shift, out} as two LDRD, and the bias
@@ -417,25 +411,34 @@ enum {
 
 /* The known channels of output rows y0..y0+n-1: each pixel copied whole
  * from the template of its row and column class (the live channels' bytes
- * in it are overwritten after), two words at a time (LDRD, STRD: the
- * output is word-aligned, c_n a multiple of 4). */
+ * in it are overwritten after), four words at a time (LDM, STM: the output
+ * is word-aligned, c_n a multiple of 4). */
 HYB_DSP_INLINE void hyb_dsp_dw3_known(const int32_t *w, int8_t *out, int y0, int n, int out_w, int c_n) {
     const int n_cols = w[HYB_DW3_N_COLS];
     const uint8_t *rowc = (const uint8_t *)(w + w[HYB_DW3_ROWC]), *colc = (const uint8_t *)(w + w[HYB_DW3_COLC]);
     const int32_t *templ = w + w[HYB_DW3_TEMPL];
+    int32_t *o = (int32_t *)(void *)(out + y0 * out_w * c_n);
     for (int y = y0; y < y0 + n; y++) {
         const int32_t *t_row = templ + rowc[y] * n_cols * (c_n / 4);
-        int32_t *o = (int32_t *)(void *)(out + y * out_w * c_n);
         for (int x = 0; x < out_w; x++) {
             const int32_t *t = t_row + colc[x] * (c_n / 4);
-            int k = 0;
-#pragma GCC unroll 4
-            for (; k + 2 <= c_n / 4; k += 2, o += 2, t += 2) {
-                int32_t a, b;
-                __asm__("ldrd %0, %1, [%2]" : "=r"(a), "=r"(b) : "r"(t));
-                __asm__ volatile("strd %0, %1, [%2]" : : "r"(a), "r"(b), "r"(o) : "memory");
-            }
-            if (k < c_n / 4) *o++ = *t;
+            int32_t a, b, c, d, k;
+            __asm__ volatile(".if %c[n4]\n\t"
+                             "mov    %[k], #%c[n4]\n"
+                             "1:\n\t"
+                             "ldmia  %[t]!, {%[a], %[b], %[c], %[d]}\n\t"
+                             "stmia  %[o]!, {%[a], %[b], %[c], %[d]}\n\t"
+                             "subs   %[k], %[k], #1\n\t"
+                             "bne    1b\n\t"
+                             ".endif\n\t"
+                             ".rept %c[n1]\n\t"
+                             "ldr    %[a], [%[t]], #4\n\t"
+                             "str    %[a], [%[o]], #4\n\t"
+                             ".endr\n\t"
+                             : [a] "=&r"(a), [b] "=&r"(b), [c] "=&r"(c), [d] "=&r"(d), [k] "=&r"(k), [t] "+&r"(t),
+                               [o] "+&r"(o)
+                             : [n4] "i"(c_n / 16), [n1] "i"(c_n / 4 % 4)
+                             : "memory", "cc");
         }
     }
 }
@@ -462,14 +465,17 @@ HYB_DSP_INLINE void hyb_dsp_depthwise3x3_s8(const int8_t *in, int8_t *out, const
     for (int oy0 = 0; oy0 < out_h; oy0 += band) {
         const int nb = out_h - oy0 < band ? out_h - oy0 : band;
         const int rows = (nb - 1) * s + 3, iy0 = oy0 * s - pad_t;
-        for (int y = 0; y < rows; y++) {
-            const int iy = iy0 + y;
-            const int8_t *row = iy >= 0 && iy < in_h ? in + iy * in_w * c_n : 0;
-            for (int j = 0; j < n_groups; j++) {
-                const int c = 4 * (sparse ? groups[j] : j);
-                hyb_dsp_dw3_row_in(planes + 4 * j * plane_words + y * pw_words, plane_words, row ? row + c : 0, in_w,
-                                   c_n, pw, pad_l, zp4);
-            }
+        /* Rows above and below the image, then the image's, group by group. */
+        const int y_lo = iy0 < 0 ? -iy0 : 0, y_hi = in_h - iy0 < rows ? in_h - iy0 : rows;
+        for (int j = 0; j < n_groups; j++) {
+            int32_t *dst = planes + 4 * j * plane_words;
+            for (int y = 0; y < y_lo; y++) hyb_dsp_dw3_row_in(dst + y * pw_words, plane_words, 0, in_w, c_n, pw, pad_l, zp4);
+            for (int y = y_hi; y < rows; y++)
+                hyb_dsp_dw3_row_in(dst + y * pw_words, plane_words, 0, in_w, c_n, pw, pad_l, zp4);
+            const int8_t *src = in + (iy0 + y_lo) * in_w * c_n + 4 * (sparse ? groups[j] : j);
+            dst += y_lo * pw_words;
+            for (int y = y_lo; y < y_hi; y++, dst += pw_words, src += in_w * c_n)
+                hyb_dsp_dw3_row_in(dst, plane_words, src, in_w, c_n, pw, pad_l, zp4);
         }
         planes[4 * n_groups * plane_words] = __sxtb16(zp4);
         if (sparse) hyb_dsp_dw3_known(w, out, oy0, nb, out_w, c_n);
