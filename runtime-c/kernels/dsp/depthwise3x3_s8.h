@@ -326,6 +326,15 @@ HYB_DSP_INLINE void hyb_dsp_dw3_rows(const int32_t *r, hyb_dw3_w w, int32_t bias
                                      int8_t *o, int s, int pw_words, int out_w, int orow, int ocol, int h2, int relu,
                                      int S) {
     enum { U = 4 };
+    /* Rows of up to 48 outputs whose offsets fit the immediates unroll whole. */
+    if (out_w <= 48 && 4 * ((out_w / 2) * s + (2 * s + 1) * pw_words) + 8 <= 1020 && 2 * out_w * ocol + ocol <= 4095) {
+        if (!S) qs->o = o;
+#pragma GCC unroll 24
+        for (int u = 0; 2 * u < out_w; u++)
+            hyb_dsp_dw3_tile(r, w, bias, qs, f, o, s, u * s, pw_words, 2 * u * ocol, orow, ocol, 2 * u + 1 < out_w, h2,
+                             relu, S);
+        return;
+    }
     const int main_cols = out_w > 2 * U + 1 ? out_w / (2 * U) * (2 * U) : 0;
     const int32_t *rr = r;
     for (int ox = 0; ox < main_cols; ox += 2 * U, rr += U * s, o += 2 * U * ocol) {
