@@ -351,12 +351,16 @@ HYB_DSP_INLINE void hyb_dsp_dw3_rows(const int32_t *r, hyb_dw3_w w, int32_t bias
                          main_cols + 2 * u + 1 < out_w, h2, relu, S);
 }
 
-/* Both int16 halves of x times the bottom half of k (SMULBB, SMULTB, PKHBT). */
-HYB_DSP_INLINE int32_t hyb_dw3_scale(int32_t x, int32_t k) {
-    int32_t lo, hi;
-    __asm__("smulbb %0, %1, %2" : "=r"(lo) : "r"(x), "r"(k));
-    __asm__("smultb %0, %1, %2" : "=r"(hi) : "r"(x), "r"(k));
-    return hyb_pk_lo(lo, hi);
+/* Halves of x times the bottom half of k. */
+HYB_DSP_INLINE int32_t hyb_dw3_mulb(int32_t x, int32_t k) {
+    int32_t r;
+    __asm__("smulbb %0, %1, %2" : "=r"(r) : "r"(x), "r"(k));
+    return r;
+}
+HYB_DSP_INLINE int32_t hyb_dw3_mult(int32_t x, int32_t k) {
+    int32_t r;
+    __asm__("smultb %0, %1, %2" : "=r"(r) : "r"(x), "r"(k));
+    return r;
 }
 
 /* One channel's hyb_dw3_w from its three weight words, each int16 weight
@@ -368,8 +372,10 @@ HYB_DSP_INLINE hyb_dw3_w hyb_dsp_dw3_weights(const int32_t *w, int s, int S, int
     for (int j = 0; j < 3; j++) {
         const int32_t a = __sxtb16(w[j]), b = hyb_sxtb16_ror8(w[j]);
         if (S) {
-            r.v[2 * j] = hyb_dw3_scale(a, scale);
-            r.v[2 * j + 1] = hyb_dw3_scale(b, scale);
+            /* w0, w1 from a = (w0, w1), w2 from b = (w1, w2). */
+            const int32_t w0 = hyb_dw3_mulb(a, scale), w1 = hyb_dw3_mult(a, scale), w2 = hyb_dw3_mult(b, scale);
+            r.v[2 * j] = hyb_pk_lo(w0, w1);
+            r.v[2 * j + 1] = hyb_pk_lo(w1, w2);
         } else {
             r.v[2 * j] = __sadd16(a, a);
             r.v[2 * j + 1] = __sadd16(b, b);
@@ -404,7 +410,8 @@ HYB_DSP_INLINE void hyb_dsp_dw3_band_c(const int32_t *plane, const int32_t *w, c
 /* A sparse layer's channels whose outputs are known at compile time
  * (weights all 0, or a constant input channel) are not computed: `w` starts
  * with a header (counts, then word offsets into w of byte lists) and the
- * live channels' weights follow it; `ch` holds the live channels' records. */
+ * live channels' weights (and records, with S) follow it; `ch` holds the
+ * live channels' records without S. */
 enum {
     HYB_DW3_N_LIVE, /* channels the tiles run */
     HYB_DW3_N_GROUPS, /* groups of four channels converted */
@@ -457,7 +464,8 @@ HYB_DSP_INLINE void hyb_dsp_dw3_known(const int32_t *w, int8_t *out, int y0, int
  * columns, and one word of zero point after them (a right pad when pw
  * leaves it out). band: output rows per band (even unless it covers the
  * layer). relu: the activation floor is at or above the output zero point.
- * S: the layer-wide shift (0: per channel). */
+ * S: the layer-wide shift (0: per channel; with S, each channel's record
+ * follows its weights in w and ch is unused). */
 HYB_DSP_INLINE void hyb_dsp_depthwise3x3_s8(const int8_t *in, int8_t *out, const int32_t *w, const hyb_dsp_chan *ch,
                                             int32_t *planes, int in_h, int in_w, int c_n, int out_h, int out_w, int s,
                                             int pad_t, int pad_l, int pw, int band, int32_t in_zp, hyb_dsp_outq q,
@@ -478,8 +486,7 @@ HYB_DSP_INLINE void hyb_dsp_depthwise3x3_s8(const int8_t *in, int8_t *out, const
         const int y_lo = iy0 < 0 ? -iy0 : 0, y_hi = in_h - iy0 < rows ? in_h - iy0 : rows;
         for (int j = 0; j < n_groups; j++) {
             int32_t *dst = planes + 4 * j * plane_words;
-            for (int y = 0; y < y_lo; y++) hyb_dsp_dw3_row_in(dst + y * pw_words, plane_words, 0, in_w, c_n, pw, pad_l, zp4);
-            for (int y = y_hi; y < rows; y++)
+            for (int y = y_lo ? 0 : y_hi; y < rows; y = y + 1 == y_lo ? y_hi : y + 1)
                 hyb_dsp_dw3_row_in(dst + y * pw_words, plane_words, 0, in_w, c_n, pw, pad_l, zp4);
             const int8_t *src = in + (iy0 + y_lo) * in_w * c_n + 4 * (sparse ? groups[j] : j);
             dst += y_lo * pw_words;
@@ -496,11 +503,14 @@ HYB_DSP_INLINE void hyb_dsp_depthwise3x3_s8(const int8_t *in, int8_t *out, const
                 hyb_dsp_dw3_band_c(plane, wl + 3 * i, ch + i, ob + c, nb, out_w, s, pw_words, orow, c_n, q);
                 continue;
             }
-            const hyb_dw3_w wv = hyb_dsp_dw3_weights(wl + 3 * i, s, S, S ? ch[i].shift : 1);
+            /* With S, the channel's words in w: three of weights, then bias,
+             * multiplier and rounding term, whose lowest set bit is k - 2. */
+            const int32_t *wc = wl + (S ? 6 : 3) * i;
+            const hyb_dw3_w wv = hyb_dsp_dw3_weights(wc, s, S, S ? __builtin_ctz((uint32_t)wc[5]) + 2 : 1);
             hyb_dw3_q qs;
             if (!S) qs = (hyb_dw3_q){ch[i].mult, ch[i].round, ch[i].shift, 0, ch[i].bias};
-            const hyb_dw3_f f = {S ? hyb_dw3_bits(ch[i].mult) : 0.f, S ? hyb_dw3_bits(ch[i].round) : 0.f};
-            const int32_t bias = ch[i].bias;
+            const hyb_dw3_f f = {S ? hyb_dw3_bits(wc[4]) : 0.f, S ? hyb_dw3_bits(wc[5]) : 0.f};
+            const int32_t bias = S ? wc[3] : ch[i].bias;
             int8_t *o = ob + c;
             const int pairs = nb / 2;
             /* Small layers (MobileNet's 6x6 and 3x3) unroll their few row pairs. */

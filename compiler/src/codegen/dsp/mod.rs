@@ -403,7 +403,7 @@ fn depthwise(l: &str, c: &ConvParams, conv: &Conv2d, known: &[Option<i8>]) -> Op
         return None;
     }
     if c.kernel == [3, 3] && c.dilation == [1, 1] && c.stride[0] == c.stride[1] && c.stride[0] <= 2 {
-        return depthwise3x3(l, c, conv, known);
+        return depthwise3x3(l, c, conv, known, None);
     }
     let taps = c.kernel[0] * c.kernel[1];
     let w = &conv.weights;
@@ -430,6 +430,15 @@ fn depthwise(l: &str, c: &ConvParams, conv: &Conv2d, known: &[Option<i8>]) -> Op
 /// largest activations, small.
 const DW3_MAX_BYTES: usize = 32 * 1024;
 const DW3_BAND_BYTES: usize = 16 * 1024;
+
+/// The C of a 3x3 depthwise layer `l` (stride 1 or 2, channels a multiple
+/// of 4), for tests: its data (arrays `{l}_weights`, `{l}_chan`), the
+/// kernel call's constant arguments and the scratch words; `band` (even,
+/// or out_h) overrides the rows per band.
+#[doc(hidden)]
+pub fn depthwise3x3_c(l: &str, c: &ConvParams, conv: &Conv2d, known: &[Option<i8>], band: Option<usize>) -> Option<(String, String, usize)> {
+    depthwise3x3(l, c, conv, known, band).map(|(data, _, args, scratch)| (data, args, scratch))
+}
 
 /// The values of a tensor's channels known at compile time: those of a
 /// regular convolution's output channels whose weights are all 0 (the
@@ -487,7 +496,7 @@ fn dw3x3_sparse_channels(c: &ConvParams, conv: &Conv2d, known: &[Option<i8>]) ->
 /// the kernel copies them from templates, one per class of output pixel
 /// (which window rows and columns are inside the image), and converts and
 /// runs only the groups of four channels and the channels that are left.
-fn depthwise3x3(l: &str, c: &ConvParams, conv: &Conv2d, known: &[Option<i8>]) -> Option<Emitted> {
+fn depthwise3x3(l: &str, c: &ConvParams, conv: &Conv2d, known: &[Option<i8>], band: Option<usize>) -> Option<Emitted> {
     let [in_h, in_w, in_c] = c.in_hwc;
     let [out_h, out_w, out_c] = c.out_hwc;
     let s = c.stride[0];
@@ -498,10 +507,10 @@ fn depthwise3x3(l: &str, c: &ConvParams, conv: &Conv2d, known: &[Option<i8>]) ->
     let groups: Vec<usize> = (0..out_c / 4).filter(|&g| live.iter().any(|&ch| ch / 4 == g)).collect();
     let pw = dw3x3_pw(in_w, out_w, s, c.pad_left);
     let planes = 4 * groups.len();
-    let band = match dw3x3_band(out_h, s, planes * pw * 2, DW3_MAX_BYTES) {
+    let band = band.unwrap_or(match dw3x3_band(out_h, s, planes * pw * 2, DW3_MAX_BYTES) {
         all if all == out_h => all,
         _ => dw3x3_band(out_h, s, planes * pw * 2, DW3_BAND_BYTES),
-    };
+    });
     if !dw3x3_offsets_fit(s, pw, out_w * out_c, out_c) {
         return None;
     }
@@ -521,18 +530,22 @@ fn depthwise3x3(l: &str, c: &ConvParams, conv: &Conv2d, known: &[Option<i8>]) ->
     // Under a ReLU floor with the full int8 range, a layer-wide shift when
     // the channels allow it; else the records of the other kernels.
     let uniform = if relu && (c.act_min, c.act_max) == (-128, 127) { dw3x3_uniform(&sub_c, &sub_conv) } else { None };
-    let (chans, shift0, big_s) = match uniform {
-        Some((big_s, chans)) => (chans, false, big_s),
+    let (header, lists) = if sparse { dw3x3_sparse(c, conv, known, &constant, &live, &groups, uniform.is_some()) } else { Default::default() };
+    let weights = words(&dw3x3_weights(&w, n));
+    let (data, shift0, big_s) = match uniform {
+        // Each channel's three weight words, then its bias, multiplier and rounding term.
+        Some((big_s, recs)) => {
+            let stream: Vec<i32> = weights.chunks(3).zip(&recs).flat_map(|(w, r)| w.iter().chain(r).copied()).collect();
+            (int32_array(&format!("{l}_weights"), &[header, stream, lists].concat()), false, big_s)
+        }
         None => {
             let (chans, shift0) = channels(2, n, 4, row, &sub_conv.bias, c.input_offset, c.output_offset, |j| {
                 (sub_c.multiplier[j], sub_c.shift[j])
             })?;
-            (chans, shift0, 0)
+            let data = int32_array(&format!("{l}_weights"), &[header, weights, lists].concat()) + &chan_array(&format!("{l}_chan"), &chans);
+            (data, shift0, 0)
         }
     };
-    let (header, lists) = if sparse { dw3x3_sparse(c, conv, known, &constant, &live, &groups) } else { Default::default() };
-    let words_out = [header, words(&dw3x3_weights(&w, n)), lists].concat();
-    let data = int32_array(&format!("{l}_weights"), &words_out) + &chan_array(&format!("{l}_chan"), &chans);
     let args = format!(
         "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {s}, {}, {}, {pw}, {band}, {}, {}, {}, {big_s}, {}",
         c.pad_top, c.pad_left, -c.input_offset, outq(c.act_min, c.act_max, shift0), relu as i32, sparse as i32
@@ -553,6 +566,7 @@ fn dw3x3_sparse(
     constant: &[bool],
     live: &[usize],
     groups: &[usize],
+    uniform: bool,
 ) -> (Vec<i32>, Vec<i32>) {
     let [in_h, in_w, _] = c.in_hwc;
     let [out_h, out_w, out_c] = c.out_hwc;
@@ -598,7 +612,7 @@ fn dw3x3_sparse(
         words(&templ),
     ];
     const HEADER: usize = 12;
-    let mut at = HEADER + 3 * live.len();
+    let mut at = HEADER + if uniform { 6 } else { 3 } * live.len();
     let mut header = vec![live.len() as i32, groups.len() as i32, 0, cmasks.len() as i32];
     for l in &lists {
         header.push(at as i32);
@@ -610,22 +624,23 @@ fn dw3x3_sparse(
 
 /// The 3x3 depthwise kernel's requantization with one right shift S for the
 /// whole layer (the ASR rides on the SSAT): a channel with right shift s
-/// has its weights (and bias) scaled by 2^(1 + S - s) instead of 2, and
-/// SMMLA adds `round` = 2^(S-s-1) + 2^(S-1) + zp * 2^S (no 2^(S-1) when s =
-/// 0). Then floor((A*m + round*2^32) / 2^(32+S)) is 2^(S-s) times the
-/// numerator of the two-step rounding over 2^(32+s) (see hyb_dsp_requant_x2),
-/// the same floor. S = the largest s + 1, so the scale is at least 4 and
-/// SMMLA's truncation can take the rounding half; the scaled int16 weights
-/// need 1 + S - s <= 8. Records (bias, mult, k = 1 + S - s, round); a dead
-/// channel's record outputs its constant. None when a channel does not fit
-/// (the kernel then takes the per-channel shift).
-fn dw3x3_uniform(c: &ConvParams, conv: &Conv2d) -> Option<(u32, Vec<String>)> {
+/// has its weights (and bias) scaled by 2^k, k = 1 + S - s, instead of 2,
+/// and SMMLA adds `round` = 2^(S-s-1) + 2^(S-1) + zp * 2^S (no 2^(S-1)
+/// when s = 0). Then floor((A*m + round*2^32) / 2^(32+S)) is 2^(S-s) times
+/// the numerator of the two-step rounding over 2^(32+s) (see
+/// hyb_dsp_requant_x2), the same floor. S = at least the largest s + 1, so
+/// the scale is at least 4 and SMMLA's truncation can take the rounding
+/// half; the scaled int16 weights need k <= 8. Records (bias, mult, round):
+/// the lowest set bit of `round` is bit k - 2 (the kernel takes k from it);
+/// a dead channel's record outputs its constant. None when a channel does
+/// not fit (the kernel then takes the per-channel shift).
+fn dw3x3_uniform(c: &ConvParams, conv: &Conv2d) -> Option<(u32, Vec<[i32; 3]>)> {
     // Layers that share a shape share a function only with the same S: the
     // first that fits from a fixed order (MLPerf Tiny's shifts are 3..9).
     [10, 11, 9, 12, 8, 13, 7, 14, 6, 15, 5, 16, 4, 17, 3, 18, 2, 19, 1, 20].into_iter().find_map(|s| Some((s, dw3x3_records(c, conv, s)?)))
 }
 
-fn dw3x3_records(c: &ConvParams, conv: &Conv2d, big_s: u32) -> Option<Vec<String>> {
+fn dw3x3_records(c: &ConvParams, conv: &Conv2d, big_s: u32) -> Option<Vec<[i32; 3]>> {
     let out_c = c.out_hwc[2];
     let w = &conv.weights;
     if conv.bias.len() != out_c {
@@ -642,7 +657,7 @@ fn dw3x3_records(c: &ConvParams, conv: &Conv2d, big_s: u32) -> Option<Vec<String
         if abs == 0 {
             // A*m/2^32 = v*2^S with A = v*2^(S+2), m = 2^30; |v| <= 256 clamps alike.
             let v = (multiply_by_quantized_multiplier(conv.bias[ch], m, shift) as i64).clamp(-256, 256);
-            chans.push(format!("{{{},{},1,{}}}", v << (big_s + 2), 1i64 << 30, half_s + (zp << big_s)));
+            chans.push([(v << (big_s + 2)) as i32, 1 << 30, (half_s + (zp << big_s)) as i32]);
             continue;
         }
         let s_ch = -(shift as i64);
@@ -657,7 +672,7 @@ fn dw3x3_records(c: &ConvParams, conv: &Conv2d, big_s: u32) -> Option<Vec<String
             return None;
         }
         let bias = folded_bias(conv.bias[ch], sum as i32, c.input_offset).wrapping_mul(1 << k);
-        chans.push(format!("{{{bias},{m},{k},{round}}}"));
+        chans.push([bias, m, round as i32]);
     }
     Some(chans)
 }
