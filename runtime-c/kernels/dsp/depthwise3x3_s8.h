@@ -70,9 +70,21 @@ HYB_DSP_INLINE int32_t hyb_pk_hi(int32_t a, int32_t b) {
     ".else\n\t"                                                     \
     "mov    %[" reg "], #%c[zp]\n\t"                                \
     ".endif\n\t"
+/* The same after s moved on by the step (the first column's load did it). */
+#define HYB_DW3_COLN(reg, q, mask)                                  \
+    ".if (" mask ") & (1 << " q ")\n\t"                             \
+    "ldr    %[" reg "], [%[s], #(" q "-4)*%c[cn]]\n\t"              \
+    ".else\n\t"                                                     \
+    "mov    %[" reg "], #%c[zp]\n\t"                                \
+    ".endif\n\t"
 #define HYB_DW3_STEP(mask)                                                                      \
+    ".if ((" mask ") & 1) && (4*%c[cn] <= 255)\n\t"                                             \
+    "ldr    %[a], [%[s]], #4*%c[cn]\n\t"                                                         \
+    HYB_DW3_COLN("b", "1", mask) HYB_DW3_COLN("c", "2", mask) HYB_DW3_COLN("e", "3", mask)      \
+    ".else\n\t"                                                                                 \
     HYB_DW3_COL("a", "0", mask) HYB_DW3_COL("b", "1", mask) HYB_DW3_COL("c", "2", mask)         \
-    HYB_DW3_COL("e", "3", mask) "add    %[s], %[s], #4*%c[cn]\n\t" HYB_DW3_PUT2
+    HYB_DW3_COL("e", "3", mask) "add    %[s], %[s], #4*%c[cn]\n\t"                               \
+    ".endif\n\t" HYB_DW3_PUT2
 /* Two columns: one word per plane. */
 #define HYB_DW3_HALF(mask)                                        \
     HYB_DW3_COL("a", "0", mask) HYB_DW3_COL("b", "1", mask)       \
@@ -459,6 +471,22 @@ HYB_DSP_INLINE void hyb_dsp_dw3_known(const int32_t *w, int8_t *out, int y0, int
     }
 }
 
+/* n words from src to dst (word-aligned, not overlapping), four at a time. */
+HYB_DSP_INLINE void hyb_dsp_dw3_copy(int32_t *dst, const int32_t *src, int n) {
+    int32_t a, b, c, d, k = n / 4;
+    if (k)
+        __asm__ volatile("1:\n\t"
+                         "ldmia  %[s]!, {%[a], %[b], %[c], %[d]}\n\t"
+                         "stmia  %[o]!, {%[a], %[b], %[c], %[d]}\n\t"
+                         "subs   %[k], %[k], #1\n\t"
+                         "bne    1b\n\t"
+                         : [a] "=&r"(a), [b] "=&r"(b), [c] "=&r"(c), [d] "=&r"(d), [k] "+&r"(k), [s] "+&r"(src),
+                           [o] "+&r"(dst)
+                         :
+                         : "memory", "cc");
+    for (int i = 0; i < n % 4; i++) dst[i] = src[i];
+}
+
 /* planes: one plane per channel of the converted groups (all c_n / 4
  * groups unless sparse), each ((band - 1) * s + 3) rows of pw int16
  * columns, and one word of zero point after them (a right pad when pw
@@ -482,11 +510,18 @@ HYB_DSP_INLINE void hyb_dsp_depthwise3x3_s8(const int8_t *in, int8_t *out, const
     for (int oy0 = 0; oy0 < out_h; oy0 += band) {
         const int nb = out_h - oy0 < band ? out_h - oy0 : band;
         const int rows = (nb - 1) * s + 3, iy0 = oy0 * s - pad_t;
+        /* After the first band, its first 3 - s rows are the last of the
+         * previous one: moved up, not converted again. */
+        const int have = oy0 > 0 ? 3 - s : 0;
+        if (have)
+            for (int k = 0; k < 4 * n_groups; k++)
+                hyb_dsp_dw3_copy(planes + k * plane_words, planes + k * plane_words + band * s * pw_words, have * pw_words);
         /* Rows above and below the image, then the image's, group by group. */
-        const int y_lo = iy0 < 0 ? -iy0 : 0, y_hi = in_h - iy0 < rows ? in_h - iy0 : rows;
+        const int top = iy0 < 0 ? -iy0 : 0, y_lo = top > have ? top : have;
+        const int y_hi = in_h - iy0 < rows ? (in_h - iy0 > y_lo ? in_h - iy0 : y_lo) : rows;
         for (int j = 0; j < n_groups; j++) {
             int32_t *dst = planes + 4 * j * plane_words;
-            for (int y = y_lo ? 0 : y_hi; y < rows; y = y + 1 == y_lo ? y_hi : y + 1)
+            for (int y = y_lo > have ? have : y_hi; y < rows; y = y + 1 == y_lo ? y_hi : y + 1)
                 hyb_dsp_dw3_row_in(dst + y * pw_words, plane_words, 0, in_w, c_n, pw, pad_l, zp4);
             const int8_t *src = in + (iy0 + y_lo) * in_w * c_n + 4 * (sparse ? groups[j] : j);
             dst += y_lo * pw_words;
