@@ -167,6 +167,19 @@ HYB_DSP_INLINE void hyb_dsp_dw3_row_in(int32_t *dst, int plane_words, const int8
 #undef HYB_DW3_MASK
 }
 
+/* One channel's input row (c_n bytes apart from src) into its plane's row
+ * at dst, for the channels a sparse layer converts alone: pairs of LDRSB
+ * and PKHBT, the zero point outside the image. */
+HYB_DSP_INLINE void hyb_dsp_dw3_row_in1(int32_t *dst, const int8_t *src, int in_w, int c_n, int pw, int pad_l,
+                                        int32_t zp) {
+#pragma GCC unroll 32
+    for (int x = 0; x < pw; x += 2) {
+        const int i = x - pad_l;
+        const int32_t a = i >= 0 && i < in_w ? src[i * c_n] : zp, b = i + 1 >= 0 && i + 1 < in_w ? src[(i + 1) * c_n] : zp;
+        dst[x / 2] = hyb_pk_lo(a, b);
+    }
+}
+
 /* Per channel, what the tiles read from the stack without a layer-wide
  * shift: {mult, round} and {shift, out} as two LDRD, and the bias
  * (restored after the non-ReLU requantization borrows its register). */
@@ -426,12 +439,14 @@ HYB_DSP_INLINE void hyb_dsp_dw3_band_c(const int32_t *plane, const int32_t *w, c
  * live channels' records without S. */
 enum {
     HYB_DW3_N_LIVE, /* channels the tiles run */
-    HYB_DW3_N_GROUPS, /* groups of four channels converted */
-    HYB_DW3_N_COLS = 3, /* column classes of the templates */
+    HYB_DW3_N_GROUPS, /* groups of four channels converted (their planes first) */
+    HYB_DW3_N_SINGLE, /* live channels converted alone (planes after the groups') */
+    HYB_DW3_N_COLS, /* column classes of the templates */
     HYB_DW3_PLANE_OF, /* per live channel, its plane */
     HYB_DW3_LIVE, /* the live channels */
     HYB_DW3_GROUPS, /* the converted groups */
-    HYB_DW3_ROWC = 8, /* per output row, its class */
+    HYB_DW3_SINGLE, /* the channels converted alone */
+    HYB_DW3_ROWC, /* per output row, its class */
     HYB_DW3_COLC, /* per output column, its class */
     HYB_DW3_TEMPL, /* per row class and column class, a pixel */
     HYB_DW3_HEADER = 12
@@ -506,6 +521,8 @@ HYB_DSP_INLINE void hyb_dsp_depthwise3x3_s8(const int8_t *in, int8_t *out, const
     const uint8_t *plane_of = sparse ? (const uint8_t *)(w + w[HYB_DW3_PLANE_OF]) : 0;
     const uint8_t *live = sparse ? (const uint8_t *)(w + w[HYB_DW3_LIVE]) : 0;
     const uint8_t *groups = sparse ? (const uint8_t *)(w + w[HYB_DW3_GROUPS]) : 0;
+    const int n_single = sparse ? w[HYB_DW3_N_SINGLE] : 0, n_planes = 4 * n_groups + n_single;
+    const uint8_t *single = sparse ? (const uint8_t *)(w + w[HYB_DW3_SINGLE]) : 0;
     const int32_t *wl = sparse ? w + HYB_DW3_HEADER : w;
     for (int oy0 = 0; oy0 < out_h; oy0 += band) {
         const int nb = out_h - oy0 < band ? out_h - oy0 : band;
@@ -514,7 +531,7 @@ HYB_DSP_INLINE void hyb_dsp_depthwise3x3_s8(const int8_t *in, int8_t *out, const
          * previous one: moved up, not converted again. */
         const int have = oy0 > 0 ? 3 - s : 0;
         if (have)
-            for (int k = 0; k < 4 * n_groups; k++)
+            for (int k = 0; k < n_planes; k++)
                 hyb_dsp_dw3_copy(planes + k * plane_words, planes + k * plane_words + band * s * pw_words, have * pw_words);
         /* Rows above and below the image, then the image's, group by group. */
         const int top = iy0 < 0 ? -iy0 : 0, y_lo = top > have ? top : have;
@@ -528,7 +545,17 @@ HYB_DSP_INLINE void hyb_dsp_depthwise3x3_s8(const int8_t *in, int8_t *out, const
             for (int y = y_lo; y < y_hi; y++, dst += pw_words, src += in_w * c_n)
                 hyb_dsp_dw3_row_in(dst, plane_words, src, in_w, c_n, pw, pad_l, zp4);
         }
-        planes[4 * n_groups * plane_words] = __sxtb16(zp4);
+        for (int j = 0; j < n_single; j++) {
+            int32_t *dst = planes + (4 * n_groups + j) * plane_words;
+            const int32_t z = __sxtb16(zp4);
+            for (int y = y_lo > have ? have : y_hi; y < rows; y = y + 1 == y_lo ? y_hi : y + 1)
+                for (int x = 0; x < pw_words; x++) dst[y * pw_words + x] = z;
+            const int8_t *src = in + (iy0 + y_lo) * in_w * c_n + single[j];
+            dst += y_lo * pw_words;
+            for (int y = y_lo; y < y_hi; y++, dst += pw_words, src += in_w * c_n)
+                hyb_dsp_dw3_row_in1(dst, src, in_w, c_n, pw, pad_l, (int8_t)in_zp);
+        }
+        planes[n_planes * plane_words] = __sxtb16(zp4);
         if (sparse) hyb_dsp_dw3_known(w, out, oy0, nb, out_w, c_n);
         int8_t *ob = out + oy0 * orow;
         for (int i = 0; i < n_live; i++) {

@@ -504,9 +504,13 @@ fn depthwise3x3(l: &str, c: &ConvParams, conv: &Conv2d, known: &[Option<i8>], ba
     let sparse = sparse_channels.is_some();
     let constant = sparse_channels.unwrap_or_default();
     let live: Vec<usize> = (0..out_c).filter(|&ch| !sparse || !constant[ch]).collect();
-    let groups: Vec<usize> = (0..out_c / 4).filter(|&g| live.iter().any(|&ch| ch / 4 == g)).collect();
+    // Sparse: groups of four with at least 3 live channels convert together,
+    // the other live channels alone.
+    let in_group = |g: usize| live.iter().filter(|&&ch| ch / 4 == g).count();
+    let groups: Vec<usize> = (0..out_c / 4).filter(|&g| in_group(g) > if sparse { 2 } else { 0 }).collect();
+    let single: Vec<usize> = live.iter().copied().filter(|&ch| !groups.contains(&(ch / 4))).collect();
     let pw = dw3x3_pw(in_w, out_w, s, c.pad_left);
-    let planes = 4 * groups.len();
+    let planes = 4 * groups.len() + single.len();
     let band = band.unwrap_or(match dw3x3_band(out_h, s, planes * pw * 2, DW3_MAX_BYTES) {
         all if all == out_h => all,
         _ => dw3x3_band(out_h, s, planes * pw * 2, DW3_BAND_BYTES),
@@ -530,7 +534,7 @@ fn depthwise3x3(l: &str, c: &ConvParams, conv: &Conv2d, known: &[Option<i8>], ba
     // Under a ReLU floor with the full int8 range, a layer-wide shift when
     // the channels allow it; else the records of the other kernels.
     let uniform = if relu && (c.act_min, c.act_max) == (-128, 127) { dw3x3_uniform(&sub_c, &sub_conv) } else { None };
-    let (header, lists) = if sparse { dw3x3_sparse(c, conv, known, &constant, &live, &groups, uniform.is_some()) } else { Default::default() };
+    let (header, lists) = if sparse { dw3x3_sparse(c, conv, known, &constant, &live, &groups, &single, uniform.is_some()) } else { Default::default() };
     let weights = words(&dw3x3_weights(&w, n));
     let (data, shift0, big_s) = match uniform {
         // Each channel's three weight words, then its bias, multiplier and rounding term.
@@ -566,6 +570,7 @@ fn dw3x3_sparse(
     constant: &[bool],
     live: &[usize],
     groups: &[usize],
+    single: &[usize],
     uniform: bool,
 ) -> (Vec<i32>, Vec<i32>) {
     let [in_h, in_w, _] = c.in_hwc;
@@ -600,20 +605,26 @@ fn dw3x3_sparse(
             templ.extend((0..out_c).map(|ch| if constant[ch] { value(ch, rm, cm) } else { 0 }));
         }
     }
-    let plane_of: Vec<u8> = live.iter().map(|&ch| (4 * groups.iter().position(|&g| g == ch / 4).unwrap() + ch % 4) as u8).collect();
+    let plane_of: Vec<u8> = live
+        .iter()
+        .map(|&ch| match groups.iter().position(|&g| g == ch / 4) {
+            Some(g) => 4 * g + ch % 4,
+            None => 4 * groups.len() + single.iter().position(|&k| k == ch).unwrap(),
+        } as u8)
+        .collect();
     let bytes = |v: &[u8]| words(&[v.iter().map(|&b| b as i8).collect::<Vec<_>>(), vec![0; v.len().next_multiple_of(4) - v.len()]].concat());
     let lists: Vec<Vec<i32>> = vec![
         bytes(&plane_of),
         bytes(&live.iter().map(|&ch| ch as u8).collect::<Vec<_>>()),
         bytes(&groups.iter().map(|&g| g as u8).collect::<Vec<_>>()),
-        Vec::new(),
+        bytes(&single.iter().map(|&ch| ch as u8).collect::<Vec<_>>()),
         bytes(&rowc),
         bytes(&colc),
         words(&templ),
     ];
     const HEADER: usize = 12;
     let mut at = HEADER + if uniform { 6 } else { 3 } * live.len();
-    let mut header = vec![live.len() as i32, groups.len() as i32, 0, cmasks.len() as i32];
+    let mut header = vec![live.len() as i32, groups.len() as i32, single.len() as i32, cmasks.len() as i32];
     for l in &lists {
         header.push(at as i32);
         at += l.len();
