@@ -77,16 +77,24 @@ HYB_DSP_INLINE int32_t hyb_pk_hi(int32_t a, int32_t b) {
     ".else\n\t"                                                     \
     "mov    %[" reg "], #%c[zp]\n\t"                                \
     ".endif\n\t"
+/* A step of the zero point only: its words stored (no loads). */
+#define HYB_DW3_ZP_WORD "mov    %[a], #%c[zp]\n\tsxtb16 %[a], %[a]\n\t"
 #define HYB_DW3_STEP(mask)                                                                      \
-    ".if ((" mask ") & 1) && (4*%c[cn] <= 255)\n\t"                                             \
+    ".if (" mask ") == 0\n\t" HYB_DW3_ZP_WORD "mov    %[b], %[a]\n\t"                           \
+    HYB_DW3_ST(1, "a", "b") HYB_DW3_ST(2, "a", "b") HYB_DW3_ST(3, "a", "b")                     \
+    "strd   %[a], %[b], [%[p0]], #8\n\t"                                                        \
+    ".elseif ((" mask ") & 1) && (4*%c[cn] <= 255)\n\t"                                         \
     "ldr    %[a], [%[s]], #4*%c[cn]\n\t"                                                         \
     HYB_DW3_COLN("b", "1", mask) HYB_DW3_COLN("c", "2", mask) HYB_DW3_COLN("e", "3", mask)      \
-    ".else\n\t"                                                                                 \
+    HYB_DW3_PUT2 ".else\n\t"                                                                    \
     HYB_DW3_COL("a", "0", mask) HYB_DW3_COL("b", "1", mask) HYB_DW3_COL("c", "2", mask)         \
-    HYB_DW3_COL("e", "3", mask) "add    %[s], %[s], #4*%c[cn]\n\t"                               \
-    ".endif\n\t" HYB_DW3_PUT2
+    HYB_DW3_COL("e", "3", mask) "add    %[s], %[s], #4*%c[cn]\n\t" HYB_DW3_PUT2                  \
+    ".endif\n\t"
 /* Two columns: one word per plane. */
 #define HYB_DW3_HALF(mask)                                        \
+    ".if (" mask ") == 0\n\t" HYB_DW3_ZP_WORD                      \
+    "str    %[a], [%[p0]]\n\t" HYB_DW3_ST1(1, "a") HYB_DW3_ST1(2, "a") HYB_DW3_ST1(3, "a") \
+    ".else\n\t"                                                   \
     HYB_DW3_COL("a", "0", mask) HYB_DW3_COL("b", "1", mask)       \
     "pkhbt  %[t0], %[a], %[b], lsl #16\n\t"                       \
     "pkhtb  %[u0], %[b], %[a], asr #16\n\t"                       \
@@ -94,7 +102,8 @@ HYB_DSP_INLINE int32_t hyb_pk_hi(int32_t a, int32_t b) {
     "sxtb16 %[b], %[t0], ror #8\n\t"                              \
     "sxtb16 %[c], %[u0]\n\t"                                      \
     "sxtb16 %[e], %[u0], ror #8\n\t"                              \
-    "str    %[a], [%[p0]]\n\t" HYB_DW3_ST1(1, "b") HYB_DW3_ST1(2, "c") HYB_DW3_ST1(3, "e")
+    "str    %[a], [%[p0]]\n\t" HYB_DW3_ST1(1, "b") HYB_DW3_ST1(2, "c") HYB_DW3_ST1(3, "e") \
+    ".endif\n\t"
 #define HYB_DW3_ROW                                                                                     \
     ".if %c[head]\n\t" HYB_DW3_STEP("%c[mh]") ".endif\n\t"                                              \
     ".if %c[body] & 1\n\t" HYB_DW3_STEP("15") ".endif\n\t"                                              \
@@ -113,8 +122,9 @@ HYB_DSP_INLINE int32_t hyb_pk_hi(int32_t a, int32_t b) {
  * the image. One asm block walks the row in steps of four columns: a head
  * step with columns left of the image, a body of steps inside it (a loop,
  * two steps an iteration), tail steps (the first may hold pixels, the
- * others the zero point only) and a last pair of columns; the pattern is a compile-time constant, so the edges cost a
- * step as the body does. */
+ * others the zero point only) and a last pair of columns; the pattern is a
+ * compile-time constant, so an edge costs a step as the body does (a step
+ * of the zero point only, less). */
 HYB_DSP_INLINE void hyb_dsp_dw3_row_in(int32_t *dst, int plane_words, const int8_t *row, int in_w, int c_n, int pw,
                                        int pad_l, int32_t zp4) {
     const int pw_words = pw / 2;
