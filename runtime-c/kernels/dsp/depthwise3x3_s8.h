@@ -5,12 +5,13 @@
  * converted, four channels at a time, into one int16 plane per channel
  * (zero point in the padding, so the folded bias cancels padded taps
  * exactly as the reference skips them); two horizontal neighbours share a
- * word, so one SMLAD does two taps. Then each channel runs the band's
+ * word, so one SMLAD does two taps. A band's first rows that the previous
+ * band converted are moved up instead. Then each channel runs the band's
  * outputs in 2x2 tiles with its weights, bias and requantization set up
- * once. Every input row is converted before the first output row that
- * needs it is written, and outputs are written in raster order of rows, so
- * the in-place lag holds (the next band re-reads only rows its own outputs
- * need).
+ * once (rows of up to 48 outputs unrolled whole). Every input row is
+ * converted before the first output row that needs it is written, and
+ * outputs are written in raster order of rows, so the in-place lag holds
+ * (the next band reads only rows its own outputs need).
  *
  * Stride 1, per kernel row, words x0 = (c0, c1), x1 = (c2, c3) give the
  * left output c0*w0 + c1*w1 + c2*w2 as SMLAD + SMLABT and the right one
@@ -20,9 +21,13 @@
  * c2*w0 + c3*w1 + c4*w2, so p and the third taps suffice: five registers.
  *
  * Weights arrive per channel as three words, bytes (w0, w1, w1, w2) of each
- * kernel row (SXTB16 gives p, SXTB16 ROR 8 gives q); they are doubled when
- * loaded and the bias is doubled at compile time, so the accumulator is
- * 2*acc, what the requantization wants. */
+ * kernel row (SXTB16 gives p, SXTB16 ROR 8 gives q); they are scaled when
+ * loaded and the bias at compile time, so the accumulator is 2*acc (what
+ * the per-channel requantization wants) or, with a layer-wide shift S,
+ * 2^k*acc with k = 1 + S - the channel's shift: then the requantization is
+ * SMMLA and SSAT with ASR #S, its constants and the output pointer in FPU
+ * registers. A sparse layer (see hyb_dsp_dw3_known) computes only the
+ * channels whose outputs are not known at compile time. */
 #ifndef HYB_DSP_DEPTHWISE3X3_H
 #define HYB_DSP_DEPTHWISE3X3_H
 
@@ -140,9 +145,9 @@ HYB_DSP_INLINE void hyb_dsp_dw3_row_in(int32_t *dst, int plane_words, const int8
         return;
     }
     /* Bit q of mask(j): column 4j + q holds a pixel. */
-#define HYB_DW3_MASK(j)                                                                                    \
-    ((0 <= 4 * (j) - pad_l && 4 * (j) - pad_l < in_w) | (0 <= 4 * (j) + 1 - pad_l && 4 * (j) + 1 - pad_l < in_w) << 1 | \
-     (0 <= 4 * (j) + 2 - pad_l && 4 * (j) + 2 - pad_l < in_w) << 2 | (0 <= 4 * (j) + 3 - pad_l && 4 * (j) + 3 - pad_l < in_w) << 3)
+#define HYB_DW3_PIX(x) (0 <= (x) - pad_l && (x) - pad_l < in_w)
+#define HYB_DW3_MASK(j) \
+    (HYB_DW3_PIX(4 * (j)) | HYB_DW3_PIX(4 * (j) + 1) << 1 | HYB_DW3_PIX(4 * (j) + 2) << 2 | HYB_DW3_PIX(4 * (j) + 3) << 3)
     const int steps = pw / 4, head = steps > 0 && HYB_DW3_MASK(0) != 15;
     int body = 0;
     while (head + body < steps && HYB_DW3_MASK(head + body) == 15) body++;
@@ -175,6 +180,7 @@ HYB_DSP_INLINE void hyb_dsp_dw3_row_in(int32_t *dst, int plane_words, const int8
 #undef HYB_DW3_ROW_OUT
 #undef HYB_DW3_ROW_IN
 #undef HYB_DW3_MASK
+#undef HYB_DW3_PIX
 }
 
 /* One channel's input row (c_n bytes apart from src) into its plane's row
@@ -442,11 +448,14 @@ HYB_DSP_INLINE void hyb_dsp_dw3_band_c(const int32_t *plane, const int32_t *w, c
         }
 }
 
-/* A sparse layer's channels whose outputs are known at compile time
- * (weights all 0, or a constant input channel) are not computed: `w` starts
- * with a header (counts, then word offsets into w of byte lists) and the
- * live channels' weights (and records, with S) follow it; `ch` holds the
- * live channels' records without S. */
+/* A sparse layer's channels whose outputs are known at compile time (a
+ * constant input channel, or one output over the whole accumulator range)
+ * are not computed: they come from a template pixel per class of output
+ * pixel (which window rows and columns lie in the image). `w` starts with a
+ * header (counts, then word offsets into w of byte lists) and the live
+ * channels' weights (and records, with S) follow it; `ch` holds the live
+ * channels' records without S. Groups of four with at least three live
+ * channels are converted together, the other live channels alone. */
 enum {
     HYB_DW3_N_LIVE, /* channels the tiles run */
     HYB_DW3_N_GROUPS, /* groups of four channels converted (their planes first) */
@@ -513,12 +522,14 @@ HYB_DSP_INLINE void hyb_dsp_dw3_copy(int32_t *dst, const int32_t *src, int n) {
 }
 
 /* planes: one plane per channel of the converted groups (all c_n / 4
- * groups unless sparse), each ((band - 1) * s + 3) rows of pw int16
- * columns, and one word of zero point after them (a right pad when pw
- * leaves it out). band: output rows per band (even unless it covers the
- * layer). relu: the activation floor is at or above the output zero point.
- * S: the layer-wide shift (0: per channel; with S, each channel's record
- * follows its weights in w and ch is unused). */
+ * groups unless sparse) and per channel converted alone, each
+ * ((band - 1) * s + 3) rows of pw int16 columns, and one word of zero
+ * point after them (a right pad when pw leaves it out). band: output rows
+ * per band (even unless it covers the layer). relu: the activation floor is
+ * at or above the output zero point. S: the layer-wide shift (0: per
+ * channel; with S, each channel's record follows its weights in w and ch is
+ * unused). sparse: w starts with the header above. The output is
+ * word-aligned (the arena's placements are). */
 HYB_DSP_INLINE void hyb_dsp_depthwise3x3_s8(const int8_t *in, int8_t *out, const int32_t *w, const hyb_dsp_chan *ch,
                                             int32_t *planes, int in_h, int in_w, int c_n, int out_h, int out_w, int s,
                                             int pad_t, int pad_l, int pw, int band, int32_t in_zp, hyb_dsp_outq q,

@@ -560,9 +560,10 @@ fn depthwise3x3(l: &str, c: &ConvParams, conv: &Conv2d, known: &[Option<i8>], ba
 
 /// What the sparse 3x3 depthwise kernel reads around the live channels'
 /// weights: a header of counts and word offsets before them, and after them
-/// byte lists (each live channel's plane, the live channels, the converted
-/// groups, the groups with known channels, each output row's and column's
-/// class), then per row class and column class the known groups' words.
+/// byte lists (each live channel's plane, the live channels, the groups
+/// converted together, the channels converted alone, each output row's and
+/// column's class), then per row class and column class a pixel with the
+/// known channels' outputs.
 fn dw3x3_sparse(
     c: &ConvParams,
     conv: &Conv2d,
@@ -787,6 +788,87 @@ mod tests {
         (p.input1_multiplier, p.input2_multiplier) = (p.input2_multiplier, p.input1_multiplier);
         (p.input1_shift, p.input2_shift) = (p.input2_shift, p.input1_shift);
         assert!(add("L3", &p).unwrap().2.starts_with("16384, 2, 20, "));
+    }
+
+    /// A depthwise 3x3 layer of `n` channels with these multipliers and shifts.
+    fn dw3(mult: &[i32], shift: &[i32], w: &[i8], bias: &[i32], input_offset: i32) -> (ConvParams, Conv2d) {
+        let n = mult.len();
+        let c = ConvParams {
+            depthwise: true,
+            in_hwc: [6, 6, n],
+            out_hwc: [6, 6, n],
+            kernel: [3, 3],
+            stride: [1, 1],
+            dilation: [1, 1],
+            pad_top: 1,
+            pad_left: 1,
+            depth_multiplier: 1,
+            input_offset,
+            output_offset: -128,
+            multiplier: mult.to_vec(),
+            shift: shift.to_vec(),
+            act_min: -128,
+            act_max: 127,
+        };
+        let conv = Conv2d {
+            depthwise: true,
+            kernel: [3, 3],
+            stride: [1, 1],
+            dilation: [1, 1],
+            pad_top: 1,
+            pad_left: 1,
+            weights: w.to_vec(),
+            weight_scales: vec![1.0; n],
+            bias: bias.to_vec(),
+            activation: crate::ir::Activation::Relu,
+        };
+        (c, conv)
+    }
+
+    #[test]
+    fn dw3x3_layer_wide_shift_requantizes_as_the_reference() {
+        let mut g = crate::plan::search::SplitMix(3);
+        let mut tested = 0;
+        for case in 0..200 {
+            let n = 4;
+            let lo = 1 + g.below(6) as i32;
+            let shift: Vec<i32> = (0..n).map(|_| -(lo + g.below(7) as i32)).collect();
+            let mult: Vec<i32> = (0..n).map(|_| (1 << 30) + g.below(1 << 30) as i32).collect();
+            let w: Vec<i8> = (0..9 * n).map(|_| g.below(255) as i8).collect();
+            let bias: Vec<i32> = (0..n).map(|_| g.below(40001) as i32 - 20000).collect();
+            let (c, conv) = dw3(&mult, &shift, &w, &bias, 128 - g.below(256) as i32);
+            let Some((big_s, recs)) = dw3x3_uniform(&c, &conv) else { continue };
+            tested += 1;
+            for (ch, &[_, m, round]) in recs.iter().enumerate() {
+                let k = round.trailing_zeros() + 2;
+                let abs: i64 = (0..9).map(|t| (w[t * n + ch] as i64).abs()).sum();
+                let bound = acc_bound(bias[ch], abs, c.input_offset);
+                for _ in 0..500 {
+                    let acc = (g.below(2 * bound as usize + 1) as i64 - bound) as i32;
+                    // SMMLA (the high word of A*m + round*2^32, floored), then SSAT with ASR #S.
+                    let a = acc.wrapping_shl(k);
+                    let high = ((a as i64 * m as i64 + ((round as i64) << 32)) >> 32) as i32;
+                    let got = (high >> big_s).clamp(-128, 127);
+                    let want = (multiply_by_quantized_multiplier(acc, mult[ch], shift[ch]) - 128).clamp(-128, 127);
+                    assert_eq!(got, want, "case {case} channel {ch}: acc {acc}, S {big_s}, k {k}");
+                }
+            }
+        }
+        assert!(tested > 150, "{tested} layers took a layer-wide shift");
+    }
+
+    #[test]
+    fn dw3x3_channels_known_at_compile_time() {
+        // Channel 0 all weights 0, channel 1 a constant input, channel 2 always below the ReLU floor, channel 3 live.
+        let mut w = vec![1i8; 36];
+        (0..9).for_each(|t| w[4 * t] = 0);
+        let (c, conv) = dw3(&[1 << 30; 4], &[-4; 4], &w, &[5, 0, -1_000_000, 0], 0);
+        assert_eq!(dw3x3_constant(&c, &conv, &[None, Some(3), None, None]), vec![true, true, true, false]);
+        // Three of four known: sparse; one of 16 is below the eighth.
+        assert!(dw3x3_sparse_channels(&c, &conv, &[]).is_some());
+        let (c, conv) = dw3(&[1 << 30; 16], &[-4; 16], &[1; 144], &[0; 16], 0);
+        assert!(dw3x3_sparse_channels(&c, &conv, &[Some(1)]).is_none());
+        assert!(dw3x3_sparse_channels(&c, &conv, &[Some(1), Some(2)]).is_some());
     }
 
     #[test]
