@@ -1,13 +1,18 @@
-//! The DSP 3x3 depthwise kernel (runtime-c/kernels/dsp/depthwise3x3_s8.h)
-//! against the portable one on random layers under QEMU (cortex-m4): both
-//! strides, odd sizes, bands, clamps and zero points the MLPerf models do not
-//! have (so the C and non-ReLU paths run), out of place and in place (output
-//! `window_lag` bytes below the input).
+//! The DSP 3x3 depthwise kernel (runtime-c/kernels/dsp/depthwise3x3_s8.h),
+//! as the compiler instantiates it, against the portable one on random
+//! layers under QEMU (cortex-m4): both strides, odd sizes, bands, clamps,
+//! shifts and zero points the MLPerf models do not have (so the C, non-ReLU
+//! and per-channel-shift paths run), input channels known to be constant
+//! (the sparse path), out of place and in place (output `window_lag` bytes
+//! below the input).
 
 use std::fmt::Write;
 use std::time::Duration;
 
+use hybridc::codegen::depthwise3x3_c;
+use hybridc::ir::{Activation, Conv2d};
 use hybridc::plan::inplace::window_lag;
+use hybridc::quant::params::ConvParams;
 use hybridc::plan::search::SplitMix;
 use hybridc::target;
 use hybridc::verify::firmware;
@@ -16,7 +21,9 @@ fn list<T: std::fmt::Display>(v: impl IntoIterator<Item = T>) -> String {
     v.into_iter().map(|x| x.to_string()).collect::<Vec<_>>().join(",")
 }
 
-/// One random layer as a C test function `case{i}`, and the scratch words it needs.
+/// One random layer as a C test function `case{i}`, and the scratch words
+/// and in-place buffer bytes it needs. The DSP side is what the compiler
+/// generates for the layer (`depthwise3x3_c`), with the band forced.
 fn case(g: &mut SplitMix, i: usize) -> Option<(String, usize, usize)> {
     let mut r = |lo: i64, hi: i64| lo + g.below((hi - lo + 1) as usize) as i64;
     let s = r(1, 2) as usize;
@@ -28,90 +35,89 @@ fn case(g: &mut SplitMix, i: usize) -> Option<(String, usize, usize)> {
         return None;
     }
     let (out_h, out_w) = ((in_h + pad_t + pad_b - 3) / s + 1, (in_w + pad_l + pad_r - 3) / s + 1);
-    // As dw3x3_pw and dw3x3_offsets_fit (layout.rs).
-    let mut pw = ((out_w.next_multiple_of(2) - 1) * s + 3).next_multiple_of(2);
-    if s == 1 && pad_l == 1 && out_w % 2 == 1 && in_w <= out_w {
-        pw -= 2;
-    }
-    if 4 * (4 * s + (2 * s + 1) * (pw / 2)) + 8 > 1020 || 9 * c + out_w * c > 4095 {
-        return None;
-    }
     let band = if r(0, 1) == 0 { out_h } else { [2, 4, 6][r(0, 2) as usize].min(out_h) };
-    let (in_off, zp) = (r(-127, 128), if r(0, 2) == 0 { -128 } else { r(-128, 127) });
+    let (in_off, zp) = (r(-127, 128) as i32, if r(0, 1) == 0 { -128 } else { r(-128, 127) as i32 });
     let (lo, hi) = match r(0, 3) {
         0 => (-128, 127),
         1 | 2 => (zp.max(-128), 127),
-        _ => (zp.max(-128), (zp + r(1, 100)).min(127)),
+        _ => (zp.max(-128), (zp + r(1, 100) as i32).min(127)),
     };
     let shift0 = r(0, 4) == 0;
-    let mut w: Vec<i64> = (0..9 * c).map(|_| r(-127, 127)).collect();
+    // Shifts over a narrow window too, so that a layer-wide shift fits.
+    let (s_lo, s_hi) = if r(0, 1) == 0 { (1, 10) } else { let lo = r(1, 6); (lo, lo + r(0, 6)) };
+    let mut w: Vec<i8> = (0..9 * c).map(|_| r(-127, 127) as i8).collect();
     let dead = r(0, c as i64 - 1) as usize;
     if r(0, 5) == 0 {
         (0..9).for_each(|t| w[t * c + dead] = 0);
     }
-    let bias: Vec<i64> = (0..c).map(|_| r(-20000, 20000)).collect();
-    let mult: Vec<i64> = (0..c).map(|_| r(1 << 30, (1 << 31) - 1)).collect();
-    let shift: Vec<i64> = (0..c).map(|_| if shift0 && r(0, 1) == 0 { 0 } else { -r(1, 10) }).collect();
-    // Channel records as `channels` (mod.rs): doubled folded bias, or a constant for a dead channel.
-    let mut chans = Vec::new();
-    let mut sh0 = false;
-    for ch in 0..c {
-        let taps: Vec<i64> = (0..9).map(|t| w[t * c + ch]).collect();
-        let rec = |b: i64, m: i64, rs: i64| format!("{{{b},{m},{rs},{}}}", if rs > 0 { 1 << (rs - 1) } else { 0 } + (zp << rs));
-        if taps.iter().all(|&t| t == 0) {
-            let v = hybridc::quant::fixedpoint::multiply_by_quantized_multiplier(bias[ch] as i32, mult[ch] as i32, shift[ch] as i32);
-            chans.push(rec(8 * (v as i64).clamp(-1 << 20, 1 << 20), 1 << 30, 1));
-            continue;
-        }
-        sh0 |= shift[ch] == 0;
-        chans.push(rec(2 * (bias[ch] + in_off * taps.iter().sum::<i64>()), mult[ch], -shift[ch]));
-    }
-    // Weight words as dw3x3_weights: bytes (w0, w1, w1, w2) of each kernel row.
-    let dw = (0..c).flat_map(|ch| {
-        let w = &w;
-        (0..3).map(move |k| {
-            let b = |j: usize| (w[(3 * k + j) * c + ch] as u8) as u32;
-            (b(0) | b(1) << 8 | b(1) << 16 | b(2) << 24) as i32
-        })
-    });
+    let bias: Vec<i32> = (0..c).map(|_| r(-20000, 20000) as i32).collect();
+    let mult: Vec<i32> = (0..c).map(|_| r(1 << 30, (1 << 31) - 1) as i32).collect();
+    let shift: Vec<i32> = (0..c).map(|_| if shift0 && r(0, 1) == 0 { 0 } else { -r(s_lo, s_hi) as i32 }).collect();
+    // Input channels known to be constant (a dead channel of the producer): the sparse path.
+    let known: Vec<Option<i8>> = if r(0, 2) == 0 { (0..c).map(|_| (r(0, 1) == 0).then(|| r(-128, 127) as i8)).collect() } else { Vec::new() };
     let (n_in, n_out) = (in_h * in_w * c, out_h * out_w * c);
+    let input: Vec<i8> = (0..n_in).map(|k| known.get(k % c).copied().flatten().unwrap_or_else(|| r(-128, 127) as i8)).collect();
     // In place: the least safe lag, or any larger one (partial overlaps).
     let least = window_lag([in_h, in_w, c], [out_h, out_w, c], [s, s], [pad_t, pad_l]).next_multiple_of(4);
     let lag = if r(0, 1) == 0 { least } else { r(least as i64, n_in.max(least) as i64) as usize / 4 * 4 }.max(least);
-    let input: Vec<i64> = (0..n_in).map(|_| r(-128, 127)).collect();
-    let scratch = c * ((band - 1) * s + 3) * pw / 2 + 1;
-    let relu = (lo >= zp) as i32;
+    let p = ConvParams {
+        depthwise: true,
+        in_hwc: [in_h, in_w, c],
+        out_hwc: [out_h, out_w, c],
+        kernel: [3, 3],
+        stride: [s, s],
+        dilation: [1, 1],
+        pad_top: pad_t,
+        pad_left: pad_l,
+        depth_multiplier: 1,
+        input_offset: in_off,
+        output_offset: zp,
+        multiplier: mult.clone(),
+        shift: shift.clone(),
+        act_min: lo,
+        act_max: hi,
+    };
+    let conv = Conv2d {
+        depthwise: true,
+        kernel: [3, 3],
+        stride: [s, s],
+        dilation: [1, 1],
+        pad_top: pad_t,
+        pad_left: pad_l,
+        weights: w.clone(),
+        weight_scales: vec![1.0; c],
+        bias: bias.clone(),
+        activation: Activation::None,
+    };
+    let l = format!("L{i}");
+    let (data, args, scratch) = depthwise3x3_c(&l, &p, &conv, &known, Some(band))?;
+    let ch = if data.contains(&format!("{l}_chan[")) { format!("{l}_chan") } else { "0".to_string() };
     let text = format!(
-        "static __attribute__((noinline)) void dsp{i}(const int8_t *in, int8_t *out, const int32_t *w, const hyb_dsp_chan *ch) {{
-    hyb_dsp_depthwise3x3_s8(in, out, w, ch, scratch, {in_h}, {in_w}, {c}, {out_h}, {out_w}, {s}, {pad_t}, {pad_l}, {pw}, {band}, {}, (hyb_dsp_outq){{{lo}, {hi}, {}}}, {relu});
+        "{data}static __attribute__((noinline)) void dsp{i}(const int8_t *in, int8_t *out, const int32_t *w, const hyb_dsp_chan *ch, int32_t *hyb_dsp_col) {{
+    hyb_dsp_depthwise3x3_s8(in, out, w, ch, {args});
 }}
 static int case{i}(void) {{
-    static const int8_t wt[] = {{{}}}; static const int32_t b[] = {{{}}}, m[] = {{{}}}, sh[] = {{{}}}, dw[] = {{{}}};
-    static const hyb_dsp_chan ch[] = {{{}}};
+    static const int8_t wt[] = {{{}}}; static const int32_t b[] = {{{}}}, m[] = {{{}}}, sh[] = {{{}}};
     static const int8_t in[] = {{{}}};
-    static int8_t want[{n_out}], got[{n_out} + 4];
+    static int8_t want[{n_out}], got[{n_out} + 4] __attribute__((aligned(4)));
     const hyb_conv_params p = {{.in_h = {in_h}, .in_w = {in_w}, .in_c = {c}, .out_h = {out_h}, .out_w = {out_w}, .out_c = {c},
         .k_h = 3, .k_w = 3, .stride_h = {s}, .stride_w = {s}, .dil_h = 1, .dil_w = 1, .pad_top = {pad_t}, .pad_left = {pad_l},
         .depth_multiplier = 1, .input_offset = {in_off}, .output_offset = {zp}, .act_min = {lo}, .act_max = {hi},
         .multiplier = m, .shift = sh, .weights = wt, .bias = b}};
     hyb_depthwise_conv_s8(&p, in, want);
     memset(got, 0x5a, sizeof got);
-    dsp{i}(in, got, dw, ch);
+    dsp{i}(in, got, {l}_weights, {ch}, scratch);
     int bad = memcmp(want, got, {n_out}) || got[{n_out}] != 0x5a;
     memset(buf, 0x33, sizeof buf);
     memcpy(buf + {lag}, in, {n_in});
-    dsp{i}(buf + {lag}, buf, dw, ch);
+    dsp{i}(buf + {lag}, buf, {l}_weights, {ch}, scratch);
     return bad | (memcmp(want, buf, {n_out}) ? 2 : 0);
 }}
 ",
-        -in_off,
-        sh0 as i32,
         list(&w),
         list(&bias),
         list(&mult),
         list(&shift),
-        list(dw),
-        chans.join(","),
         list(&input),
     );
     Some((text, scratch, lag + n_in.max(n_out)))

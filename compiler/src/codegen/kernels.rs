@@ -21,13 +21,15 @@ pub enum Kernels {
 impl Kernels {
     /// Whether the project for `target` uses the DSP kernels.
     pub fn use_dsp(self, target: &Target) -> Result<bool> {
-        let has = target.has("dsp") && !target.is_host();
+        // The depthwise kernel keeps constants in FPU registers (VMOV), so the
+        // DSP kernels also need the FPU (every Cortex-M target here has one).
+        let has = target.has("dsp") && target.has("fpu") && !target.is_host();
         match self {
             Kernels::Portable => Ok(false),
             Kernels::Auto => Ok(has),
             Kernels::Dsp if has => Ok(true),
             Kernels::Dsp => bail!(
-                "target '{}' has no DSP extension, so it cannot use --kernels dsp; use --kernels portable or auto",
+                "target '{}' lacks the DSP extension or the FPU the DSP kernels use, so it cannot use --kernels dsp; use --kernels portable or auto",
                 target.name
             ),
         }

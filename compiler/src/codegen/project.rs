@@ -10,7 +10,7 @@ use super::dsp;
 use super::layers::{self, LayerC};
 use super::manifest::{IoInfo, LayerInfo, Manifest};
 use crate::hybrid::HybridInfo;
-use crate::ir::{DType, Graph, Op, QParams};
+use crate::ir::{DType, Graph, QParams};
 use crate::plan::inplace::Mode;
 use crate::plan::{KernelNeeds, Plan};
 use crate::quant::params::Params;
@@ -194,16 +194,6 @@ fn io_info(g: &Graph, plan: &Plan, ids: &[usize]) -> Vec<IoInfo> {
         .collect()
 }
 
-/// The constant channels of `op`'s first input, when the op before writes
-/// that whole tensor (`dsp::constant_channels`).
-fn constant_in(g: &Graph, params: &[Params], op: &Op) -> Vec<Option<i32>> {
-    let t = op.inputs[0];
-    match g.producer(t) {
-        Some(j) if g.base(t) == t => dsp::constant_channels(&g.ops[j], &params[j]),
-        _ => vec![],
-    }
-}
-
 /// Each op's DSP layer without arena addresses (None: the portable kernel).
 fn dsp_layers(g: &Graph, params: &[Params]) -> Vec<Option<dsp::DspLayer>> {
     g.ops
@@ -211,8 +201,8 @@ fn dsp_layers(g: &Graph, params: &[Params]) -> Vec<Option<dsp::DspLayer>> {
         .zip(params)
         .enumerate()
         .map(|(i, (op, p))| {
-            let constant_in = constant_in(g, params, op);
-            dsp::layer(i, op, p, &dsp::Operands { input: "", second: "", output: "", constant_in: &constant_in })
+            let known = op.inputs.first().map(|&t| dsp::constant_channels(g, params, t)).unwrap_or_default();
+            dsp::layer(i, op, p, &dsp::Operands { input: "", second: "", output: "" }, &known)
         })
         .collect()
 }
@@ -249,9 +239,9 @@ fn layers_c(g: &Graph, params: &[Params], plan: &Plan, dsp: bool) -> (Vec<LayerC
             if dsp && !ring {
                 let arena = |k: usize| op.inputs.get(k).map(|&t| layers::arena(plan, g, t)).unwrap_or_default();
                 let output = layers::arena(plan, g, op.output);
-                let constant_in = constant_in(g, params, op);
-                let io = dsp::Operands { input: &arena(0), second: &arena(1), output: &output, constant_in: &constant_in };
-                if let Some(d) = dsp::layer(i, op, p, &io) {
+                let io = dsp::Operands { input: &arena(0), second: &arena(1), output: &output };
+                let known = op.inputs.first().map(|&t| dsp::constant_channels(g, params, t)).unwrap_or_default();
+                if let Some(d) = dsp::layer(i, op, p, &io, &known) {
                     // An exact in-place op without a ring buffer: planned for this kernel.
                     let exact = matches!(plan.modes.get(i), Some(Mode::Ring { .. }));
                     assert!(!exact || d.exact_in_place, "layer {i}: planned in place for a kernel that cannot run so");

@@ -8,7 +8,7 @@ mod layout;
 
 
 use super::layers::array_body;
-use crate::ir::{Conv2d, FullyConnected, Op, OpKind};
+use crate::ir::{Conv2d, FullyConnected, Graph, Op, OpKind, TensorId};
 use crate::quant::params::{AddParams, ConvParams, FcParams, Params, PoolParams};
 use crate::quant::fixedpoint::multiply_by_quantized_multiplier;
 use layout::{
@@ -58,28 +58,6 @@ pub struct Operands<'a> {
     pub input: &'a str,
     pub second: &'a str,
     pub output: &'a str,
-    /// Per channel of input 0, the value it has everywhere, if it is
-    /// constant (see `constant_channels`).
-    pub constant_in: &'a [Option<i32>],
-}
-
-/// Per output channel of op `j`, the value it has at every pixel when the
-/// layer's weights make it constant: a convolution's dead channel (all
-/// weights 0) outputs its requantized bias.
-pub fn constant_channels(op: &Op, p: &Params) -> Vec<Option<i32>> {
-    let (Params::Conv(c), OpKind::Conv2d(conv)) = (p, &op.kind) else {
-        return vec![];
-    };
-    let out_c = c.out_hwc[2];
-    let k = conv.weights.len() / out_c.max(1);
-    let dead = |o: usize| {
-        if c.depthwise {
-            (0..k).all(|t| conv.weights[t * out_c + o] == 0)
-        } else {
-            conv.weights[o * k..(o + 1) * k].iter().all(|&v| v == 0)
-        }
-    };
-    (0..out_c).map(|o| dead(o).then(|| dead_output(c, conv.bias[o], o))).collect()
 }
 
 /// What a channel with no weights outputs: its requantized bias, clamped.
@@ -87,12 +65,12 @@ fn dead_output(c: &ConvParams, bias: i32, o: usize) -> i32 {
     (multiply_by_quantized_multiplier(bias, c.multiplier[o], c.shift[o]) + c.output_offset).clamp(c.act_min, c.act_max)
 }
 
-pub fn layer(index: usize, op: &Op, p: &Params, io: &Operands) -> Option<DspLayer> {
+/// `known`: the values of the channels of the op's first input that are
+/// known constants (see `constant_channels`), or empty.
+pub fn layer(index: usize, op: &Op, p: &Params, io: &Operands, known: &[Option<i8>]) -> Option<DspLayer> {
     let l = format!("L{index}");
     let (data, kernel, consts, scratch_words) = match (p, &op.kind) {
-        (Params::Conv(c), OpKind::Conv2d(conv)) if c.depthwise => {
-            depthwise_live(&l, c, conv, io.constant_in).or_else(|| depthwise(&l, c, conv))?
-        }
+        (Params::Conv(c), OpKind::Conv2d(conv)) if c.depthwise => depthwise(&l, c, conv, known)?,
         (Params::Conv(c), OpKind::Conv2d(conv)) => conv2d(&l, c, conv)?,
         (Params::Fc(f), OpKind::FullyConnected(fc)) => fully_connected(&l, f, fc)?,
         (Params::AvgPool(a), _) => avg_pool(a)?,
@@ -115,8 +93,7 @@ pub fn layer(index: usize, op: &Op, p: &Params, io: &Operands) -> Option<DspLaye
     let params = if scratch_words > 0 { format!("{params}, int32_t *{SCRATCH}") } else { params.to_string() };
     // The row kernels carry their channel records in the weight stream.
     let args = if data.contains(&format!("{l}_chan[")) { args } else { args.replace(&format!("{l}_chan"), "0") };
-    let body = if kernel == DEPTHWISE_LIVE { consts } else { format!("{kernel}({operands}, {consts});") };
-    let function = Function { params, body };
+    let function = Function { params, body: format!("{kernel}({operands}, {consts});") };
     let exact_in_place = match p {
         // Stride 1, same shape (what a ring needs): the row kernel has the
         // window's rows converted before it writes a row over the input; the
@@ -131,9 +108,9 @@ pub fn layer(index: usize, op: &Op, p: &Params, io: &Operands) -> Option<DspLaye
             let (outs, ins) = live_channels(&conv.weights, c.out_hwc[2], c.in_hwc[2]);
             ((c.out_hwc[0] * c.out_hwc[1]) * (c.in_hwc[2] * c.out_hwc[2] - outs.len() * ins.len())) as u64
         }
-        (Params::Conv(c), _) if kernel == DEPTHWISE_LIVE => {
-            let taps = c.kernel[0] * c.kernel[1];
-            (c.out_hwc[0] * c.out_hwc[1] * taps * (c.out_hwc[2] - depthwise_live_channels(c, io.constant_in))) as u64
+        (Params::Conv(c), OpKind::Conv2d(conv)) if kernel == "hyb_dsp_depthwise3x3_s8" => {
+            let n = dw3x3_sparse_channels(c, conv, known).map_or(0, |k| k.iter().filter(|&&k| k).count());
+            (c.out_hwc[0] * c.out_hwc[1] * 9 * n) as u64
         }
         _ => 0,
     };
@@ -461,90 +438,14 @@ fn conv_first(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
     Some((data, "hyb_dsp_conv_first_s8", args, 4 * steps + buf + (ph * pw * in_c).div_ceil(4) + short + widened))
 }
 
-/// Marks a depthwise layer's function whose body `depthwise_live` wrote.
-const DEPTHWISE_LIVE: &str = "(depthwise on live channels)";
-
-/// A depthwise layer whose input has channels that are the zero point
-/// everywhere (dead outputs of the layer before), when at most half its
-/// channels are live: the depthwise kernel runs on the live ones, gathered
-/// into scratch, and the others output their requantized bias
-/// (live_channels_s8.h). Returns the whole function body in place of the
-/// kernel's arguments.
-fn depthwise_live(l: &str, c: &ConvParams, conv: &Conv2d, constant_in: &[Option<i32>]) -> Option<Emitted> {
-    let ch = c.out_hwc[2];
-    if c.depth_multiplier != 1 || constant_in.len() != ch || ch > 256 || ch % 4 != 0 {
-        return None;
-    }
-    let dead = |k: usize| constant_in[k] == Some(-c.input_offset);
-    let mut chans: Vec<usize> = (0..ch).filter(|&k| !dead(k)).collect();
-    let n = depthwise_live_channels(c, constant_in);
-    // The copies cost about 8 cycles a live channel and 2 a dead one per pixel; the kernel about 20 a channel.
-    if 10 * n > 7 * ch {
-        return None;
-    }
-    // Padded with dead channels: the kernel computes their constant too.
-    chans.extend((0..ch).filter(|&k| dead(k)).take(n - chans.len()));
-    let taps = conv.weights.len() / ch;
-    let pick = |v: &[i32]| chans.iter().map(|&k| v[k]).collect::<Vec<_>>();
-    let cc = ConvParams { in_hwc: [c.in_hwc[0], c.in_hwc[1], n], out_hwc: [c.out_hwc[0], c.out_hwc[1], n], multiplier: pick(&c.multiplier), shift: pick(&c.shift), ..c.clone() };
-    let weights = (0..taps).flat_map(|t| chans.iter().map(move |&k| conv.weights[t * ch + k])).collect();
-    let cv = Conv2d { weights, bias: pick(&conv.bias), weight_scales: vec![], ..conv.clone() };
-    let (data, kernel, consts, inner) = depthwise(l, &cc, &cv)?;
-    let (x, y) = ((c.in_hwc[0] * c.in_hwc[1] * n) / 4, (c.out_hwc[0] * c.out_hwc[1] * n) / 4);
-    let (pin, pout) = (c.in_hwc[0] * c.in_hwc[1], c.out_hwc[0] * c.out_hwc[1]);
-    // Straight-line copies with constant offsets (a byte load and store each).
-    let gather: String = chans.iter().enumerate().map(|(j, k)| format!("x[{j}] = in[{k}]; ")).collect();
-    let scatter = scatter_c(&chans, ch, |k| dead(k).then(|| dead_output(c, conv.bias[k], k)));
-    let body = format!(
-        "int8_t *x = (int8_t *){SCRATCH}, *y = (int8_t *)({SCRATCH} + {x});\n    \
-         for (int p = 0; p < {pin}; p++, in += {ch}, x += {n}) {{ {gather}}}\n    \
-         x -= {pin} * {n};\n    \
-         {kernel}(x, y, w, ch, {});\n    \
-         for (int p = 0; p < {pout}; p++, out += {ch}, y += {n}) {{ {scatter}}}",
-        consts.replace(SCRATCH, &format!("({SCRATCH} + {})", x + y)),
-    );
-    Some((data, DEPTHWISE_LIVE, body, x + y + inner))
-}
-
-/// Channels `depthwise_live` runs: the live ones, padded to a multiple of 4.
-fn depthwise_live_channels(c: &ConvParams, constant_in: &[Option<i32>]) -> usize {
-    let live = constant_in.iter().filter(|&&v| v != Some(-c.input_offset)).count();
-    live.next_multiple_of(4).max(4)
-}
-
-/// C statements writing one output pixel `out` of `ch` channels: channel
-/// chans[j] from y[j], the other channels their constant (`constant(k)`),
-/// four constants a word where a whole word is constant.
-fn scatter_c(chans: &[usize], ch: usize, constant: impl Fn(usize) -> Option<i32>) -> String {
-    let mut s = String::new();
-    for q in (0..ch).step_by(4) {
-        let word: Option<Vec<i32>> = (q..q + 4).map(|k| if chans.contains(&k) { None } else { constant(k) }).collect();
-        match word {
-            Some(v) => {
-                let bits = v.iter().rev().fold(0u32, |w, &b| (w << 8) | (b as u8) as u32);
-                s += &format!("hyb_dsp_store32(out + {q}, {bits:#x}u); ");
-            }
-            None => {
-                for k in q..q + 4 {
-                    match chans.iter().position(|&c| c == k) {
-                        Some(j) => s += &format!("out[{k}] = y[{j}]; "),
-                        None => s += &format!("out[{k}] = {}; ", constant(k).unwrap_or(0)),
-                    }
-                }
-            }
-        }
-    }
-    s
-}
-
-fn depthwise(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
+fn depthwise(l: &str, c: &ConvParams, conv: &Conv2d, known: &[Option<i8>]) -> Option<Emitted> {
     let [in_h, in_w, in_c] = c.in_hwc;
     let [out_h, out_w, out_c] = c.out_hwc;
     if c.depth_multiplier != 1 || out_c % 4 != 0 {
         return None;
     }
     if c.kernel == [3, 3] && c.dilation == [1, 1] && c.stride[0] == c.stride[1] && c.stride[0] <= 2 {
-        return depthwise3x3(l, c, conv);
+        return depthwise3x3(l, c, conv, known, None);
     }
     let taps = c.kernel[0] * c.kernel[1];
     let w = &conv.weights;
@@ -572,30 +473,258 @@ fn depthwise(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
 const DW3_MAX_BYTES: usize = 32 * 1024;
 const DW3_BAND_BYTES: usize = 16 * 1024;
 
+/// The C of a 3x3 depthwise layer `l` (stride 1 or 2, channels a multiple
+/// of 4), for tests: its data (arrays `{l}_weights`, `{l}_chan`), the
+/// kernel call's constant arguments and the scratch words; `band` (even,
+/// or out_h) overrides the rows per band.
+#[doc(hidden)]
+pub fn depthwise3x3_c(l: &str, c: &ConvParams, conv: &Conv2d, known: &[Option<i8>], band: Option<usize>) -> Option<(String, String, usize)> {
+    depthwise3x3(l, c, conv, known, band).map(|(data, _, args, scratch)| (data, args, scratch))
+}
+
+/// The values of a tensor's channels known at compile time: those of a
+/// regular convolution's output channels whose weights are all 0 (the
+/// requantized bias). Empty when none is known.
+pub fn constant_channels(g: &Graph, params: &[Params], t: TensorId) -> Vec<Option<i8>> {
+    let Some(i) = g.producer(t) else { return Vec::new() };
+    let (OpKind::Conv2d(conv), Params::Conv(c)) = (&g.ops[i].kind, &params[i]) else { return Vec::new() };
+    let out_c = c.out_hwc[2];
+    if c.depthwise || conv.bias.len() != out_c || conv.weights.len() % out_c != 0 {
+        return Vec::new();
+    }
+    let k = conv.weights.len() / out_c;
+    (0..out_c)
+        .map(|o| conv.weights[o * k..(o + 1) * k].iter().all(|&v| v == 0).then(|| dead_output(c, conv.bias[o], o) as i8))
+        .collect()
+}
+
+/// Channels of a 3x3 depthwise layer whose outputs are known at compile
+/// time: a known constant input, or the same output over the whole range
+/// of the accumulator (all weights 0, or a ReLU that clamps every value).
+/// A tap outside the image adds 0, which every tap's range holds (the input
+/// offset is in [-127, 128]), and the requantization is monotonic, so the
+/// ends of the range decide.
+fn dw3x3_constant(c: &ConvParams, conv: &Conv2d, known: &[Option<i8>]) -> Vec<bool> {
+    let out_c = c.out_hwc[2];
+    let out = |ch: usize, acc: i64| {
+        let acc = acc.clamp(i32::MIN as i64, i32::MAX as i64) as i32;
+        (multiply_by_quantized_multiplier(acc, c.multiplier[ch], c.shift[ch]) + c.output_offset).clamp(c.act_min, c.act_max)
+    };
+    (0..out_c)
+        .map(|ch| {
+            let (x0, x1) = (-128 + c.input_offset as i64, 127 + c.input_offset as i64);
+            let terms = (0..9).map(|t| conv.weights[t * out_c + ch] as i64).map(|w| (w * x0, w * x1));
+            let (lo, hi) = terms.fold((conv.bias[ch] as i64, conv.bias[ch] as i64), |(lo, hi), (a, b)| (lo + a.min(b), hi + a.max(b)));
+            let fits = lo >= i32::MIN as i64 && hi <= i32::MAX as i64 && c.multiplier[ch] > 0;
+            known.get(ch).copied().flatten().is_some() || (fits && out(ch, lo) == out(ch, hi))
+        })
+        .collect()
+}
+
+/// The known channels of a 3x3 depthwise layer that takes the sparse path:
+/// at least an eighth of them (fewer save less than the templates cost).
+fn dw3x3_sparse_channels(c: &ConvParams, conv: &Conv2d, known: &[Option<i8>]) -> Option<Vec<bool>> {
+    let constant = dw3x3_constant(c, conv, known);
+    let out_c = constant.len();
+    (8 * constant.iter().filter(|&&k| k).count() >= out_c && out_c <= 256).then_some(constant)
+}
+
 /// 3x3 depthwise, stride 1 or 2: channel-planar 2x2 tiles (depthwise3x3_s8.h).
-fn depthwise3x3(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
+/// Channels whose outputs are known (`dw3x3_constant`) are not computed:
+/// the kernel copies them from templates, one per class of output pixel
+/// (which window rows and columns are inside the image), and converts and
+/// runs only the groups of four channels and the channels that are left.
+fn depthwise3x3(l: &str, c: &ConvParams, conv: &Conv2d, known: &[Option<i8>], band: Option<usize>) -> Option<Emitted> {
     let [in_h, in_w, in_c] = c.in_hwc;
     let [out_h, out_w, out_c] = c.out_hwc;
     let s = c.stride[0];
+    let sparse_channels = dw3x3_sparse_channels(c, conv, known);
+    let sparse = sparse_channels.is_some();
+    let constant = sparse_channels.unwrap_or_default();
+    let live: Vec<usize> = (0..out_c).filter(|&ch| !sparse || !constant[ch]).collect();
+    // Sparse: groups of four with at least 3 live channels convert together,
+    // the other live channels alone.
+    let in_group = |g: usize| live.iter().filter(|&&ch| ch / 4 == g).count();
+    let groups: Vec<usize> = (0..out_c / 4).filter(|&g| in_group(g) > if sparse { 2 } else { 0 }).collect();
+    let single: Vec<usize> = live.iter().copied().filter(|&ch| !groups.contains(&(ch / 4))).collect();
     let pw = dw3x3_pw(in_w, out_w, s, c.pad_left);
-    let band = match dw3x3_band(out_h, s, out_c * pw * 2, DW3_MAX_BYTES) {
+    let planes = 4 * groups.len() + single.len();
+    let band = band.unwrap_or(match dw3x3_band(out_h, s, planes * pw * 2, DW3_MAX_BYTES) {
         all if all == out_h => all,
-        _ => dw3x3_band(out_h, s, out_c * pw * 2, DW3_BAND_BYTES),
-    };
+        _ => dw3x3_band(out_h, s, planes * pw * 2, DW3_BAND_BYTES),
+    });
     if !dw3x3_offsets_fit(s, pw, out_w * out_c, out_c) {
         return None;
     }
-    let w = &conv.weights;
-    let row = |ch: usize| Box::new((0..9).map(move |t| w[t * out_c + ch])) as Box<dyn Iterator<Item = i8>>;
-    let (chans, shift0) = channels(2, out_c, 4, row, &conv.bias, c.input_offset, c.output_offset, |ch| (c.multiplier[ch], c.shift[ch]))?;
-    let data = int32_array(&format!("{l}_weights"), &words(&dw3x3_weights(w, out_c))) + &chan_array(&format!("{l}_chan"), &chans);
+    // The live channels as a layer of their own (weights [tap][channel]).
+    let n = live.len();
+    let w: Vec<i8> = (0..9).flat_map(|t| live.iter().map(move |&ch| conv.weights[t * out_c + ch])).collect();
+    let sub_c = ConvParams {
+        out_hwc: [out_h, out_w, n],
+        multiplier: live.iter().map(|&ch| c.multiplier[ch]).collect(),
+        shift: live.iter().map(|&ch| c.shift[ch]).collect(),
+        ..c.clone()
+    };
+    let sub_conv = Conv2d { weights: w.clone(), bias: live.iter().map(|&ch| conv.bias[ch]).collect(), ..conv.clone() };
+    let wr = &w;
+    let row = |ch: usize| Box::new((0..9).map(move |t| wr[t * n + ch])) as Box<dyn Iterator<Item = i8> + '_>;
     let relu = relu_floor(c.act_min, c.output_offset);
+    // Under a ReLU floor with the full int8 range, a layer-wide shift when
+    // the channels allow it; else the records of the other kernels.
+    let uniform = if relu && (c.act_min, c.act_max) == (-128, 127) { dw3x3_uniform(&sub_c, &sub_conv) } else { None };
+    let (header, lists) = if sparse { dw3x3_sparse(c, conv, known, &constant, &live, &groups, &single, uniform.is_some()) } else { Default::default() };
+    let weights = words(&dw3x3_weights(&w, n));
+    let (data, shift0, big_s) = match uniform {
+        // Each channel's three weight words, then its bias, multiplier and rounding term.
+        Some((big_s, recs)) => {
+            let stream: Vec<i32> = weights.chunks(3).zip(&recs).flat_map(|(w, r)| w.iter().chain(r).copied()).collect();
+            (int32_array(&format!("{l}_weights"), &[header, stream, lists].concat()), false, big_s)
+        }
+        None => {
+            let (chans, shift0) = channels(2, n, 4, row, &sub_conv.bias, c.input_offset, c.output_offset, |j| {
+                (sub_c.multiplier[j], sub_c.shift[j])
+            })?;
+            let data = int32_array(&format!("{l}_weights"), &[header, weights, lists].concat()) + &chan_array(&format!("{l}_chan"), &chans);
+            (data, shift0, 0)
+        }
+    };
     let args = format!(
-        "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {s}, {}, {}, {pw}, {band}, {}, {}, {}",
-        c.pad_top, c.pad_left, -c.input_offset, outq(c.act_min, c.act_max, shift0), relu as i32
+        "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {s}, {}, {}, {pw}, {band}, {}, {}, {}, {big_s}, {}",
+        c.pad_top, c.pad_left, -c.input_offset, outq(c.act_min, c.act_max, shift0), relu as i32, sparse as i32
     );
-    let scratch = out_c * ((band - 1) * s + 3) * pw / 2 + 1;
+    let scratch = planes * ((band - 1) * s + 3) * pw / 2 + 1;
     Some((data, "hyb_dsp_depthwise3x3_s8", args, scratch))
+}
+
+/// What the sparse 3x3 depthwise kernel reads around the live channels'
+/// weights: a header of counts and word offsets before them, and after them
+/// byte lists (each live channel's plane, the live channels, the groups
+/// converted together, the channels converted alone, each output row's and
+/// column's class), then per row class and column class a pixel with the
+/// known channels' outputs.
+fn dw3x3_sparse(
+    c: &ConvParams,
+    conv: &Conv2d,
+    known: &[Option<i8>],
+    constant: &[bool],
+    live: &[usize],
+    groups: &[usize],
+    single: &[usize],
+    uniform: bool,
+) -> (Vec<i32>, Vec<i32>) {
+    let [in_h, in_w, _] = c.in_hwc;
+    let [out_h, out_w, out_c] = c.out_hwc;
+    let s = c.stride[0];
+    // Which of the window's 3 rows (columns) lie inside the image.
+    let mask = |o: usize, pad: usize, len: usize| (0..3).filter(|&k| (0..len as isize).contains(&((o * s + k) as isize - pad as isize))).fold(0u8, |m, k| m | 1 << k);
+    let classes = |n: usize, pad: usize, len: usize| {
+        let masks: Vec<u8> = (0..n).map(|o| mask(o, pad, len)).collect();
+        let mut distinct: Vec<u8> = Vec::new();
+        masks.iter().for_each(|m| if !distinct.contains(m) { distinct.push(*m) });
+        let index: Vec<u8> = masks.iter().map(|m| distinct.iter().position(|d| d == m).unwrap() as u8).collect();
+        (distinct, index)
+    };
+    let (rmasks, rowc) = classes(out_h, c.pad_top, in_h);
+    let (cmasks, colc) = classes(out_w, c.pad_left, in_w);
+    // A known channel's output over a window with these rows and columns inside.
+    let value = |ch: usize, rm: u8, cm: u8| {
+        let x = known.get(ch).copied().flatten().unwrap_or(0) as i32;
+        let mut acc: i32 = 0;
+        for ky in (0..3).filter(|k| rm >> k & 1 == 1) {
+            for kx in (0..3).filter(|k| cm >> k & 1 == 1) {
+                acc = acc.wrapping_add(conv.weights[(ky * 3 + kx) * out_c + ch] as i32 * (x + c.input_offset));
+            }
+        }
+        let v = multiply_by_quantized_multiplier(acc.wrapping_add(conv.bias[ch]), c.multiplier[ch], c.shift[ch]) + c.output_offset;
+        v.clamp(c.act_min, c.act_max) as i8
+    };
+    let mut templ = Vec::new();
+    for &rm in &rmasks {
+        for &cm in &cmasks {
+            templ.extend((0..out_c).map(|ch| if constant[ch] { value(ch, rm, cm) } else { 0 }));
+        }
+    }
+    let plane_of: Vec<u8> = live
+        .iter()
+        .map(|&ch| match groups.iter().position(|&g| g == ch / 4) {
+            Some(g) => 4 * g + ch % 4,
+            None => 4 * groups.len() + single.iter().position(|&k| k == ch).unwrap(),
+        } as u8)
+        .collect();
+    let bytes = |v: &[u8]| words(&[v.iter().map(|&b| b as i8).collect::<Vec<_>>(), vec![0; v.len().next_multiple_of(4) - v.len()]].concat());
+    let lists: Vec<Vec<i32>> = vec![
+        bytes(&plane_of),
+        bytes(&live.iter().map(|&ch| ch as u8).collect::<Vec<_>>()),
+        bytes(&groups.iter().map(|&g| g as u8).collect::<Vec<_>>()),
+        bytes(&single.iter().map(|&ch| ch as u8).collect::<Vec<_>>()),
+        bytes(&rowc),
+        bytes(&colc),
+        words(&templ),
+    ];
+    const HEADER: usize = 12;
+    let mut at = HEADER + if uniform { 6 } else { 3 } * live.len();
+    let mut header = vec![live.len() as i32, groups.len() as i32, single.len() as i32, cmasks.len() as i32];
+    for l in &lists {
+        header.push(at as i32);
+        at += l.len();
+    }
+    header.resize(HEADER, 0);
+    (header, lists.concat())
+}
+
+/// The 3x3 depthwise kernel's requantization with one right shift S for the
+/// whole layer (the ASR rides on the SSAT): a channel with right shift s
+/// has its weights (and bias) scaled by 2^k, k = 1 + S - s, instead of 2,
+/// and SMMLA adds `round` = 2^(S-s-1) + 2^(S-1) + zp * 2^S (no 2^(S-1)
+/// when s = 0). Then floor((A*m + round*2^32) / 2^(32+S)) is 2^(S-s) times
+/// the numerator of the two-step rounding over 2^(32+s) (see
+/// hyb_dsp_requant_x2), the same floor. S = at least the largest s + 1, so
+/// the scale is at least 4 and SMMLA's truncation can take the rounding
+/// half; the scaled int16 weights need k <= 8. Records (bias, mult, round):
+/// the lowest set bit of `round` is bit k - 2 (the kernel takes k from it);
+/// a dead channel's record outputs its constant. None when a channel does
+/// not fit (the kernel then takes the per-channel shift).
+fn dw3x3_uniform(c: &ConvParams, conv: &Conv2d) -> Option<(u32, Vec<[i32; 3]>)> {
+    // Layers that share a shape share a function only with the same S: the
+    // first that fits from a fixed order (MLPerf Tiny's shifts are 3..9).
+    [10, 11, 9, 12, 8, 13, 7, 14, 6, 15, 5, 16, 4, 17, 3, 18, 2, 19, 1, 20].into_iter().find_map(|s| Some((s, dw3x3_records(c, conv, s)?)))
+}
+
+fn dw3x3_records(c: &ConvParams, conv: &Conv2d, big_s: u32) -> Option<Vec<[i32; 3]>> {
+    let out_c = c.out_hwc[2];
+    let w = &conv.weights;
+    if conv.bias.len() != out_c {
+        return None;
+    }
+    let taps = |ch: usize| (0..9).map(move |t| w[t * out_c + ch] as i64);
+    let zp = c.output_offset as i64;
+    let big_s = big_s as i64;
+    let half_s = 1i64 << (big_s - 1);
+    let mut chans = Vec::with_capacity(out_c);
+    for ch in 0..out_c {
+        let (m, shift) = (c.multiplier[ch], c.shift[ch]);
+        let (sum, abs) = taps(ch).fold((0i64, 0i64), |(s, a), v| (s + v, a + v.abs()));
+        if abs == 0 {
+            // A*m/2^32 = v*2^S with A = v*2^(S+2), m = 2^30; |v| <= 256 clamps alike.
+            let v = (multiply_by_quantized_multiplier(conv.bias[ch], m, shift) as i64).clamp(-256, 256);
+            chans.push([(v << (big_s + 2)) as i32, 1 << 30, (half_s + (zp << big_s)) as i32]);
+            continue;
+        }
+        let s_ch = -(shift as i64);
+        if m <= 0 || s_ch < 0 || s_ch >= big_s {
+            return None;
+        }
+        let bound = acc_bound(conv.bias[ch], abs, c.input_offset);
+        let d = big_s - s_ch;
+        let k = 1 + d;
+        let round = (1i64 << (d - 1)) + if s_ch > 0 { half_s } else { 0 } + (zp << big_s);
+        if k > 8 || bound << k >= 1i64 << 31 || (bound << d) + round.abs() + 1 >= 1i64 << 31 {
+            return None;
+        }
+        let bias = folded_bias(conv.bias[ch], sum as i32, c.input_offset).wrapping_mul(1 << k);
+        chans.push([bias, m, round as i32]);
+    }
+    Some(chans)
 }
 
 fn fully_connected(l: &str, f: &FcParams, fc: &FullyConnected) -> Option<Emitted> {
@@ -685,15 +814,6 @@ mod tests {
     }
 
     #[test]
-    fn scatter_writes_constant_words_whole_and_mixed_words_by_byte() {
-        // Channels 0..8: 5 and 2 live (y[0], y[1]); the others constant -128, but channel 7 is 3.
-        let s = scatter_c(&[5, 2], 8, |k| Some(if k == 7 { 3 } else { -128 }));
-        assert_eq!(s, "out[0] = -128; out[1] = -128; out[2] = y[1]; out[3] = -128; out[4] = -128; out[5] = y[0]; out[6] = -128; out[7] = 3; ");
-        let s = scatter_c(&[5], 8, |k| Some(if k == 3 { 3 } else { -128 }));
-        assert!(s.starts_with("hyb_dsp_store32(out + 0, 0x3808080u); "), "{s}");
-    }
-
-    #[test]
     fn add_takes_the_shift_for_the_larger_scale() {
         let (data, kernel, args, _) = add("L3", &resnet_add()).unwrap();
         assert_eq!(kernel, "hyb_dsp_add_s8");
@@ -706,6 +826,87 @@ mod tests {
         (p.input1_multiplier, p.input2_multiplier) = (p.input2_multiplier, p.input1_multiplier);
         (p.input1_shift, p.input2_shift) = (p.input2_shift, p.input1_shift);
         assert!(add("L3", &p).unwrap().2.starts_with("16384, 2, 20, "));
+    }
+
+    /// A depthwise 3x3 layer of `n` channels with these multipliers and shifts.
+    fn dw3(mult: &[i32], shift: &[i32], w: &[i8], bias: &[i32], input_offset: i32) -> (ConvParams, Conv2d) {
+        let n = mult.len();
+        let c = ConvParams {
+            depthwise: true,
+            in_hwc: [6, 6, n],
+            out_hwc: [6, 6, n],
+            kernel: [3, 3],
+            stride: [1, 1],
+            dilation: [1, 1],
+            pad_top: 1,
+            pad_left: 1,
+            depth_multiplier: 1,
+            input_offset,
+            output_offset: -128,
+            multiplier: mult.to_vec(),
+            shift: shift.to_vec(),
+            act_min: -128,
+            act_max: 127,
+        };
+        let conv = Conv2d {
+            depthwise: true,
+            kernel: [3, 3],
+            stride: [1, 1],
+            dilation: [1, 1],
+            pad_top: 1,
+            pad_left: 1,
+            weights: w.to_vec(),
+            weight_scales: vec![1.0; n],
+            bias: bias.to_vec(),
+            activation: crate::ir::Activation::Relu,
+        };
+        (c, conv)
+    }
+
+    #[test]
+    fn dw3x3_layer_wide_shift_requantizes_as_the_reference() {
+        let mut g = crate::plan::search::SplitMix(3);
+        let mut tested = 0;
+        for case in 0..200 {
+            let n = 4;
+            let lo = 1 + g.below(6) as i32;
+            let shift: Vec<i32> = (0..n).map(|_| -(lo + g.below(7) as i32)).collect();
+            let mult: Vec<i32> = (0..n).map(|_| (1 << 30) + g.below(1 << 30) as i32).collect();
+            let w: Vec<i8> = (0..9 * n).map(|_| g.below(255) as i8).collect();
+            let bias: Vec<i32> = (0..n).map(|_| g.below(40001) as i32 - 20000).collect();
+            let (c, conv) = dw3(&mult, &shift, &w, &bias, 128 - g.below(256) as i32);
+            let Some((big_s, recs)) = dw3x3_uniform(&c, &conv) else { continue };
+            tested += 1;
+            for (ch, &[_, m, round]) in recs.iter().enumerate() {
+                let k = round.trailing_zeros() + 2;
+                let abs: i64 = (0..9).map(|t| (w[t * n + ch] as i64).abs()).sum();
+                let bound = acc_bound(bias[ch], abs, c.input_offset);
+                for _ in 0..500 {
+                    let acc = (g.below(2 * bound as usize + 1) as i64 - bound) as i32;
+                    // SMMLA (the high word of A*m + round*2^32, floored), then SSAT with ASR #S.
+                    let a = acc.wrapping_shl(k);
+                    let high = ((a as i64 * m as i64 + ((round as i64) << 32)) >> 32) as i32;
+                    let got = (high >> big_s).clamp(-128, 127);
+                    let want = (multiply_by_quantized_multiplier(acc, mult[ch], shift[ch]) - 128).clamp(-128, 127);
+                    assert_eq!(got, want, "case {case} channel {ch}: acc {acc}, S {big_s}, k {k}");
+                }
+            }
+        }
+        assert!(tested > 150, "{tested} layers took a layer-wide shift");
+    }
+
+    #[test]
+    fn dw3x3_channels_known_at_compile_time() {
+        // Channel 0 all weights 0, channel 1 a constant input, channel 2 always below the ReLU floor, channel 3 live.
+        let mut w = vec![1i8; 36];
+        (0..9).for_each(|t| w[4 * t] = 0);
+        let (c, conv) = dw3(&[1 << 30; 4], &[-4; 4], &w, &[5, 0, -1_000_000, 0], 0);
+        assert_eq!(dw3x3_constant(&c, &conv, &[None, Some(3), None, None]), vec![true, true, true, false]);
+        // Three of four known: sparse; one of 16 is below the eighth.
+        assert!(dw3x3_sparse_channels(&c, &conv, &[]).is_some());
+        let (c, conv) = dw3(&[1 << 30; 16], &[-4; 16], &[1; 144], &[0; 16], 0);
+        assert!(dw3x3_sparse_channels(&c, &conv, &[Some(1)]).is_none());
+        assert!(dw3x3_sparse_channels(&c, &conv, &[Some(1), Some(2)]).is_some());
     }
 
     #[test]
