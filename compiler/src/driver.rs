@@ -316,7 +316,7 @@ pub fn compile_emit(o: &CompileOptions, emit: codegen::Emit) -> Result<Manifest>
     }
     // The DSP kernels store no weights of dead channels.
     let skipped = if dsp { codegen::dsp_skipped_weight_bytes(&c.graph, &c.params) } else { 0 };
-    let weights = c.graph.weights_bytes() as u64 - skipped;
+    let weights = (c.graph.weights_bytes() as u64).saturating_sub(skipped);
     if weights > t.flash_bytes {
         bail!(
             "the weights need {weights} bytes, over the {} bytes of flash of target '{}'; use --flash SIZE for a bigger part, or a smaller model",
