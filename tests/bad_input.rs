@@ -141,7 +141,7 @@ fn cnn_small() -> String {
 
 fn write_npy(dir: &Path, name: &str, shape: &[usize], descr: &str, data: Vec<u8>) -> String {
     let p = dir.join(name);
-    hybridc::verify::npy::write(&p, shape, descr, &data).unwrap();
+    hybridc_core::npy::write(&p, shape, descr, &data).unwrap();
     p.to_string_lossy().to_string()
 }
 

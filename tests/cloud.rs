@@ -10,17 +10,17 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use hybridc::cloud::frame::{self, ErrorCode, Frame, FrameReader, Parsed, Query};
-use hybridc::cloud::{gateway, serve};
-use hybridc::frontend::float_oracle::FloatRunner;
-use hybridc::verify::npy;
+use hybridc_cloud::frame::{self, ErrorCode, Frame, FrameReader, Parsed, Query};
+use hybridc_cloud::{gateway, serve};
+use hybridc_core::frontend::float_oracle::FloatRunner;
+use hybridc_core::npy;
 use serde_json::{json, Value};
 use tract_onnx::prelude::*;
 
 const NAME: &str = "cnn";
 
 fn mnist() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/mnist")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/mnist")
 }
 
 fn model_path() -> PathBuf {
@@ -97,7 +97,7 @@ fn logits_of(v: &Value) -> Vec<f32> {
     v["outputs"][0]["data"].as_array().expect("output data").iter().map(|x| x.as_f64().unwrap() as f32).collect()
 }
 
-fn start_serve() -> (hybridc::cloud::Running, String) {
+fn start_serve() -> (hybridc_cloud::Running, String) {
     let s = serve::spawn(&model_path(), NAME, "127.0.0.1:0").expect("serve");
     let base = format!("http://127.0.0.1:{}", s.port());
     (s, base)
@@ -363,7 +363,7 @@ fn cloud_url(base: &str, name: &str) -> String {
 }
 
 /// The model served and a gateway in front of it (both stop when dropped).
-fn start_serve_and_gateway() -> (hybridc::cloud::Running, gateway::Gateway) {
+fn start_serve_and_gateway() -> (hybridc_cloud::Running, gateway::Gateway) {
     let (server, _) = start_serve();
     let g = gateway::spawn("127.0.0.1:0", &serve::model_url(server.addr, NAME), Duration::from_secs(10)).unwrap();
     (server, g)
@@ -570,7 +570,7 @@ fn cli_serve_with_the_official_triton_client_and_cli_gateway() {
     let model_url = format!("http://127.0.0.1:{port}/v2/models/cnn_small");
     wait_ready(&http, &format!("{model_url}/ready"));
 
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/triton_client.py");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/triton_client.py");
     let images_npy = mnist().join("test_x_u8.npy");
     let index = 3;
     let out = Command::new("python3")

@@ -9,13 +9,13 @@
 use std::fmt::Write;
 use std::time::Duration;
 
-use hybridc::codegen::depthwise3x3_c;
-use hybridc::ir::{Activation, Conv2d};
-use hybridc::plan::inplace::window_lag;
-use hybridc::quant::params::ConvParams;
-use hybridc::plan::search::SplitMix;
-use hybridc::target;
-use hybridc::verify::firmware;
+use hybridc_core::codegen::depthwise3x3_c;
+use hybridc_core::ir::{Activation, Conv2d};
+use hybridc_core::plan::inplace::window_lag;
+use hybridc_core::quant::params::ConvParams;
+use hybridc_core::plan::search::SplitMix;
+use hybridc_core::target;
+use hybridc_verify::firmware;
 
 fn list<T: std::fmt::Display>(v: impl IntoIterator<Item = T>) -> String {
     v.into_iter().map(|x| x.to_string()).collect::<Vec<_>>().join(",")
@@ -142,7 +142,7 @@ fn dsp_depthwise3x3_equals_the_portable_kernel() {
     );
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("test.c"), src).unwrap();
-    let root = target::root();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let (k, elf) = (root.join("runtime-c/kernels"), dir.path().join("test.elf"));
     let out = std::process::Command::new(&t.cc)
         .args(&t.cflags)
@@ -152,8 +152,8 @@ fn dsp_depthwise3x3_equals_the_portable_kernel() {
         .arg(root.join("runtime-c/include"))
         .arg(dir.path().join("test.c"))
         .args([k.join("depthwise_conv_s8.c"), k.join("fixedpoint.c"), root.join("runtime-c/platform/semihost.c")])
-        .arg(target::targets_dir().join(t.startup.as_ref().unwrap()))
-        .arg(format!("-T{}", target::targets_dir().join(t.linker_script.as_ref().unwrap()).display()))
+        .arg(root.join("targets").join(t.startup.as_ref().unwrap()))
+        .arg(format!("-T{}", root.join("targets").join(t.linker_script.as_ref().unwrap()).display()))
         .args(&t.ldflags)
         .arg("-o")
         .arg(&elf)

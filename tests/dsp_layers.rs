@@ -9,7 +9,7 @@ use std::process::Command;
 
 #[test]
 fn dsp_kernels_equal_portable_kernels_on_small_models() {
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/dsp_layers_check.py");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/dsp_layers_check.py");
     let out = Command::new("python3")
         .arg(&script)
         .arg(env!("CARGO_BIN_EXE_hybridc"))

@@ -8,8 +8,9 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use hybridc::driver::{self, CompileOptions, QuantOptions};
-use hybridc::verify::{self, npy, RunOptions};
+use hybridc_core::lower::{self as driver, CompileOptions, QuantOptions};
+use hybridc_core::npy;
+use hybridc_verify::{self as verify, RunOptions};
 
 fn mnist() -> PathBuf {
     common::fixtures().join("../mnist")
@@ -38,8 +39,8 @@ fn save(dir: &Path, name: &str, a: &npy::Array) -> PathBuf {
     p
 }
 
-fn compile(model: &Path, calib: &Path, target: &str, out: &Path) -> hybridc::codegen::Manifest {
-    driver::compile(&CompileOptions {
+fn compile(model: &Path, calib: &Path, target: &str, out: &Path) -> hybridc_core::codegen::Manifest {
+    hybridc_verify::compile::compile(&CompileOptions {
         model: model.to_path_buf(),
         target: target.into(),
         out: out.to_path_buf(),
@@ -82,7 +83,7 @@ fn accuracy_and_bit_exactness(model: &str) {
     let x = images("test_x_u8.npy", None);
     let y = labels();
     let r = run(&proj, &x, false);
-    let logits = hybridc::reference::f32s(&r.outputs[0]);
+    let logits = hybridc_core::reference::f32s(&r.outputs[0]);
     let correct = logits.chunks_exact(10).zip(&y).filter(|(l, &t)| argmax(l) as i64 == t).count();
     let int8 = correct as f64 / y.len() as f64;
     let float = float_accuracy(model);
@@ -96,7 +97,7 @@ fn accuracy_and_bit_exactness(model: &str) {
     let traced = run(&proj, &few, true);
     let per: usize = few.data.len() / 20;
     for k in 0..20 {
-        let values = hybridc::reference::run(&c.graph, &c.params, &[&few.data[k * per..(k + 1) * per]]).unwrap();
+        let values = hybridc_core::reference::run(&c.graph, &c.params, &[&few.data[k * per..(k + 1) * per]]).unwrap();
         for (l, op) in c.graph.ops.iter().enumerate() {
             assert_eq!(
                 &traced.trace[k][l],
@@ -149,8 +150,8 @@ fn mlperf_tiny_float_models_quantize() {
         compile(&f.join(format!("{model}_float.onnx")), &input, "host", &proj);
         let x = npy::read(&input).unwrap();
         let r = run(&proj, &x, false);
-        let got = hybridc::reference::f32s(&r.outputs[0]);
-        let want = hybridc::reference::f32s(&npy::read(&f.join(format!("ref/{model}_sample0_float_onnx_output.npy"))).unwrap().data);
+        let got = hybridc_core::reference::f32s(&r.outputs[0]);
+        let want = hybridc_core::reference::f32s(&npy::read(&f.join(format!("ref/{model}_sample0_float_onnx_output.npy"))).unwrap().data);
         assert_eq!(argmax(&got), argmax(&want), "{model}: int8 top-1 differs from onnxruntime float");
     }
 }

@@ -12,8 +12,9 @@ mod common;
 use std::time::Duration;
 
 use common::{first_diff, golden_cases, Golden, MODELS};
-use hybridc::driver::{self, CompileOptions, Compiled};
-use hybridc::verify::{self, npy, RunOptions};
+use hybridc_core::lower::{self as driver, CompileOptions, Compiled};
+use hybridc_core::npy;
+use hybridc_verify::{self as verify, RunOptions};
 
 fn model_path(model: &str) -> std::path::PathBuf {
     common::fixtures().join(format!("{model}_int8.onnx"))
@@ -22,7 +23,7 @@ fn model_path(model: &str) -> std::path::PathBuf {
 /// The reference's value of every tensor, as int8.
 fn reference_run(c: &Compiled, input: &[i8]) -> Vec<Option<Vec<i8>>> {
     let bytes: &[u8] = bytemuck::cast_slice(input);
-    let values = hybridc::reference::run(&c.graph, &c.params, &[bytes]).expect("reference run");
+    let values = hybridc_core::reference::run(&c.graph, &c.params, &[bytes]).expect("reference run");
     values.into_iter().map(|v| v.map(|b| b.into_iter().map(|x| x as i8).collect())).collect()
 }
 
@@ -60,7 +61,7 @@ fn check_c_vs_reference(
     let cases = golden_cases(model);
     let dir = tempfile::tempdir().unwrap();
     let proj = dir.path().join("proj");
-    driver::compile(&CompileOptions {
+    hybridc_verify::compile::compile(&CompileOptions {
         model: model_path(model),
         target: target.into(),
         out: proj.clone(),
@@ -72,7 +73,7 @@ fn check_c_vs_reference(
         kernels: Default::default(),
     })
     .expect("compile");
-    let m = hybridc::codegen::Manifest::read(&proj).unwrap();
+    let m = hybridc_core::codegen::Manifest::read(&proj).unwrap();
     let item_shape = &m.inputs[0].shape;
     let mut shape = vec![cases.len()];
     shape.extend_from_slice(&item_shape[1..]);

@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::{example, example_inputs};
-use hybridc::codegen::Emit;
-use hybridc::driver::{self, CompileOptions, HybridOptions, QuantOptions};
-use hybridc::verify::{self, npy, RunOptions};
+use hybridc_core::codegen::Emit;
+use hybridc_core::lower::{self as driver, CompileOptions, HybridOptions, QuantOptions};
+use hybridc_core::npy;
+use hybridc_verify::{self as verify, RunOptions};
 
 fn fixtures() -> PathBuf {
     common::fixtures().join("..")
@@ -46,7 +47,7 @@ pub fn hybrid_options(router: Option<&str>, route: Option<&str>, threshold: Opti
 
 fn compile(dir: &Path, target: &str, h: &HybridOptions) -> PathBuf {
     let out = dir.join(format!("hybrid-{target}"));
-    driver::compile(&CompileOptions {
+    hybridc_verify::compile::compile(&CompileOptions {
         model: fixtures().join("mnist/cnn_small.onnx"),
         target: target.into(),
         out: out.clone(),
@@ -72,10 +73,10 @@ fn reference_decisions(dir: &Path, h: &HybridOptions, x: &npy::Array) -> Vec<(i3
     let per = x.data.len() / x.shape[0];
     (0..x.shape[0])
         .map(|i| {
-            let v = hybridc::reference::run(g, &c.params, &[&x.data[i * per..(i + 1) * per]]).unwrap();
-            let logits = hybridc::reference::f32s(v[e].as_ref().unwrap());
+            let v = hybridc_core::reference::run(g, &c.params, &[&x.data[i * per..(i + 1) * per]]).unwrap();
+            let logits = hybridc_core::reference::f32s(v[e].as_ref().unwrap());
             let label = (0..logits.len()).fold(0, |b, k| if logits[k] > logits[b] { k } else { b }) as i32;
-            (label, hybridc::reference::f32s(v[r].as_ref().unwrap())[0])
+            (label, hybridc_core::reference::f32s(v[r].as_ref().unwrap())[0])
         })
         .collect()
 }
@@ -140,7 +141,7 @@ fn compile_example(dir: &Path, target: &str, threshold: f32, emit: Emit) -> Path
         hybrid: Some(HybridOptions { router: Some(example().join("router.onnx")), threshold: Some(threshold), ..Default::default() }),
         kernels: Default::default(),
     };
-    driver::compile_emit(&o, emit).expect("compile");
+    hybridc_verify::compile::compile_emit(&o, emit).expect("compile");
     out
 }
 
@@ -154,16 +155,16 @@ fn expected(x: &npy::Array, threshold: f32, cloud_up: bool) -> Vec<(i32, i32)> {
     let g = &c.graph;
     let find = |n: &str| g.outputs.iter().copied().find(|&t| g.tensors[t].name == n).unwrap();
     let (e, r, qt) = (find(&info.edge_output), find(&info.router_output), find(&info.query_tensor));
-    let cloud_model = hybridc::frontend::read_model(&example().join("cloud.onnx")).unwrap();
-    let cloud = hybridc::frontend::float_oracle::FloatRunner::new(&cloud_model, &["logits".to_string()]).unwrap();
+    let cloud_model = hybridc_core::frontend::read_model(&example().join("cloud.onnx")).unwrap();
+    let cloud = hybridc_core::frontend::float_oracle::FloatRunner::new(&cloud_model, &["logits".to_string()]).unwrap();
     let qp = g.tensors[qt].quant.unwrap();
     let argmax = |v: &[f32]| (0..v.len()).fold(0, |b, k| if v[k] > v[b] { k } else { b }) as i32;
     let per = x.data.len() / x.shape[0];
     (0..x.shape[0])
         .map(|i| {
-            let v = hybridc::reference::run(g, &c.params, &[&x.data[i * per..(i + 1) * per]]).unwrap();
-            let edge = argmax(&hybridc::reference::f32s(v[e].as_ref().unwrap()));
-            let score = hybridc::reference::f32s(v[r].as_ref().unwrap())[0];
+            let v = hybridc_core::reference::run(g, &c.params, &[&x.data[i * per..(i + 1) * per]]).unwrap();
+            let edge = argmax(&hybridc_core::reference::f32s(v[e].as_ref().unwrap()));
+            let score = hybridc_core::reference::f32s(v[r].as_ref().unwrap())[0];
             if score <= threshold {
                 return (edge, 0);
             }
@@ -180,9 +181,9 @@ fn with_cloud(target: &str, emit: Emit) {
     let dir = tempfile::tempdir().unwrap();
     let threshold = 0.3;
     let proj = compile_example(dir.path(), target, threshold, emit);
-    let server = hybridc::cloud::serve::spawn(&example().join("cloud.onnx"), "cloud", "127.0.0.1:0").unwrap();
-    let url = hybridc::cloud::serve::model_url(server.addr, "cloud");
-    let gw = hybridc::cloud::gateway::spawn("127.0.0.1:0", &url, Duration::from_secs(5)).unwrap();
+    let server = hybridc_cloud::serve::spawn(&example().join("cloud.onnx"), "cloud", "127.0.0.1:0").unwrap();
+    let url = hybridc_cloud::serve::model_url(server.addr, "cloud");
+    let gw = hybridc_cloud::gateway::spawn("127.0.0.1:0", &url, Duration::from_secs(5)).unwrap();
     let x = example_inputs(80);
     let r = run(&proj, &x, Some(format!("127.0.0.1:{}", gw.port())));
     let want = expected(&x, threshold, true);
@@ -225,7 +226,7 @@ fn rust_host_gateway_and_cloud() {
 /// router's curve and meets the goal; the JSON has the documented keys.
 #[test]
 fn tune_on_the_bundled_example() {
-    use hybridc::hybrid::{latency::parse_link, sweep::Goal, tune};
+    use hybridc_verify::tune::{self, latency::parse_link, sweep::Goal};
     let o = tune::TuneOptions {
         edge: example().join("edge.onnx"),
         router: example().join("router.onnx"),

@@ -5,8 +5,8 @@ mod common;
 
 use std::process::Command;
 
-use hybridc::driver;
-use hybridc::plan::search::SplitMix;
+use hybridc_core::lower as driver;
+use hybridc_core::plan::search::SplitMix;
 
 /// (model, TFLite Micro's arena, our goal)
 const GOALS: [(&str, usize, usize); 4] = [
@@ -70,9 +70,9 @@ fn inplace_kernels_equal_the_plain_ones() {
     let dir = tempfile::tempdir().unwrap();
     let main = dir.path().join("main.c");
     std::fs::write(&main, format!("#include <stdio.h>\n#include <string.h>\n#include \"hyb_inplace.h\"\nint main(void) {{ int bad = 0;\n{cases} return bad; }}\n")).unwrap();
-    let k = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtime-c/kernels");
+    let k = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../runtime-c/kernels");
     let exe = dir.path().join("t");
-    let cc = hybridc::verify::host::compiler().expect("host C compiler");
+    let cc = hybridc_verify::host::compiler().expect("host C compiler");
     let out = cc
         .to_command()
         .arg("-std=c11")

@@ -13,9 +13,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::{example, example_inputs, first_diff, golden_cases, MODELS};
-use hybridc::codegen::Emit;
-use hybridc::driver::{self, CompileOptions, HybridOptions, QuantOptions};
-use hybridc::verify::{self, npy, RunOptions};
+use hybridc_core::codegen::Emit;
+use hybridc_core::lower::{self as driver, CompileOptions, HybridOptions, QuantOptions};
+use hybridc_core::npy;
+use hybridc_verify::{self as verify, RunOptions};
 
 fn model_path(model: &str) -> PathBuf {
     common::fixtures().join(format!("{model}_int8.onnx"))
@@ -33,7 +34,7 @@ fn compile_rust(model: &str, target: &str, out: &Path, outputs: &[String]) {
         hybrid: None,
         kernels: Default::default(),
     };
-    driver::compile_emit(&o, Emit::Rust).expect("compile --emit rust");
+    hybridc_verify::compile::compile_emit(&o, Emit::Rust).expect("compile --emit rust");
 }
 
 /// Rust crate on `target` == reference (every layer) == TFLite Micro (outputs and logits).
@@ -50,7 +51,7 @@ fn check(model: &str, target: &str, outputs: &[String]) {
     let dir = tempfile::tempdir().unwrap();
     let proj = dir.path().join("crate");
     compile_rust(model, target, &proj, outputs);
-    let m = hybridc::codegen::Manifest::read(&proj).unwrap();
+    let m = hybridc_core::codegen::Manifest::read(&proj).unwrap();
     let mut shape = vec![cases.len()];
     shape.extend_from_slice(&m.inputs[0].shape[1..]);
     let arr = npy::Array { shape, descr: "|i1".into(), data: cases.iter().flat_map(|c| c.input.iter().map(|&v| v as u8)).collect() };
@@ -58,7 +59,7 @@ fn check(model: &str, target: &str, outputs: &[String]) {
     let r = verify::run_project(&opts, &arr, Path::new("golden inputs")).expect("run");
     for (k, case) in cases.iter().enumerate() {
         let bytes: &[u8] = bytemuck::cast_slice(&case.input);
-        let values = hybridc::reference::run(&c.graph, &c.params, &[bytes]).expect("reference");
+        let values = hybridc_core::reference::run(&c.graph, &c.params, &[bytes]).expect("reference");
         for (l, op) in c.graph.ops.iter().enumerate() {
             let want: Vec<i8> = values[op.output].as_ref().unwrap().iter().map(|&b| b as i8).collect();
             let got: Vec<i8> = r.trace[k][l].iter().map(|&b| b as i8).collect();
@@ -139,7 +140,7 @@ fn compile_hybrid_with(out: &Path, target: &str, emit: Emit, h: HybridOptions) {
         hybrid: Some(h),
         kernels: Default::default(),
     };
-    driver::compile_emit(&o, emit).expect("compile hybrid");
+    hybridc_verify::compile::compile_emit(&o, emit).expect("compile hybrid");
 }
 
 fn decisions(project: &Path, x: &npy::Array) -> Vec<(i32, i32, u32)> {
@@ -196,7 +197,7 @@ fn host_rust_baselines_equal_c() {
 /// the Rust crate's outputs equal the C build's byte for byte.
 #[test]
 fn host_rust_constant_operands_equal_c() {
-    let fx = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/consts");
+    let fx = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/consts");
     let dir = tempfile::tempdir().unwrap();
     let x = npy::read(&fx.join("consts_x.npy")).unwrap();
     let mut outs = vec![];
@@ -213,7 +214,7 @@ fn host_rust_constant_operands_equal_c() {
             hybrid: None,
             kernels: Default::default(),
         };
-        driver::compile_emit(&o, emit).expect("compile");
+        hybridc_verify::compile::compile_emit(&o, emit).expect("compile");
         let opts = RunOptions { project: out, trace: false, profile: false, timeout: Duration::from_secs(600), gateway: None };
         outs.push(verify::run_project(&opts, &x, Path::new("consts_x.npy")).expect("run").outputs);
     }
@@ -275,17 +276,17 @@ fn unhex(s: &str) -> Vec<u8> {
 /// label is the decision's, from the cloud.
 #[test]
 fn rust_hybrid_query_frames_equal_c_and_the_gateways_encoder() {
-    use hybridc::cloud::frame::{Frame, Query};
+    use hybridc_cloud::frame::{Frame, Query};
     let dir = tempfile::tempdir().unwrap();
     let proj = dir.path().join("rust");
     compile_hybrid(&proj, "host", Emit::Rust);
-    let m = hybridc::codegen::Manifest::read(&proj).unwrap();
+    let m = hybridc_core::codegen::Manifest::read(&proj).unwrap();
     let info = m.hybrid.clone().unwrap();
 
     // The program over the crate.
     let app = dir.path().join("app");
     std::fs::create_dir_all(app.join("src")).unwrap();
-    let crate_name = hybridc::codegen::rust::crate_name(&m.model);
+    let crate_name = hybridc_core::codegen::rust::crate_name(&m.model);
     std::fs::write(
         app.join("Cargo.toml"),
         format!("[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\nmodel = {{ path = \"{}\", package = \"{crate_name}\" }}\n\n[workspace]\n", proj.display()),
@@ -302,7 +303,7 @@ fn rust_hybrid_query_frames_equal_c_and_the_gateways_encoder() {
     let rust_frame = unhex(lines[0]);
 
     // The same frame from C.
-    let hyb = Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtime-c/hybrid");
+    let hyb = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../runtime-c/hybrid");
     std::fs::write(dir.path().join("frame.c"), FRAME_C).unwrap();
     let exe = dir.path().join("frame_c");
     let cc = std::process::Command::new("cc")
@@ -337,7 +338,7 @@ fn rust_hybrid_query_frames_equal_c_and_the_gateways_encoder() {
         let score = f32::from_bits(f[2].parse().unwrap());
         if score > THRESHOLD {
             assert_eq!((f[0], f[1]), ("7", "1"), "input {i}: a routed input takes the cloud's label");
-            let v = hybridc::reference::run(g, &c.params, &[&x.data[i * per..(i + 1) * per]]).unwrap();
+            let v = hybridc_core::reference::run(g, &c.params, &[&x.data[i * per..(i + 1) * per]]).unwrap();
             let want: Vec<i8> = v[qt].as_ref().unwrap().iter().map(|&b| b as i8).collect();
             let (frame, n) = Frame::decode(&unhex(frames[seq])).expect("a well-formed frame");
             seq += 1;

@@ -37,9 +37,8 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
-// Every crate carries all kernels; a model uses some of them.
-#[allow(dead_code)]
-mod kernels;
+// hybridc's kernels crate, carried in kernels/; a model uses some of them.
+use hybridc_kernels as kernels;
 mod model;
 {%- if hybrid %}
 pub mod hybrid;

@@ -3,10 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use hybridc::verify::npy;
+use hybridc_core::npy;
 
 pub fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/mlperf-tiny")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/mlperf-tiny")
 }
 
 /// An int8 .npy as (shape, values).
@@ -73,7 +73,7 @@ pub fn first_diff(a: &[i8], b: &[i8]) -> Option<(usize, i8, i8)> {
 
 /// The bundled hybrid example (examples/mnist-hybrid).
 pub fn example() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/mnist-hybrid")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/mnist-hybrid")
 }
 
 /// The first `n` test images of the bundled example.

@@ -1,0 +1,377 @@
+//! The `hybridc` command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+use hybridc_cloud as cloud;
+use hybridc_core::codegen::{Emit, Kernels};
+use hybridc_core::lower::{self, CompileOptions};
+use hybridc_core::{npy, target};
+use hybridc_verify::{self as verify, tune, RunOptions};
+
+#[derive(Parser)]
+#[command(name = "hybridc", version, about = "Compile hybrid edge/cloud classifiers (ONNX) to int8 firmware for Arm Cortex-M")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Compile an ONNX model (int8 QDQ, or float with --calib; optionally with a router) into a C project or a Rust crate for a target.
+    Compile {
+        /// The ONNX model.
+        model: PathBuf,
+        /// Target name (a TOML file in targets/): host, cortex-m4, cortex-m7, cortex-m33, cortex-m55.
+        #[arg(long, default_value = "host")]
+        target: String,
+        /// Output project directory.
+        #[arg(short, long)]
+        out: PathBuf,
+        /// Make these tensors the outputs (comma-separated ONNX tensor names).
+        #[arg(long, value_delimiter = ',')]
+        outputs: Vec<String>,
+        /// Calibration inputs for a float model (.npy float32, leading dim = samples).
+        #[arg(long)]
+        calib: Option<PathBuf>,
+        /// How activation ranges are chosen from the calibration data.
+        #[arg(long, default_value = "percentile", value_parser = ["minmax", "percentile", "mse"])]
+        calib_method: String,
+        /// Keep int8 at the model's input and output (float32 otherwise, for float models).
+        #[arg(long)]
+        int8_io: bool,
+        /// A router to compile with the edge model into one program (a hybrid).
+        #[arg(long)]
+        router: Option<PathBuf>,
+        /// A router-less hybrid scoring the edge's uncertainty: max-softmax or entropy.
+        #[arg(long, value_parser = ["max-softmax", "entropy"])]
+        route: Option<String>,
+        /// Bind a router input to an edge tensor: ROUTER_INPUT=EDGE_TENSOR (repeatable).
+        #[arg(long, value_parser = hybridc_core::hybrid::parse_bind)]
+        bind: Vec<(String, String)>,
+        /// Query the cloud when the router's score exceeds this (the float model's units).
+        #[arg(long)]
+        threshold: Option<f32>,
+        /// Take the threshold chosen by `hybridc tune --json`.
+        #[arg(long, conflicts_with = "threshold")]
+        tuned: Option<PathBuf>,
+        /// Override the target's SRAM budget, e.g. 64KiB.
+        #[arg(long, value_parser = parse_size)]
+        sram: Option<u64>,
+        /// Override the target's flash budget, e.g. 1MiB.
+        #[arg(long, value_parser = parse_size)]
+        flash: Option<u64>,
+        /// Kernels: portable C, per-layer DSP kernels (cores with the DSP extension), or auto (dsp when the target has it).
+        #[arg(long, default_value = "auto")]
+        kernels: Kernels,
+        /// What to write: a C project, or a no_std Rust crate.
+        #[arg(long, default_value = "c")]
+        emit: Emit,
+    },
+    /// Build a compiled project and run it over a batch of inputs.
+    Run {
+        /// The project directory written by `hybridc compile`.
+        project: PathBuf,
+        /// Inputs: an .npy whose leading dimension is the batch.
+        #[arg(long)]
+        input: PathBuf,
+        /// Outputs: an .npy file, or a directory of NAME.npy when the model has several outputs.
+        #[arg(long)]
+        output: PathBuf,
+        /// Count instructions per layer under QEMU and write the profile (JSON) here.
+        #[arg(long)]
+        profile: Option<PathBuf>,
+        /// Compare the (single) output with this .npy, byte for byte; fail on any difference.
+        #[arg(long)]
+        expect: Option<PathBuf>,
+        /// Hybrids: the cloud for the device's queries: a model URL
+        /// (http://HOST:PORT/v2/models/NAME) or a CLOUD.onnx to serve for the run.
+        #[arg(long)]
+        cloud: Option<String>,
+        /// Hybrids: give up on a cloud answer after this many milliseconds.
+        #[arg(long, default_value_t = 2000)]
+        cloud_timeout_ms: u64,
+        /// Hybrids: true labels (.npy int64 [N]); prints the top-1 accuracy of the final labels.
+        #[arg(long)]
+        labels: Option<PathBuf>,
+        /// Hybrids: write each input's label, source and router score here (JSON).
+        #[arg(long)]
+        details: Option<PathBuf>,
+        /// Kill the program after this many seconds.
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+    },
+    /// Plan the activation arena of models and print it against its lower bounds.
+    Plan {
+        /// The ONNX models.
+        #[arg(required = true)]
+        models: Vec<PathBuf>,
+    },
+    /// Choose a hybrid's router threshold for a device and a network link.
+    Tune {
+        #[arg(long)]
+        edge: PathBuf,
+        #[arg(long)]
+        router: PathBuf,
+        #[arg(long)]
+        cloud: PathBuf,
+        /// Labelled validation inputs (.npy float32 [N, ...]).
+        #[arg(long)]
+        data: PathBuf,
+        /// Their labels (.npy int64 [N]).
+        #[arg(long)]
+        labels: PathBuf,
+        #[arg(long, default_value = "cortex-m7")]
+        target: String,
+        /// nbiot, ltem, lte, wifi, or KBPS,RTT_MS.
+        #[arg(long, default_value = "nbiot", value_parser = |s: &str| tune::latency::parse_link(s).map_err(|e| e.to_string()))]
+        link: tune::latency::Link,
+        /// match-cloud, max-acc-at-latency=MS or max-acc-at-query=Q.
+        #[arg(long, default_value = "match-cloud", value_parser = |s: &str| tune::sweep::parse_goal(s).map_err(|e| e.to_string()))]
+        goal: tune::sweep::Goal,
+        /// Calibration inputs (default: the first 200 of --data).
+        #[arg(long)]
+        calib: Option<PathBuf>,
+        /// Use this edge latency (ms) instead of profiling the firmware under QEMU.
+        #[arg(long)]
+        edge_ms: Option<f64>,
+        /// The cloud model's inference time per input (ms).
+        #[arg(long, default_value_t = 10.0)]
+        cloud_ms: f64,
+        /// Report the operating point of this threshold instead of choosing one
+        /// (e.g. evaluate on test data the threshold tuned on validation data).
+        #[arg(long)]
+        at_threshold: Option<f64>,
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Accuracy against latency as an SVG figure.
+        #[arg(long)]
+        plot: Option<PathBuf>,
+    },
+    /// Profile models on a Cortex-M target under QEMU and print a table.
+    Bench {
+        /// The ONNX models.
+        #[arg(required = true)]
+        models: Vec<PathBuf>,
+        #[arg(long, default_value = "cortex-m4")]
+        target: String,
+        /// Kernels to measure against the portable build (auto: dsp when the target has it).
+        #[arg(long, default_value = "auto")]
+        kernels: Kernels,
+        /// Also write every profile as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// Serve a (cloud) ONNX model over the KServe v2 / Open Inference Protocol REST API.
+    Serve {
+        /// The ONNX model.
+        model: PathBuf,
+        #[arg(long)]
+        port: u16,
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// The model's name in URLs (default: the file stem).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Relay device offload frames (TCP, e.g. QEMU's -serial tcp:...) to a cloud model.
+    Gateway {
+        /// Where devices connect, HOST:PORT.
+        #[arg(long)]
+        listen: String,
+        /// The cloud model's URL: http://HOST:PORT/v2/models/NAME.
+        #[arg(long)]
+        cloud: String,
+        /// Give up on the cloud after this many milliseconds (the device gets an error frame).
+        #[arg(long, default_value_t = 2000)]
+        timeout_ms: u64,
+    },
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    target::parse_size(s).map_err(|e| e.to_string())
+}
+
+fn main() -> ExitCode {
+    // Behave like other command-line tools when the reader goes away (`| head`).
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    let cli = Cli::parse();
+    match real_main(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+            eprintln!("hybridc: error: {}", chain.join(": "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn real_main(cli: Cli) -> Result<()> {
+    match cli.cmd {
+        Cmd::Compile { model, target, out, outputs, calib, calib_method, int8_io, router, route, bind, threshold, tuned, sram, flash, kernels, emit } => {
+            let threshold = match tuned {
+                Some(p) => {
+                    let text = std::fs::read_to_string(&p).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()))?;
+                    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{} is not JSON: {e}", p.display()))?;
+                    Some(v["threshold"].as_f64().ok_or_else(|| anyhow::anyhow!("{} has no numeric 'threshold' (write it with hybridc tune --json)", p.display()))? as f32)
+                }
+                None => threshold,
+            };
+            let quant = lower::QuantOptions { calib, method: calib_method.parse().map_err(anyhow::Error::msg)?, int8_io };
+            let hybrid = (router.is_some() || route.is_some() || !bind.is_empty() || threshold.is_some())
+                .then(|| lower::HybridOptions { router, route, binds: bind, threshold });
+            let m = verify::compile::compile_emit(&CompileOptions { model, target, out: out.clone(), outputs, sram, flash, quant, hybrid, kernels }, emit)?;
+            let macs: u64 = m.layers.iter().map(|l| l.macs).sum();
+            println!(
+                "hybridc: compiled {} for {}: {} layers, {} MACs, arena {} bytes -> {}",
+                m.model, m.target, m.layers.len(), macs, m.arena_bytes, out.display()
+            );
+            for o in &m.outputs {
+                println!("  output {} {:?} {}", o.name, o.shape, o.dtype);
+            }
+            if let Some(h) = &m.hybrid {
+                println!("  hybrid: route {}, query the cloud when the score > {}", h.route, h.threshold);
+            }
+            // Float models: where accuracy is lost, layer by layer.
+            let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("report.json"))?)?;
+            let layers = report["layers"].as_array().cloned().unwrap_or_default();
+            let float: Vec<String> = layers
+                .iter()
+                .filter(|l| l["op"].as_str().is_some_and(|o| o.ends_with("(float)")))
+                .map(|l| format!("{} ({})", l["name"].as_str().unwrap_or(""), l["op"].as_str().unwrap_or("").trim_end_matches(" (float)")))
+                .collect();
+            if !float.is_empty() {
+                println!("  {} ops run in float32 (no int8 kernel, or all their readers run in float): {}", float.len(), float.join(", "));
+            }
+            if layers.iter().any(|l| l.get("sqnr_db").is_some()) {
+                println!("  SQNR of the int8 reference against tract's float result on the calibration data:");
+                for l in &layers {
+                    if let Some(db) = l["sqnr_db"].as_f64() {
+                        println!("    {:>7.2} dB  {:<16} {}", db, l["op"].as_str().unwrap_or(""), l["output"].as_str().unwrap_or(""));
+                    }
+                }
+            }
+        }
+        Cmd::Run { project, input, output, profile, expect, cloud, cloud_timeout_ms, labels, details, timeout } => {
+            let arr = npy::read(&input)?;
+            // A cloud for the device: serve the given ONNX, or use the URL; a
+            // gateway in between turns device frames into requests.
+            let mut served = None;
+            let mut gateway = None;
+            if let Some(c) = &cloud {
+                let url = if c.starts_with("http://") || c.starts_with("https://") {
+                    c.clone()
+                } else {
+                    let path = PathBuf::from(c);
+                    let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("cloud").to_string();
+                    let s = cloud::serve::spawn(&path, &name, "127.0.0.1:0")?;
+                    let url = cloud::serve::model_url(s.addr, &name);
+                    served = Some(s);
+                    url
+                };
+                gateway = Some(cloud::gateway::spawn("127.0.0.1:0", &url, Duration::from_millis(cloud_timeout_ms))?);
+            }
+            let gw_addr = gateway.as_ref().map(|g| format!("127.0.0.1:{}", g.port()));
+            let opts = RunOptions { project, trace: false, profile: profile.is_some(), timeout: Duration::from_secs(timeout), gateway: gw_addr };
+            let r = verify::run_project(&opts, &arr, &input)?;
+            if let Some(g) = gateway {
+                eprintln!("hybridc gateway: {}", g.counters);
+            }
+            drop(served);
+            let files = verify::run::write_outputs(&r, &output)?;
+            println!("hybridc: ran {} items on {}", r.batch, r.manifest.target);
+            if let (Some(path), Some(p)) = (&profile, &r.profile) {
+                std::fs::write(path, serde_json::to_string_pretty(p)?)
+                    .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+                println!(
+                    "  {} instructions, ~{} cycles, {:.3} MAC/cycle, ~{:.2} ms at {} MHz, flash {} B, RAM {} B (profile: {})",
+                    p["instructions"], p["cycles_estimate"], p["mac_per_cycle"].as_f64().unwrap_or(0.0),
+                    p["latency_ms"].as_f64().unwrap_or(0.0), p["clock_hz"].as_u64().unwrap_or(0) / 1_000_000,
+                    p["flash_bytes"], p["ram_bytes"], path.display()
+                );
+            }
+            for f in files {
+                println!("  wrote {}", f.display());
+            }
+            if let Some(path) = details {
+                let rows: Vec<serde_json::Value> = r
+                    .decisions
+                    .iter()
+                    .map(|d| serde_json::json!({"label": d.label, "source": d.source_name(), "router_score": d.router_score}))
+                    .collect();
+                std::fs::write(&path, serde_json::to_string_pretty(&rows)?).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+            }
+            if !r.decisions.is_empty() {
+                let count = |s: i32| r.decisions.iter().filter(|d| d.source == s).count();
+                println!("  decisions: {} edge, {} cloud, {} edge fallback", count(0), count(1), count(2));
+            }
+            if let Some(path) = labels {
+                let y = npy::read(&path)?;
+                if y.descr != "<i8" || y.data.len() / 8 != r.decisions.len() {
+                    anyhow::bail!("{} must hold {} int64 labels", path.display(), r.decisions.len());
+                }
+                let right = y.data.chunks_exact(8).zip(&r.decisions).filter(|(c, d)| i64::from_le_bytes((*c).try_into().unwrap()) == d.label as i64).count();
+                println!("  top-1 accuracy {:.2} % ({right} of {})", 100.0 * right as f64 / r.decisions.len() as f64, r.decisions.len());
+            }
+            if let Some(path) = expect {
+                let want = npy::read(&path)?;
+                let got = &r.outputs[0];
+                if want.data.len() != got.len() {
+                    anyhow::bail!("{} holds {} bytes, the outputs {}", path.display(), want.data.len(), got.len());
+                }
+                let differ = want.data.iter().zip(got).filter(|(a, b)| a != b).count();
+                if differ > 0 {
+                    anyhow::bail!("{differ} of {} output bytes differ from {}", got.len(), path.display());
+                }
+                println!("  all {} output bytes equal {}", got.len(), path.display());
+            }
+        }
+        Cmd::Tune { edge, router, cloud, data, labels, target, link, goal, calib, edge_ms, cloud_ms, at_threshold, json, plot } => {
+            let o = tune::TuneOptions { edge, router, cloud, data, labels, target, link, goal, calib, edge_ms, cloud_ms, at_threshold };
+            let r = tune::tune(&o)?;
+            print!("{}", tune::table(&r));
+            let m = &r["latency_model"];
+            println!(
+                "latency model: edge {:.2} ms on {}, query {} bytes over {} ({} kbit/s, {} ms round trip), cloud {} ms; {} inputs",
+                m["edge_ms"].as_f64().unwrap_or(0.0), o.target, m["payload_bytes"], m["link"]["name"].as_str().unwrap_or(""),
+                m["link"]["uplink_kbps"], m["link"]["rtt_ms"], m["cloud_ms"], r["inputs"]
+            );
+            if let Some(p) = json {
+                std::fs::write(&p, serde_json::to_string_pretty(&r)?).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", p.display()))?;
+            }
+            if let Some(p) = plot {
+                std::fs::write(&p, tune::figure(&r)?).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", p.display()))?;
+            }
+        }
+        Cmd::Plan { models } => print!("{}", lower::plan_table(&models)?),
+        Cmd::Bench { models, target, kernels, json } => {
+            let rows = verify::bench::bench(&models, &target, kernels)?;
+            println!("{}", verify::bench::table(&rows));
+            println!("Instructions are counted under QEMU; cycles are estimated from them with the cost table in the README, not measured on a board.");
+            if let Some(path) = json {
+                let all: serde_json::Map<String, serde_json::Value> =
+                    rows.iter().map(|r| (r.model.clone(), serde_json::json!({ &r.kernels: r.profile, "portable": r.portable }))).collect();
+                std::fs::write(&path, serde_json::to_string_pretty(&all)?)?;
+            }
+        }
+        Cmd::Serve { model, port, host, name } => {
+            let name = match name {
+                Some(n) => n,
+                None => model.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into()),
+            };
+            let addr = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
+            cloud::serve::run(&model, &name, &addr)?;
+        }
+        Cmd::Gateway { listen, cloud, timeout_ms } => {
+            cloud::gateway::run(&listen, &cloud, Duration::from_millis(timeout_ms))?;
+        }
+    }
+    Ok(())
+}

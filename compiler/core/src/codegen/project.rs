@@ -1,0 +1,400 @@
+//! Writes the generated project directory.
+
+use std::fs;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use askama::Template;
+
+use super::dsp;
+use super::layers::{self, LayerC};
+use super::manifest::{IoInfo, LayerInfo, Manifest};
+use crate::hybrid::HybridInfo;
+use crate::ir::{DType, Graph, QParams};
+use crate::plan::inplace::Mode;
+use crate::plan::{KernelNeeds, Plan};
+use crate::quant::params::Params;
+use crate::target::Target;
+
+pub struct IoC {
+    pub name: String,
+    pub shape: String,
+    pub dtype: &'static str,
+    pub scale: f32,
+    pub zero_point: i32,
+    pub bytes: usize,
+    pub offset: usize,
+}
+
+#[derive(Template)]
+#[template(path = "c/model.h", escape = "none")]
+struct ModelH<'a> {
+    model_name: &'a str,
+    version: &'a str,
+    target: &'a str,
+    arena_bytes: usize,
+    inputs: &'a [IoC],
+    outputs: &'a [IoC],
+    layers: &'a [LayerC],
+}
+
+#[derive(Template)]
+#[template(path = "c/model.c", escape = "none")]
+struct ModelC<'a> {
+    model_name: &'a str,
+    version: &'a str,
+    target: &'a str,
+    arena_bytes: usize,
+    lower_bound_bytes: usize,
+    macs: u64,
+    inputs: &'a [IoC],
+    outputs: &'a [IoC],
+    layers: &'a [LayerC],
+    constants: &'a str,
+    /// DSP projects: the kernel headers' includes and the scratch buffer.
+    dsp_prelude: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "c/main.c", escape = "none")]
+struct MainC<'a> {
+    version: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "c/main_hybrid.c", escape = "none")]
+struct MainHybridC<'a> {
+    version: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "c/hybrid.c", escape = "none")]
+struct HybridC<'a> {
+    model_name: &'a str,
+    version: &'a str,
+    info: &'a HybridInfo,
+    threshold: String,
+    num_classes: usize,
+    edge_output: usize,
+    router_output: usize,
+    query_output: usize,
+    edge_is_float: i32,
+    router_is_float: i32,
+    edge_scale: String,
+    router_scale: String,
+    query_scale: String,
+    edge_zp: i32,
+    router_zp: i32,
+    query_zp: i32,
+    query_rank: usize,
+    query_dims: String,
+    query_bytes: usize,
+    frame_size: usize,
+}
+
+/// Runtime sources of a hybrid (runtime-c/hybrid) and its transports (runtime-c/platform).
+pub const HYBRID_RUNTIME: &[&str] = &["hyb_hybrid.h", "hyb_frame.h", "hyb_frame.c", "hyb_hybrid.c"];
+
+fn hybrid_c(model_name: &str, version: &str, g: &Graph, info: &HybridInfo) -> Result<String> {
+    let (e, r, q) = info.output_indices(g)?;
+    let t = |i: usize| &g.tensors[g.outputs[i]];
+    let qp = |i: usize| t(i).quant.unwrap_or(QParams { scale: 1.0, zero_point: 0 });
+    let query = t(q);
+    let rank = query.onnx_shape.len();
+    Ok(HybridC {
+        model_name,
+        version,
+        info,
+        threshold: if info.threshold.is_finite() { format!("{:e}f", info.threshold) } else { "__builtin_inff()".into() },
+        num_classes: t(e).len(),
+        edge_output: e,
+        router_output: r,
+        query_output: q,
+        edge_is_float: (t(e).dtype == DType::F32) as i32,
+        router_is_float: (t(r).dtype == DType::F32) as i32,
+        edge_scale: format!("{:e}f", qp(e).scale),
+        router_scale: format!("{:e}f", qp(r).scale),
+        query_scale: format!("{:e}f", qp(q).scale),
+        edge_zp: qp(e).zero_point,
+        router_zp: qp(r).zero_point,
+        query_zp: qp(q).zero_point,
+        query_rank: rank,
+        query_dims: query.onnx_shape.iter().map(|d| format!("{d}u")).collect::<Vec<_>>().join(", "),
+        query_bytes: query.bytes(),
+        frame_size: 8 + 20 + 4 * rank + query.bytes() + 4,
+    }
+    .render()?)
+}
+
+#[derive(Template)]
+#[template(path = "c/Makefile", escape = "none")]
+struct Makefile<'a> {
+    target: &'a Target,
+    has_hybrid: bool,
+    kernels: &'a [&'a str],
+    platform: &'a str,
+    startup: &'a str,
+}
+
+/// Portable kernel sources every project carries (runtime-c/kernels).
+pub const KERNELS: &[&str] = &[
+    "hyb_kernels.h",
+    "hyb_fixedpoint.h",
+    "fixedpoint.c",
+    "conv_s8.c",
+    "depthwise_conv_s8.c",
+    "fully_connected_s8.c",
+    "add_s8.c",
+    "avg_pool_s8.c",
+    "softmax_s8.c",
+    "max_pool_s8.c",
+    "binary_s8.c",
+    "quantize_f32.c",
+    "concat_s8.c",
+    "pad_s8.c",
+    "lut_s8.c",
+    "transpose_s8.c",
+    "hyb_floatmath.h",
+    "float_ops.c",
+];
+
+fn io(g: &Graph, plan: &Plan, ids: &[usize]) -> Vec<IoC> {
+    ids.iter()
+        .map(|&t| {
+            let tensor = &g.tensors[t];
+            let q = tensor.quant.unwrap_or(crate::ir::QParams { scale: 1.0, zero_point: 0 });
+            IoC {
+                name: layers::comment_safe(&tensor.name),
+                shape: format!("{:?}", tensor.shape),
+                dtype: tensor.dtype.c_type(),
+                scale: q.scale,
+                zero_point: q.zero_point,
+                bytes: tensor.bytes(),
+                offset: plan.offsets[g.base(t)].expect("planned"),
+            }
+        })
+        .collect()
+}
+
+fn io_info(g: &Graph, plan: &Plan, ids: &[usize]) -> Vec<IoInfo> {
+    ids.iter()
+        .map(|&t| {
+            let tensor = &g.tensors[t];
+            let q = tensor.quant.unwrap_or(crate::ir::QParams { scale: 1.0, zero_point: 0 });
+            IoInfo {
+                name: tensor.name.clone(),
+                shape: tensor.shape.clone(),
+                dtype: tensor.dtype.npy_descr().to_string(),
+                bytes: tensor.bytes(),
+                offset: plan.offsets[g.base(t)].expect("planned"),
+                scale: q.scale,
+                zero_point: q.zero_point,
+            }
+        })
+        .collect()
+}
+
+/// Each op's DSP layer without arena addresses (None: the portable kernel).
+fn dsp_layers(g: &Graph, params: &[Params]) -> Vec<Option<dsp::DspLayer>> {
+    g.ops
+        .iter()
+        .zip(params)
+        .enumerate()
+        .map(|(i, (op, p))| {
+            let known = op.inputs.first().map(|&t| dsp::constant_channels(g, params, t)).unwrap_or_default();
+            dsp::layer(i, op, p, &dsp::Operands { input: "", second: "", output: "" }, &known)
+        })
+        .collect()
+}
+
+/// Per op, what its DSP kernel needs from the plan (scratch, whether it may
+/// run exactly in place), or None where the op keeps its portable kernel:
+/// what `plan::plan_with_kernels` takes.
+pub fn dsp_kernels(g: &Graph, params: &[Params]) -> Vec<Option<KernelNeeds>> {
+    dsp_layers(g, params).into_iter().map(|d| d.map(|d| KernelNeeds { scratch: 4 * d.scratch_words, exact_in_place: d.exact_in_place })).collect()
+}
+
+/// Weight bytes the DSP kernels do not store: a layer that skips dead
+/// channels skips a weight byte per MAC it skips at an output pixel.
+pub fn dsp_skipped_weight_bytes(g: &Graph, params: &[Params]) -> u64 {
+    let pixels = |t: usize| g.tensors[t].hwc()[..2].iter().product::<usize>().max(1) as u64;
+    dsp_layers(g, params).iter().zip(&g.ops).map(|(d, op)| d.as_ref().map_or(0, |d| d.skipped_macs / pixels(op.output))).sum()
+}
+
+/// Per-layer C; with `dsp`, layers a DSP kernel does exactly use it. Also
+/// returns the specialised functions the DSP layers share and the int32
+/// words of scratch outside the arena they need (plans made without
+/// `dsp_scratch`).
+fn layers_c(g: &Graph, params: &[Params], plan: &Plan, dsp: bool) -> (Vec<LayerC>, Vec<dsp::Function>, usize) {
+    let (mut functions, mut scratch) = (Vec::<dsp::Function>::new(), 0);
+    let layers = g
+        .ops
+        .iter()
+        .zip(params)
+        .enumerate()
+        .map(|(i, (op, p))| {
+            let mut l = layers::layer(i, g, op, p, plan);
+            // A ring (output exactly over the input) needs the portable in-place kernel.
+            let ring = plan.ring_scratch.get(i).copied().flatten().is_some();
+            if dsp && !ring {
+                let arena = |k: usize| op.inputs.get(k).map(|&t| layers::arena(plan, g, t)).unwrap_or_default();
+                let output = layers::arena(plan, g, op.output);
+                let io = dsp::Operands { input: &arena(0), second: &arena(1), output: &output };
+                let known = op.inputs.first().map(|&t| dsp::constant_channels(g, params, t)).unwrap_or_default();
+                if let Some(d) = dsp::layer(i, op, p, &io, &known) {
+                    // An exact in-place op without a ring buffer: planned for this kernel.
+                    let exact = matches!(plan.modes.get(i), Some(Mode::Ring { .. }));
+                    assert!(!exact || d.exact_in_place, "layer {i}: planned in place for a kernel that cannot run so");
+                    let f = functions.iter().position(|f| *f == d.function).unwrap_or_else(|| {
+                        functions.push(d.function);
+                        functions.len() - 1
+                    });
+                    let scratch_arg = match plan.op_scratch.get(i).copied().flatten() {
+                        _ if d.scratch_words == 0 => String::new(),
+                        Some(at) => format!(", (int32_t *)(hyb_arena + {at})"),
+                        None => {
+                            scratch = scratch.max(d.scratch_words);
+                            format!(", {}", dsp::SCRATCH)
+                        }
+                    };
+                    l.call = format!("hyb_dsp_fn{f}({}{scratch_arg});", d.args);
+                    l.data = d.data;
+                    l.skipped_macs = d.skipped_macs;
+                }
+            }
+            l
+        })
+        .collect();
+    (layers, functions, scratch)
+}
+
+fn dsp_prelude(functions: &[dsp::Function], scratch_words: usize) -> String {
+    let mut s: String = dsp::HEADERS.iter().map(|h| format!("#include \"dsp/{h}\"\n")).collect();
+    if scratch_words > 0 {
+        s += &format!(
+            "/* Scratch of the DSP kernels: im2col columns, patches, zero-point padded inputs. */\nstatic int32_t {}[{scratch_words}] __attribute__((aligned(8)));\n",
+            dsp::SCRATCH
+        );
+    }
+    s += "/* The kernels specialised for this model's layers (shapes and quantization as constants). */\n";
+    for (i, f) in functions.iter().enumerate() {
+        s += &format!("static __attribute__((noinline)) void hyb_dsp_fn{i}({}) {{\n    {}\n}}\n", f.params, f.body);
+    }
+    s
+}
+
+/// Writes the project into `dir` (which must exist and be empty).
+pub fn write_project(
+    dir: &Path,
+    model_name: &str,
+    g: &Graph,
+    params: &[Params],
+    plan: &Plan,
+    target: &Target,
+    hybrid: Option<&HybridInfo>,
+    dsp: bool,
+) -> Result<Manifest> {
+    let version = env!("CARGO_PKG_VERSION");
+    let (layers, functions, scratch_words) = layers_c(g, params, plan, dsp);
+    let prelude = if dsp { dsp_prelude(&functions, scratch_words) } else { String::new() };
+    let inputs = io(g, plan, &g.inputs);
+    let outputs = io(g, plan, &g.outputs);
+    let macs: u64 = g.ops.iter().map(|op| g.macs(op)).sum();
+    let write = |name: &str, text: String| -> Result<()> {
+        fs::write(dir.join(name), text).with_context(|| format!("cannot write {}", dir.join(name).display()))
+    };
+    write(
+        "model.h",
+        ModelH { model_name, version, target: &target.name, arena_bytes: plan.arena_bytes, inputs: &inputs, outputs: &outputs, layers: &layers }.render()?,
+    )?;
+    write(
+        "model.c",
+        ModelC {
+            model_name,
+            version,
+            target: &target.name,
+            arena_bytes: plan.arena_bytes,
+            lower_bound_bytes: plan.lower_bound_bytes,
+            macs,
+            inputs: &inputs,
+            outputs: &outputs,
+            layers: &layers,
+            constants: &layers::constants(g),
+            dsp_prelude: &prelude,
+        }
+        .render()?,
+    )?;
+    match hybrid {
+        Some(info) => {
+            write("main.c", MainHybridC { version }.render()?)?;
+            write("hybrid.c", hybrid_c(model_name, version, g, info)?)?;
+        }
+        None => write("main.c", MainC { version }.render()?)?,
+    }
+
+    // Runtime sources, copied so the project builds on its own.
+    let rt = dir.join("runtime");
+    fs::create_dir_all(&rt)?;
+    let copy = |from: &str, to: &str| crate::files::copy(from, &rt.join(to));
+    for k in KERNELS.iter().chain(super::inplace::KERNELS) {
+        copy(&format!("runtime-c/kernels/{k}"), k)?;
+    }
+    if dsp {
+        fs::create_dir_all(rt.join("dsp"))?;
+        for h in dsp::HEADERS {
+            copy(&format!("runtime-c/kernels/dsp/{h}"), &format!("dsp/{h}"))?;
+        }
+    }
+    copy("runtime-c/include/hyb_io.h", "hyb_io.h")?;
+    let platform = if target.is_host() { "host_io.c" } else { "semihost.c" };
+    copy(&format!("runtime-c/platform/{platform}"), platform)?;
+    let mut extra: Vec<&str> = vec![];
+    if hybrid.is_some() {
+        for f in HYBRID_RUNTIME {
+            copy(&format!("runtime-c/hybrid/{f}"), f)?;
+        }
+        let transport = if target.is_host() { "offload_tcp.c" } else { "offload_uart.c" };
+        copy(&format!("runtime-c/platform/{transport}"), transport)?;
+        extra = vec!["hyb_frame.c", "hyb_hybrid.c", transport];
+    }
+    let mut startup = String::new();
+    if let Some(s) = &target.startup {
+        copy(&format!("targets/{s}"), "startup.c")?;
+        startup = "runtime/startup.c".into();
+    }
+    if let Some(ld) = &target.linker_script {
+        copy(&format!("targets/{ld}"), "link.ld")?;
+    }
+    let mut c_kernels: Vec<&str> = KERNELS.iter().chain(super::inplace::KERNELS).copied().filter(|k| k.ends_with(".c")).collect();
+    c_kernels.extend(extra);
+    write("Makefile", Makefile { target, has_hybrid: hybrid.is_some(), kernels: &c_kernels, platform, startup: &startup }.render()?)?;
+
+    let manifest = Manifest {
+        hybridc_version: version.to_string(),
+        model: model_name.to_string(),
+        target: target.name.clone(),
+        inputs: io_info(g, plan, &g.inputs),
+        outputs: io_info(g, plan, &g.outputs),
+        layers: g
+            .ops
+            .iter()
+            .zip(&layers)
+            .map(|(op, l)| {
+                let t = &g.tensors[op.output];
+                LayerInfo {
+                    name: op.name.clone(),
+                    op: op.kind.name().to_string(),
+                    output: t.name.clone(),
+                    output_shape: t.shape.clone(),
+                    bytes: t.bytes(),
+                    macs: g.macs(op),
+                    skipped_macs: l.skipped_macs,
+                }
+            })
+            .collect(),
+        arena_bytes: plan.arena_bytes,
+        hybrid: hybrid.cloned(),
+    };
+    write(super::manifest::FILE, serde_json::to_string_pretty(&manifest)?)?;
+    Ok(manifest)
+}

@@ -1,0 +1,130 @@
+//! The hybrid: an edge model and a router compiled into one program. The
+//! router's inputs are bound by name to edge tensors; the two ONNX graphs are
+//! merged (router names prefixed with `router/`) before quantization, so one
+//! calibration run covers both and one arena holds both.
+
+pub mod baseline;
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use tract_onnx::pb;
+
+/// Prefix of the router's values in the merged graph.
+pub const PREFIX: &str = "router/";
+
+/// What the generated hybrid runtime needs to know, also kept in the manifest.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HybridInfo {
+    /// Query the cloud when the router's score exceeds this (real units).
+    pub threshold: f32,
+    /// How the score is made: "router" (a learned router), "max-softmax" or "entropy".
+    pub route: String,
+    /// FNV-1a hash of the model name, sent in every query frame.
+    pub model_id: u32,
+    /// Names of the edge output (classes), the router score and the int8
+    /// input tensor sent to the cloud.
+    pub edge_output: String,
+    pub router_output: String,
+    pub query_tensor: String,
+}
+
+impl HybridInfo {
+    /// Indices in `g.outputs` of the edge output, the router score and the
+    /// query tensor, as the generated runtimes address them.
+    pub fn output_indices(&self, g: &crate::ir::Graph) -> anyhow::Result<(usize, usize, usize)> {
+        let index = |name: &str| -> anyhow::Result<usize> {
+            g.outputs.iter().position(|&t| g.tensors[t].name == name).ok_or_else(|| anyhow::anyhow!("hybrid output '{name}' not found"))
+        };
+        Ok((index(&self.edge_output)?, index(&self.router_output)?, index(&self.query_tensor)?))
+    }
+}
+
+/// FNV-1a, 32 bits.
+pub fn fnv1a(s: &str) -> u32 {
+    s.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ b as u32).wrapping_mul(0x0100_0193))
+}
+
+fn rename(v: &str, binds: &[(String, String)]) -> String {
+    if v.is_empty() {
+        return String::new();
+    }
+    match binds.iter().find(|(r, _)| r == v) {
+        Some((_, e)) => e.clone(),
+        None => format!("{PREFIX}{v}"),
+    }
+}
+
+/// Merges `router` into `edge`: returns the merged model and the names of
+/// the edge output and the router output in it.
+pub fn merge(edge: &pb::ModelProto, router: &pb::ModelProto, binds: &[(String, String)]) -> Result<(pb::ModelProto, String, String)> {
+    let mut m = edge.clone();
+    let eg = m.graph.as_mut().context("the edge model has no graph")?;
+    let rg = router.graph.as_ref().context("the router model has no graph")?;
+    if eg.output.len() != 1 {
+        bail!("the edge model must have one output (its class scores), it has {}", eg.output.len());
+    }
+    if rg.output.len() != 1 {
+        bail!("the router must have one output (its score), it has {}", rg.output.len());
+    }
+    let edge_out = eg.output[0].name.clone();
+    let r_inits: Vec<&str> = rg.initializer.iter().map(|t| t.name.as_str()).collect();
+    let r_inputs: Vec<&pb::ValueInfoProto> = rg.input.iter().filter(|i| !r_inits.contains(&i.name.as_str())).collect();
+    let mut binds = binds.to_vec();
+    if binds.is_empty() {
+        if r_inputs.len() != 1 {
+            bail!("the router has {} inputs; bind each with --bind ROUTER_INPUT=EDGE_TENSOR", r_inputs.len());
+        }
+        binds.push((r_inputs[0].name.clone(), edge_out.clone()));
+    }
+    let edge_values: std::collections::HashSet<&str> = eg
+        .node
+        .iter()
+        .flat_map(|n| n.output.iter().map(|s| s.as_str()))
+        .chain(eg.input.iter().map(|i| i.name.as_str()))
+        .collect();
+    for (r, e) in &binds {
+        if !r_inputs.iter().any(|i| &i.name == r) {
+            bail!("--bind {r}={e}: the router has no input '{r}' (inputs: {})", r_inputs.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", "));
+        }
+        if !edge_values.contains(e.as_str()) {
+            bail!("--bind {r}={e}: the edge model has no tensor '{e}'");
+        }
+    }
+    for i in &r_inputs {
+        if !binds.iter().any(|(r, _)| r == &i.name) {
+            bail!("router input '{}' is not bound; add --bind {}=EDGE_TENSOR", i.name, i.name);
+        }
+    }
+    for t in &rg.initializer {
+        let mut t = t.clone();
+        t.name = rename(&t.name, &binds);
+        eg.initializer.push(t);
+    }
+    for n in &rg.node {
+        let mut n = n.clone();
+        n.name = format!("{PREFIX}{}", n.name);
+        n.input = n.input.iter().map(|v| rename(v, &binds)).collect();
+        n.output = n.output.iter().map(|v| rename(v, &binds)).collect();
+        eg.node.push(n);
+    }
+    let mut out = rg.output[0].clone();
+    out.name = rename(&out.name, &binds);
+    let router_out = out.name.clone();
+    eg.output.push(out);
+    // The merged graph needs every opset the two use.
+    for o in &router.opset_import {
+        match m.opset_import.iter_mut().find(|e| e.domain == o.domain) {
+            Some(e) => e.version = e.version.max(o.version),
+            None => m.opset_import.push(o.clone()),
+        }
+    }
+    Ok((m, edge_out, router_out))
+}
+
+/// Parses `ROUTER_INPUT=EDGE_TENSOR`.
+pub fn parse_bind(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((r, e)) if !r.is_empty() && !e.is_empty() => Ok((r.to_string(), e.to_string())),
+        _ => Err(format!("'{s}' is not ROUTER_INPUT=EDGE_TENSOR")),
+    }
+}

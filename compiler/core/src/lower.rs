@@ -1,0 +1,286 @@
+//! The compiler's pipeline up to code generation: read the model (merging a
+//! router into it), quantize a float model, import, prune, schedule, prepare
+//! each op's parameters and plan the arena.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde_json::json;
+
+use crate::codegen;
+use crate::ir::Graph;
+use crate::quant::params::{self, Params};
+use crate::quant::ptq::{self, Method};
+use crate::npy;
+use crate::{frontend, passes, plan, target};
+
+pub struct CompileOptions {
+    pub model: PathBuf,
+    pub target: String,
+    pub out: PathBuf,
+    pub outputs: Vec<String>,
+    pub sram: Option<u64>,
+    pub flash: Option<u64>,
+    pub quant: QuantOptions,
+    pub hybrid: Option<HybridOptions>,
+    pub kernels: codegen::Kernels,
+}
+
+/// Edge + router: `--router` (or a baseline `--route`), `--bind`, `--threshold`.
+#[derive(Clone, Debug, Default)]
+pub struct HybridOptions {
+    pub router: Option<PathBuf>,
+    /// "max-softmax" or "entropy" when there is no learned router.
+    pub route: Option<String>,
+    pub binds: Vec<(String, String)>,
+    pub threshold: Option<f32>,
+}
+
+/// How a float model is quantized.
+#[derive(Clone, Debug)]
+pub struct QuantOptions {
+    /// Calibration inputs (.npy, float32, leading dim = samples).
+    pub calib: Option<PathBuf>,
+    pub method: Method,
+    /// Keep int8 at the model's boundary instead of float32.
+    pub int8_io: bool,
+}
+
+impl Default for QuantOptions {
+    fn default() -> Self {
+        QuantOptions { calib: None, method: Method::Percentile, int8_io: false }
+    }
+}
+
+/// A model ready for code generation (also what the tests run the reference on).
+pub struct Compiled {
+    pub graph: Graph,
+    pub params: Vec<Params>,
+    pub plan: plan::Plan,
+    /// Per-layer SQNR against tract's float result (float models only).
+    pub sqnr_db: Vec<Option<f64>>,
+    /// The hybrid's runtime description, for edge + router programs.
+    pub hybrid: Option<crate::hybrid::HybridInfo>,
+}
+
+/// Frontend, passes, quantization parameters and memory plan of a QDQ model.
+pub fn lower(model: &Path, outputs: &[String]) -> Result<Compiled> {
+    lower_with(model, outputs, &QuantOptions::default())
+}
+
+/// Calibration samples shaped like the model's (batch-1) input.
+fn read_calib(path: &Path, input_shape: &[usize]) -> Result<Vec<Vec<f32>>> {
+    let a = npy::read(path)?;
+    if a.descr != "<f4" {
+        bail!("{} holds dtype {}; calibration data must be float32 (<f4) model inputs", path.display(), a.descr);
+    }
+    let item: &[usize] = if input_shape.first() == Some(&1) { &input_shape[1..] } else { input_shape };
+    if a.shape.len() != item.len() + 1 || a.shape[1..] != *item {
+        bail!(
+            "{} has shape {:?}; calibration data for this model must be [N, {}]",
+            path.display(), a.shape, item.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+        );
+    }
+    if a.shape[0] == 0 {
+        bail!("{} holds no samples; give a few hundred representative inputs", path.display());
+    }
+    let values = crate::reference::f32s(&a.data);
+    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+        bail!("{} contains NaN or Inf (sample {}); clean the calibration data", path.display(), i / item.iter().product::<usize>().max(1));
+    }
+    let n: usize = item.iter().product();
+    Ok(values.chunks_exact(n).map(|c| c.to_vec()).collect())
+}
+
+/// As [`lower`], quantizing float models with calibration data.
+pub fn lower_with(model: &Path, outputs: &[String], q: &QuantOptions) -> Result<Compiled> {
+    lower_any(model, outputs, q, None)
+}
+
+/// Merges the router (or a baseline) into the edge model.
+fn with_router(edge: tract_onnx::pb::ModelProto, h: &HybridOptions) -> Result<(tract_onnx::pb::ModelProto, crate::hybrid::HybridInfo)> {
+    if frontend::is_quantized(&edge) {
+        bail!("a hybrid is compiled from the float edge model (with --calib), not an already quantized one");
+    }
+    let (router, route) = match (&h.router, &h.route) {
+        (Some(r), None) => (frontend::read_model(r)?, "router".to_string()),
+        (None, Some(kind)) => {
+            let classes = output_classes(&edge)?;
+            (crate::hybrid::baseline::router(kind, classes)?, kind.clone())
+        }
+        (Some(_), Some(_)) => bail!("give either --router ROUTER.onnx or --route max-softmax|entropy, not both"),
+        (None, None) => bail!("a hybrid needs --router ROUTER.onnx or --route max-softmax|entropy"),
+    };
+    let threshold = match (h.threshold, route.as_str()) {
+        (Some(t), _) => t,
+        (None, "router") => 0.5,
+        (None, _) => bail!("--route {route} needs --threshold T (query the cloud when the score exceeds T)"),
+    };
+    let (merged, edge_out, router_out) = crate::hybrid::merge(&edge, &router, &h.binds)?;
+    let info = crate::hybrid::HybridInfo {
+        threshold,
+        route,
+        model_id: 0,
+        edge_output: edge_out,
+        router_output: router_out,
+        query_tensor: String::new(),
+    };
+    Ok((merged, info))
+}
+
+fn output_classes(m: &tract_onnx::pb::ModelProto) -> Result<usize> {
+    use tract_onnx::pb::tensor_shape_proto::dimension::Value as Dim;
+    let g = m.graph.as_ref().context("no graph")?;
+    let o = g.output.first().context("the edge model has no output")?;
+    let Some(tract_onnx::pb::type_proto::Value::TensorType(t)) = o.r#type.as_ref().and_then(|t| t.value.as_ref()) else {
+        bail!("edge output '{}' is not a tensor", o.name);
+    };
+    match t.shape.as_ref().and_then(|s| s.dim.last()).and_then(|d| d.value.clone()) {
+        Some(Dim::DimValue(v)) if v > 0 => Ok(v as usize),
+        _ => bail!("edge output '{}' has no static class count", o.name),
+    }
+}
+
+/// The pipeline for a plain model or an edge + router hybrid.
+pub fn lower_any(model: &Path, outputs: &[String], q: &QuantOptions, hybrid: Option<&HybridOptions>) -> Result<Compiled> {
+    let mut proto = frontend::read_model(model)?;
+    let mut info = None;
+    if let Some(h) = hybrid {
+        let (merged, i) = with_router(proto, h).with_context(|| format!("cannot build the hybrid of {}", model.display()))?;
+        proto = merged;
+        info = Some(i);
+    }
+    let mut quantized = None;
+    let mut samples = vec![];
+    let mut graph = if frontend::is_quantized(&proto) {
+        frontend::import(&proto).with_context(|| format!("cannot compile {}", model.display()))?
+    } else {
+        let Some(calib) = &q.calib else {
+            bail!("{} is a float model: give calibration inputs with --calib X.npy to quantize it to int8", model.display());
+        };
+        let input_shape = float_input_shape(&proto)?;
+        samples = read_calib(calib, &input_shape)?;
+        check_weights_finite(&proto)?;
+        let qz = ptq::quantize(&proto, &samples, q.method, q.int8_io).with_context(|| format!("cannot quantize {}", model.display()))?;
+        let g = frontend::import(&qz.model).with_context(|| format!("cannot compile {}", model.display()))?;
+        quantized = Some(qz);
+        g
+    };
+    if let Some(i) = &mut info {
+        if !outputs.is_empty() {
+            bail!("--outputs does not apply to a hybrid (its outputs are the label, source and score)");
+        }
+        // The device sends the int8 input to the cloud: keep it to the end.
+        let input = graph.inputs[0];
+        let query = graph
+            .ops
+            .iter()
+            .find(|op| op.inputs == [input] && matches!(op.kind, crate::ir::OpKind::Quantize))
+            .map(|op| op.output)
+            .unwrap_or(input);
+        i.query_tensor = graph.tensors[query].name.clone();
+        i.model_id = crate::hybrid::fnv1a(&model.file_stem().and_then(|s| s.to_str()).unwrap_or("model").to_string());
+        graph.outputs.push(query);
+    }
+    if !outputs.is_empty() {
+        passes::select_outputs(&mut graph, outputs)?;
+    }
+    passes::prune(&mut graph);
+    plan::schedule::reorder(&mut graph);
+    let params = graph.ops.iter().map(|op| params::prepare(&graph, op)).collect::<Result<Vec<_>>>()?;
+    let plan = plan::plan(&graph);
+    let mut c = Compiled { graph, params, plan, sqnr_db: vec![], hybrid: info };
+    if let Some(qz) = &quantized {
+        let n = samples.len().min(32);
+        c.sqnr_db = crate::quant::sqnr::per_layer(&c, qz, &samples[..n])?;
+    }
+    Ok(c)
+}
+
+fn float_input_shape(proto: &tract_onnx::pb::ModelProto) -> Result<Vec<usize>> {
+    use tract_onnx::pb::tensor_shape_proto::dimension::Value as Dim;
+    let g = proto.graph.as_ref().context("no graph")?;
+    let inits: Vec<&str> = g.initializer.iter().map(|t| t.name.as_str()).collect();
+    let input = g.input.iter().find(|i| !inits.contains(&i.name.as_str())).context("the model has no input")?;
+    let Some(tract_onnx::pb::type_proto::Value::TensorType(t)) = input.r#type.as_ref().and_then(|t| t.value.as_ref()) else {
+        bail!("graph input '{}' is not a tensor", input.name);
+    };
+    let dims = t.shape.as_ref().map(|s| s.dim.clone()).unwrap_or_default();
+    dims.iter()
+        .enumerate()
+        .map(|(i, d)| match &d.value {
+            Some(Dim::DimValue(v)) if *v > 0 => Ok(*v as usize),
+            _ => bail!(
+                "graph input '{}' has a dynamic dimension at axis {i}; hybridc compiles static shapes: export the model with a fixed shape (batch 1)",
+                input.name
+            ),
+        })
+        .collect()
+}
+
+/// NaN or Inf in float weights would poison every scale; name the tensor.
+fn check_weights_finite(proto: &tract_onnx::pb::ModelProto) -> Result<()> {
+    for t in &proto.graph.as_ref().context("no graph")?.initializer {
+        if let Ok(c) = frontend::Constant::from_proto(t) {
+            if let Some(v) = c.as_f32() {
+                if v.iter().any(|x| !x.is_finite()) {
+                    bail!("weight tensor '{}' contains NaN or Inf; fix the trained model", t.name);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn report(c: &Compiled, target: &target::Target) -> serde_json::Value {
+    let g = &c.graph;
+    let layers: Vec<_> = g
+        .ops
+        .iter()
+        .enumerate()
+        .map(|(i, op)| {
+            let mut l = json!({
+                "name": op.name,
+                "op": op.kind.name(),
+                "macs": g.macs(op),
+                "output": g.tensors[op.output].name,
+                "output_shape": g.tensors[op.output].shape,
+                "arena_offset": c.plan.offsets[g.base(op.output)],
+                "in_place": c.plan.modes[i],
+            });
+            if let Some(Some(db)) = c.sqnr_db.get(i) {
+                l["sqnr_db"] = json!((db * 100.0).round() / 100.0);
+            }
+            l
+        })
+        .collect();
+    json!({
+        "target": target.name,
+        "arena_bytes": c.plan.arena_bytes,
+        "arena_lower_bound_bytes": c.plan.lower_bound_bytes,
+        "arena_plain_lower_bound_bytes": c.plan.plain_lower_bound_bytes,
+        "weights_bytes": g.weights_bytes(),
+        "macs": g.ops.iter().map(|op| g.macs(op)).sum::<u64>(),
+        "sram_budget_bytes": target.sram_bytes,
+        "flash_budget_bytes": target.flash_bytes,
+        "layers": layers,
+    })
+}
+
+/// One line per model: its arena against the lower bounds (`hybridc plan`).
+pub fn plan_table(models: &[PathBuf]) -> Result<String> {
+    let mut s = String::from("| model | arena B | lower bound B (in place) | plain lower bound B | ops in place |\n|---|---:|---:|---:|---:|\n");
+    for m in models {
+        let c = lower(m, &[])?;
+        let in_place = c.plan.modes.iter().filter(|&&m| m != plan::inplace::Mode::Off).count();
+        s += &format!(
+            "| {} | {} | {} | {} | {}/{} |\n",
+            model_name(m), c.plan.arena_bytes, c.plan.lower_bound_bytes, c.plan.plain_lower_bound_bytes, in_place, c.graph.ops.len()
+        );
+    }
+    Ok(s)
+}
+
+pub fn model_name(path: &Path) -> String {
+    path.file_stem().and_then(|s| s.to_str()).unwrap_or("model").to_string()
+}

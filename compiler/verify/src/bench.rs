@@ -1,0 +1,104 @@
+//! `hybridc bench`: compiles each model for a Cortex-M target, runs it once
+//! under QEMU with the profiler on a fixed pseudo-random input, and prints
+//! one table row per model, beside the same model built with the portable
+//! kernels. Figures are instruction counts and cycle
+//! estimates (see `profile`), not board measurements.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use crate::{run_project, RunOptions};
+use hybridc_core::npy;
+use hybridc_core::codegen::Manifest;
+use hybridc_core::codegen::Kernels;
+use hybridc_core::lower::CompileOptions;
+
+pub struct Row {
+    pub model: String,
+    /// Which kernels `profile` was measured with ("dsp" or "portable").
+    pub kernels: String,
+    pub profile: serde_json::Value,
+    /// The same model with the portable kernels (the baseline of the ratio).
+    pub portable: serde_json::Value,
+}
+
+/// A deterministic int8 input of the model's shape (xorshift, seed 1).
+fn input_for(m: &Manifest) -> npy::Array {
+    let io = &m.inputs[0];
+    let mut state: u32 = 0x9E37_79B9;
+    let data = (0..io.bytes)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            (state >> 24) as u8
+        })
+        .collect();
+    npy::Array { shape: io.shape.clone(), descr: io.dtype.clone(), data }
+}
+
+/// Compiles `model` into `out` with `kernels` and profiles one inference.
+fn profile(model: &Path, target: &str, kernels: Kernels, out: PathBuf) -> Result<(Manifest, serde_json::Value)> {
+    let m = crate::compile::compile(&CompileOptions {
+        model: model.to_path_buf(),
+        target: target.to_string(),
+        out: out.clone(),
+        outputs: vec![],
+        sram: None,
+        flash: None,
+        quant: Default::default(),
+        hybrid: None,
+        kernels,
+    })
+    .with_context(|| format!("cannot compile {} with the {kernels} kernels", model.display()))?;
+    let input = input_for(&m);
+    let opts = RunOptions { project: out, trace: false, profile: true, timeout: Duration::from_secs(600), gateway: None };
+    let r = run_project(&opts, &input, Path::new("bench input"))?;
+    Ok((m, r.profile.context("no profile")?))
+}
+
+pub fn bench(models: &[PathBuf], target: &str, kernels: Kernels) -> Result<Vec<Row>> {
+    let dsp = kernels.use_dsp(&hybridc_core::target::load(target)?)?;
+    let dir = tempfile::tempdir()?;
+    let mut rows = vec![];
+    for (i, model) in models.iter().enumerate() {
+        let (m, portable) = profile(model, target, Kernels::Portable, dir.path().join(format!("m{i}-portable")))?;
+        let profile = if dsp { profile(model, target, Kernels::Dsp, dir.path().join(format!("m{i}-dsp")))?.1 } else { portable.clone() };
+        let kernels = if dsp { "dsp" } else { "portable" }.to_string();
+        rows.push(Row { model: m.model.clone(), kernels, profile, portable });
+    }
+    Ok(rows)
+}
+
+/// The rows as a Markdown table.
+pub fn table(rows: &[Row]) -> String {
+    let mut s = String::from(
+        "| model | kernels | MACs | instructions | est. cycles | MAC/cycle | MACs skipped | MAC/cycle on MACs run | est. latency ms | flash B | RAM B | portable est. cycles | speed-up vs portable | portable flash B | flash vs portable | portable RAM B |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for r in rows {
+        let (p, b) = (&r.profile, &r.portable);
+        let f = |v: &serde_json::Value, k: &str| v[k].as_f64().unwrap_or(0.0);
+        s += &format!(
+            "| {} | {} | {} | {} | {} | {:.3} | {} | {:.3} | {:.1} | {} | {} | {} | {:.2}x | {} | {:+.1}% | {} |\n",
+            r.model,
+            r.kernels,
+            p["macs"],
+            p["instructions"],
+            p["cycles_estimate"],
+            f(p, "mac_per_cycle"),
+            p["skipped_macs"],
+            f(p, "run_mac_per_cycle"),
+            f(p, "latency_ms"),
+            p["flash_bytes"],
+            p["ram_bytes"],
+            b["cycles_estimate"],
+            f(b, "cycles_estimate") / f(p, "cycles_estimate").max(1.0),
+            b["flash_bytes"],
+            100.0 * (f(p, "flash_bytes") / f(b, "flash_bytes").max(1.0) - 1.0),
+            b["ram_bytes"],
+        );
+    }
+    s
+}

@@ -1,0 +1,107 @@
+//! The `compile` command end to end, writing the project atomically: it is
+//! built in a scratch directory next to the destination and renamed into
+//! place only when everything succeeded. Firmware is linked there to check
+//! the target's budgets.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde_json::json;
+
+use hybridc_core::codegen::{self, Manifest};
+use hybridc_core::lower::{lower_any, model_name, report, CompileOptions};
+use hybridc_core::{plan, target};
+
+pub fn compile(o: &CompileOptions) -> Result<Manifest> {
+    compile_emit(o, codegen::Emit::C)
+}
+
+/// As [`compile`], writing the C project or the Rust crate.
+pub fn compile_emit(o: &CompileOptions, emit: codegen::Emit) -> Result<Manifest> {
+    let rust = emit == codegen::Emit::Rust;
+    let mut t = target::load(&o.target)?;
+    if let Some(s) = o.sram {
+        t.sram_bytes = s;
+    }
+    if let Some(f) = o.flash {
+        t.flash_bytes = f;
+    }
+    let dsp = o.kernels.use_dsp(&t)? && !rust;
+    if rust {
+        codegen::rust::check_target(&t)?;
+    }
+    let mut c = lower_any(&o.model, &o.outputs, &o.quant, o.hybrid.as_ref())?;
+    if dsp {
+        // The DSP kernels' scratch goes into the arena, over memory dead at its layer.
+        c.plan = plan::plan_with_kernels(&c.graph, &codegen::dsp_kernels(&c.graph, &c.params));
+    }
+    if c.plan.arena_bytes as u64 > t.sram_bytes {
+        bail!(
+            "the activation arena needs {} bytes, over the {} bytes of SRAM of target '{}'; use a board with more SRAM (or --sram SIZE if yours has it), or a smaller model",
+            c.plan.arena_bytes, t.sram_bytes, t.name
+        );
+    }
+    // The DSP kernels store no weights of dead channels.
+    let skipped = if dsp { codegen::dsp_skipped_weight_bytes(&c.graph, &c.params) } else { 0 };
+    let weights = (c.graph.weights_bytes() as u64).saturating_sub(skipped);
+    if weights > t.flash_bytes {
+        bail!(
+            "the weights need {weights} bytes, over the {} bytes of flash of target '{}'; use --flash SIZE for a bigger part, or a smaller model",
+            t.flash_bytes, t.name
+        );
+    }
+    let scratch = prepare_destination(&o.out)?;
+    let result = (|| -> Result<Manifest> {
+        let name = model_name(&o.model);
+        let m = if rust {
+            codegen::rust::write_crate(scratch.path(), &name, &c.graph, &c.params, &c.plan, &t, c.hybrid.as_ref())?
+        } else {
+            codegen::write_project(scratch.path(), &name, &c.graph, &c.params, &c.plan, &t, c.hybrid.as_ref(), dsp)?
+        };
+        let mut report = report(&c, &t);
+        report["kernels"] = json!(if rust { "rust" } else if dsp { "dsp" } else { "portable" });
+        if !t.is_host() && !rust {
+            if crate::firmware::toolchain_available(&t) {
+                let mem = crate::firmware::check_budgets(scratch.path(), &t)?;
+                report["firmware"] = serde_json::to_value(&mem)?;
+            } else {
+                eprintln!(
+                    "hybridc: warning: {} not found, so the firmware was not linked; only the arena and weights were checked against the budgets",
+                    t.cc
+                );
+            }
+        }
+        std::fs::write(scratch.path().join("report.json"), serde_json::to_string_pretty(&report)?)?;
+        Ok(m)
+    })();
+    let manifest = result?; // scratch is removed on drop if anything failed
+    if o.out.exists() {
+        std::fs::remove_dir_all(&o.out).with_context(|| format!("cannot replace {}", o.out.display()))?;
+    }
+    let kept = scratch.keep();
+    std::fs::rename(&kept, &o.out).with_context(|| format!("cannot create {}", o.out.display()))?;
+    Ok(manifest)
+}
+
+/// Checks that `out` may be (re)written and makes a scratch directory beside it.
+fn prepare_destination(out: &Path) -> Result<tempfile::TempDir> {
+    if out.exists() {
+        let is_project = out.join(codegen::manifest::FILE).exists();
+        let is_empty = out.read_dir().map(|mut d| d.next().is_none()).unwrap_or(false);
+        if !out.is_dir() || !(is_project || is_empty) {
+            bail!(
+                "{} exists and is not a hybridc project; choose another -o directory or remove it",
+                out.display()
+            );
+        }
+    }
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).with_context(|| format!("cannot create {}", parent.display()))?;
+    tempfile::Builder::new()
+        .prefix(".hybridc-tmp-")
+        .tempdir_in(&parent)
+        .with_context(|| format!("cannot write in {}", parent.display()))
+}
