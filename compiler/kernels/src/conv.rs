@@ -33,24 +33,25 @@ fn dot(w: &[i8], x: &[i8], offset: i32) -> i32 {
     })
 }
 
-/// Runs the convolution from `input` to `output` (arena offsets); `OUT_C` is
-/// the layer's output channels. With `ring` (an arena offset), the layer runs
+/// Runs the convolution from `input` to `output` (arena offsets); `acc`
+/// holds at least one word per output channel. With `ring` (an arena offset), the layer runs
 /// exactly in place (`output == input`): each input pixel is saved in a ring
 /// of `pad_top * in_w + pad_left + 1` pixels just before its output pixel
 /// overwrites it, and windows read pixels already overwritten from the ring.
 #[inline(always)]
-pub fn conv<const OUT_C: usize>(
+pub fn conv(
     p: &Conv,
     arena: &mut [i8],
     input: usize,
     output: usize,
     ring: Option<usize>,
+    acc: &mut [i32],
 ) {
     let [in_h, in_w, in_c] = p.in_hwc;
-    let [out_h, out_w, _] = p.out_hwc;
+    let [out_h, out_w, out_c] = p.out_hwc;
     let [kh, kw] = p.kernel;
     let slots = p.pad[0] * in_w + p.pad[1] + 1;
-    let mut acc = [0i32; OUT_C];
+    let acc = &mut acc[..out_c];
     for oy in 0..out_h {
         for ox in 0..out_w {
             let q = oy * out_w + ox;
@@ -79,7 +80,7 @@ pub fn conv<const OUT_C: usize>(
                     let x = &arena[at..at + in_c];
                     let tap = ky * kw + kx;
                     if p.depthwise {
-                        let w = &p.weights[tap * OUT_C..(tap + 1) * OUT_C];
+                        let w = &p.weights[tap * out_c..(tap + 1) * out_c];
                         for (oc, (a, &w)) in acc.iter_mut().zip(w).enumerate() {
                             let x = x[oc / p.depth_multiplier] as i32 + p.input_offset;
                             *a = a.wrapping_add(w as i32 * x);
@@ -92,8 +93,8 @@ pub fn conv<const OUT_C: usize>(
                     }
                 }
             }
-            let out = &mut arena[output + q * OUT_C..output + (q + 1) * OUT_C];
-            for (oc, (o, &a)) in out.iter_mut().zip(&acc).enumerate() {
+            let out = &mut arena[output + q * out_c..output + (q + 1) * out_c];
+            for (oc, (o, &a)) in out.iter_mut().zip(acc.iter()).enumerate() {
                 let a = a.wrapping_add(p.bias[oc]);
                 let v = multiply_by_quantized_multiplier(a, p.multiplier[oc], p.shift[oc]);
                 *o = clamp_i8(v + p.output_offset, p.act);

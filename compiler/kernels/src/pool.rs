@@ -28,21 +28,24 @@ fn rounded_div(acc: i32, count: i32) -> i32 {
 }
 
 /// Runs a pooling window over every output pixel: `reduce` folds the
-/// window's values of one channel. Each pixel is computed before it is
-/// written (raster order), so the output may lie over the input with a lag.
+/// window's values of one channel into `acc` (one word per channel). Each
+/// pixel is computed before it is written (raster order), so the output may
+/// lie over the input with a lag.
 #[inline(always)]
-fn pool<const C: usize>(
+#[allow(clippy::too_many_arguments)]
+fn pool(
     p: &Pool,
     arena: &mut [i8],
     input: usize,
     output: usize,
+    acc: &mut [i32],
     init: i32,
     reduce: impl Fn(i32, i8) -> i32,
     finish: impl Fn(i32, i32) -> i8,
 ) {
-    let [in_h, in_w, _] = p.in_hwc;
+    let [in_h, in_w, c] = p.in_hwc;
     let [out_h, out_w, _] = p.out_hwc;
-    let mut acc = [0i32; C];
+    let acc = &mut acc[..c];
     for oy in 0..out_h {
         for ox in 0..out_w {
             let y0 = (oy * p.stride[0]) as isize - p.pad[0] as isize;
@@ -54,22 +57,23 @@ fn pool<const C: usize>(
             acc.fill(init);
             for y in y0..y1 {
                 for x in x0..x1 {
-                    let at = input + (y * in_w + x) * C;
-                    for (a, &v) in acc.iter_mut().zip(&arena[at..at + C]) {
+                    let at = input + (y * in_w + x) * c;
+                    for (a, &v) in acc.iter_mut().zip(&arena[at..at + c]) {
                         *a = reduce(*a, v);
                     }
                 }
             }
-            let at = output + (oy * out_w + ox) * C;
-            for (o, &a) in arena[at..at + C].iter_mut().zip(&acc) {
+            let at = output + (oy * out_w + ox) * c;
+            for (o, &a) in arena[at..at + c].iter_mut().zip(acc.iter()) {
                 *o = finish(a, count);
             }
         }
     }
 }
 
+/// AveragePool2D; `acc` holds at least one word per channel.
 #[inline(always)]
-pub fn average_pool<const C: usize>(p: &Pool, arena: &mut [i8], input: usize, output: usize) {
+pub fn average_pool(p: &Pool, arena: &mut [i8], input: usize, output: usize, acc: &mut [i32]) {
     let finish = |acc: i32, count: i32| {
         let avg = match p.requant {
             None => rounded_div(acc, count),
@@ -81,17 +85,19 @@ pub fn average_pool<const C: usize>(p: &Pool, arena: &mut [i8], input: usize, ou
         };
         clamp_i8(avg, p.act)
     };
-    pool::<C>(p, arena, input, output, 0, |a, v| a + v as i32, finish);
+    pool(p, arena, input, output, acc, 0, |a, v| a + v as i32, finish);
 }
 
+/// MaxPool2D; `acc` holds at least one word per channel.
 #[inline(always)]
-pub fn max_pool<const C: usize>(p: &Pool, arena: &mut [i8], input: usize, output: usize) {
+pub fn max_pool(p: &Pool, arena: &mut [i8], input: usize, output: usize, acc: &mut [i32]) {
     let finish = |m: i32, _count: i32| clamp_i8(m, p.act);
-    pool::<C>(
+    pool(
         p,
         arena,
         input,
         output,
+        acc,
         -128,
         |m, v| m.max(v as i32),
         finish,

@@ -137,7 +137,7 @@ pub fn layer(index: usize, g: &Graph, op: &Op, p: &Params, plan: &Plan) -> Resul
                 None => "None".into(),
             };
             uses = vec!["conv::conv", "conv::Conv"];
-            format!("conv::<{}>(&{l}, arena, {input}, {output}, {ring});", c.out_hwc[2])
+            format!("conv(&{l}, arena, {input}, {output}, {ring}, &mut [0; {}]);", c.out_hwc[2])
         }
         (Params::Fc(f), OpKind::FullyConnected(fc)) => {
             statics += &array(&format!("{l}_WEIGHTS"), "i8", &fc.weights);
@@ -168,7 +168,7 @@ pub fn layer(index: usize, g: &Graph, op: &Op, p: &Params, plan: &Plan) -> Resul
             consts = format!("const {l}: Pool = Pool {{ {} }};\n", pool_fields(pp));
             let f = if matches!(p, Params::AvgPool(_)) { "average_pool" } else { "max_pool" };
             uses = vec![if f == "max_pool" { "pool::max_pool" } else { "pool::average_pool" }, "pool::Pool"];
-            format!("{f}::<{}>(&{l}, arena, {input}, {output});", pp.in_hwc[2])
+            format!("{f}(&{l}, arena, {input}, {output}, &mut [0; {}]);", pp.in_hwc[2])
         }
         (Params::Softmax(s), _) => {
             consts = format!(
