@@ -10,9 +10,8 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use hybridc_core::codegen::depthwise3x3_c;
-use hybridc_core::ir::{Activation, Conv2d};
-use hybridc_core::plan::inplace::window_lag;
-use hybridc_core::quant::params::ConvParams;
+use hybridc_core::ops::inplace::window_lag;
+use hybridc_kernels::conv::Conv;
 use hybridc_core::plan::search::SplitMix;
 use hybridc_core::target;
 use hybridc_verify::firmware;
@@ -60,37 +59,25 @@ fn case(g: &mut SplitMix, i: usize) -> Option<(String, usize, usize)> {
     // In place: the least safe lag, or any larger one (partial overlaps).
     let least = window_lag([in_h, in_w, c], [out_h, out_w, c], [s, s], [pad_t, pad_l]).next_multiple_of(4);
     let lag = if r(0, 1) == 0 { least } else { r(least as i64, n_in.max(least) as i64) as usize / 4 * 4 }.max(least);
-    let p = ConvParams {
+    let p = Conv {
         depthwise: true,
         in_hwc: [in_h, in_w, c],
         out_hwc: [out_h, out_w, c],
         kernel: [3, 3],
         stride: [s, s],
         dilation: [1, 1],
-        pad_top: pad_t,
-        pad_left: pad_l,
+        pad: [pad_t, pad_l],
         depth_multiplier: 1,
         input_offset: in_off,
         output_offset: zp,
-        multiplier: mult.clone(),
-        shift: shift.clone(),
-        act_min: lo,
-        act_max: hi,
-    };
-    let conv = Conv2d {
-        depthwise: true,
-        kernel: [3, 3],
-        stride: [s, s],
-        dilation: [1, 1],
-        pad_top: pad_t,
-        pad_left: pad_l,
-        weights: w.clone(),
-        weight_scales: vec![1.0; c],
-        bias: bias.clone(),
-        activation: Activation::None,
+        multiplier: &mult,
+        shift: &shift,
+        act: [lo, hi],
+        weights: &w,
+        bias: &bias,
     };
     let l = format!("L{i}");
-    let (data, args, scratch) = depthwise3x3_c(&l, &p, &conv, &known, Some(band))?;
+    let (data, args, scratch) = depthwise3x3_c(&l, &p, &known, Some(band))?;
     let ch = if data.contains(&format!("{l}_chan[")) { format!("{l}_chan") } else { "0".to_string() };
     let text = format!(
         "{data}static __attribute__((noinline)) void dsp{i}(const int8_t *in, int8_t *out, const int32_t *w, const hyb_dsp_chan *ch, int32_t *hyb_dsp_col) {{

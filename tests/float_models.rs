@@ -97,7 +97,7 @@ fn accuracy_and_bit_exactness(model: &str) {
     let traced = run(&proj, &few, true);
     let per: usize = few.data.len() / 20;
     for k in 0..20 {
-        let values = hybridc_core::reference::run(&c.graph, &c.params, &[&few.data[k * per..(k + 1) * per]]).unwrap();
+        let values = hybridc_core::reference::run(&c.graph, &[&few.data[k * per..(k + 1) * per]]).unwrap();
         for (l, op) in c.graph.ops.iter().enumerate() {
             assert_eq!(
                 &traced.trace[k][l],

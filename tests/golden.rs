@@ -23,7 +23,7 @@ fn model_path(model: &str) -> std::path::PathBuf {
 /// The reference's value of every tensor, as int8.
 fn reference_run(c: &Compiled, input: &[i8]) -> Vec<Option<Vec<i8>>> {
     let bytes: &[u8] = bytemuck::cast_slice(input);
-    let values = hybridc_core::reference::run(&c.graph, &c.params, &[bytes]).expect("reference run");
+    let values = hybridc_core::reference::run(&c.graph, &[bytes]).expect("reference run");
     values.into_iter().map(|v| v.map(|b| b.into_iter().map(|x| x as i8).collect())).collect()
 }
 

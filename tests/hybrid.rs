@@ -73,7 +73,7 @@ fn reference_decisions(dir: &Path, h: &HybridOptions, x: &npy::Array) -> Vec<(i3
     let per = x.data.len() / x.shape[0];
     (0..x.shape[0])
         .map(|i| {
-            let v = hybridc_core::reference::run(g, &c.params, &[&x.data[i * per..(i + 1) * per]]).unwrap();
+            let v = hybridc_core::reference::run(g, &[&x.data[i * per..(i + 1) * per]]).unwrap();
             let logits = hybridc_core::reference::f32s(v[e].as_ref().unwrap());
             let label = (0..logits.len()).fold(0, |b, k| if logits[k] > logits[b] { k } else { b }) as i32;
             (label, hybridc_core::reference::f32s(v[r].as_ref().unwrap())[0])
@@ -162,7 +162,7 @@ fn expected(x: &npy::Array, threshold: f32, cloud_up: bool) -> Vec<(i32, i32)> {
     let per = x.data.len() / x.shape[0];
     (0..x.shape[0])
         .map(|i| {
-            let v = hybridc_core::reference::run(g, &c.params, &[&x.data[i * per..(i + 1) * per]]).unwrap();
+            let v = hybridc_core::reference::run(g, &[&x.data[i * per..(i + 1) * per]]).unwrap();
             let edge = argmax(&hybridc_core::reference::f32s(v[e].as_ref().unwrap()));
             let score = hybridc_core::reference::f32s(v[r].as_ref().unwrap())[0];
             if score <= threshold {

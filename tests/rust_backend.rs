@@ -59,7 +59,7 @@ fn check(model: &str, target: &str, outputs: &[String]) {
     let r = verify::run_project(&opts, &arr, Path::new("golden inputs")).expect("run");
     for (k, case) in cases.iter().enumerate() {
         let bytes: &[u8] = bytemuck::cast_slice(&case.input);
-        let values = hybridc_core::reference::run(&c.graph, &c.params, &[bytes]).expect("reference");
+        let values = hybridc_core::reference::run(&c.graph, &[bytes]).expect("reference");
         for (l, op) in c.graph.ops.iter().enumerate() {
             let want: Vec<i8> = values[op.output].as_ref().unwrap().iter().map(|&b| b as i8).collect();
             let got: Vec<i8> = r.trace[k][l].iter().map(|&b| b as i8).collect();
@@ -338,7 +338,7 @@ fn rust_hybrid_query_frames_equal_c_and_the_gateways_encoder() {
         let score = f32::from_bits(f[2].parse().unwrap());
         if score > THRESHOLD {
             assert_eq!((f[0], f[1]), ("7", "1"), "input {i}: a routed input takes the cloud's label");
-            let v = hybridc_core::reference::run(g, &c.params, &[&x.data[i * per..(i + 1) * per]]).unwrap();
+            let v = hybridc_core::reference::run(g, &[&x.data[i * per..(i + 1) * per]]).unwrap();
             let want: Vec<i8> = v[qt].as_ref().unwrap().iter().map(|&b| b as i8).collect();
             let (frame, n) = Frame::decode(&unhex(frames[seq])).expect("a well-formed frame");
             seq += 1;

@@ -9,7 +9,6 @@ use serde_json::json;
 
 use crate::codegen;
 use crate::ir::Graph;
-use crate::quant::params::{self, Params};
 use crate::quant::ptq::{self, Method};
 use crate::npy;
 use crate::{frontend, passes, plan, target};
@@ -55,7 +54,6 @@ impl Default for QuantOptions {
 /// A model ready for code generation (also what the tests run the reference on).
 pub struct Compiled {
     pub graph: Graph,
-    pub params: Vec<Params>,
     pub plan: plan::Plan,
     /// Per-layer SQNR against tract's float result (float models only).
     pub sqnr_db: Vec<Option<f64>>,
@@ -175,7 +173,7 @@ pub fn lower_any(model: &Path, outputs: &[String], q: &QuantOptions, hybrid: Opt
         let query = graph
             .ops
             .iter()
-            .find(|op| op.inputs == [input] && matches!(op.kind, crate::ir::OpKind::Quantize))
+            .find(|op| op.inputs == [input] && op.kind.downcast::<crate::ops::quantize::Quantize>().is_some_and(|q| q.quantize))
             .map(|op| op.output)
             .unwrap_or(input);
         i.query_tensor = graph.tensors[query].name.clone();
@@ -187,9 +185,8 @@ pub fn lower_any(model: &Path, outputs: &[String], q: &QuantOptions, hybrid: Opt
     }
     passes::prune(&mut graph);
     plan::schedule::reorder(&mut graph);
-    let params = graph.ops.iter().map(|op| params::prepare(&graph, op)).collect::<Result<Vec<_>>>()?;
     let plan = plan::plan(&graph);
-    let mut c = Compiled { graph, params, plan, sqnr_db: vec![], hybrid: info };
+    let mut c = Compiled { graph, plan, sqnr_db: vec![], hybrid: info };
     if let Some(qz) = &quantized {
         let n = samples.len().min(32);
         c.sqnr_db = crate::quant::sqnr::per_layer(&c, qz, &samples[..n])?;
@@ -242,7 +239,7 @@ pub fn report(c: &Compiled, target: &target::Target) -> serde_json::Value {
             let mut l = json!({
                 "name": op.name,
                 "op": op.kind.name(),
-                "macs": g.macs(op),
+                "macs": op.kind.macs(g, op),
                 "output": g.tensors[op.output].name,
                 "output_shape": g.tensors[op.output].shape,
                 "arena_offset": c.plan.offsets[g.base(op.output)],
@@ -259,8 +256,8 @@ pub fn report(c: &Compiled, target: &target::Target) -> serde_json::Value {
         "arena_bytes": c.plan.arena_bytes,
         "arena_lower_bound_bytes": c.plan.lower_bound_bytes,
         "arena_plain_lower_bound_bytes": c.plan.plain_lower_bound_bytes,
-        "weights_bytes": g.weights_bytes(),
-        "macs": g.ops.iter().map(|op| g.macs(op)).sum::<u64>(),
+        "weights_bytes": crate::ops::weights_bytes(g),
+        "macs": crate::ops::total_macs(g),
         "sram_budget_bytes": target.sram_bytes,
         "flash_budget_bytes": target.flash_bytes,
         "layers": layers,

@@ -2,7 +2,9 @@
 //!
 //! Activations are stored NHWC (channels last, like TFLite Micro); weights are
 //! kept in the layout the kernels read. Every stage after the frontend talks
-//! through these types only.
+//! through these types only. The graph is generic over its op type: the IR
+//! knows tensors and their order, the compiler's op modules know the ops
+//! (`hybridc_core::ops`), so a new op never touches this crate.
 
 use serde::Serialize;
 
@@ -99,11 +101,16 @@ impl Tensor {
     }
     /// (H, W, C) of an NHWC feature map, or (1, 1, N) of a vector.
     pub fn hwc(&self) -> [usize; 3] {
-        match self.shape.len() {
-            4 => [self.shape[1], self.shape[2], self.shape[3]],
-            3 => [self.shape[0], self.shape[1], self.shape[2]],
-            _ => [1, 1, self.len()],
-        }
+        hwc(&self.shape)
+    }
+}
+
+/// (H, W, C) of an NHWC storage shape, or (1, 1, N) of a vector.
+pub fn hwc(shape: &[usize]) -> [usize; 3] {
+    match shape.len() {
+        4 => [shape[1], shape[2], shape[3]],
+        3 => [shape[0], shape[1], shape[2]],
+        _ => [1, 1, shape.iter().product()],
     }
 }
 
@@ -128,174 +135,32 @@ impl Activation {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Conv2d {
-    /// Depthwise: weights [kh][kw][out_c], out_c = in_c * depth_multiplier.
-    /// Regular: weights [out_c][kh][kw][in_c].
-    pub depthwise: bool,
-    pub kernel: [usize; 2],
-    pub stride: [usize; 2],
-    pub dilation: [usize; 2],
-    /// Padding before the first row / column (the rest follows from shapes).
-    pub pad_top: usize,
-    pub pad_left: usize,
-    #[serde(skip)]
-    pub weights: Vec<i8>,
-    /// Per output channel weight scales (symmetric, zero point 0).
-    #[serde(skip)]
-    pub weight_scales: Vec<f32>,
-    #[serde(skip)]
-    pub bias: Vec<i32>,
-    pub activation: Activation,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct FullyConnected {
-    /// Weights [out][in].
-    #[serde(skip)]
-    pub weights: Vec<i8>,
-    pub weight_scale: f32,
-    #[serde(skip)]
-    pub bias: Vec<i32>,
-    pub activation: Activation,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Pool {
-    pub kernel: [usize; 2],
-    pub stride: [usize; 2],
-    pub pad_top: usize,
-    pub pad_left: usize,
-    pub activation: Activation,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub enum OpKind {
-    Conv2d(Conv2d),
-    FullyConnected(FullyConnected),
-    /// Element-wise add of two tensors of the same shape.
-    Add { activation: Activation },
-    AveragePool(Pool),
-    /// Softmax over the innermost dimension.
-    Softmax { beta: f32 },
-    /// Max pooling (int8; input and output share quantization).
-    MaxPool(Pool),
-    /// Element-wise product, with broadcasting.
-    Mul { activation: Activation },
-    /// Concatenation along a storage axis, requantizing inputs to the output.
-    Concat { axis: usize },
-    /// Constant padding with the quantized zero, per storage axis.
-    Pad { before: Vec<usize>, after: Vec<usize> },
-    /// An element-wise int8 -> int8 function as a 256-entry table
-    /// (entry q + 128), computed at compile time from the float function.
-    Lut { function: String, #[serde(skip)] table: Vec<i8> },
-    /// Data transpose: output storage dim i is input storage dim perm[i].
-    Transpose { perm: Vec<usize> },
-    /// float32 -> int8 with the output tensor's quantization.
-    Quantize,
-    /// int8 -> float32 with the input tensor's quantization.
-    Dequantize,
-    /// A float32 op, for what has no int8 kernel (e.g. TopK in a router).
-    Float(FloatOp),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum UnaryFn {
-    Exp,
-    Log,
-    Sqrt,
-    Neg,
-    Abs,
-    Sigmoid,
-    Tanh,
-    Relu,
-    Reciprocal,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum BinaryFn {
-    Add,
-    Sub,
-    Mul,
-    Div,
-    Max,
-    Min,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum ReduceFn {
-    Sum,
-    Mean,
-    Max,
-    Min,
-}
-
-/// float32 ops; shapes are the storage shapes of their tensors.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub enum FloatOp {
-    Unary(UnaryFn),
-    /// Broadcasting element-wise op of two inputs.
-    Binary(BinaryFn),
-    /// Reduction over storage axes (the output keeps them as size 1 in storage).
-    Reduce { op: ReduceFn, axes: Vec<usize> },
-    /// Softmax over the innermost axis.
-    Softmax,
-    /// The k largest (or smallest) values along the innermost axis, sorted.
-    TopK { k: usize, largest: bool },
-    Concat { axis: usize },
-    /// out[i] = in[offset + sum(i_d * strides[d])]: Slice, Gather, Transpose.
-    Strided { offset: usize, strides: Vec<isize> },
-}
-
-impl OpKind {
-    pub fn name(&self) -> &'static str {
-        match self {
-            OpKind::Conv2d(c) if c.depthwise => "DepthwiseConv2D",
-            OpKind::Conv2d(_) => "Conv2D",
-            OpKind::FullyConnected(_) => "FullyConnected",
-            OpKind::Add { .. } => "Add",
-            OpKind::AveragePool(_) => "AveragePool2D",
-            OpKind::Softmax { .. } => "Softmax",
-            OpKind::MaxPool(_) => "MaxPool2D",
-            OpKind::Mul { .. } => "Mul",
-            OpKind::Concat { .. } => "Concat",
-            OpKind::Pad { .. } => "Pad",
-            OpKind::Lut { .. } => "Lut",
-            OpKind::Transpose { .. } => "Transpose",
-            OpKind::Quantize => "Quantize",
-            OpKind::Dequantize => "Dequantize",
-            OpKind::Float(f) => match f {
-                FloatOp::Unary(_) => "Unary (float)",
-                FloatOp::Binary(_) => "Binary (float)",
-                FloatOp::Reduce { .. } => "Reduce (float)",
-                FloatOp::Softmax => "Softmax (float)",
-                FloatOp::TopK { .. } => "TopK (float)",
-                FloatOp::Concat { .. } => "Concat (float)",
-                FloatOp::Strided { .. } => "Slice (float)",
-            },
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Op {
+/// One op of the schedule: its kind (an op module's type), operands and result.
+#[derive(Debug, Clone)]
+pub struct Op<K> {
     /// Name of the ONNX node that produced the op's result.
     pub name: String,
-    pub kind: OpKind,
+    pub kind: K,
     pub inputs: Vec<TensorId>,
     pub output: TensorId,
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct Graph {
+#[derive(Debug, Clone)]
+pub struct Graph<K> {
     pub tensors: Vec<Tensor>,
     /// Ops in execution order.
-    pub ops: Vec<Op>,
+    pub ops: Vec<Op<K>>,
     pub inputs: Vec<TensorId>,
     pub outputs: Vec<TensorId>,
 }
 
-impl Graph {
+impl<K> Default for Graph<K> {
+    fn default() -> Self {
+        Graph { tensors: vec![], ops: vec![], inputs: vec![], outputs: vec![] }
+    }
+}
+
+impl<K> Graph<K> {
     pub fn add_tensor(&mut self, t: Tensor) -> TensorId {
         self.tensors.push(t);
         self.tensors.len() - 1
@@ -320,37 +185,9 @@ impl Graph {
         self.ops.iter().position(|op| op.output == t)
     }
 
-    /// Multiply-accumulates of one op, as TFLite Micro's benchmarks count them.
-    pub fn macs(&self, op: &Op) -> u64 {
-        let out = &self.tensors[op.output];
-        match &op.kind {
-            OpKind::Conv2d(c) => {
-                let per_out = if c.depthwise {
-                    c.kernel[0] * c.kernel[1]
-                } else {
-                    c.kernel[0] * c.kernel[1] * self.tensors[op.inputs[0]].hwc()[2]
-                };
-                (out.len() * per_out) as u64
-            }
-            OpKind::FullyConnected(_) => (out.len() * self.tensors[op.inputs[0]].len()) as u64,
-            _ => 0,
-        }
-    }
-
-    /// Weight bytes in flash: int8 weights, int32 biases, lookup tables and
-    /// constant tensors.
-    pub fn weights_bytes(&self) -> usize {
-        let ops: usize = self
-            .ops
-            .iter()
-            .map(|op| match &op.kind {
-                OpKind::Conv2d(c) => c.weights.len() + 4 * c.bias.len(),
-                OpKind::FullyConnected(f) => f.weights.len() + 4 * f.bias.len(),
-                OpKind::Lut { table, .. } => table.len(),
-                _ => 0,
-            })
-            .sum();
-        ops + self.tensors.iter().filter_map(|t| t.data.as_ref()).map(|d| d.len()).sum::<usize>()
+    /// Bytes of the constant tensors (kept in flash).
+    pub fn constant_bytes(&self) -> usize {
+        self.tensors.iter().filter_map(|t| t.data.as_ref()).map(|d| d.len()).sum()
     }
 
     pub fn is_const(&self, t: TensorId) -> bool {

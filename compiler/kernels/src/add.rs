@@ -5,6 +5,7 @@ use super::fixedpoint::multiply_by_quantized_multiplier_smaller_than_one_exp as 
 use super::fixedpoint::{clamp_i8, multiply_by_quantized_multiplier};
 use super::S8;
 
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Add {
     pub len: usize,
     pub input1_offset: i32,
@@ -40,6 +41,7 @@ pub fn add(p: &Add, arena: &mut [i8], a: S8, b: S8, output: usize) {
 }
 
 /// Broadcasting Add or Mul: per output dim, each input's stride (0 broadcasts).
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Binary {
     pub mul: bool,
     pub out_shape: [usize; 4],

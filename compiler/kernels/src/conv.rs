@@ -4,7 +4,8 @@
 use super::fixedpoint::{clamp_i8, multiply_by_quantized_multiplier};
 
 /// One convolution layer: shapes, quantization and constant data.
-pub struct Conv {
+#[derive(Debug, Clone, Copy)]
+pub struct Conv<'a> {
     pub depthwise: bool,
     pub in_hwc: [usize; 3],
     pub out_hwc: [usize; 3],
@@ -19,10 +20,10 @@ pub struct Conv {
     /// Activation range (min, max) of the quantized output.
     pub act: [i32; 2],
     /// Depthwise: [kh][kw][out_c]; regular: [out_c][kh][kw][in_c].
-    pub weights: &'static [i8],
-    pub bias: &'static [i32],
-    pub multiplier: &'static [i32],
-    pub shift: &'static [i32],
+    pub weights: &'a [i8],
+    pub bias: &'a [i32],
+    pub multiplier: &'a [i32],
+    pub shift: &'a [i32],
 }
 
 /// Sum of w * (x + offset), wrapping at 32 bits like the reference.
@@ -40,7 +41,7 @@ fn dot(w: &[i8], x: &[i8], offset: i32) -> i32 {
 /// overwrites it, and windows read pixels already overwritten from the ring.
 #[inline(always)]
 pub fn conv(
-    p: &Conv,
+    p: &Conv<'_>,
     arena: &mut [i8],
     input: usize,
     output: usize,

@@ -4,7 +4,7 @@ use super::{read_f32, write_f32};
 
 /// TFLite Quantize: zp + round(x / scale) (half away from zero), saturated.
 #[inline(always)]
-fn quantize_one(x: f32, scale: f32, zero_point: i32) -> i8 {
+pub fn quantize_one(x: f32, scale: f32, zero_point: i32) -> i8 {
     let mut r = libm_round(x / scale);
     if r.is_nan() {
         r = 0.0;

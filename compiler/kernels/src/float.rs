@@ -25,7 +25,7 @@ impl Src {
 }
 
 /// What a float op computes.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Exp,
     Log,
@@ -53,7 +53,8 @@ pub enum Kind {
 }
 
 /// A float op's constant parameters (storage shapes right-aligned to 4 dims).
-pub struct FloatOp {
+#[derive(Debug, Clone, Copy)]
+pub struct FloatOp<'a> {
     pub kind: Kind,
     pub out_shape: [usize; 4],
     pub a_strides: [usize; 4],
@@ -66,7 +67,7 @@ pub struct FloatOp {
     pub depth: usize,
     pub k: usize,
     pub outer: usize,
-    pub inners: &'static [usize],
+    pub inners: &'a [usize],
 }
 
 /// Correctly rounded square root (as IEEE sqrt, so as C's sqrtf), from
@@ -195,7 +196,7 @@ fn for4(shape: &[usize; 4], mut f: impl FnMut([usize; 4])) {
 
 /// Runs the float op `p` on `inputs`, writing f32 at byte offset `output`.
 #[inline(always)]
-pub fn float_op(p: &FloatOp, arena: &mut [i8], inputs: &[Src], output: usize) {
+pub fn float_op(p: &FloatOp<'_>, arena: &mut [i8], inputs: &[Src], output: usize) {
     let mut o = output;
     let mut put = |arena: &mut [i8], v: f32| {
         write_f32(arena, o, v);

@@ -2,7 +2,8 @@
 
 use super::fixedpoint::{clamp_i8, multiply_by_quantized_multiplier};
 
-pub struct FullyConnected {
+#[derive(Debug, Clone, Copy)]
+pub struct FullyConnected<'a> {
     pub in_len: usize,
     pub out_len: usize,
     pub input_offset: i32,
@@ -11,12 +12,12 @@ pub struct FullyConnected {
     pub shift: i32,
     pub act: [i32; 2],
     /// [out][in].
-    pub weights: &'static [i8],
-    pub bias: &'static [i32],
+    pub weights: &'a [i8],
+    pub bias: &'a [i32],
 }
 
 #[inline(always)]
-pub fn fully_connected(p: &FullyConnected, arena: &mut [i8], input: usize, output: usize) {
+pub fn fully_connected(p: &FullyConnected<'_>, arena: &mut [i8], input: usize, output: usize) {
     for o in 0..p.out_len {
         let row = &p.weights[o * p.in_len..(o + 1) * p.in_len];
         let x = &arena[input..input + p.in_len];

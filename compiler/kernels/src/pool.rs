@@ -3,6 +3,7 @@
 
 use super::fixedpoint::{clamp_i8, multiply_by_quantized_multiplier};
 
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Pool {
     pub in_hwc: [usize; 3],
     pub out_hwc: [usize; 3],

@@ -3,6 +3,7 @@
 use super::fixedpoint::{clamp_i8, multiply_by_quantized_multiplier};
 use super::S8;
 
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Pad {
     pub in_shape: [usize; 4],
     pub out_shape: [usize; 4],
@@ -28,6 +29,7 @@ pub fn pad(p: &Pad, arena: &mut [i8], input: usize, output: usize) {
 }
 
 /// Output shape and, per output dim, the input's stride.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Transpose {
     pub out_shape: [usize; 4],
     pub in_strides: [usize; 4],
@@ -52,6 +54,7 @@ pub fn transpose(p: &Transpose, arena: &mut [i8], input: usize, output: usize) {
 
 /// One input of a Concat: `outer` chunks of `inner` values, each written
 /// `stride` bytes apart from `output` on.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ConcatPart {
     pub outer: usize,
     pub inner: usize,

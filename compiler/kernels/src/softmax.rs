@@ -6,6 +6,7 @@ use super::fixedpoint::{
     rescale, rounding_divide_by_pot, srdhm,
 };
 
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Softmax {
     pub rows: usize,
     pub depth: usize,

@@ -33,7 +33,7 @@ pub fn compile_emit(o: &CompileOptions, emit: codegen::Emit) -> Result<Manifest>
     let mut c = lower_any(&o.model, &o.outputs, &o.quant, o.hybrid.as_ref())?;
     if dsp {
         // The DSP kernels' scratch goes into the arena, over memory dead at its layer.
-        c.plan = plan::plan_with_kernels(&c.graph, &codegen::dsp_kernels(&c.graph, &c.params));
+        c.plan = plan::plan_with_kernels(&c.graph, &codegen::dsp_kernels(&c.graph));
     }
     if c.plan.arena_bytes as u64 > t.sram_bytes {
         bail!(
@@ -42,8 +42,8 @@ pub fn compile_emit(o: &CompileOptions, emit: codegen::Emit) -> Result<Manifest>
         );
     }
     // The DSP kernels store no weights of dead channels.
-    let skipped = if dsp { codegen::dsp_skipped_weight_bytes(&c.graph, &c.params) } else { 0 };
-    let weights = (c.graph.weights_bytes() as u64).saturating_sub(skipped);
+    let skipped = if dsp { codegen::dsp_skipped_weight_bytes(&c.graph) } else { 0 };
+    let weights = (hybridc_core::ops::weights_bytes(&c.graph) as u64).saturating_sub(skipped);
     if weights > t.flash_bytes {
         bail!(
             "the weights need {weights} bytes, over the {} bytes of flash of target '{}'; use --flash SIZE for a bigger part, or a smaller model",
@@ -54,9 +54,9 @@ pub fn compile_emit(o: &CompileOptions, emit: codegen::Emit) -> Result<Manifest>
     let result = (|| -> Result<Manifest> {
         let name = model_name(&o.model);
         let m = if rust {
-            codegen::rust::write_crate(scratch.path(), &name, &c.graph, &c.params, &c.plan, &t, c.hybrid.as_ref())?
+            codegen::rust::write_crate(scratch.path(), &name, &c.graph, &c.plan, &t, c.hybrid.as_ref())?
         } else {
-            codegen::write_project(scratch.path(), &name, &c.graph, &c.params, &c.plan, &t, c.hybrid.as_ref(), dsp)?
+            codegen::write_project(scratch.path(), &name, &c.graph, &c.plan, &t, c.hybrid.as_ref(), dsp)?
         };
         let mut report = report(&c, &t);
         report["kernels"] = json!(if rust { "rust" } else if dsp { "dsp" } else { "portable" });

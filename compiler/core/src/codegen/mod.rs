@@ -5,7 +5,6 @@
 //! for cores with the DSP extension) and the I/O glue, plus
 //! `hybridc.json` (what `hybridc run` needs) and `report.json`.
 
-mod inplace;
 mod dsp;
 mod kernels;
 mod layers;

@@ -11,9 +11,8 @@ use super::layers::{self, LayerC};
 use super::manifest::{IoInfo, LayerInfo, Manifest};
 use crate::hybrid::HybridInfo;
 use crate::ir::{DType, Graph, QParams};
-use crate::plan::inplace::Mode;
+use crate::ops::Mode;
 use crate::plan::{KernelNeeds, Plan};
-use crate::quant::params::Params;
 use crate::target::Target;
 
 pub struct IoC {
@@ -136,27 +135,6 @@ struct Makefile<'a> {
     startup: &'a str,
 }
 
-/// Portable kernel sources every project carries (runtime-c/kernels).
-pub const KERNELS: &[&str] = &[
-    "hyb_kernels.h",
-    "hyb_fixedpoint.h",
-    "fixedpoint.c",
-    "conv_s8.c",
-    "depthwise_conv_s8.c",
-    "fully_connected_s8.c",
-    "add_s8.c",
-    "avg_pool_s8.c",
-    "softmax_s8.c",
-    "max_pool_s8.c",
-    "binary_s8.c",
-    "quantize_f32.c",
-    "concat_s8.c",
-    "pad_s8.c",
-    "lut_s8.c",
-    "transpose_s8.c",
-    "hyb_floatmath.h",
-    "float_ops.c",
-];
 
 fn io(g: &Graph, plan: &Plan, ids: &[usize]) -> Vec<IoC> {
     ids.iter()
@@ -195,14 +173,13 @@ fn io_info(g: &Graph, plan: &Plan, ids: &[usize]) -> Vec<IoInfo> {
 }
 
 /// Each op's DSP layer without arena addresses (None: the portable kernel).
-fn dsp_layers(g: &Graph, params: &[Params]) -> Vec<Option<dsp::DspLayer>> {
+fn dsp_layers(g: &Graph) -> Vec<Option<dsp::DspLayer>> {
     g.ops
         .iter()
-        .zip(params)
         .enumerate()
-        .map(|(i, (op, p))| {
-            let known = op.inputs.first().map(|&t| dsp::constant_channels(g, params, t)).unwrap_or_default();
-            dsp::layer(i, op, p, &dsp::Operands { input: "", second: "", output: "" }, &known)
+        .map(|(i, op)| {
+            let known = op.inputs.first().map(|&t| dsp::constant_channels(g, t)).unwrap_or_default();
+            dsp::layer(i, op, &dsp::Operands { input: "", second: "", output: "" }, &known)
         })
         .collect()
 }
@@ -210,38 +187,37 @@ fn dsp_layers(g: &Graph, params: &[Params]) -> Vec<Option<dsp::DspLayer>> {
 /// Per op, what its DSP kernel needs from the plan (scratch, whether it may
 /// run exactly in place), or None where the op keeps its portable kernel:
 /// what `plan::plan_with_kernels` takes.
-pub fn dsp_kernels(g: &Graph, params: &[Params]) -> Vec<Option<KernelNeeds>> {
-    dsp_layers(g, params).into_iter().map(|d| d.map(|d| KernelNeeds { scratch: 4 * d.scratch_words, exact_in_place: d.exact_in_place })).collect()
+pub fn dsp_kernels(g: &Graph) -> Vec<Option<KernelNeeds>> {
+    dsp_layers(g).into_iter().map(|d| d.map(|d| KernelNeeds { scratch: 4 * d.scratch_words, exact_in_place: d.exact_in_place })).collect()
 }
 
 /// Weight bytes the DSP kernels do not store: a layer that skips dead
 /// channels skips a weight byte per MAC it skips at an output pixel.
-pub fn dsp_skipped_weight_bytes(g: &Graph, params: &[Params]) -> u64 {
+pub fn dsp_skipped_weight_bytes(g: &Graph) -> u64 {
     let pixels = |t: usize| g.tensors[t].hwc()[..2].iter().product::<usize>().max(1) as u64;
-    dsp_layers(g, params).iter().zip(&g.ops).map(|(d, op)| d.as_ref().map_or(0, |d| d.skipped_macs / pixels(op.output))).sum()
+    dsp_layers(g).iter().zip(&g.ops).map(|(d, op)| d.as_ref().map_or(0, |d| d.skipped_macs / pixels(op.output))).sum()
 }
 
 /// Per-layer C; with `dsp`, layers a DSP kernel does exactly use it. Also
 /// returns the specialised functions the DSP layers share and the int32
 /// words of scratch outside the arena they need (plans made without
 /// `dsp_scratch`).
-fn layers_c(g: &Graph, params: &[Params], plan: &Plan, dsp: bool) -> (Vec<LayerC>, Vec<dsp::Function>, usize) {
+fn layers_c(g: &Graph, plan: &Plan, dsp: bool) -> (Vec<LayerC>, Vec<dsp::Function>, usize) {
     let (mut functions, mut scratch) = (Vec::<dsp::Function>::new(), 0);
     let layers = g
         .ops
         .iter()
-        .zip(params)
         .enumerate()
-        .map(|(i, (op, p))| {
-            let mut l = layers::layer(i, g, op, p, plan);
+        .map(|(i, op)| {
+            let mut l = layers::layer(i, g, op, plan);
             // A ring (output exactly over the input) needs the portable in-place kernel.
             let ring = plan.ring_scratch.get(i).copied().flatten().is_some();
             if dsp && !ring {
                 let arena = |k: usize| op.inputs.get(k).map(|&t| layers::arena(plan, g, t)).unwrap_or_default();
                 let output = layers::arena(plan, g, op.output);
                 let io = dsp::Operands { input: &arena(0), second: &arena(1), output: &output };
-                let known = op.inputs.first().map(|&t| dsp::constant_channels(g, params, t)).unwrap_or_default();
-                if let Some(d) = dsp::layer(i, op, p, &io, &known) {
+                let known = op.inputs.first().map(|&t| dsp::constant_channels(g, t)).unwrap_or_default();
+                if let Some(d) = dsp::layer(i, op, &io, &known) {
                     // An exact in-place op without a ring buffer: planned for this kernel.
                     let exact = matches!(plan.modes.get(i), Some(Mode::Ring { .. }));
                     assert!(!exact || d.exact_in_place, "layer {i}: planned in place for a kernel that cannot run so");
@@ -288,18 +264,17 @@ pub fn write_project(
     dir: &Path,
     model_name: &str,
     g: &Graph,
-    params: &[Params],
     plan: &Plan,
     target: &Target,
     hybrid: Option<&HybridInfo>,
     dsp: bool,
 ) -> Result<Manifest> {
     let version = env!("CARGO_PKG_VERSION");
-    let (layers, functions, scratch_words) = layers_c(g, params, plan, dsp);
+    let (layers, functions, scratch_words) = layers_c(g, plan, dsp);
     let prelude = if dsp { dsp_prelude(&functions, scratch_words) } else { String::new() };
     let inputs = io(g, plan, &g.inputs);
     let outputs = io(g, plan, &g.outputs);
-    let macs: u64 = g.ops.iter().map(|op| g.macs(op)).sum();
+    let macs: u64 = crate::ops::total_macs(g);
     let write = |name: &str, text: String| -> Result<()> {
         fs::write(dir.join(name), text).with_context(|| format!("cannot write {}", dir.join(name).display()))
     };
@@ -336,7 +311,9 @@ pub fn write_project(
     let rt = dir.join("runtime");
     fs::create_dir_all(&rt)?;
     let copy = |from: &str, to: &str| crate::files::copy(from, &rt.join(to));
-    for k in KERNELS.iter().chain(super::inplace::KERNELS) {
+    // Every portable kernel (a project's ops need some of them).
+    let kernels = crate::files::list("runtime-c/kernels")?;
+    for k in &kernels {
         copy(&format!("runtime-c/kernels/{k}"), k)?;
     }
     if dsp {
@@ -365,7 +342,7 @@ pub fn write_project(
     if let Some(ld) = &target.linker_script {
         copy(&format!("targets/{ld}"), "link.ld")?;
     }
-    let mut c_kernels: Vec<&str> = KERNELS.iter().chain(super::inplace::KERNELS).copied().filter(|k| k.ends_with(".c")).collect();
+    let mut c_kernels: Vec<&str> = kernels.iter().map(String::as_str).filter(|k| k.ends_with(".c")).collect();
     c_kernels.extend(extra);
     write("Makefile", Makefile { target, has_hybrid: hybrid.is_some(), kernels: &c_kernels, platform, startup: &startup }.render()?)?;
 
@@ -387,7 +364,7 @@ pub fn write_project(
                     output: t.name.clone(),
                     output_shape: t.shape.clone(),
                     bytes: t.bytes(),
-                    macs: g.macs(op),
+                    macs: op.kind.macs(g, op),
                     skipped_macs: l.skipped_macs,
                 }
             })

@@ -4,9 +4,7 @@
 
 pub mod constant;
 pub mod float_oracle;
-mod layout;
-mod float_import;
-mod lut;
+pub mod layout;
 mod qdq;
 
 use std::path::Path;
@@ -17,8 +15,9 @@ use tract_onnx::prelude::Framework;
 
 use crate::ir::Graph;
 
+pub use crate::ops::float::{FLOAT_ONLY, FLOAT_TOO};
 pub use constant::Constant;
-pub use float_import::{FLOAT_ONLY, FLOAT_TOO};
+pub use qdq::{broadcast_shape, node_label, out_dim, Act8, ConvAttrs, Importer, Val};
 
 /// Decodes an ONNX file, with a clear error for anything that is not one.
 pub fn read_model(path: &Path) -> Result<pb::ModelProto> {

@@ -12,61 +12,52 @@ use tract_onnx::pb;
 use tract_onnx::pb::tensor_shape_proto::dimension::Value as Dim;
 
 use super::constant::{ConstQuant, Constant, Data};
-use super::layout::{identity, same_order, storage_shape, transposed, NCHW_AS_NHWC};
-use crate::ir::{Activation, Conv2d, DType, FullyConnected, Graph, Op, OpKind, Pool, QParams, Tensor, TensorId};
+use super::layout::{identity, same_order, storage_shape, transposed};
+use crate::ir::{Activation, DType, Graph, Op, QParams, Tensor, TensorId};
+use crate::ops::{self, Built, Pending};
 
 /// An int8 activation seen through a layout.
 #[derive(Debug, Clone)]
-pub(super) struct Act8 {
-    pub(super) id: TensorId,
-    pub(super) logical: Vec<usize>,
-    pub(super) perm: Vec<usize>,
-    pub(super) q: QParams,
+pub struct Act8 {
+    pub id: TensorId,
+    pub logical: Vec<usize>,
+    pub perm: Vec<usize>,
+    pub q: QParams,
 }
 
 #[derive(Debug, Clone)]
-pub(super) enum Pending {
-    Conv { x: Act8, w: Constant, b: Option<Constant>, attrs: ConvAttrs },
-    MatMul { x: Act8, w: Vec<i8>, w_scale: f32, k: usize, n: usize, b: Option<Constant> },
-    Add { a: Act8, b: Act8 },
-    AvgPool { x: Act8, attrs: ConvAttrs },
-    MaxPool { x: Act8, attrs: ConvAttrs },
-    Softmax { x: Act8 },
-    Mul { a: Act8, b: Act8 },
-    Concat { xs: Vec<Act8>, axis: usize },
-    Pad { x: Act8, before: Vec<usize> },
-    Lut { x: Act8, f: super::lut::Function },
-}
-
-#[derive(Debug, Clone)]
-pub(super) enum Val {
+pub enum Val {
     /// An int8 tensor (graph input, QuantizeLinear output, or a view).
     Int8(Act8),
     /// DequantizeLinear of an int8 tensor: its float meaning.
     Deq(Act8),
     Const(Constant),
     /// A float op awaiting its QuantizeLinear.
-    Pending { node: String, op: Box<Pending>, logical: Vec<usize>, act: Activation },
+    Pending { node: String, op: Box<dyn Pending>, logical: Vec<usize>, act: Activation },
     /// A float32 graph input.
     Float { id: TensorId, logical: Vec<usize> },
 }
 
+/// Window attributes of Conv and the pools.
 #[derive(Debug, Clone, Default)]
-pub(super) struct ConvAttrs {
-    kernel: [usize; 2],
-    stride: [usize; 2],
-    dilation: [usize; 2],
-    pads: [usize; 4], // top, left, bottom, right
-    group: usize,
+pub struct ConvAttrs {
+    pub kernel: [usize; 2],
+    pub stride: [usize; 2],
+    pub dilation: [usize; 2],
+    /// top, left, bottom, right
+    pub pads: [usize; 4],
+    pub group: usize,
 }
 
-pub(super) struct Importer<'a> {
-    pub(super) g: Graph,
-    pub(super) vals: HashMap<String, Val>,
-    pub(super) node: &'a pb::NodeProto,
+/// The QDQ importer's state: the graph so far, what each ONNX value is,
+/// and the node being imported. Op modules import their nodes through it.
+pub struct Importer<'a> {
+    pub g: Graph,
+    pub vals: HashMap<String, Val>,
+    pub node: &'a pb::NodeProto,
 }
 
-pub(super) fn node_label(n: &pb::NodeProto) -> String {
+pub fn node_label(n: &pb::NodeProto) -> String {
     if n.name.is_empty() {
         n.output.first().cloned().unwrap_or_default()
     } else {
@@ -157,26 +148,27 @@ impl<'a> Importer<'a> {
         Ok(())
     }
 
-    pub(super) fn input(&self, i: usize) -> Result<&Val> {
+    pub fn input(&self, i: usize) -> Result<&Val> {
         let name = self.node.input.get(i).filter(|n| !n.is_empty()).ok_or_else(|| anyhow!("missing input {i}"))?;
         self.vals.get(name).ok_or_else(|| anyhow!("input '{name}' is not produced by any earlier node"))
     }
 
-    pub(super) fn opt_input(&self, i: usize) -> Result<Option<&Val>> {
+    pub fn opt_input(&self, i: usize) -> Result<Option<&Val>> {
         match self.node.input.get(i) {
             Some(n) if !n.is_empty() => self.input(i).map(Some),
             _ => Ok(None),
         }
     }
 
-    pub(super) fn constant(&self, i: usize) -> Result<Constant> {
+    pub fn constant(&self, i: usize) -> Result<Constant> {
         match self.input(i)? {
             Val::Const(c) => Ok(c.clone()),
             _ => bail!("input {i} ('{}') must be a constant", self.node.input[i]),
         }
     }
 
-    fn deq(&self, i: usize) -> Result<Act8> {
+    /// Input `i` as a dequantized int8 tensor.
+    pub fn deq(&self, i: usize) -> Result<Act8> {
         match self.input(i)? {
             Val::Deq(a) => Ok(a.clone()),
             _ => bail!(
@@ -186,19 +178,19 @@ impl<'a> Importer<'a> {
         }
     }
 
-    pub(super) fn attr_i(&self, name: &str) -> Result<Option<i64>> {
+    pub fn attr_i(&self, name: &str) -> Result<Option<i64>> {
         Ok(self.node.get_attr_opt::<i64>(name).map_err(|e| anyhow!("{e}"))?)
     }
 
-    pub(super) fn attr_ints(&self, name: &str) -> Result<Option<Vec<i64>>> {
+    pub fn attr_ints(&self, name: &str) -> Result<Option<Vec<i64>>> {
         Ok(self.node.get_attr_opt_vec::<i64>(name).map_err(|e| anyhow!("{e}"))?)
     }
 
-    pub(super) fn attr_f(&self, name: &str) -> Result<Option<f32>> {
+    pub fn attr_f(&self, name: &str) -> Result<Option<f32>> {
         Ok(self.node.get_attr_opt::<f32>(name).map_err(|e| anyhow!("{e}"))?)
     }
 
-    pub(super) fn set(&mut self, v: Val) {
+    pub fn set(&mut self, v: Val) {
         if let Some(out) = self.node.output.first() {
             self.vals.insert(out.clone(), v);
         }
@@ -214,20 +206,8 @@ impl<'a> Importer<'a> {
         match n.op_type.as_str() {
             "QuantizeLinear" => self.quantize_linear(),
             "DequantizeLinear" => self.dequantize_linear(),
-            "Conv" => self.conv(),
-            "MatMul" => self.matmul(),
-            "Gemm" => self.gemm(),
-            "Add" => self.add(),
             "Relu" => self.activation(Activation::Relu),
             "Clip" => self.clip(),
-            "AveragePool" | "GlobalAveragePool" => self.avg_pool(n.op_type == "GlobalAveragePool"),
-            "ReduceMean" => self.reduce_mean(),
-            "MaxPool" => self.max_pool(),
-            "Mul" => self.mul(),
-            "Concat" => self.concat(),
-            "Pad" => self.pad(),
-            op if super::lut::Function::from_node(op, n).is_some() => self.lut(),
-            "Softmax" => self.softmax(),
             "Transpose" => self.transpose(),
             "Reshape" | "Flatten" | "Squeeze" | "Unsqueeze" => self.reshape(),
             "Identity" | "Dropout" => {
@@ -245,9 +225,13 @@ impl<'a> Importer<'a> {
                 self.set(Val::Const(Constant::from_proto(t)?));
                 Ok(())
             }
-            other => bail!(
-                "operator {other} is not supported by hybridc (supported: Conv, MatMul, Gemm, Add, Mul, Concat, Pad, Relu, Clip, MaxPool, AveragePool, GlobalAveragePool, ReduceMean, Softmax, {}, Reshape, Flatten, Squeeze, Unsqueeze, Transpose, QuantizeLinear, DequantizeLinear)", super::lut::Function::NAMES.join(", ")
-            ),
+            other => match ops::onnx_op(other) {
+                Some(o) => (o.import)(self),
+                None => bail!(
+                    "operator {other} is not supported by hybridc (supported: {}, Relu, Clip, Reshape, Flatten, Squeeze, Unsqueeze, Transpose, Identity, Dropout, Constant, QuantizeLinear, DequantizeLinear)",
+                    ops::onnx_names().join(", ")
+                ),
+            },
         }
     }
 
@@ -287,7 +271,7 @@ impl<'a> Importer<'a> {
         let out_name = self.node.output[0].clone();
         match self.input(0)?.clone() {
             Val::Pending { node, op, logical, act } => {
-                let a = self.emit(&node, *op, &logical, act, q, &out_name)?;
+                let a = self.emit(&node, op, &logical, act, q, &out_name)?;
                 self.set(Val::Int8(a));
             }
             Val::Deq(a) if a.q == q => self.set(Val::Int8(a)),
@@ -295,7 +279,8 @@ impl<'a> Importer<'a> {
                 let rank = logical.len();
                 let a = self.new_act(&out_name, &logical, identity(rank), q);
                 let node = node_label(self.node);
-                self.g.ops.push(Op { name: node, kind: OpKind::Quantize, inputs: vec![id], output: a.id });
+                let kind = Box::new(ops::quantize::Quantize { quantize: true, len: self.g.tensors[a.id].len(), q });
+                self.g.ops.push(Op { name: node, kind, inputs: vec![id], output: a.id });
                 self.set(Val::Int8(a));
             }
             Val::Deq(_) => bail!("requantizing a tensor to new parameters is not supported"),
@@ -333,7 +318,7 @@ impl<'a> Importer<'a> {
         Ok(())
     }
 
-    fn conv_attrs(&self, in_hw: [usize; 2], kernel_default: Option<[usize; 2]>) -> Result<ConvAttrs> {
+    pub fn conv_attrs(&self, in_hw: [usize; 2], kernel_default: Option<[usize; 2]>) -> Result<ConvAttrs> {
         let two = |name: &str, def: usize| -> Result<[usize; 2]> {
             match self.attr_ints(name)? {
                 Some(v) if v.len() == 2 && v.iter().all(|&x| x > 0) => Ok([v[0] as usize, v[1] as usize]),
@@ -383,120 +368,10 @@ impl<'a> Importer<'a> {
         Ok(ConvAttrs { kernel, stride, dilation, pads, group })
     }
 
-    fn conv(&mut self) -> Result<()> {
-        let x = self.deq(0)?;
-        if x.logical.len() != 4 {
-            bail!("only 2-D convolution (4-D input) is supported, input is {:?}", x.logical);
-        }
-        let w = self.constant(1)?;
-        if w.quant.is_none() || !matches!(w.data, Data::I8(_)) {
-            bail!("weights must be int8 behind a DequantizeLinear");
-        }
-        let b = match self.opt_input(2)? {
-            Some(Val::Const(c)) => Some(c.clone()),
-            Some(_) => bail!("bias must be a constant"),
-            None => None,
-        };
-        if w.shape.len() != 4 {
-            bail!("weights {:?} are not 4-D", w.shape);
-        }
-        let attrs = self.conv_attrs([x.logical[2], x.logical[3]], Some([w.shape[2], w.shape[3]]))?;
-        let [n, c, h, wd] = [x.logical[0], x.logical[1], x.logical[2], x.logical[3]];
-        let o = w.shape[0];
-        let oh = out_dim(h, attrs.kernel[0], attrs.stride[0], attrs.dilation[0], attrs.pads[0] + attrs.pads[2])?;
-        let ow = out_dim(wd, attrs.kernel[1], attrs.stride[1], attrs.dilation[1], attrs.pads[1] + attrs.pads[3])?;
-        if w.shape.len() != 4 || w.shape[1] * attrs.group != c {
-            bail!("weights {:?} do not fit input channels {c} with group {}", w.shape, attrs.group);
-        }
-        let logical = vec![n, o, oh, ow];
-        self.pending(Pending::Conv { x, w, b, attrs }, logical);
-        Ok(())
-    }
-
-    fn fc_weights(w: &Constant, transposed_b: bool) -> Result<(Vec<i8>, f32, usize, usize)> {
-        let q = w.quant.as_ref().ok_or_else(|| anyhow!("weights must be int8 behind a DequantizeLinear"))?;
-        let Data::I8(data) = &w.data else { bail!("weights must be int8") };
-        if w.shape.len() != 2 {
-            bail!("weights must be 2-D, got {:?}", w.shape);
-        }
-        if q.scales.len() != 1 || q.zero_points.iter().any(|&z| z != 0) {
-            bail!("fully connected weights must be per-tensor symmetric int8 (zero point 0)");
-        }
-        // ONNX MatMul B is [K, N]; the kernel reads [N][K].
-        let (k, n) = if transposed_b { (w.shape[1], w.shape[0]) } else { (w.shape[0], w.shape[1]) };
-        let mut out = vec![0i8; k * n];
-        for ki in 0..k {
-            for ni in 0..n {
-                out[ni * k + ki] = if transposed_b { data[ni * k + ki] } else { data[ki * n + ni] };
-            }
-        }
-        Ok((out, q.scales[0], k, n))
-    }
-
-    fn fc_input(&self, x: &Act8) -> Result<()> {
-        let k: usize = x.logical.iter().product();
-        if x.logical.len() != 2 || x.logical[0] != 1 || !same_order(&x.logical, &x.perm, &identity(2)) || k == 0 {
-            bail!("fully connected input must be a [1, K] row vector, got {:?}", x.logical);
-        }
-        Ok(())
-    }
-
-    fn matmul(&mut self) -> Result<()> {
-        let x = self.deq(0)?;
-        self.fc_input(&x)?;
-        let (w, w_scale, k, n) = Self::fc_weights(&self.constant(1)?, false)?;
-        if x.logical[1] != k {
-            bail!("input {:?} does not match weights [{k}, {n}]", x.logical);
-        }
-        self.pending(Pending::MatMul { x, w, w_scale, k, n, b: None }, vec![1, n]);
-        Ok(())
-    }
-
-    fn gemm(&mut self) -> Result<()> {
-        if self.attr_i("transA")?.unwrap_or(0) != 0
-            || self.attr_f("alpha")?.unwrap_or(1.0) != 1.0
-            || self.attr_f("beta")?.unwrap_or(1.0) != 1.0
-        {
-            bail!("Gemm with transA, alpha or beta other than defaults is not supported");
-        }
-        let x = self.deq(0)?;
-        self.fc_input(&x)?;
-        let trans_b = self.attr_i("transB")?.unwrap_or(0) != 0;
-        let (w, w_scale, k, n) = Self::fc_weights(&self.constant(1)?, trans_b)?;
-        let b = match self.opt_input(2)? {
-            Some(Val::Const(c)) => Some(c.clone()),
-            Some(_) => bail!("bias must be a constant"),
-            None => None,
-        };
-        self.pending(Pending::MatMul { x, w, w_scale, k, n, b }, vec![1, n]);
-        Ok(())
-    }
-
-    fn pending(&mut self, op: Pending, logical: Vec<usize>) {
+    /// Makes the node's output a float op awaiting its QuantizeLinear.
+    pub fn pending(&mut self, op: Box<dyn Pending>, logical: Vec<usize>) {
         let node = node_label(self.node);
-        self.set(Val::Pending { node, op: Box::new(op), logical, act: Activation::None });
-    }
-
-    fn add(&mut self) -> Result<()> {
-        let (a, b) = (self.input(0)?.clone(), self.input(1)?.clone());
-        match (a, b) {
-            (Val::Pending { node, op, logical, act: Activation::None }, Val::Const(c))
-            | (Val::Const(c), Val::Pending { node, op, logical, act: Activation::None }) => {
-                let op = match *op {
-                    Pending::MatMul { x, w, w_scale, k, n, b: None } => Pending::MatMul { x, w, w_scale, k, n, b: Some(c) },
-                    Pending::Conv { x, w, b: None, attrs } => Pending::Conv { x, w, b: Some(c), attrs },
-                    _ => bail!("adding a constant is only supported as the bias of a MatMul or Conv"),
-                };
-                self.set(Val::Pending { node, op: Box::new(op), logical, act: Activation::None });
-            }
-            (Val::Deq(_), _) | (_, Val::Deq(_)) => {
-                let (a, b) = (self.operand(0)?, self.operand(1)?);
-                let logical = broadcast_shape(&a.logical, &b.logical)?;
-                self.pending(Pending::Add { a, b }, logical);
-            }
-            _ => bail!("Add needs two dequantized int8 tensors, or a float op and a constant bias"),
-        }
-        Ok(())
+        self.set(Val::Pending { node, op, logical, act: Activation::None });
     }
 
     fn activation(&mut self, new: Activation) -> Result<()> {
@@ -511,14 +386,11 @@ impl<'a> Importer<'a> {
                 Ok(())
             }
             Val::Deq(x) => {
-                let f = match new {
-                    Activation::Relu => super::lut::Function::Clip(0.0, f32::INFINITY),
-                    Activation::Relu6 => super::lut::Function::Clip(0.0, 6.0),
-                    Activation::Clip { min, max } => super::lut::Function::Clip(min, max),
-                    Activation::None => super::lut::Function::Clip(f32::NEG_INFINITY, f32::INFINITY),
-                };
+                // A standalone activation is a table lookup.
+                let (lo, hi) = new.range();
+                let f = ops::lut::Function::Clip(lo.unwrap_or(f32::NEG_INFINITY), hi.unwrap_or(f32::INFINITY));
                 let logical = x.logical.clone();
-                self.pending(Pending::Lut { x, f }, logical);
+                self.pending(Box::new(ops::lut::PendingLut { x, f }), logical);
                 Ok(())
             }
             _ => bail!("{:?} must read a dequantized int8 tensor or follow a fusable op", new),
@@ -542,76 +414,8 @@ impl<'a> Importer<'a> {
         self.activation(act)
     }
 
-    fn avg_pool(&mut self, global: bool) -> Result<()> {
-        let x = self.deq(0)?;
-        if x.logical.len() != 4 {
-            bail!("only 2-D pooling is supported");
-        }
-        let (h, w) = (x.logical[2], x.logical[3]);
-        if self.attr_i("ceil_mode")?.unwrap_or(0) != 0 {
-            bail!("ceil_mode=1 is not supported");
-        }
-        let attrs = if global {
-            ConvAttrs { kernel: [h, w], stride: [1, 1], dilation: [1, 1], pads: [0; 4], group: 1 }
-        } else {
-            let a = self.conv_attrs([h, w], None)?;
-            if self.attr_i("count_include_pad")?.unwrap_or(0) != 0 && a.pads.iter().any(|&p| p > 0) {
-                bail!("count_include_pad=1 with padding is not supported (TFLite excludes padding)");
-            }
-            a
-        };
-        let oh = out_dim(h, attrs.kernel[0], attrs.stride[0], 1, attrs.pads[0] + attrs.pads[2])?;
-        let ow = out_dim(w, attrs.kernel[1], attrs.stride[1], 1, attrs.pads[1] + attrs.pads[3])?;
-        let logical = vec![x.logical[0], x.logical[1], oh, ow];
-        self.pending(Pending::AvgPool { x, attrs }, logical);
-        Ok(())
-    }
-
-    fn max_pool(&mut self) -> Result<()> {
-        let x = self.deq(0)?;
-        if x.logical.len() != 4 {
-            bail!("only 2-D pooling is supported");
-        }
-        if self.attr_i("ceil_mode")?.unwrap_or(0) != 0 {
-            bail!("ceil_mode=1 is not supported");
-        }
-        if self.attr_ints("dilations")?.is_some_and(|d| d.iter().any(|&v| v != 1)) {
-            bail!("dilated MaxPool is not supported");
-        }
-        let (h, w) = (x.logical[2], x.logical[3]);
-        let attrs = self.conv_attrs([h, w], None)?;
-        let oh = out_dim(h, attrs.kernel[0], attrs.stride[0], 1, attrs.pads[0] + attrs.pads[2])?;
-        let ow = out_dim(w, attrs.kernel[1], attrs.stride[1], 1, attrs.pads[1] + attrs.pads[3])?;
-        let logical = vec![x.logical[0], x.logical[1], oh, ow];
-        self.pending(Pending::MaxPool { x, attrs }, logical);
-        Ok(())
-    }
-
-    /// ReduceMean over H and W is a global average pool.
-    fn reduce_mean(&mut self) -> Result<()> {
-        let x = self.deq(0)?;
-        let axes = match self.opt_input(1)? {
-            Some(Val::Const(c)) => c.as_i64(),
-            Some(_) => bail!("axes must be constant"),
-            None => self.attr_ints("axes")?,
-        }
-        .unwrap_or_default();
-        let rank = x.logical.len() as i64;
-        let mut axes: Vec<i64> = axes.iter().map(|&a| if a < 0 { a + rank } else { a }).collect();
-        axes.sort();
-        if rank != 4 || axes != [2, 3] {
-            bail!("ReduceMean is supported over the spatial axes [2, 3] of an NCHW tensor (got axes {axes:?})");
-        }
-        let keep = self.attr_i("keepdims")?.unwrap_or(1) != 0;
-        let (n, c, h, w) = (x.logical[0], x.logical[1], x.logical[2], x.logical[3]);
-        let attrs = ConvAttrs { kernel: [h, w], stride: [1, 1], dilation: [1, 1], pads: [0; 4], group: 1 };
-        let logical = if keep { vec![n, c, 1, 1] } else { vec![n, c] };
-        self.pending(Pending::AvgPool { x, attrs }, logical);
-        Ok(())
-    }
-
     /// An operand of an element-wise op: a dequantized tensor or an int8 constant.
-    fn operand(&mut self, i: usize) -> Result<Act8> {
+    pub fn operand(&mut self, i: usize) -> Result<Act8> {
         match self.input(i)?.clone() {
             Val::Deq(a) => Ok(a),
             Val::Const(c) => {
@@ -636,82 +440,6 @@ impl<'a> Importer<'a> {
             }
             _ => bail!("input '{}' is not a dequantized int8 tensor or constant", self.node.input[i]),
         }
-    }
-
-    fn mul(&mut self) -> Result<()> {
-        let (a, b) = (self.operand(0)?, self.operand(1)?);
-        let logical = broadcast_shape(&a.logical, &b.logical)?;
-        self.pending(Pending::Mul { a, b }, logical);
-        Ok(())
-    }
-
-    fn concat(&mut self) -> Result<()> {
-        let xs: Vec<Act8> = (0..self.node.input.len()).map(|i| self.operand(i)).collect::<Result<_>>()?;
-        let rank = xs[0].logical.len() as i64;
-        let axis = self.attr_i("axis")?.ok_or_else(|| anyhow!("Concat needs an axis"))?;
-        let axis = if axis < 0 { axis + rank } else { axis } as usize;
-        let mut logical = xs[0].logical.clone();
-        for x in &xs[1..] {
-            if x.logical.len() != logical.len() || (0..logical.len()).any(|d| d != axis && x.logical[d] != logical[d]) {
-                bail!("Concat inputs {:?} and {:?} differ off the axis", logical, x.logical);
-            }
-            logical[axis] += x.logical[axis];
-        }
-        self.pending(Pending::Concat { xs, axis }, logical);
-        Ok(())
-    }
-
-    fn pad(&mut self) -> Result<()> {
-        let x = self.deq(0)?;
-        let rank = x.logical.len();
-        let pads = match self.opt_input(1)? {
-            Some(Val::Const(c)) => c.as_i64(),
-            Some(_) => bail!("pads must be constant"),
-            None => self.attr_ints("pads")?,
-        }
-        .ok_or_else(|| anyhow!("Pad needs pads"))?;
-        if pads.len() != 2 * rank || pads.iter().any(|&p| p < 0) {
-            bail!("pads {pads:?} are not supported (non-negative, one pair per axis)");
-        }
-        if let Some(Val::Const(c)) = self.opt_input(2)? {
-            let zero = match (&c.data, &c.quant) {
-                (Data::F32(v), _) => v.iter().all(|&x| x == 0.0),
-                (Data::I8(v), Some(q)) => v.iter().all(|&x| x as i32 == q.zero_points[0]),
-                _ => false,
-            };
-            if !zero {
-                bail!("only padding with zeros is supported");
-            }
-        }
-        let mode = self.node.attribute.iter().find(|a| a.name == "mode").map(|a| String::from_utf8_lossy(&a.s).to_string());
-        if mode.as_deref().is_some_and(|m| m != "constant") {
-            bail!("Pad mode {mode:?} is not supported (constant only)");
-        }
-        let before: Vec<usize> = pads[..rank].iter().map(|&p| p as usize).collect();
-        let logical: Vec<usize> = (0..rank).map(|d| x.logical[d] + pads[d] as usize + pads[d + rank] as usize).collect();
-        self.pending(Pending::Pad { x, before }, logical);
-        Ok(())
-    }
-
-    fn lut(&mut self) -> Result<()> {
-        let f = super::lut::Function::from_node(&self.node.op_type, self.node).expect("checked by visit");
-        let x = self.deq(0)?;
-        let logical = x.logical.clone();
-        self.pending(Pending::Lut { x, f }, logical);
-        Ok(())
-    }
-
-    fn softmax(&mut self) -> Result<()> {
-        let x = self.deq(0)?;
-        let rank = x.logical.len() as i64;
-        let axis = self.attr_i("axis")?.unwrap_or(-1);
-        let axis = if axis < 0 { axis + rank } else { axis };
-        if axis != rank - 1 || !same_order(&x.logical, &x.perm, &identity(x.logical.len())) {
-            bail!("Softmax is supported over the last axis of a row-major tensor only");
-        }
-        let logical = x.logical.clone();
-        self.pending(Pending::Softmax { x }, logical);
-        Ok(())
     }
 
     fn transpose(&mut self) -> Result<()> {
@@ -814,7 +542,7 @@ impl<'a> Importer<'a> {
     }
 
     /// A copy of `a` stored in ONNX order (e.g. NHWC feature map -> NCHW before a Flatten).
-    pub(super) fn to_logical_order(&mut self, a: &Act8) -> Result<Act8> {
+    pub fn to_logical_order(&mut self, a: &Act8) -> Result<Act8> {
         let rank = a.logical.len();
         if rank > 4 {
             bail!("transposing a {rank}-D tensor is not supported");
@@ -827,12 +555,13 @@ impl<'a> Importer<'a> {
         let name = format!("{}#onnx_order", self.g.tensors[self.g.base(a.id)].name);
         let out = self.new_act(&name, &a.logical, identity(rank), a.q);
         let node = node_label(self.node);
-        self.g.ops.push(Op { name: node, kind: OpKind::Transpose { perm: inv }, inputs: vec![src], output: out.id });
+        let kind = Box::new(ops::transpose::Transpose::new(&self.g.tensors[src].shape, &inv));
+        self.g.ops.push(Op { name: node, kind, inputs: vec![src], output: out.id });
         Ok(out)
     }
 
     /// An IR tensor holding `a` in the storage shape an op expects.
-    pub(super) fn storage(&mut self, a: &Act8, perm: &[usize], what: &str) -> Result<TensorId> {
+    pub fn storage(&mut self, a: &Act8, perm: &[usize], what: &str) -> Result<TensorId> {
         if !same_order(&a.logical, &a.perm, perm) {
             bail!("{what}: input layout {:?} would need a data transpose, which is not supported yet", a.logical);
         }
@@ -843,7 +572,7 @@ impl<'a> Importer<'a> {
     /// An element-wise operand in the storage order `perm` of the output
     /// (rank `out.len()`): lower-rank operands are right-aligned; constants
     /// are re-laid-out at compile time.
-    fn broadcast_operand(&mut self, a: &Act8, out: &[usize], perm: &[usize]) -> Result<TensorId> {
+    pub fn broadcast_operand(&mut self, a: &Act8, out: &[usize], perm: &[usize]) -> Result<TensorId> {
         let n = out.len();
         let mut logical = vec![1; n - a.logical.len().min(n)];
         logical.extend_from_slice(&a.logical);
@@ -880,7 +609,7 @@ impl<'a> Importer<'a> {
     }
 
     /// `id` itself if it has that shape, else a view of it with that shape.
-    pub(super) fn view(&mut self, id: TensorId, shape: Vec<usize>, logical: &[usize]) -> TensorId {
+    pub fn view(&mut self, id: TensorId, shape: Vec<usize>, logical: &[usize]) -> TensorId {
         if self.g.tensors[id].shape == shape {
             return id;
         }
@@ -896,7 +625,7 @@ impl<'a> Importer<'a> {
         self.g.add_tensor(view)
     }
 
-    pub(super) fn new_act(&mut self, name: &str, logical: &[usize], perm: Vec<usize>, q: QParams) -> Act8 {
+    pub fn new_act(&mut self, name: &str, logical: &[usize], perm: Vec<usize>, q: QParams) -> Act8 {
         let id = self.g.add_tensor(Tensor {
             name: name.to_string(),
             shape: storage_shape(logical, &perm),
@@ -911,71 +640,8 @@ impl<'a> Importer<'a> {
     }
 
     /// Turns a pending float op into an int8 IR op whose output has `q`.
-    fn emit(&mut self, node: &str, op: Pending, logical: &[usize], act: Activation, q: QParams, out: &str) -> Result<Act8> {
-        let (kind, inputs, perm) = match op {
-            Pending::Conv { x, w, b, attrs } => {
-                let xin = self.storage(&x, &NCHW_AS_NHWC, "Conv")?;
-                let conv = conv_weights(&x, &w, b.as_ref(), &attrs, act)?;
-                (OpKind::Conv2d(conv), vec![xin], NCHW_AS_NHWC.to_vec())
-            }
-            Pending::MatMul { x, w, w_scale, k: _, n, b } => {
-                let xin = self.storage(&x, &identity(2), "MatMul")?;
-                let bias = bias_values(b.as_ref(), n, x.q.scale, &[w_scale])?;
-                (OpKind::FullyConnected(FullyConnected { weights: w, weight_scale: w_scale, bias, activation: act }), vec![xin], identity(2))
-            }
-            Pending::Add { a, b } => {
-                let perm = if a.logical.len() >= b.logical.len() { a.perm.clone() } else { b.perm.clone() };
-                let ia = self.broadcast_operand(&a, logical, &perm)?;
-                let ib = self.broadcast_operand(&b, logical, &perm)?;
-                (OpKind::Add { activation: act }, vec![ia, ib], perm)
-            }
-            Pending::AvgPool { x, attrs } => {
-                let xin = self.storage(&x, &NCHW_AS_NHWC, "AveragePool")?;
-                let pool = Pool { kernel: attrs.kernel, stride: attrs.stride, pad_top: attrs.pads[0], pad_left: attrs.pads[1], activation: act };
-                (OpKind::AveragePool(pool), vec![xin], NCHW_AS_NHWC.to_vec())
-            }
-            Pending::MaxPool { x, attrs } => {
-                let xin = self.storage(&x, &NCHW_AS_NHWC, "MaxPool")?;
-                let pool = Pool { kernel: attrs.kernel, stride: attrs.stride, pad_top: attrs.pads[0], pad_left: attrs.pads[1], activation: act };
-                (OpKind::MaxPool(pool), vec![xin], NCHW_AS_NHWC.to_vec())
-            }
-            Pending::Mul { a, b } => {
-                let perm = if a.logical.len() >= b.logical.len() { a.perm.clone() } else { b.perm.clone() };
-                let ia = self.broadcast_operand(&a, logical, &perm)?;
-                let ib = self.broadcast_operand(&b, logical, &perm)?;
-                (OpKind::Mul { activation: act }, vec![ia, ib], perm)
-            }
-            Pending::Concat { xs, axis } => {
-                let perm = xs[0].perm.clone();
-                let ids = xs.iter().map(|x| self.broadcast_operand(x, &x.logical.clone(), &perm)).collect::<Result<Vec<_>>>()?;
-                let storage_axis = perm.iter().position(|&d| d == axis).expect("axis in perm");
-                (OpKind::Concat { axis: storage_axis }, ids, perm)
-            }
-            Pending::Pad { x, before } => {
-                let perm = x.perm.clone();
-                let xin = self.storage(&x, &perm, "Pad")?;
-                let before = perm.iter().map(|&d| before[d]).collect();
-                let after = vec![]; // implied by the output shape
-                (OpKind::Pad { before, after }, vec![xin], perm)
-            }
-            Pending::Lut { x, f } => {
-                if act != Activation::None {
-                    bail!("an activation after an element-wise function is not supported");
-                }
-                let perm = x.perm.clone();
-                let xin = self.storage(&x, &perm, "element-wise op")?;
-                let table = f.table(x.q, q);
-                (OpKind::Lut { function: f.name(), table }, vec![xin], perm)
-            }
-            Pending::Softmax { x } => {
-                if act != Activation::None {
-                    bail!("an activation after Softmax is not supported");
-                }
-                let perm = identity(x.logical.len());
-                let xin = self.storage(&x, &perm, "Softmax")?;
-                (OpKind::Softmax { beta: 1.0 }, vec![xin], perm)
-            }
-        };
+    fn emit(&mut self, node: &str, op: Box<dyn Pending>, logical: &[usize], act: Activation, q: QParams, out: &str) -> Result<Act8> {
+        let Built { kind, inputs, perm } = op.finish(self, logical, act, q)?;
         let a = self.new_act(out, logical, perm, q);
         self.g.ops.push(Op { name: node.to_string(), kind, inputs, output: a.id });
         Ok(a)
@@ -1013,7 +679,8 @@ impl<'a> Importer<'a> {
                     data: None,
                 layout: None,
                 });
-                self.g.ops.push(Op { name: name.to_string(), kind: OpKind::Dequantize, inputs: vec![xin], output: id });
+                let kind = Box::new(ops::quantize::Quantize { quantize: false, len: self.g.tensors[xin].len(), q: a.q });
+                self.g.ops.push(Op { name: name.to_string(), kind, inputs: vec![xin], output: id });
                 Ok(id)
             }
             Some(Val::Float { id, .. }) => Ok(id),
@@ -1024,7 +691,7 @@ impl<'a> Importer<'a> {
 }
 
 /// Numpy-style broadcast of two logical shapes.
-pub(super) fn broadcast_shape(a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
+pub fn broadcast_shape(a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
     let n = a.len().max(b.len());
     let get = |s: &[usize], i: usize| if i + s.len() >= n { s[i + s.len() - n] } else { 1 };
     (0..n)
@@ -1037,7 +704,7 @@ pub(super) fn broadcast_shape(a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
         .collect()
 }
 
-fn out_dim(input: usize, k: usize, stride: usize, dilation: usize, pad: usize) -> Result<usize> {
+pub fn out_dim(input: usize, k: usize, stride: usize, dilation: usize, pad: usize) -> Result<usize> {
     let eff = (k - 1) * dilation + 1;
     if input + pad < eff {
         bail!("kernel {k} (dilation {dilation}) is larger than the padded input {input}+{pad}");
@@ -1045,71 +712,3 @@ fn out_dim(input: usize, k: usize, stride: usize, dilation: usize, pad: usize) -
     Ok((input + pad - eff) / stride + 1)
 }
 
-fn bias_values(b: Option<&Constant>, n: usize, in_scale: f32, w_scales: &[f32]) -> Result<Vec<i32>> {
-    let Some(b) = b else { return Ok(vec![0; n]) };
-    let Data::I32(v) = &b.data else { bail!("bias must be int32 behind a DequantizeLinear") };
-    if v.len() != n {
-        bail!("bias has {} values, expected {n}", v.len());
-    }
-    if let Some(q) = &b.quant {
-        if q.zero_points.iter().any(|&z| z != 0) {
-            bail!("bias zero point must be 0");
-        }
-        // The bias scale must be input scale x weight scale (TFLite's int8 spec).
-        for (i, &s) in q.scales.iter().enumerate() {
-            let ws = w_scales[if w_scales.len() == 1 { 0 } else { i }];
-            let expect = in_scale as f64 * ws as f64;
-            if ((s as f64 - expect) / expect).abs() > 1e-3 {
-                bail!("bias scale {s} is not input scale x weight scale ({expect}) for channel {i}");
-            }
-        }
-    }
-    Ok(v.clone())
-}
-
-fn conv_weights(x: &Act8, w: &Constant, b: Option<&Constant>, a: &ConvAttrs, act: Activation) -> Result<Conv2d> {
-    let q = w.quant.as_ref().ok_or_else(|| anyhow!("weights must be int8 behind a DequantizeLinear"))?;
-    let Data::I8(data) = &w.data else { bail!("weights must be int8") };
-    if q.zero_points.iter().any(|&z| z != 0) {
-        bail!("weights must be symmetric (zero point 0), as TFLite's int8 spec");
-    }
-    let (o, ipg, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3]);
-    if [kh, kw] != a.kernel && a.kernel != [0, 0] {
-        bail!("kernel_shape {:?} does not match weights {:?}", a.kernel, w.shape);
-    }
-    let scales: Vec<f32> = match q.scales.len() {
-        1 => vec![q.scales[0]; o],
-        n if n == o && q.axis == 0 => q.scales.clone(),
-        _ => bail!("weights must be quantized per tensor or per output channel (axis 0)"),
-    };
-    let in_c = x.logical[1];
-    let depthwise = a.group > 1;
-    if depthwise && (a.group != in_c || ipg != 1 || o % in_c != 0) {
-        bail!("grouped convolution with {} groups is not supported (only regular and depthwise)", a.group);
-    }
-    let mut weights = vec![0i8; data.len()];
-    for oc in 0..o {
-        for ky in 0..kh {
-            for kx in 0..kw {
-                for ic in 0..ipg {
-                    let src = ((oc * ipg + ic) * kh + ky) * kw + kx;
-                    let dst = if depthwise { (ky * kw + kx) * o + oc } else { ((oc * kh + ky) * kw + kx) * ipg + ic };
-                    weights[dst] = data[src];
-                }
-            }
-        }
-    }
-    let bias = bias_values(b, o, x.q.scale, &scales)?;
-    Ok(Conv2d {
-        depthwise,
-        kernel: [kh, kw],
-        stride: a.stride,
-        dilation: a.dilation,
-        pad_top: a.pads[0],
-        pad_left: a.pads[1],
-        weights,
-        weight_scales: scales,
-        bias,
-        activation: act,
-    })
-}

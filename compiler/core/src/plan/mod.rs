@@ -7,7 +7,6 @@
 //! smallest arena (ties broken towards plain kernels, deterministically).
 
 mod greedy;
-pub mod inplace;
 mod place;
 pub mod problem;
 pub mod schedule;
@@ -15,8 +14,8 @@ pub mod search;
 
 use serde::Serialize;
 
-use crate::ir::Graph;
-use inplace::Mode;
+use crate::ops::{Graph, Mode};
+pub use crate::ops::inplace::{self, align, ALIGN};
 pub use problem::{Buffer, Problem, Tie};
 
 #[derive(Debug, Clone, Serialize)]
@@ -34,13 +33,6 @@ pub struct Plan {
     pub lower_bound_bytes: usize,
     /// The same without in-place reuse (every output in its own buffer).
     pub plain_lower_bound_bytes: usize,
-}
-
-/// Alignment of every buffer in the arena (word access for the kernels).
-pub const ALIGN: usize = 4;
-
-pub fn align(n: usize) -> usize {
-    n.div_ceil(ALIGN) * ALIGN
 }
 
 /// Lifetimes of the graph's base tensors, in schedule steps. Inputs are live
@@ -174,7 +166,7 @@ pub fn plan_with_kernels(g: &Graph, kernels: &[Option<KernelNeeds>]) -> Plan {
         .iter()
         .enumerate()
         .map(|(step, op)| {
-            let mut m = inplace::modes(g, op);
+            let mut m = op.kind.in_place(g, op);
             if kernels.get(step).copied().flatten().is_some_and(|k| !k.exact_in_place) {
                 m.retain(|m| !matches!(m, Mode::Ring { .. }));
             }
@@ -231,7 +223,7 @@ fn finish(g: &Graph, modes: &[Mode], scratch: &[Option<KernelNeeds>]) -> Plan {
                 effective[step] = modes[step];
             }
             Mode::Ring { .. } | Mode::Lag { .. } if overlaps => {
-                effective[step] = inplace::modes(g, op).into_iter().find(|m| matches!(m, Mode::Lag { .. })).unwrap();
+                effective[step] = op.kind.in_place(g, op).into_iter().find(|m| matches!(m, Mode::Lag { .. })).unwrap();
             }
             _ => {}
         }

@@ -1,8 +1,8 @@
-//! Quantization: TFLite's fixed-point arithmetic and the integer parameters
-//! each int8 kernel needs, derived from tensor scales as TFLite Micro's
-//! `*_common.cc` Prepare functions do (double precision from float32 scales).
+//! Quantization: TFLite's fixed-point arithmetic (the kernels crate's, plus
+//! the compile-time quantizing of multipliers), post-training quantization
+//! of float models, and the per-layer SQNR it reaches. Each op prepares its
+//! integer parameters itself (ops/), as TFLite Micro's Prepare functions do.
 
 pub mod fixedpoint;
-pub mod params;
 pub mod ptq;
 pub mod sqnr;

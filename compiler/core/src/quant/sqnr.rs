@@ -28,7 +28,7 @@ pub fn per_layer(c: &Compiled, q: &Quantized, samples: &[Vec<f32>]) -> Result<Ve
     for x in samples {
         let float = q.runner.run(x)?;
         let bytes: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();
-        let values = crate::reference::run(g, &c.params, &[&bytes])?;
+        let values = crate::reference::run(g, &[&bytes])?;
         for (k, op) in g.ops.iter().enumerate() {
             let (Some(i), Some(v)) = (target[k], values[op.output].as_ref()) else { continue };
             let t = &g.tensors[op.output];

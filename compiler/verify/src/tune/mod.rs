@@ -117,7 +117,7 @@ pub fn tune(o: &TuneOptions) -> Result<serde_json::Value> {
     let mut outcomes = Vec::with_capacity(n);
     let mut runs = Vec::with_capacity(n);
     for (i, label) in labels.iter().enumerate() {
-        let values = hybridc_core::reference::run(g, &c.params, &[&data.data[i * per..(i + 1) * per]])?;
+        let values = hybridc_core::reference::run(g, &[&data.data[i * per..(i + 1) * per]])?;
         let edge_raw = values[edge_t].as_ref().context("edge output")?;
         let edge_scores = real(edge_t, edge_raw);
         // The device's argmax compares stored values: the first maximum wins.

@@ -8,14 +8,82 @@ mod layout;
 
 
 use super::layers::array_body;
-use crate::ir::{Conv2d, FullyConnected, Graph, Op, OpKind, TensorId};
-use crate::quant::params::{AddParams, ConvParams, FcParams, Params, PoolParams};
+use crate::ir::{Graph, Op, TensorId};
+use crate::ops::{add::Add as AddOp, conv::Conv as ConvOp, fully_connected::FullyConnected as FcOp, pool::Pool as PoolOp};
+use hybridc_kernels::{add::Add as AddParams, conv::Conv as ConvParams, fully_connected::FullyConnected as FcParams, pool::Pool as PoolParams};
 use crate::quant::fixedpoint::multiply_by_quantized_multiplier;
 use layout::{
     acc_bound, add_affine_shift, add_table, chan, chan_fields, constant_chan, dw3x3_band, dw3x3_offsets_fit, dw3x3_pw,
     dw3x3_weights, first_order, first_weights, folded_bias, gemm_weights, live_block, live_channels, quad_weights, relu_floor,
     requant_exact, rows_weights, uniform_shift, with_constants, words,
 };
+
+/// The DSP kernels (runtime-c/kernels/dsp), one variant each; what a
+/// variant is, needs and allows is stated here once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kernel {
+    /// im2col and a 2x2 SMLAD tile (conv_s8.h): any convolution.
+    Conv,
+    /// A ring of sign-extended input rows read by the 4x2 tile: in_c % 4 == 0.
+    ConvRows,
+    /// im2col with the row kernel's tile (conv_s8.h): in_c % 4 == 0.
+    ConvCol,
+    /// 1x1 layers with at most 32 input channels.
+    ConvPw,
+    /// 1x1 layers whose live block is at most half the layer (live_channels_s8.h).
+    ConvPwLive,
+    /// First layers, in_c % 4 != 0 (conv_first_s8.h).
+    ConvFirst,
+    /// Depthwise on a zero-point padded copy (depthwise_s8.h).
+    Depthwise,
+    /// 3x3 depthwise in bands of 2x2 tiles, known channels from templates (depthwise3x3_s8.h).
+    Depthwise3x3,
+    FullyConnected,
+    AvgPool,
+    /// Add from compile-time tables.
+    Add,
+}
+
+impl Kernel {
+    /// The kernel's C function.
+    pub fn c_name(self) -> &'static str {
+        match self {
+            Kernel::Conv => "hyb_dsp_conv_s8",
+            Kernel::ConvRows => "hyb_dsp_conv_rows_s8",
+            Kernel::ConvCol => "hyb_dsp_conv_col_s8",
+            Kernel::ConvPw => "hyb_dsp_conv_pw_s8",
+            Kernel::ConvPwLive => "hyb_dsp_conv_pw_live_s8",
+            Kernel::ConvFirst => "hyb_dsp_conv_first_s8",
+            Kernel::Depthwise => "hyb_dsp_depthwise_s8",
+            Kernel::Depthwise3x3 => "hyb_dsp_depthwise3x3_s8",
+            Kernel::FullyConnected => "hyb_dsp_fully_connected_s8",
+            Kernel::AvgPool => "hyb_dsp_avg_pool_s8",
+            Kernel::Add => "hyb_dsp_add_s8",
+        }
+    }
+
+    /// The specialised function's parameters (but the scratch) and the
+    /// kernel's operands.
+    fn signature(self) -> (&'static str, &'static str) {
+        match self {
+            Kernel::Add => ("const int8_t *a, const int8_t *b, int8_t *out, const int32_t *t", "a, b, out, t"),
+            Kernel::AvgPool => ("const int8_t *in, int8_t *out", "in, out"),
+            _ => ("const int8_t *in, int8_t *out, const int32_t *w, const hyb_dsp_chan *ch", "in, out, w, ch"),
+        }
+    }
+
+    /// Whether a stride-1 layer with the input's shape may run exactly in
+    /// place (a ring, see `plan::KernelNeeds`): the row kernel has the
+    /// window's rows converted before it writes a row over the input; the
+    /// column kernel converts its four pixels before writing them (1x1).
+    fn exact_in_place(self, c: &ConvParams) -> bool {
+        match self {
+            Kernel::ConvRows | Kernel::ConvPwLive => true,
+            Kernel::ConvCol => c.kernel == [1, 1],
+            _ => false,
+        }
+    }
+}
 
 /// Headers of runtime-c/kernels/dsp a DSP project carries (in runtime/dsp/).
 pub const HEADERS: &[&str] = &["hyb_dsp.h", "conv_s8.h", "live_channels_s8.h", "conv_first_s8.h", "depthwise_s8.h", "depthwise3x3_s8.h", "fully_connected_s8.h", "avg_pool_s8.h", "add_s8.h"];
@@ -62,62 +130,84 @@ pub struct Operands<'a> {
 
 /// What a channel with no weights outputs: its requantized bias, clamped.
 fn dead_output(c: &ConvParams, bias: i32, o: usize) -> i32 {
-    (multiply_by_quantized_multiplier(bias, c.multiplier[o], c.shift[o]) + c.output_offset).clamp(c.act_min, c.act_max)
+    (multiply_by_quantized_multiplier(bias, c.multiplier[o], c.shift[o]) + c.output_offset).clamp(c.act[0], c.act[1])
+}
+
+/// The layers a DSP kernel runs: the op's parameters as the kernels take them.
+enum Layer<'a> {
+    Conv(ConvParams<'a>),
+    Fc(FcParams<'a>),
+    AvgPool(&'a PoolParams),
+    Add(&'a AddParams),
+}
+
+impl<'a> Layer<'a> {
+    fn of(op: &'a Op) -> Option<Layer<'a>> {
+        let k = &op.kind;
+        if let Some(c) = k.downcast::<ConvOp>() {
+            Some(Layer::Conv(c.kernel()))
+        } else if let Some(f) = k.downcast::<FcOp>() {
+            Some(Layer::Fc(f.kernel()))
+        } else if let Some(p) = k.downcast::<PoolOp>().filter(|p| !p.max) {
+            Some(Layer::AvgPool(&p.p))
+        } else {
+            k.downcast::<AddOp>().map(|a| Layer::Add(&a.p))
+        }
+    }
 }
 
 /// `known`: the values of the channels of the op's first input that are
 /// known constants (see `constant_channels`), or empty.
-pub fn layer(index: usize, op: &Op, p: &Params, io: &Operands, known: &[Option<i8>]) -> Option<DspLayer> {
+pub fn layer(index: usize, op: &Op, io: &Operands, known: &[Option<i8>]) -> Option<DspLayer> {
     let l = format!("L{index}");
-    let (data, kernel, consts, scratch_words) = match (p, &op.kind) {
-        (Params::Conv(c), OpKind::Conv2d(conv)) if c.depthwise => depthwise(&l, c, conv, known)?,
-        (Params::Conv(c), OpKind::Conv2d(conv)) => conv2d(&l, c, conv)?,
-        (Params::Fc(f), OpKind::FullyConnected(fc)) => fully_connected(&l, f, fc)?,
-        (Params::AvgPool(a), _) => avg_pool(a)?,
-        (Params::Add(a), _) => add(&l, a)?,
-        _ => return None,
+    let layer = Layer::of(op)?;
+    let e = match &layer {
+        Layer::Conv(c) if c.depthwise => depthwise(&l, c, known)?,
+        Layer::Conv(c) => conv2d(&l, c)?,
+        Layer::Fc(f) => fully_connected(&l, f)?,
+        Layer::AvgPool(p) => avg_pool(p)?,
+        Layer::Add(a) => add(&l, a)?,
     };
-    let (params, operands, args) = match p {
-        Params::Add(_) => (
-            "const int8_t *a, const int8_t *b, int8_t *out, const int32_t *t",
-            "a, b, out, t",
-            format!("{}, {}, {}, {l}_table", io.input, io.second, io.output),
-        ),
-        Params::AvgPool(_) => ("const int8_t *in, int8_t *out", "in, out", format!("{}, {}", io.input, io.output)),
-        _ => (
-            "const int8_t *in, int8_t *out, const int32_t *w, const hyb_dsp_chan *ch",
-            "in, out, w, ch",
-            format!("{}, {}, {l}_weights, {l}_chan", io.input, io.output),
-        ),
+    let (params, operands) = e.kernel.signature();
+    let args = match e.kernel {
+        Kernel::Add => format!("{}, {}, {}, {l}_table", io.input, io.second, io.output),
+        Kernel::AvgPool => format!("{}, {}", io.input, io.output),
+        // The row kernels carry their channel records in the weight stream.
+        _ => format!("{}, {}, {l}_weights, {}", io.input, io.output, if e.chans { format!("{l}_chan") } else { "0".into() }),
     };
-    let params = if scratch_words > 0 { format!("{params}, int32_t *{SCRATCH}") } else { params.to_string() };
-    // The row kernels carry their channel records in the weight stream.
-    let args = if data.contains(&format!("{l}_chan[")) { args } else { args.replace(&format!("{l}_chan"), "0") };
-    let function = Function { params, body: format!("{kernel}({operands}, {consts});") };
-    let exact_in_place = match p {
-        // Stride 1, same shape (what a ring needs): the row kernel has the
-        // window's rows converted before it writes a row over the input; the
-        // column kernel converts its four pixels before writing them.
-        Params::Conv(c) if c.stride == [1, 1] => {
-            kernel == "hyb_dsp_conv_rows_s8" || kernel == "hyb_dsp_conv_pw_live_s8" || (kernel == "hyb_dsp_conv_col_s8" && c.kernel == [1, 1])
+    let params = if e.scratch > 0 { format!("{params}, int32_t *{SCRATCH}") } else { params.to_string() };
+    let function = Function { params, body: format!("{}({operands}, {});", e.kernel.c_name(), e.args) };
+    let (exact_in_place, skipped_macs) = match &layer {
+        Layer::Conv(c) => {
+            let exact = c.stride == [1, 1] && e.kernel.exact_in_place(c);
+            let skipped = match e.kernel {
+                Kernel::ConvPwLive => {
+                    let (outs, ins) = live_channels(c.weights, c.out_hwc[2], c.in_hwc[2]);
+                    ((c.out_hwc[0] * c.out_hwc[1]) * (c.in_hwc[2] * c.out_hwc[2] - outs.len() * ins.len())) as u64
+                }
+                Kernel::Depthwise3x3 => {
+                    let n = dw3x3_sparse_channels(c, known).map_or(0, |k| k.iter().filter(|&&k| k).count());
+                    (c.out_hwc[0] * c.out_hwc[1] * 9 * n) as u64
+                }
+                _ => 0,
+            };
+            (exact, skipped)
         }
-        _ => false,
+        _ => (false, 0),
     };
-    let skipped_macs = match (p, &op.kind) {
-        (Params::Conv(c), OpKind::Conv2d(conv)) if kernel == "hyb_dsp_conv_pw_live_s8" => {
-            let (outs, ins) = live_channels(&conv.weights, c.out_hwc[2], c.in_hwc[2]);
-            ((c.out_hwc[0] * c.out_hwc[1]) * (c.in_hwc[2] * c.out_hwc[2] - outs.len() * ins.len())) as u64
-        }
-        (Params::Conv(c), OpKind::Conv2d(conv)) if kernel == "hyb_dsp_depthwise3x3_s8" => {
-            let n = dw3x3_sparse_channels(c, conv, known).map_or(0, |k| k.iter().filter(|&&k| k).count());
-            (c.out_hwc[0] * c.out_hwc[1] * 9 * n) as u64
-        }
-        _ => 0,
-    };
-    Some(DspLayer { data, function, args, scratch_words, exact_in_place, skipped_macs })
+    Some(DspLayer { data: e.data, function, args, scratch_words: e.scratch, exact_in_place, skipped_macs })
 }
 
-type Emitted = (String, &'static str, String, usize);
+/// A layer's DSP kernel: its constant data, the kernel, the arguments after
+/// the operands, the int32 words of scratch, and whether the data holds
+/// channel records apart (`{l}_chan`) rather than in the weight stream.
+struct Emitted {
+    data: String,
+    kernel: Kernel,
+    args: String,
+    scratch: usize,
+    chans: bool,
+}
 
 fn int32_array(name: &str, values: &[i32]) -> String {
     format!("static const int32_t {name}[{}] = {{{}}};\n", values.len(), array_body(values))
@@ -178,33 +268,33 @@ fn gemm_scratch(k: usize, pixels: usize) -> (usize, usize) {
     (col, col + k4 / 4 + 1)
 }
 
-fn conv2d(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
+fn conv2d(l: &str, c: &ConvParams) -> Option<Emitted> {
     let [in_h, in_w, in_c] = c.in_hwc;
     let [out_h, out_w, out_c] = c.out_hwc;
     if in_c % 4 != 0 {
-        if let Some(first) = conv_first(l, c, conv) {
+        if let Some(first) = conv_first(l, c) {
             return Some(first);
         }
     }
-    if let Some(live) = conv_pw_live(l, c, conv) {
+    if let Some(live) = conv_pw_live(l, c) {
         return Some(live);
     }
     let k = c.kernel[0] * c.kernel[1] * in_c;
-    let w = &conv.weights;
+    let w = &c.weights;
     let row = |oc: usize| Box::new(w[oc * k..(oc + 1) * k].iter().copied()) as Box<dyn Iterator<Item = i8>>;
-    let (chans, shift0) = channels(1, out_c, 2, row, &conv.bias, c.input_offset, c.output_offset, |oc| (c.multiplier[oc], c.shift[oc]))?;
-    let usual_out = c.act_min == -128 && c.act_max == 127 && !shift0 && out_c % 2 == 0 && 3 * out_c < 4096;
+    let (chans, shift0) = channels(1, out_c, 2, row, &c.bias, c.input_offset, c.output_offset, |oc| (c.multiplier[oc], c.shift[oc]))?;
+    let usual_out = c.act[0] == -128 && c.act[1] == 127 && !shift0 && out_c % 2 == 0 && 3 * out_c < 4096;
     if in_c % 4 == 0 && usual_out {
-        return Some(conv_rows(l, c, w, &chans).or_else(|| conv_pw(l, c, w, &chans, &conv.bias)).unwrap_or_else(|| conv_col(l, c, w, &chans)));
+        return Some(conv_rows(l, c, w, &chans).or_else(|| conv_pw(l, c, w, &chans, &c.bias)).unwrap_or_else(|| conv_col(l, c, w, &chans)));
     }
     let data = int32_array(&format!("{l}_weights"), &words(&gemm_weights(w, out_c, k))) + &chan_array(&format!("{l}_chan"), &chans);
     let (patch, scratch) = gemm_scratch(k, 4);
     let args = format!(
         "{SCRATCH}, (int8_t *)({SCRATCH} + {patch}), {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {out_c}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}",
-        c.kernel[0], c.kernel[1], c.stride[0], c.stride[1], c.dilation[0], c.dilation[1], c.pad_top, c.pad_left,
-        -c.input_offset, outq(c.act_min, c.act_max, shift0)
+        c.kernel[0], c.kernel[1], c.stride[0], c.stride[1], c.dilation[0], c.dilation[1], c.pad[0], c.pad[1],
+        -c.input_offset, outq(c.act[0], c.act[1], shift0)
     );
-    Some((data, "hyb_dsp_conv_s8", args, scratch))
+    Some(Emitted { data, kernel: Kernel::Conv, args, scratch, chans: true })
 }
 
 /// Steps a weight-stream chunk of the row kernels holds: the most of the
@@ -284,9 +374,9 @@ fn conv_rows(l: &str, c: &ConvParams, w: &[i8], chans: &[String]) -> Option<Emit
     let (wide, scratch) = widened(nb * row_w + if out_w % 4 != 0 { out_c } else { 0 }, out_h * out_w, out_c, steps, u);
     let args = format!(
         "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {out_c}, {k_h}, {k_w}, {s_h}, {s_w}, {}, {}, {}, {hw}, {nb}, {u}, {}, 0",
-        c.pad_top, c.pad_left, -c.input_offset, wide_at(wide)
+        c.pad[0], c.pad[1], -c.input_offset, wide_at(wide)
     );
-    Some((data, "hyb_dsp_conv_rows_s8", args, scratch))
+    Some(Emitted { data, kernel: Kernel::ConvRows, args, scratch, chans: false })
 }
 
 /// The im2col kernel with the row kernel's tile (hyb_dsp_conv_col_s8) for
@@ -300,10 +390,10 @@ fn conv_col(l: &str, c: &ConvParams, w: &[i8], chans: &[String]) -> Emitted {
     let (wide, scratch) = widened(2 * k + out_c, out_h * out_w, out_c, k / 2, u);
     let args = format!(
         "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {out_c}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {u}, {}, {}",
-        c.kernel[0], c.kernel[1], c.stride[0], c.stride[1], c.dilation[0], c.dilation[1], c.pad_top, c.pad_left,
-        -c.input_offset, wide_at(wide), relu_floor(c.act_min, c.output_offset) as i32
+        c.kernel[0], c.kernel[1], c.stride[0], c.stride[1], c.dilation[0], c.dilation[1], c.pad[0], c.pad[1],
+        -c.input_offset, wide_at(wide), relu_floor(c.act[0], c.output_offset) as i32
     );
-    (data, "hyb_dsp_conv_col_s8", args, scratch)
+    Emitted { data, kernel: Kernel::ConvCol, args, scratch, chans: false }
 }
 
 /// The narrow pointwise kernel (hyb_dsp_conv_pw_s8) for 1x1 layers with
@@ -312,7 +402,7 @@ fn conv_col(l: &str, c: &ConvParams, w: &[i8], chans: &[String]) -> Emitted {
 fn conv_pw(l: &str, c: &ConvParams, w: &[i8], chans: &[String], conv_bias: &[i32]) -> Option<Emitted> {
     let [_, _, in_c] = c.in_hwc;
     let [out_h, out_w, out_c] = c.out_hwc;
-    let plain = c.kernel == [1, 1] && c.stride == [1, 1] && c.pad_top == 0 && c.pad_left == 0;
+    let plain = c.kernel == [1, 1] && c.stride == [1, 1] && c.pad[0] == 0 && c.pad[1] == 0;
     if !plain || in_c > 32 || c.in_hwc[..2] != c.out_hwc[..2] {
         return None;
     }
@@ -321,25 +411,25 @@ fn conv_pw(l: &str, c: &ConvParams, w: &[i8], chans: &[String], conv_bias: &[i32
     let (Some(wide), scratch) = widened(2 * in_c + out_c, out_h * out_w, out_c, steps, steps) else {
         return None;
     };
-    let relu = relu_floor(c.act_min, c.output_offset) as i32;
+    let relu = relu_floor(c.act[0], c.output_offset) as i32;
     let row = |oc: usize| Box::new(w[oc * in_c..(oc + 1) * in_c].iter().copied()) as Box<dyn Iterator<Item = i8>>;
     let ush = layer_ush(c, out_c, row, &conv_bias);
     let args = format!("{SCRATCH}, {}, {in_c}, {out_c}, {SCRATCH} + {wide}, {relu}, {ush}", out_h * out_w);
-    Some((data, "hyb_dsp_conv_pw_s8", args, scratch))
+    Some(Emitted { data, kernel: Kernel::ConvPw, args, scratch, chans: false })
 }
 
 /// Pointwise layers (1x1, stride 1, no padding, the usual output side) with
 /// dead channels (live_channels_s8.h), when the live block is at most half
 /// the layer: only it runs, the dead outputs come from a constant row.
-fn conv_pw_live(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
+fn conv_pw_live(l: &str, c: &ConvParams) -> Option<Emitted> {
     let [_, _, in_c] = c.in_hwc;
     let [out_h, out_w, out_c] = c.out_hwc;
-    let plain = c.kernel == [1, 1] && c.stride == [1, 1] && c.pad_top == 0 && c.pad_left == 0 && c.in_hwc[..2] == c.out_hwc[..2];
+    let plain = c.kernel == [1, 1] && c.stride == [1, 1] && c.pad[0] == 0 && c.pad[1] == 0 && c.in_hwc[..2] == c.out_hwc[..2];
     // Channel lists are bytes; the constant row is copied a word at a time.
-    if !plain || in_c > 256 || out_c > 256 || out_c % 4 != 0 || (c.act_min, c.act_max) != (-128, 127) {
+    if !plain || in_c > 256 || out_c > 256 || out_c % 4 != 0 || (c.act[0], c.act[1]) != (-128, 127) {
         return None;
     }
-    let w = &conv.weights;
+    let w = &c.weights;
     let (live_out, live_in) = live_channels(w, out_c, in_c);
     let n_in = if live_out.is_empty() { 0 } else { 2 * padded_steps(live_in.len().div_ceil(2)) };
     let n_out = live_out.len().next_multiple_of(2);
@@ -348,7 +438,7 @@ fn conv_pw_live(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
     }
     let wc = live_block(w, in_c, &live_out, &live_in, n_out, n_in);
     let row = |j: usize| Box::new(wc[j * n_in..(j + 1) * n_in].iter().copied()) as Box<dyn Iterator<Item = i8>>;
-    let bias: Vec<i32> = live_out.iter().map(|&o| conv.bias[o]).collect();
+    let bias: Vec<i32> = live_out.iter().map(|&o| c.bias[o]).collect();
     let mult = |j: usize| (c.multiplier[live_out[j]], c.shift[live_out[j]]);
     let (chans, shift0) = channels(1, live_out.len(), 2, row, &bias, c.input_offset, c.output_offset, mult)?;
     if shift0 {
@@ -367,21 +457,21 @@ fn conv_pw_live(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
     let pad_in = live_in.first().copied().unwrap_or(0);
     let ins: Vec<i8> = (0..n_in).map(|i| live_in.get(i).copied().unwrap_or(pad_in) as u8 as i8).collect();
     let outs: Vec<i8> = (0..n_out).map(|j| live_out.get(j).copied().unwrap_or(0) as u8 as i8).collect();
-    let row: Vec<i8> = (0..out_c).map(|o| if live_out.contains(&o) { 0 } else { dead_output(c, conv.bias[o], o) as i8 }).collect();
+    let row: Vec<i8> = (0..out_c).map(|o| if live_out.contains(&o) { 0 } else { dead_output(c, c.bias[o], o) as i8 }).collect();
     for bytes in [ins, outs, row] {
         data.extend(words(&[bytes.as_slice(), &[0; 3][..bytes.len().next_multiple_of(4) - bytes.len()]].concat()));
     }
-    let relu = relu_floor(c.act_min, c.output_offset) as i32;
+    let relu = relu_floor(c.act[0], c.output_offset) as i32;
     let args = format!("{SCRATCH}, {}, {in_c}, {out_c}, {n_in}, {n_out}, {}, {u}, {relu}", out_h * out_w, live_out.len());
     // col (4 words a step), then 4 * n_out bytes of outputs.
-    Some((int32_array(&format!("{l}_weights"), &data), "hyb_dsp_conv_pw_live_s8", args, (2 * n_in + n_out).max(1)))
+    Some(Emitted { data: int32_array(&format!("{l}_weights"), &data), kernel: Kernel::ConvPwLive, args, scratch: (2 * n_in + n_out).max(1), chans: false })
 }
 
 /// The kernels' `ush` argument: one right shift for all channels
 /// (`uniform_shift`) of a `relu_floor` layer with the usual output side, or 0.
 /// Channel c's weights are `row(c)`; dead channels take constant_chan's record.
 fn layer_ush<'w>(c: &ConvParams, out: usize, row: impl Fn(usize) -> Box<dyn Iterator<Item = i8> + 'w>, bias: &[i32]) -> i32 {
-    if !relu_floor(c.act_min, c.output_offset) || c.act_min != -128 || c.act_max != 127 {
+    if !relu_floor(c.act[0], c.output_offset) || c.act[0] != -128 || c.act[1] != 127 {
         return 0;
     }
     let chans: Vec<(i64, i32)> = (0..out)
@@ -400,7 +490,7 @@ const FIRST_PAD_MAX_BYTES: usize = 8 * 1024;
 const FIRST_MAX_STEPS: usize = 64;
 
 /// Channel counts that are not a multiple of 4 (first layers): conv_first_s8.h.
-fn conv_first(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
+fn conv_first(l: &str, c: &ConvParams) -> Option<Emitted> {
     let [in_h, in_w, in_c] = c.in_hwc;
     let [out_h, out_w, out_c] = c.out_hwc;
     let (row_bytes, k) = (c.kernel[1] * in_c, c.kernel[0] * c.kernel[1] * in_c);
@@ -411,58 +501,58 @@ fn conv_first(l: &str, c: &ConvParams, conv: &Conv2d) -> Option<Emitted> {
     if steps > FIRST_MAX_STEPS || 3 * out_c > 4095 {
         return None;
     }
-    let w = &conv.weights;
+    let w = &c.weights;
     let row = |oc: usize| Box::new(w[oc * k..(oc + 1) * k].iter().copied()) as Box<dyn Iterator<Item = i8>>;
-    let (chans, shift0) = channels(2, out_c, 2, row, &conv.bias, c.input_offset, c.output_offset, |oc| (c.multiplier[oc], c.shift[oc]))?;
+    let (chans, shift0) = channels(2, out_c, 2, row, &c.bias, c.input_offset, c.output_offset, |oc| (c.multiplier[oc], c.shift[oc]))?;
     let data = int32_array(&format!("{l}_weights"), &words(&first_weights(w, out_c, k, &order))) + &chan_array(&format!("{l}_chan"), &chans);
     // col, then a row cut by the padding (row_bytes + 4) and the packed row tails.
     let buf = (row_bytes + 4 + c.kernel[0] * (row_bytes % 4) + 4).div_ceil(4);
     // A small input is copied with its padding first, so no window needs the edge path.
     let span = |out: usize, s: usize, k: usize, d: usize| (out - 1) * s + (k - 1) * d + 1;
-    let ph = span(out_h, c.stride[0], c.kernel[0], c.dilation[0]).max(c.pad_top + in_h);
-    let pw = span(out_w, c.stride[1], c.kernel[1], c.dilation[1]).max(c.pad_left + in_w);
-    let padded = (c.pad_top + c.pad_left > 0 || ph > in_h || pw > in_w) && c.dilation[1] == 1 && ph * pw * in_c <= FIRST_PAD_MAX_BYTES;
+    let ph = span(out_h, c.stride[0], c.kernel[0], c.dilation[0]).max(c.pad[0] + in_h);
+    let pw = span(out_w, c.stride[1], c.kernel[1], c.dilation[1]).max(c.pad[1] + in_w);
+    let padded = (c.pad[0] + c.pad[1] > 0 || ph > in_h || pw > in_w) && c.dilation[1] == 1 && ph * pw * in_c <= FIRST_PAD_MAX_BYTES;
     let (ph, pw) = if padded { (ph, pw) } else { (0, 0) };
-    let relu = relu_floor(c.act_min, c.output_offset);
-    let ush = if shift0 || out_c % 2 != 0 { 0 } else { layer_ush(c, out_c, row, &conv.bias) };
+    let relu = relu_floor(c.act[0], c.output_offset);
+    let ush = if shift0 || out_c % 2 != 0 { 0 } else { layer_ush(c, out_c, row, &c.bias) };
     let args = format!(
         "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {out_c}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {ph}, {pw}, {}, {}, {ush}",
-        c.kernel[0], c.kernel[1], c.stride[0], c.stride[1], c.dilation[0], c.dilation[1], c.pad_top, c.pad_left,
-        -c.input_offset, outq(c.act_min, c.act_max, shift0), relu as i32
+        c.kernel[0], c.kernel[1], c.stride[0], c.stride[1], c.dilation[0], c.dilation[1], c.pad[0], c.pad[1],
+        -c.input_offset, outq(c.act[0], c.act[1], shift0), relu as i32
     );
     // The last, short tile's outputs go through 4 * out_c bytes of scratch;
     // the weights are widened into 2 words per channel pair and step, with
     // the pair's 8 words of biases and requantization constants.
     let short = if (out_h * out_w) % 4 != 0 { out_c } else { 0 };
     let widened = out_c.div_ceil(2) * (2 * steps + 8);
-    Some((data, "hyb_dsp_conv_first_s8", args, 4 * steps + buf + (ph * pw * in_c).div_ceil(4) + short + widened))
+    Some(Emitted { data, kernel: Kernel::ConvFirst, args, scratch: 4 * steps + buf + (ph * pw * in_c).div_ceil(4) + short + widened, chans: true })
 }
 
-fn depthwise(l: &str, c: &ConvParams, conv: &Conv2d, known: &[Option<i8>]) -> Option<Emitted> {
+fn depthwise(l: &str, c: &ConvParams, known: &[Option<i8>]) -> Option<Emitted> {
     let [in_h, in_w, in_c] = c.in_hwc;
     let [out_h, out_w, out_c] = c.out_hwc;
     if c.depth_multiplier != 1 || out_c % 4 != 0 {
         return None;
     }
     if c.kernel == [3, 3] && c.dilation == [1, 1] && c.stride[0] == c.stride[1] && c.stride[0] <= 2 {
-        return depthwise3x3(l, c, conv, known, None);
+        return depthwise3x3(l, c, known, None);
     }
     let taps = c.kernel[0] * c.kernel[1];
-    let w = &conv.weights;
+    let w = &c.weights;
     let row = |ch: usize| Box::new((0..taps).map(move |t| w[t * out_c + ch])) as Box<dyn Iterator<Item = i8>>;
-    let (chans, shift0) = channels(1, out_c, 4, row, &conv.bias, c.input_offset, c.output_offset, |ch| (c.multiplier[ch], c.shift[ch]))?;
+    let (chans, shift0) = channels(1, out_c, 4, row, &c.bias, c.input_offset, c.output_offset, |ch| (c.multiplier[ch], c.shift[ch]))?;
     let data = int32_array(&format!("{l}_weights"), &words(w)) + &chan_array(&format!("{l}_chan"), &chans);
     // The zero-point padded copy of the input: tall and wide enough for every window.
     let span = |out: usize, s: usize, k: usize, d: usize| (out - 1) * s + (k - 1) * d + 1;
-    let pad_h = span(out_h, c.stride[0], c.kernel[0], c.dilation[0]).max(c.pad_top + in_h);
-    let pad_w = span(out_w, c.stride[1], c.kernel[1], c.dilation[1]).max(c.pad_left + in_w);
+    let pad_h = span(out_h, c.stride[0], c.kernel[0], c.dilation[0]).max(c.pad[0] + in_h);
+    let pad_w = span(out_w, c.stride[1], c.kernel[1], c.dilation[1]).max(c.pad[1] + in_w);
     let args = format!(
         "(int8_t *){SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {}, {}, {}, {}, {}, {}, {}, {}, {pad_h}, {pad_w}, {}, {}",
-        c.kernel[0], c.kernel[1], c.stride[0], c.stride[1], c.dilation[0], c.dilation[1], c.pad_top, c.pad_left,
-        -c.input_offset, outq(c.act_min, c.act_max, shift0)
+        c.kernel[0], c.kernel[1], c.stride[0], c.stride[1], c.dilation[0], c.dilation[1], c.pad[0], c.pad[1],
+        -c.input_offset, outq(c.act[0], c.act[1], shift0)
     );
     let scratch = pad_h * pad_w * in_c / 4;
-    Some((data, "hyb_dsp_depthwise_s8", args, scratch))
+    Some(Emitted { data, kernel: Kernel::Depthwise, args, scratch, chans: true })
 }
 
 /// Most scratch the 3x3 depthwise kernel's planes may take for a layer in
@@ -478,23 +568,24 @@ const DW3_BAND_BYTES: usize = 16 * 1024;
 /// kernel call's constant arguments and the scratch words; `band` (even,
 /// or out_h) overrides the rows per band.
 #[doc(hidden)]
-pub fn depthwise3x3_c(l: &str, c: &ConvParams, conv: &Conv2d, known: &[Option<i8>], band: Option<usize>) -> Option<(String, String, usize)> {
-    depthwise3x3(l, c, conv, known, band).map(|(data, _, args, scratch)| (data, args, scratch))
+pub fn depthwise3x3_c(l: &str, c: &ConvParams, known: &[Option<i8>], band: Option<usize>) -> Option<(String, String, usize)> {
+    depthwise3x3(l, c, known, band).map(|e| (e.data, e.args, e.scratch))
 }
 
 /// The values of a tensor's channels known at compile time: those of a
 /// regular convolution's output channels whose weights are all 0 (the
 /// requantized bias). Empty when none is known.
-pub fn constant_channels(g: &Graph, params: &[Params], t: TensorId) -> Vec<Option<i8>> {
+pub fn constant_channels(g: &Graph, t: TensorId) -> Vec<Option<i8>> {
     let Some(i) = g.producer(t) else { return Vec::new() };
-    let (OpKind::Conv2d(conv), Params::Conv(c)) = (&g.ops[i].kind, &params[i]) else { return Vec::new() };
+    let Some(conv) = g.ops[i].kind.downcast::<ConvOp>() else { return Vec::new() };
+    let c = conv.kernel();
     let out_c = c.out_hwc[2];
-    if c.depthwise || conv.bias.len() != out_c || conv.weights.len() % out_c != 0 {
+    if c.depthwise || c.bias.len() != out_c || c.weights.len() % out_c != 0 {
         return Vec::new();
     }
-    let k = conv.weights.len() / out_c;
+    let k = c.weights.len() / out_c;
     (0..out_c)
-        .map(|o| conv.weights[o * k..(o + 1) * k].iter().all(|&v| v == 0).then(|| dead_output(c, conv.bias[o], o) as i8))
+        .map(|o| c.weights[o * k..(o + 1) * k].iter().all(|&v| v == 0).then(|| dead_output(&c, c.bias[o], o) as i8))
         .collect()
 }
 
@@ -504,17 +595,17 @@ pub fn constant_channels(g: &Graph, params: &[Params], t: TensorId) -> Vec<Optio
 /// A tap outside the image adds 0, which every tap's range holds (the input
 /// offset is in [-127, 128]), and the requantization is monotonic, so the
 /// ends of the range decide.
-fn dw3x3_constant(c: &ConvParams, conv: &Conv2d, known: &[Option<i8>]) -> Vec<bool> {
+fn dw3x3_constant(c: &ConvParams, known: &[Option<i8>]) -> Vec<bool> {
     let out_c = c.out_hwc[2];
     let out = |ch: usize, acc: i64| {
         let acc = acc.clamp(i32::MIN as i64, i32::MAX as i64) as i32;
-        (multiply_by_quantized_multiplier(acc, c.multiplier[ch], c.shift[ch]) + c.output_offset).clamp(c.act_min, c.act_max)
+        (multiply_by_quantized_multiplier(acc, c.multiplier[ch], c.shift[ch]) + c.output_offset).clamp(c.act[0], c.act[1])
     };
     (0..out_c)
         .map(|ch| {
             let (x0, x1) = (-128 + c.input_offset as i64, 127 + c.input_offset as i64);
-            let terms = (0..9).map(|t| conv.weights[t * out_c + ch] as i64).map(|w| (w * x0, w * x1));
-            let (lo, hi) = terms.fold((conv.bias[ch] as i64, conv.bias[ch] as i64), |(lo, hi), (a, b)| (lo + a.min(b), hi + a.max(b)));
+            let terms = (0..9).map(|t| c.weights[t * out_c + ch] as i64).map(|w| (w * x0, w * x1));
+            let (lo, hi) = terms.fold((c.bias[ch] as i64, c.bias[ch] as i64), |(lo, hi), (a, b)| (lo + a.min(b), hi + a.max(b)));
             let fits = lo >= i32::MIN as i64 && hi <= i32::MAX as i64 && c.multiplier[ch] > 0;
             known.get(ch).copied().flatten().is_some() || (fits && out(ch, lo) == out(ch, hi))
         })
@@ -523,8 +614,8 @@ fn dw3x3_constant(c: &ConvParams, conv: &Conv2d, known: &[Option<i8>]) -> Vec<bo
 
 /// The known channels of a 3x3 depthwise layer that takes the sparse path:
 /// at least an eighth of them (fewer save less than the templates cost).
-fn dw3x3_sparse_channels(c: &ConvParams, conv: &Conv2d, known: &[Option<i8>]) -> Option<Vec<bool>> {
-    let constant = dw3x3_constant(c, conv, known);
+fn dw3x3_sparse_channels(c: &ConvParams, known: &[Option<i8>]) -> Option<Vec<bool>> {
+    let constant = dw3x3_constant(c, known);
     let out_c = constant.len();
     (8 * constant.iter().filter(|&&k| k).count() >= out_c && out_c <= 256).then_some(constant)
 }
@@ -534,11 +625,11 @@ fn dw3x3_sparse_channels(c: &ConvParams, conv: &Conv2d, known: &[Option<i8>]) ->
 /// the kernel copies them from templates, one per class of output pixel
 /// (which window rows and columns are inside the image), and converts and
 /// runs only the groups of four channels and the channels that are left.
-fn depthwise3x3(l: &str, c: &ConvParams, conv: &Conv2d, known: &[Option<i8>], band: Option<usize>) -> Option<Emitted> {
+fn depthwise3x3(l: &str, c: &ConvParams, known: &[Option<i8>], band: Option<usize>) -> Option<Emitted> {
     let [in_h, in_w, in_c] = c.in_hwc;
     let [out_h, out_w, out_c] = c.out_hwc;
     let s = c.stride[0];
-    let sparse_channels = dw3x3_sparse_channels(c, conv, known);
+    let sparse_channels = dw3x3_sparse_channels(c, known);
     let sparse = sparse_channels.is_some();
     let constant = sparse_channels.unwrap_or_default();
     let live: Vec<usize> = (0..out_c).filter(|&ch| !sparse || !constant[ch]).collect();
@@ -547,7 +638,7 @@ fn depthwise3x3(l: &str, c: &ConvParams, conv: &Conv2d, known: &[Option<i8>], ba
     let in_group = |g: usize| live.iter().filter(|&&ch| ch / 4 == g).count();
     let groups: Vec<usize> = (0..out_c / 4).filter(|&g| in_group(g) > if sparse { 2 } else { 0 }).collect();
     let single: Vec<usize> = live.iter().copied().filter(|&ch| !groups.contains(&(ch / 4))).collect();
-    let pw = dw3x3_pw(in_w, out_w, s, c.pad_left);
+    let pw = dw3x3_pw(in_w, out_w, s, c.pad[1]);
     let planes = 4 * groups.len() + single.len();
     let band = band.unwrap_or(match dw3x3_band(out_h, s, planes * pw * 2, DW3_MAX_BYTES) {
         all if all == out_h => all,
@@ -558,22 +649,19 @@ fn depthwise3x3(l: &str, c: &ConvParams, conv: &Conv2d, known: &[Option<i8>], ba
     }
     // The live channels as a layer of their own (weights [tap][channel]).
     let n = live.len();
-    let w: Vec<i8> = (0..9).flat_map(|t| live.iter().map(move |&ch| conv.weights[t * out_c + ch])).collect();
-    let sub_c = ConvParams {
-        out_hwc: [out_h, out_w, n],
-        multiplier: live.iter().map(|&ch| c.multiplier[ch]).collect(),
-        shift: live.iter().map(|&ch| c.shift[ch]).collect(),
-        ..c.clone()
-    };
-    let sub_conv = Conv2d { weights: w.clone(), bias: live.iter().map(|&ch| conv.bias[ch]).collect(), ..conv.clone() };
+    let w: Vec<i8> = (0..9).flat_map(|t| live.iter().map(move |&ch| c.weights[t * out_c + ch])).collect();
+    let (sub_m, sub_s): (Vec<i32>, Vec<i32>) = live.iter().map(|&ch| (c.multiplier[ch], c.shift[ch])).unzip();
+    let sub_b: Vec<i32> = live.iter().map(|&ch| c.bias[ch]).collect();
+    let sub_c = ConvParams { out_hwc: [out_h, out_w, n], multiplier: &sub_m, shift: &sub_s, weights: &w, bias: &sub_b, ..*c };
     let wr = &w;
     let row = |ch: usize| Box::new((0..9).map(move |t| wr[t * n + ch])) as Box<dyn Iterator<Item = i8> + '_>;
-    let relu = relu_floor(c.act_min, c.output_offset);
+    let relu = relu_floor(c.act[0], c.output_offset);
     // Under a ReLU floor with the full int8 range, a layer-wide shift when
     // the channels allow it; else the records of the other kernels.
-    let uniform = if relu && (c.act_min, c.act_max) == (-128, 127) { dw3x3_uniform(&sub_c, &sub_conv) } else { None };
-    let (header, lists) = if sparse { dw3x3_sparse(c, conv, known, &constant, &live, &groups, &single, uniform.is_some()) } else { Default::default() };
+    let uniform = if relu && (c.act[0], c.act[1]) == (-128, 127) { dw3x3_uniform(&sub_c) } else { None };
+    let (header, lists) = if sparse { dw3x3_sparse(c, known, &constant, &live, &groups, &single, uniform.is_some()) } else { Default::default() };
     let weights = words(&dw3x3_weights(&w, n));
+    let chans = uniform.is_none();
     let (data, shift0, big_s) = match uniform {
         // Each channel's three weight words, then its bias, multiplier and rounding term.
         Some((big_s, recs)) => {
@@ -581,7 +669,7 @@ fn depthwise3x3(l: &str, c: &ConvParams, conv: &Conv2d, known: &[Option<i8>], ba
             (int32_array(&format!("{l}_weights"), &[header, stream, lists].concat()), false, big_s)
         }
         None => {
-            let (chans, shift0) = channels(2, n, 4, row, &sub_conv.bias, c.input_offset, c.output_offset, |j| {
+            let (chans, shift0) = channels(2, n, 4, row, &sub_b, c.input_offset, c.output_offset, |j| {
                 (sub_c.multiplier[j], sub_c.shift[j])
             })?;
             let data = int32_array(&format!("{l}_weights"), &[header, weights, lists].concat()) + &chan_array(&format!("{l}_chan"), &chans);
@@ -590,10 +678,10 @@ fn depthwise3x3(l: &str, c: &ConvParams, conv: &Conv2d, known: &[Option<i8>], ba
     };
     let args = format!(
         "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {s}, {}, {}, {pw}, {band}, {}, {}, {}, {big_s}, {}",
-        c.pad_top, c.pad_left, -c.input_offset, outq(c.act_min, c.act_max, shift0), relu as i32, sparse as i32
+        c.pad[0], c.pad[1], -c.input_offset, outq(c.act[0], c.act[1], shift0), relu as i32, sparse as i32
     );
     let scratch = planes * ((band - 1) * s + 3) * pw / 2 + 1;
-    Some((data, "hyb_dsp_depthwise3x3_s8", args, scratch))
+    Some(Emitted { data, kernel: Kernel::Depthwise3x3, args, scratch, chans })
 }
 
 /// What the sparse 3x3 depthwise kernel reads around the live channels'
@@ -604,7 +692,6 @@ fn depthwise3x3(l: &str, c: &ConvParams, conv: &Conv2d, known: &[Option<i8>], ba
 /// known channels' outputs.
 fn dw3x3_sparse(
     c: &ConvParams,
-    conv: &Conv2d,
     known: &[Option<i8>],
     constant: &[bool],
     live: &[usize],
@@ -624,19 +711,19 @@ fn dw3x3_sparse(
         let index: Vec<u8> = masks.iter().map(|m| distinct.iter().position(|d| d == m).unwrap() as u8).collect();
         (distinct, index)
     };
-    let (rmasks, rowc) = classes(out_h, c.pad_top, in_h);
-    let (cmasks, colc) = classes(out_w, c.pad_left, in_w);
+    let (rmasks, rowc) = classes(out_h, c.pad[0], in_h);
+    let (cmasks, colc) = classes(out_w, c.pad[1], in_w);
     // A known channel's output over a window with these rows and columns inside.
     let value = |ch: usize, rm: u8, cm: u8| {
         let x = known.get(ch).copied().flatten().unwrap_or(0) as i32;
         let mut acc: i32 = 0;
         for ky in (0..3).filter(|k| rm >> k & 1 == 1) {
             for kx in (0..3).filter(|k| cm >> k & 1 == 1) {
-                acc = acc.wrapping_add(conv.weights[(ky * 3 + kx) * out_c + ch] as i32 * (x + c.input_offset));
+                acc = acc.wrapping_add(c.weights[(ky * 3 + kx) * out_c + ch] as i32 * (x + c.input_offset));
             }
         }
-        let v = multiply_by_quantized_multiplier(acc.wrapping_add(conv.bias[ch]), c.multiplier[ch], c.shift[ch]) + c.output_offset;
-        v.clamp(c.act_min, c.act_max) as i8
+        let v = multiply_by_quantized_multiplier(acc.wrapping_add(c.bias[ch]), c.multiplier[ch], c.shift[ch]) + c.output_offset;
+        v.clamp(c.act[0], c.act[1]) as i8
     };
     let mut templ = Vec::new();
     for &rm in &rmasks {
@@ -684,16 +771,16 @@ fn dw3x3_sparse(
 /// the lowest set bit of `round` is bit k - 2 (the kernel takes k from it);
 /// a dead channel's record outputs its constant. None when a channel does
 /// not fit (the kernel then takes the per-channel shift).
-fn dw3x3_uniform(c: &ConvParams, conv: &Conv2d) -> Option<(u32, Vec<[i32; 3]>)> {
+fn dw3x3_uniform(c: &ConvParams) -> Option<(u32, Vec<[i32; 3]>)> {
     // Layers that share a shape share a function only with the same S: the
     // first that fits from a fixed order (MLPerf Tiny's shifts are 3..9).
-    [10, 11, 9, 12, 8, 13, 7, 14, 6, 15, 5, 16, 4, 17, 3, 18, 2, 19, 1, 20].into_iter().find_map(|s| Some((s, dw3x3_records(c, conv, s)?)))
+    [10, 11, 9, 12, 8, 13, 7, 14, 6, 15, 5, 16, 4, 17, 3, 18, 2, 19, 1, 20].into_iter().find_map(|s| Some((s, dw3x3_records(c, s)?)))
 }
 
-fn dw3x3_records(c: &ConvParams, conv: &Conv2d, big_s: u32) -> Option<Vec<[i32; 3]>> {
+fn dw3x3_records(c: &ConvParams, big_s: u32) -> Option<Vec<[i32; 3]>> {
     let out_c = c.out_hwc[2];
-    let w = &conv.weights;
-    if conv.bias.len() != out_c {
+    let w = &c.weights;
+    if c.bias.len() != out_c {
         return None;
     }
     let taps = |ch: usize| (0..9).map(move |t| w[t * out_c + ch] as i64);
@@ -706,7 +793,7 @@ fn dw3x3_records(c: &ConvParams, conv: &Conv2d, big_s: u32) -> Option<Vec<[i32; 
         let (sum, abs) = taps(ch).fold((0i64, 0i64), |(s, a), v| (s + v, a + v.abs()));
         if abs == 0 {
             // A*m/2^32 = v*2^S with A = v*2^(S+2), m = 2^30; |v| <= 256 clamps alike.
-            let v = (multiply_by_quantized_multiplier(conv.bias[ch], m, shift) as i64).clamp(-256, 256);
+            let v = (multiply_by_quantized_multiplier(c.bias[ch], m, shift) as i64).clamp(-256, 256);
             chans.push([(v << (big_s + 2)) as i32, 1 << 30, (half_s + (zp << big_s)) as i32]);
             continue;
         }
@@ -714,32 +801,32 @@ fn dw3x3_records(c: &ConvParams, conv: &Conv2d, big_s: u32) -> Option<Vec<[i32; 
         if m <= 0 || s_ch < 0 || s_ch >= big_s {
             return None;
         }
-        let bound = acc_bound(conv.bias[ch], abs, c.input_offset);
+        let bound = acc_bound(c.bias[ch], abs, c.input_offset);
         let d = big_s - s_ch;
         let k = 1 + d;
         let round = (1i64 << (d - 1)) + if s_ch > 0 { half_s } else { 0 } + (zp << big_s);
         if k > 8 || bound << k >= 1i64 << 31 || (bound << d) + round.abs() + 1 >= 1i64 << 31 {
             return None;
         }
-        let bias = folded_bias(conv.bias[ch], sum as i32, c.input_offset).wrapping_mul(1 << k);
+        let bias = folded_bias(c.bias[ch], sum as i32, c.input_offset).wrapping_mul(1 << k);
         chans.push([bias, m, round as i32]);
     }
     Some(chans)
 }
 
-fn fully_connected(l: &str, f: &FcParams, fc: &FullyConnected) -> Option<Emitted> {
+fn fully_connected(l: &str, f: &FcParams) -> Option<Emitted> {
     let (n, out) = (f.in_len, f.out_len);
-    let w = &fc.weights;
+    let w = &f.weights;
     let row = |o: usize| Box::new(w[o * n..(o + 1) * n].iter().copied()) as Box<dyn Iterator<Item = i8>>;
-    let (chans, shift0) = channels(1, out, 4, row, &fc.bias, f.input_offset, f.output_offset, |_| (f.multiplier, f.shift))?;
+    let (chans, shift0) = channels(1, out, 4, row, &f.bias, f.input_offset, f.output_offset, |_| (f.multiplier, f.shift))?;
     let steps = n.div_ceil(4) * 2;
     let data = int32_array(&format!("{l}_weights"), &quad_weights(&words(&gemm_weights(w, out, n)), steps)) + &chan_array(&format!("{l}_chan"), &chans);
     let (patch, scratch) = gemm_scratch(n, 1);
     let args = format!(
         "{SCRATCH}, (int8_t *)({SCRATCH} + {patch}), {n}, {out}, {}",
-        outq(f.act_min, f.act_max, shift0)
+        outq(f.act[0], f.act[1], shift0)
     );
-    Some((data, "hyb_dsp_fully_connected_s8", args, scratch))
+    Some(Emitted { data, kernel: Kernel::FullyConnected, args, scratch, chans: true })
 }
 
 fn avg_pool(p: &PoolParams) -> Option<Emitted> {
@@ -752,9 +839,9 @@ fn avg_pool(p: &PoolParams) -> Option<Emitted> {
     }
     let args = format!(
         "{in_h}, {in_w}, {ch}, {out_h}, {out_w}, {}, {}, {}, {}, {}, {}, {}, {}",
-        p.kernel[0], p.kernel[1], p.stride[0], p.stride[1], p.pad_top, p.pad_left, p.act_min, p.act_max
+        p.kernel[0], p.kernel[1], p.stride[0], p.stride[1], p.pad[0], p.pad[1], p.act[0], p.act[1]
     );
-    Some((String::new(), "hyb_dsp_avg_pool_s8", args, 0))
+    Some(Emitted { data: String::new(), kernel: Kernel::AvgPool, args, scratch: 0, chans: false })
 }
 
 /// Add by lookup: each input's rescaled value comes from a 256-entry table
@@ -786,9 +873,9 @@ fn add(l: &str, a: &AddParams) -> Option<Emitted> {
     let round = if r > 0 { 1i64 << (r - 1) } else { 0 } + ((a.output_offset as i64) << r);
     let args = format!(
         "{}, {mode}, {shift}, {}, {r}, {round}, {}, {}",
-        a.len, a.output_multiplier, a.act_min, a.act_max
+        a.len, a.output_multiplier, a.act[0], a.act[1]
     );
-    Some((data, "hyb_dsp_add_s8", args, 0))
+    Some(Emitted { data, kernel: Kernel::Add, args, scratch: 0, chans: false })
 }
 
 #[cfg(test)]
@@ -808,15 +895,14 @@ mod tests {
             input2_shift: 0,
             output_multiplier: 1098017566,
             output_shift: -17,
-            act_min: -128,
-            act_max: 127,
+            act: [-128, 127],
         }
     }
 
     #[test]
     fn add_takes_the_shift_for_the_larger_scale() {
-        let (data, kernel, args, _) = add("L3", &resnet_add()).unwrap();
-        assert_eq!(kernel, "hyb_dsp_add_s8");
+        let Emitted { data, kernel, args, .. } = add("L3", &resnet_add()).unwrap();
+        assert_eq!(kernel, Kernel::Add);
         // Mode 1: input 2 shifted by 20, one 256-entry table.
         assert!(args.starts_with("16384, 1, 20, "), "{args}");
         assert!(data.starts_with("static const int32_t L3_table[256]"));
@@ -825,42 +911,29 @@ mod tests {
         (p.input1_offset, p.input2_offset) = (p.input2_offset, p.input1_offset);
         (p.input1_multiplier, p.input2_multiplier) = (p.input2_multiplier, p.input1_multiplier);
         (p.input1_shift, p.input2_shift) = (p.input2_shift, p.input1_shift);
-        assert!(add("L3", &p).unwrap().2.starts_with("16384, 2, 20, "));
+        assert!(add("L3", &p).unwrap().args.starts_with("16384, 2, 20, "));
     }
 
     /// A depthwise 3x3 layer of `n` channels with these multipliers and shifts.
-    fn dw3(mult: &[i32], shift: &[i32], w: &[i8], bias: &[i32], input_offset: i32) -> (ConvParams, Conv2d) {
+    fn dw3<'a>(mult: &'a [i32], shift: &'a [i32], w: &'a [i8], bias: &'a [i32], input_offset: i32) -> ConvParams<'a> {
         let n = mult.len();
-        let c = ConvParams {
+        ConvParams {
             depthwise: true,
             in_hwc: [6, 6, n],
             out_hwc: [6, 6, n],
             kernel: [3, 3],
             stride: [1, 1],
             dilation: [1, 1],
-            pad_top: 1,
-            pad_left: 1,
+            pad: [1, 1],
             depth_multiplier: 1,
             input_offset,
             output_offset: -128,
-            multiplier: mult.to_vec(),
-            shift: shift.to_vec(),
-            act_min: -128,
-            act_max: 127,
-        };
-        let conv = Conv2d {
-            depthwise: true,
-            kernel: [3, 3],
-            stride: [1, 1],
-            dilation: [1, 1],
-            pad_top: 1,
-            pad_left: 1,
-            weights: w.to_vec(),
-            weight_scales: vec![1.0; n],
-            bias: bias.to_vec(),
-            activation: crate::ir::Activation::Relu,
-        };
-        (c, conv)
+            multiplier: mult,
+            shift,
+            act: [-128, 127],
+            weights: w,
+            bias,
+        }
     }
 
     #[test]
@@ -874,8 +947,8 @@ mod tests {
             let mult: Vec<i32> = (0..n).map(|_| (1 << 30) + g.below(1 << 30) as i32).collect();
             let w: Vec<i8> = (0..9 * n).map(|_| g.below(255) as i8).collect();
             let bias: Vec<i32> = (0..n).map(|_| g.below(40001) as i32 - 20000).collect();
-            let (c, conv) = dw3(&mult, &shift, &w, &bias, 128 - g.below(256) as i32);
-            let Some((big_s, recs)) = dw3x3_uniform(&c, &conv) else { continue };
+            let c = dw3(&mult, &shift, &w, &bias, 128 - g.below(256) as i32);
+            let Some((big_s, recs)) = dw3x3_uniform(&c) else { continue };
             tested += 1;
             for (ch, &[_, m, round]) in recs.iter().enumerate() {
                 let k = round.trailing_zeros() + 2;
@@ -900,13 +973,13 @@ mod tests {
         // Channel 0 all weights 0, channel 1 a constant input, channel 2 always below the ReLU floor, channel 3 live.
         let mut w = vec![1i8; 36];
         (0..9).for_each(|t| w[4 * t] = 0);
-        let (c, conv) = dw3(&[1 << 30; 4], &[-4; 4], &w, &[5, 0, -1_000_000, 0], 0);
-        assert_eq!(dw3x3_constant(&c, &conv, &[None, Some(3), None, None]), vec![true, true, true, false]);
+        let c = dw3(&[1 << 30; 4], &[-4; 4], &w, &[5, 0, -1_000_000, 0], 0);
+        assert_eq!(dw3x3_constant(&c, &[None, Some(3), None, None]), vec![true, true, true, false]);
         // Three of four known: sparse; one of 16 is below the eighth.
-        assert!(dw3x3_sparse_channels(&c, &conv, &[]).is_some());
-        let (c, conv) = dw3(&[1 << 30; 16], &[-4; 16], &[1; 144], &[0; 16], 0);
-        assert!(dw3x3_sparse_channels(&c, &conv, &[Some(1)]).is_none());
-        assert!(dw3x3_sparse_channels(&c, &conv, &[Some(1), Some(2)]).is_some());
+        assert!(dw3x3_sparse_channels(&c, &[]).is_some());
+        let c = dw3(&[1 << 30; 16], &[-4; 16], &[1; 144], &[0; 16], 0);
+        assert!(dw3x3_sparse_channels(&c, &[Some(1)]).is_none());
+        assert!(dw3x3_sparse_channels(&c, &[Some(1), Some(2)]).is_some());
     }
 
     #[test]
@@ -918,7 +991,7 @@ mod tests {
         // Neither input a power of two: two tables.
         let mut p = resnet_add();
         p.input2_multiplier = 1500000001;
-        let (data, _, args, _) = add("L3", &p).unwrap();
+        let Emitted { data, args, .. } = add("L3", &p).unwrap();
         assert!(args.starts_with("16384, 0, 0, ") && data.starts_with("static const int32_t L3_table[512]"));
     }
 }

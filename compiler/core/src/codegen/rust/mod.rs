@@ -19,7 +19,6 @@ use super::manifest::{IoInfo, LayerInfo, Manifest};
 use crate::hybrid::HybridInfo;
 use crate::ir::{DType, Graph, QParams};
 use crate::plan::Plan;
-use crate::quant::params::Params;
 use crate::target::Target;
 use layers::LayerRs;
 
@@ -221,15 +220,14 @@ fn uses(layers: &[LayerRs]) -> String {
 }
 
 /// Writes the crate into `dir` (which must exist and be empty).
-pub fn write_crate(dir: &Path, model_name: &str, g: &Graph, params: &[Params], plan: &Plan, target: &Target, hybrid: Option<&HybridInfo>) -> Result<Manifest> {
+pub fn write_crate(dir: &Path, model_name: &str, g: &Graph, plan: &Plan, target: &Target, hybrid: Option<&HybridInfo>) -> Result<Manifest> {
     let version = env!("CARGO_PKG_VERSION");
     let crate_name = crate_name(model_name);
     let layers = g
         .ops
         .iter()
-        .zip(params)
         .enumerate()
-        .map(|(i, (op, p))| layers::layer(i, g, op, p, plan))
+        .map(|(i, op)| layers::layer(i, g, op, plan))
         .collect::<Result<Vec<_>>>()?;
     let (inputs, input_infos) = io(g, plan, &g.inputs);
     let (outputs, output_infos) = io(g, plan, &g.outputs);
@@ -250,8 +248,8 @@ pub fn write_crate(dir: &Path, model_name: &str, g: &Graph, params: &[Params], p
         target: t,
         crate_name: &crate_name,
         layers: layers.len(),
-        macs: g.ops.iter().map(|op| g.macs(op)).sum(),
-        weights_bytes: g.weights_bytes(),
+        macs: crate::ops::total_macs(g),
+        weights_bytes: crate::ops::weights_bytes(g),
         arena_bytes: plan.arena_bytes,
         inputs: &inputs,
         outputs: &outputs,
@@ -291,7 +289,7 @@ pub fn write_crate(dir: &Path, model_name: &str, g: &Graph, params: &[Params], p
             .iter()
             .map(|op| {
                 let t = &g.tensors[op.output];
-                LayerInfo { name: op.name.clone(), op: op.kind.name().to_string(), output: t.name.clone(), output_shape: t.shape.clone(), bytes: t.bytes(), macs: g.macs(op), skipped_macs: 0 }
+                LayerInfo { name: op.name.clone(), op: op.kind.name().to_string(), output: t.name.clone(), output_shape: t.shape.clone(), bytes: t.bytes(), macs: op.kind.macs(g, op), skipped_macs: 0 }
             })
             .collect(),
         arena_bytes: plan.arena_bytes,

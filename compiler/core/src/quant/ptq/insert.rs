@@ -14,8 +14,6 @@ use crate::ir::QParams;
 
 /// Ops the QDQ importer passes through as views (no new quantization).
 pub const PASS_THROUGH: &[&str] = &["Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze"];
-/// Ops whose output keeps its input's quantization (TFLite ties them).
-pub const TIED: &[&str] = &["MaxPool", "Pad"];
 /// Activations fused into the op before them when nothing else reads it.
 pub const FUSABLE: &[&str] = &["Relu", "Clip"];
 /// Producers an activation may fuse into.
@@ -186,7 +184,7 @@ impl<'a> Emitter<'a> {
                 return Some(*q);
             }
             let p = self.g.node.iter().find(|n| n.output.first() == Some(&v))?;
-            if !PASS_THROUGH.contains(&p.op_type.as_str()) && !TIED.contains(&p.op_type.as_str()) {
+            if !PASS_THROUGH.contains(&p.op_type.as_str()) && !crate::ops::keeps_scale(&p.op_type) {
                 return None;
             }
             v = p.input[0].clone();
@@ -240,7 +238,7 @@ impl<'a> Emitter<'a> {
         let lo = v.iter().copied().fold(0f32, f32::min);
         let hi = v.iter().copied().fold(0f32, f32::max);
         let q = super::calibrate::qparams(lo, hi);
-        let data: Vec<i8> = v.iter().map(|&x| crate::reference::quantize_one(x, q.scale, q.zero_point)).collect();
+        let data: Vec<i8> = v.iter().map(|&x| crate::ops::quantize_one(x, q.scale, q.zero_point)).collect();
         let qn = format!("{name}#q");
         proto::set_initializer(self.g, proto::i8_tensor(&qn, &shape, &data));
         let (s, z) = self.scalar_qparams(name, q);

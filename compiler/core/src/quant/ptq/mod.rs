@@ -74,7 +74,7 @@ pub fn quantize(model: &pb::ModelProto, calib: &[Vec<f32>], method: Method, int8
         let op = producers.get(p).map(|n| n.op_type.as_str()).unwrap_or("");
         let q = if op == "Softmax" {
             QParams { scale: 1.0 / 256.0, zero_point: -128 } // TFLite's int8 softmax output
-        } else if insert::TIED.contains(&op) {
+        } else if crate::ops::keeps_scale(op) {
             let input = &producers[p].input[0];
             emitter.params_of(input).with_context(|| format!("'{p}' reads an unquantized value"))?
         } else {
@@ -88,7 +88,7 @@ pub fn quantize(model: &pb::ModelProto, calib: &[Vec<f32>], method: Method, int8
         let Some(&q) = emitter.params.get(&n.output[0]) else { continue };
         for i in &n.input {
             let sole = emitter.g.node.iter().filter(|m| m.input.contains(i)).count() == 1;
-            if sole && emitter.params.contains_key(i) && !producers.get(i).is_some_and(|p| insert::TIED.contains(&p.op_type.as_str())) {
+            if sole && emitter.params.contains_key(i) && !producers.get(i).is_some_and(|p| crate::ops::keeps_scale(&p.op_type)) {
                 emitter.params.insert(i.clone(), q);
             }
         }

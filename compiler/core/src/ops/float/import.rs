@@ -5,10 +5,14 @@
 
 use anyhow::{anyhow, bail, Result};
 
-use super::constant::Data;
-use super::layout::{identity, same_order};
-use super::qdq::{broadcast_shape, node_label, Importer, Val};
-use crate::ir::{BinaryFn, DType, FloatOp, Op, OpKind, ReduceFn, Tensor, TensorId, UnaryFn};
+use hybridc_kernels::float::Kind;
+
+use super::{Float, FloatFn};
+use crate::frontend::constant::Data;
+use crate::frontend::layout::{identity, same_order};
+use crate::frontend::{broadcast_shape, node_label, Importer, Val};
+use crate::ir::{DType, Op, Tensor, TensorId};
+use crate::ops::quantize::Quantize;
 
 /// Ops that only have a float kernel (the quantizer plans with these too).
 pub const FLOAT_ONLY: &[&str] = &[
@@ -19,35 +23,36 @@ pub const FLOAT_TOO: &[&str] = &[
     "Softmax", "Add", "Mul", "Concat", "Relu", "Exp", "Sqrt", "Neg", "Abs", "Sigmoid", "Tanh", "Identity", "ReduceMean",
 ];
 
-fn unary(op: &str) -> Option<UnaryFn> {
+fn unary(op: &str) -> Option<Kind> {
     Some(match op {
-        "Exp" => UnaryFn::Exp,
-        "Log" => UnaryFn::Log,
-        "Sqrt" => UnaryFn::Sqrt,
-        "Neg" => UnaryFn::Neg,
-        "Abs" => UnaryFn::Abs,
-        "Sigmoid" => UnaryFn::Sigmoid,
-        "Tanh" => UnaryFn::Tanh,
-        "Relu" => UnaryFn::Relu,
-        "Reciprocal" => UnaryFn::Reciprocal,
+        "Exp" => Kind::Exp,
+        "Log" => Kind::Log,
+        "Sqrt" => Kind::Sqrt,
+        "Neg" => Kind::Neg,
+        "Abs" => Kind::Abs,
+        "Sigmoid" => Kind::Sigmoid,
+        "Tanh" => Kind::Tanh,
+        "Relu" => Kind::Relu,
+        "Reciprocal" => Kind::Reciprocal,
         _ => return None,
     })
 }
 
-fn binary(op: &str) -> Option<BinaryFn> {
+fn binary(op: &str) -> Option<Kind> {
     Some(match op {
-        "Add" => BinaryFn::Add,
-        "Sub" => BinaryFn::Sub,
-        "Mul" => BinaryFn::Mul,
-        "Div" => BinaryFn::Div,
-        "Max" => BinaryFn::Max,
-        "Min" => BinaryFn::Min,
+        "Add" => Kind::Add,
+        "Sub" => Kind::Sub,
+        "Mul" => Kind::Mul,
+        "Div" => Kind::Div,
+        "Max" => Kind::Max,
+        "Min" => Kind::Min,
         _ => return None,
     })
 }
 
+/// The float path of the QDQ importer.
 impl Importer<'_> {
-    pub(super) fn takes_float_path(&self, n: &tract_onnx::pb::NodeProto) -> bool {
+    pub fn takes_float_path(&self, n: &tract_onnx::pb::NodeProto) -> bool {
         let op = n.op_type.as_str();
         if FLOAT_ONLY.contains(&op) || n.doc_string == "hybridc:float" {
             return true;
@@ -95,7 +100,8 @@ impl Importer<'_> {
                 let src = self.view(a.id, a.logical.clone(), &a.logical);
                 let out = self.float_tensor(&format!("{name}#float"), &a.logical, None);
                 let node = node_label(self.node);
-                self.g.ops.push(Op { name: format!("{node}#dequantize"), kind: OpKind::Dequantize, inputs: vec![src], output: out });
+                let kind = Box::new(Quantize { quantize: false, len: self.g.tensors[src].len(), q: a.q });
+                self.g.ops.push(Op { name: format!("{node}#dequantize"), kind, inputs: vec![src], output: out });
                 Ok((out, a.logical))
             }
             Val::Const(c) => {
@@ -113,9 +119,10 @@ impl Importer<'_> {
         }
     }
 
-    fn float_emit(&mut self, f: FloatOp, inputs: Vec<TensorId>, shape: &[usize]) -> TensorId {
+    fn float_emit(&mut self, f: FloatFn, inputs: Vec<TensorId>, shape: &[usize]) -> TensorId {
         let out = self.float_tensor(&self.node.output[0].clone(), shape, None);
-        self.g.ops.push(Op { name: node_label(self.node), kind: OpKind::Float(f), inputs, output: out });
+        let kind = Box::new(Float::new(f, &self.g, &inputs, out));
+        self.g.ops.push(Op { name: node_label(self.node), kind, inputs, output: out });
         out
     }
 
@@ -137,12 +144,12 @@ impl Importer<'_> {
         }
     }
 
-    pub(super) fn float_op(&mut self) -> Result<()> {
+    pub fn float_op(&mut self) -> Result<()> {
         let op = self.node.op_type.clone();
         let (x, xs) = self.float_input(0)?;
         let rank = xs.len();
         let (out, shape) = if let Some(u) = unary(&op) {
-            (self.float_emit(FloatOp::Unary(u), vec![x], &xs), xs.clone())
+            (self.float_emit(FloatFn::Unary(u), vec![x], &xs), xs.clone())
         } else if op == "Identity" {
             (x, xs.clone())
         } else if let Some(b) = binary(&op) {
@@ -154,20 +161,20 @@ impl Importer<'_> {
                 me.view(id, p.clone(), &p)
             };
             let (xa, yb) = (pad(self, x, &xs), pad(self, y, &ys));
-            (self.float_emit(FloatOp::Binary(b), vec![xa, yb], &shape), shape)
+            (self.float_emit(FloatFn::Binary(b), vec![xa, yb], &shape), shape)
         } else {
             match op.as_str() {
                 "ReduceSum" | "ReduceMean" | "ReduceMax" | "ReduceMin" => {
-                    let r = match op.as_str() {
-                        "ReduceSum" => ReduceFn::Sum,
-                        "ReduceMean" => ReduceFn::Mean,
-                        "ReduceMax" => ReduceFn::Max,
-                        _ => ReduceFn::Min,
+                    let kind = match op.as_str() {
+                        "ReduceSum" => Kind::ReduceSum,
+                        "ReduceMean" => Kind::ReduceMean,
+                        "ReduceMax" => Kind::ReduceMax,
+                        _ => Kind::ReduceMin,
                     };
                     let axes = self.ints(1, "axes")?.unwrap_or_else(|| (0..rank as i64).collect());
                     let axes: Vec<usize> = axes.iter().map(|&a| if a < 0 { (a + rank as i64) as usize } else { a as usize }).collect();
                     let kept: Vec<usize> = (0..rank).map(|d| if axes.contains(&d) { 1 } else { xs[d] }).collect();
-                    let id = self.float_emit(FloatOp::Reduce { op: r, axes: axes.clone() }, vec![x], &kept);
+                    let id = self.float_emit(FloatFn::Reduce { kind, axes: axes.clone() }, vec![x], &kept);
                     if self.attr_i("keepdims")?.unwrap_or(1) != 0 {
                         (id, kept)
                     } else {
@@ -179,7 +186,7 @@ impl Importer<'_> {
                     if self.axis(rank, -1)? != rank - 1 {
                         bail!("Softmax is supported over the last axis only");
                     }
-                    (self.float_emit(FloatOp::Softmax, vec![x], &xs), xs.clone())
+                    (self.float_emit(FloatFn::Softmax, vec![x], &xs), xs.clone())
                 }
                 "TopK" => {
                     if self.axis(rank, -1)? != rank - 1 {
@@ -192,7 +199,7 @@ impl Importer<'_> {
                     let largest = self.attr_i("largest")?.unwrap_or(1) != 0;
                     let mut shape = xs.clone();
                     shape[rank - 1] = k as usize;
-                    (self.float_emit(FloatOp::TopK { k: k as usize, largest }, vec![x], &shape), shape)
+                    (self.float_emit(FloatFn::TopK { k: k as usize, largest }, vec![x], &shape), shape)
                 }
                 "Concat" => {
                     let axis = self.axis(rank, 0)?;
@@ -206,7 +213,7 @@ impl Importer<'_> {
                         shape[axis] += ys[axis];
                         ids.push(y);
                     }
-                    (self.float_emit(FloatOp::Concat { axis }, ids, &shape), shape)
+                    (self.float_emit(FloatFn::Concat { axis }, ids, &shape), shape)
                 }
                 "Slice" => self.slice(x, &xs)?,
                 "Gather" => self.gather(x, &xs)?,
@@ -263,7 +270,7 @@ impl Importer<'_> {
         if rank > 4 {
             bail!("Slice of a {rank}-D tensor is not supported");
         }
-        Ok((self.float_emit(FloatOp::Strided { offset: offset as usize, strides }, vec![x], &shape), shape))
+        Ok((self.float_emit(FloatFn::Strided { offset: offset as usize, strides }, vec![x], &shape), shape))
     }
 
     fn gather(&mut self, x: TensorId, xs: &[usize]) -> Result<(TensorId, Vec<usize>)> {
@@ -293,6 +300,6 @@ impl Importer<'_> {
             bail!("Gather on a {rank}-D tensor is not supported");
         }
         let offset = (first as isize * st[axis]) as usize;
-        Ok((self.float_emit(FloatOp::Strided { offset, strides }, vec![x], &shape), shape))
+        Ok((self.float_emit(FloatFn::Strided { offset, strides }, vec![x], &shape), shape))
     }
 }

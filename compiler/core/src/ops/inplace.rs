@@ -1,4 +1,5 @@
-//! Which ops may write their output over a dying input, and how.
+//! Which ops may write their output over a dying input, and how; each op
+//! states its modes (`OpKind::in_place`), the planner chooses among them.
 //!
 //! `Lag`: any kernel that writes output pixels in raster order (NHWC, pixel
 //! by pixel, each from its own window) may place its output `lag` bytes
@@ -11,8 +12,12 @@
 //! `hyb_depthwise_conv_s8_inplace`); the ring is scratch in the arena. For
 //! a 1x1 convolution the ring is one pixel: the per-pixel temporary.
 
-use super::align;
-use crate::ir::{Graph, Op, OpKind};
+/// Alignment of every buffer in the arena (word access for the kernels).
+pub const ALIGN: usize = 4;
+
+pub fn align(n: usize) -> usize {
+    n.div_ceil(ALIGN) * ALIGN
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -25,30 +30,10 @@ pub enum Mode {
     Ring { ring: usize },
 }
 
-/// The modes an op allows, most memory-saving first.
-pub fn modes(g: &Graph, op: &Op) -> Vec<Mode> {
-    let in_hwc = g.tensors[op.inputs[0]].hwc();
-    let out_hwc = g.tensors[op.output].hwc();
-    match &op.kind {
-        OpKind::Conv2d(c) => {
-            let lag = window_lag(in_hwc, out_hwc, c.stride, [c.pad_top, c.pad_left]);
-            let mut m = vec![Mode::Lag { lag: align(lag) }];
-            if c.stride == [1, 1] && in_hwc == out_hwc {
-                let pixels = c.pad_top * in_hwc[1] + c.pad_left + 1;
-                m.insert(0, Mode::Ring { ring: align(pixels * in_hwc[2]) });
-            }
-            m
-        }
-        OpKind::AveragePool(p) | OpKind::MaxPool(p) => {
-            vec![Mode::Lag { lag: align(window_lag(in_hwc, out_hwc, p.stride, [p.pad_top, p.pad_left])) }]
-        }
-        // Element i of the output reads element i of each input only (no broadcasting).
-        OpKind::Add { .. } | OpKind::Mul { .. } if op.inputs.iter().all(|&t| g.tensors[t].shape == g.tensors[op.output].shape) => {
-            vec![Mode::Lag { lag: 0 }]
-        }
-        OpKind::Lut { .. } => vec![Mode::Lag { lag: 0 }],
-        _ => vec![Mode::Off],
-    }
+/// The modes of a kernel that computes each output pixel from a window and
+/// writes pixels in raster order.
+pub fn window_modes(in_hwc: [usize; 3], out_hwc: [usize; 3], stride: [usize; 2], pad: [usize; 2]) -> Vec<Mode> {
+    vec![Mode::Lag { lag: align(window_lag(in_hwc, out_hwc, stride, pad)) }]
 }
 
 /// The least distance between output and input such that writing output
@@ -68,4 +53,14 @@ pub fn window_lag(in_hwc: [usize; 3], out_hwc: [usize; 3], stride: [usize; 2], p
         lag = lag.max(((q + 1) * out_c).saturating_sub(lowest_ahead));
     }
     lag
+}
+
+/// Element-wise ops: output element i reads element i of each input only
+/// (no broadcasting), so the output may lie exactly over an input.
+pub fn elementwise_modes(g: &super::Graph, op: &super::Op) -> Vec<Mode> {
+    if op.inputs.iter().all(|&t| g.tensors[t].shape == g.tensors[op.output].shape) {
+        vec![Mode::Lag { lag: 0 }]
+    } else {
+        vec![Mode::Off]
+    }
 }

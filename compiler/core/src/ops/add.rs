@@ -1,0 +1,196 @@
+//! Add, int8 (TFLite reference_integer_ops::Add: both inputs rescaled to
+//! twice the larger scale with a left shift of 20), same-shape or
+//! broadcasting; the broadcasting kernel also runs Mul (ops/mul.rs). An Add
+//! of a constant after a MatMul or Conv is that op's bias.
+
+use anyhow::{bail, Result};
+use hybridc_kernels::add as k;
+
+use super::{activation_range, broadcast_strides, emit, shape4, Built, CCode, CSite, OnnxOp, OpKind, Pending, RustCode, RustSite};
+use crate::frontend::{broadcast_shape, Act8, Importer, Val};
+use crate::ir::{Activation, DType, QParams};
+use crate::quant::fixedpoint::quantize_multiplier;
+
+pub static ONNX: &[OnnxOp] = &[OnnxOp { onnx: "Add", import, keeps_scale: false }];
+
+/// Same-shape Add.
+#[derive(Debug, Clone)]
+pub struct Add {
+    pub p: k::Add,
+}
+
+/// Broadcasting Add or Mul over up to 4 storage dims (strides 0 broadcast).
+#[derive(Debug, Clone)]
+pub struct Binary {
+    pub p: k::Binary,
+}
+
+/// C initializer fields of `hyb_add_params`.
+fn c_fields(a: &k::Add) -> String {
+    format!(
+        ".len = {}, .input1_offset = {}, .input2_offset = {}, .output_offset = {}, .left_shift = {},\n    .input1_multiplier = {}, .input1_shift = {}, .input2_multiplier = {}, .input2_shift = {},\n    .output_multiplier = {}, .output_shift = {}, .act_min = {}, .act_max = {}",
+        a.len, a.input1_offset, a.input2_offset, a.output_offset, a.left_shift, a.input1_multiplier, a.input1_shift,
+        a.input2_multiplier, a.input2_shift, a.output_multiplier, a.output_shift, a.act[0], a.act[1]
+    )
+}
+
+/// The two operands of a binary op, for the Rust backend (arena or flash).
+fn rust_operands(s: &mut RustSite) -> Result<(String, String)> {
+    let (a, b) = (s.op.inputs[0], s.op.inputs[1]);
+    Ok((s.operand(a, DType::I8)?, s.operand(b, DType::I8)?))
+}
+
+impl OpKind for Add {
+    fn name(&self) -> &'static str {
+        "Add"
+    }
+
+    fn eval(&self, arena: &mut [i8], at: &super::Offsets) {
+        k::add(&self.p, arena, hybridc_kernels::S8::Arena(at.inputs[0]), hybridc_kernels::S8::Arena(at.inputs[1]), at.output);
+    }
+
+    fn in_place(&self, g: &super::Graph, op: &super::Op) -> Vec<super::Mode> {
+        super::inplace::elementwise_modes(g, op)
+    }
+
+    fn c(&self, s: &CSite) -> CCode {
+        let data = format!("static const hyb_add_params {}_params = {{\n    {},\n}};\n", s.l, c_fields(&self.p));
+        CCode { data, call: format!("hyb_add_s8(&{}_params, {}, {}, {});", s.l, s.inputs[0], s.inputs[1], s.output) }
+    }
+
+    fn rust(&self, s: &mut RustSite) -> Result<RustCode> {
+        let (a, b) = rust_operands(s)?;
+        Ok(RustCode {
+            // The kernel struct's Debug text is its Rust literal.
+            consts: format!("const {}: Add = {:?};\n", s.l, self.p),
+            call: format!("add(&{}, arena, {a}, {b}, {});", s.l, s.output()?),
+            uses: vec!["add::add", "add::Add", "S8"],
+        })
+    }
+}
+
+impl OpKind for Binary {
+    fn name(&self) -> &'static str {
+        if self.p.mul {
+            "Mul"
+        } else {
+            "Add"
+        }
+    }
+
+    fn eval(&self, arena: &mut [i8], at: &super::Offsets) {
+        k::binary(&self.p, arena, hybridc_kernels::S8::Arena(at.inputs[0]), hybridc_kernels::S8::Arena(at.inputs[1]), at.output);
+    }
+
+    fn in_place(&self, g: &super::Graph, op: &super::Op) -> Vec<super::Mode> {
+        super::inplace::elementwise_modes(g, op)
+    }
+
+    fn c(&self, s: &CSite) -> CCode {
+        let b = &self.p;
+        let data = format!(
+            "static const hyb_binary_params {}_params = {{\n    .mul = {}, .out_shape = {{{}}}, .a_strides = {{{}}}, .b_strides = {{{}}},\n    .add = {{ {} }},\n}};\n",
+            s.l,
+            b.mul as i32,
+            emit::join(&b.out_shape),
+            emit::join(&b.a_strides),
+            emit::join(&b.b_strides),
+            c_fields(&b.add)
+        );
+        CCode { data, call: format!("hyb_binary_s8(&{}_params, {}, {}, {});", s.l, s.inputs[0], s.inputs[1], s.output) }
+    }
+
+    fn rust(&self, s: &mut RustSite) -> Result<RustCode> {
+        let (a, b) = rust_operands(s)?;
+        Ok(RustCode {
+            consts: format!("const {}: Binary = {:?};\n", s.l, self.p),
+            call: format!("binary(&{}, arena, {a}, {b}, {});", s.l, s.output()?),
+            uses: vec!["add::binary", "add::Binary", "add::Add", "S8"],
+        })
+    }
+}
+
+/// TFLite's add parameters for inputs `qa`, `qb` into `qo`.
+pub fn add_params(qa: QParams, qb: QParams, qo: QParams, len: usize, act: Activation) -> k::Add {
+    let left_shift = 20;
+    let twice_max = 2.0 * qa.scale.max(qb.scale) as f64;
+    let (m1, s1) = quantize_multiplier(qa.scale as f64 / twice_max);
+    let (m2, s2) = quantize_multiplier(qb.scale as f64 / twice_max);
+    let (mo, so) = quantize_multiplier(twice_max / ((1i64 << left_shift) as f64 * qo.scale as f64));
+    k::Add {
+        len,
+        input1_offset: -qa.zero_point,
+        input2_offset: -qb.zero_point,
+        output_offset: qo.zero_point,
+        left_shift,
+        input1_multiplier: m1,
+        input1_shift: s1,
+        input2_multiplier: m2,
+        input2_shift: s2,
+        output_multiplier: mo,
+        output_shift: so,
+        act: activation_range(act, qo),
+    }
+}
+
+/// Places both operands in the output's storage order; returns their
+/// tensors, the order and the output's 4-D storage shape.
+pub fn operands(im: &mut Importer, a: &Act8, b: &Act8, logical: &[usize]) -> Result<Operands> {
+    let perm = if a.logical.len() >= b.logical.len() { a.perm.clone() } else { b.perm.clone() };
+    let ia = im.broadcast_operand(a, logical, &perm)?;
+    let ib = im.broadcast_operand(b, logical, &perm)?;
+    let out = crate::frontend::layout::storage_shape(logical, &perm);
+    let same = im.g.tensors[ia].shape == im.g.tensors[ib].shape;
+    let (sa, sb) = (shape4(&im.g.tensors[ia].shape), shape4(&im.g.tensors[ib].shape));
+    Ok(Operands { inputs: vec![ia, ib], len: out.iter().product(), out: shape4(&out), perm, same, strides: [broadcast_strides(sa, shape4(&out)), broadcast_strides(sb, shape4(&out))] })
+}
+
+/// A binary op's operands in the output's storage order.
+pub struct Operands {
+    pub inputs: Vec<usize>,
+    pub perm: Vec<usize>,
+    /// Elements of the output, its 4-D storage shape, and whether both
+    /// inputs have its shape (no broadcasting).
+    pub len: usize,
+    pub out: [usize; 4],
+    pub same: bool,
+    /// Per output dim, each input's stride (0 broadcasts).
+    pub strides: [[usize; 4]; 2],
+}
+
+/// A broadcasting op's parameters.
+pub fn binary(mul: bool, o: &Operands, add: k::Add) -> k::Binary {
+    k::Binary { mul, out_shape: o.out, a_strides: o.strides[0], b_strides: o.strides[1], add }
+}
+
+#[derive(Debug, Clone)]
+struct PendingAdd {
+    a: Act8,
+    b: Act8,
+}
+
+impl Pending for PendingAdd {
+    fn finish(self: Box<Self>, im: &mut Importer, logical: &[usize], act: Activation, q: QParams) -> Result<Built> {
+        let o = operands(im, &self.a, &self.b, logical)?;
+        let p = add_params(self.a.q, self.b.q, q, o.len, act);
+        let kind: Box<dyn OpKind> = if o.same { Box::new(Add { p }) } else { Box::new(Binary { p: binary(false, &o, p) }) };
+        Ok(Built { kind, inputs: o.inputs, perm: o.perm })
+    }
+}
+
+fn import(im: &mut Importer) -> Result<()> {
+    match (im.input(0)?.clone(), im.input(1)?.clone()) {
+        (Val::Pending { node, op, logical, act: Activation::None }, Val::Const(c))
+        | (Val::Const(c), Val::Pending { node, op, logical, act: Activation::None }) => {
+            let op = op.with_bias(c)?;
+            im.set(Val::Pending { node, op, logical, act: Activation::None });
+        }
+        (Val::Deq(_), _) | (_, Val::Deq(_)) => {
+            let (a, b) = (im.operand(0)?, im.operand(1)?);
+            let logical = broadcast_shape(&a.logical, &b.logical)?;
+            im.pending(Box::new(PendingAdd { a, b }), logical);
+        }
+        _ => bail!("Add needs two dequantized int8 tensors, or a float op and a constant bias"),
+    }
+    Ok(())
+}

@@ -1,0 +1,177 @@
+//! AveragePool2D and MaxPool2D, int8 (TFLite reference_integer_ops), from
+//! ONNX AveragePool, GlobalAveragePool, ReduceMean over H and W (TFLite's
+//! Mean: average pooling into another scale) and MaxPool.
+
+use anyhow::{bail, Result};
+use hybridc_kernels::pool as k;
+
+use super::inplace::window_modes;
+use super::{activation_range, Built, CCode, CSite, OnnxOp, OpKind, Pending, RustCode, RustSite};
+use crate::frontend::layout::{identity, storage_shape, NCHW_AS_NHWC};
+use crate::frontend::{out_dim, Act8, ConvAttrs, Importer, Val};
+use crate::ir::{Activation, QParams};
+
+pub static ONNX: &[OnnxOp] = &[
+    OnnxOp { onnx: "AveragePool", import: average, keeps_scale: false },
+    OnnxOp { onnx: "GlobalAveragePool", import: global_average, keeps_scale: false },
+    OnnxOp { onnx: "ReduceMean", import: reduce_mean, keeps_scale: false },
+    OnnxOp { onnx: "MaxPool", import: max, keeps_scale: true },
+];
+
+#[derive(Debug, Clone)]
+pub struct Pool {
+    pub max: bool,
+    pub p: k::Pool,
+}
+
+impl OpKind for Pool {
+    fn name(&self) -> &'static str {
+        if self.max {
+            "MaxPool2D"
+        } else {
+            "AveragePool2D"
+        }
+    }
+
+    fn eval(&self, arena: &mut [i8], at: &super::Offsets) {
+        let mut acc = vec![0; self.p.in_hwc[2]];
+        let run = if self.max { k::max_pool } else { k::average_pool };
+        run(&self.p, arena, at.inputs[0], at.output, &mut acc);
+    }
+
+    fn in_place(&self, _g: &super::Graph, _op: &super::Op) -> Vec<super::Mode> {
+        window_modes(self.p.in_hwc, self.p.out_hwc, self.p.stride, self.p.pad)
+    }
+
+    fn c(&self, s: &CSite) -> CCode {
+        let (p, l) = (&self.p, &s.l);
+        let [io, oo, m, sh] = p.requant.unwrap_or([0; 4]);
+        let data = format!(
+            "static const hyb_pool_params {l}_params = {{\n    .in_h = {}, .in_w = {}, .channels = {}, .out_h = {}, .out_w = {},\n    .k_h = {}, .k_w = {}, .stride_h = {}, .stride_w = {}, .pad_top = {}, .pad_left = {}, .act_min = {}, .act_max = {},\n    .requant = {}, .input_offset = {io}, .output_offset = {oo}, .multiplier = {m}, .shift = {sh},\n}};\n",
+            p.in_hwc[0], p.in_hwc[1], p.in_hwc[2], p.out_hwc[0], p.out_hwc[1], p.kernel[0], p.kernel[1], p.stride[0], p.stride[1],
+            p.pad[0], p.pad[1], p.act[0], p.act[1], p.requant.is_some() as i32
+        );
+        let f = if self.max { "hyb_max_pool_s8" } else { "hyb_avg_pool_s8" };
+        CCode { data, call: format!("{f}(&{l}_params, {}, {});", s.inputs[0], s.output) }
+    }
+
+    fn rust(&self, s: &mut RustSite) -> Result<RustCode> {
+        let (input, output) = (s.input(0)?, s.output()?);
+        Ok(RustCode {
+            // The kernel struct's Debug text is its Rust literal.
+            consts: format!("const {}: Pool = {:?};\n", s.l, self.p),
+            call: format!("{}(&{}, arena, {input}, {output}, &mut [0; {}]);", if self.max { "max_pool" } else { "average_pool" }, s.l, self.p.in_hwc[2]),
+            uses: vec![if self.max { "pool::max_pool" } else { "pool::average_pool" }, "pool::Pool"],
+        })
+    }
+}
+
+/// A pool waiting for its output quantization.
+#[derive(Debug, Clone)]
+struct PendingPool {
+    x: Act8,
+    attrs: ConvAttrs,
+    max: bool,
+}
+
+impl Pending for PendingPool {
+    fn finish(self: Box<Self>, im: &mut Importer, logical: &[usize], act: Activation, q: QParams) -> Result<Built> {
+        let what = if self.max { "MaxPool" } else { "AveragePool" };
+        let xin = im.storage(&self.x, &NCHW_AS_NHWC, what)?;
+        // A mean without keepdims gives [N, C]: already channels last.
+        let perm = if logical.len() == 4 { NCHW_AS_NHWC.to_vec() } else { identity(logical.len()) };
+        let qi = self.x.q;
+        if self.max && qi != q {
+            bail!("int8 MaxPool needs equal input and output quantization");
+        }
+        // TFLite's Mean: the sum of (x - input zero point) times in/out scale.
+        let requant = (qi != q).then(|| {
+            let (multiplier, shift) = crate::quant::fixedpoint::quantize_multiplier(qi.scale as f64 / q.scale as f64);
+            [-qi.zero_point, q.zero_point, multiplier, shift]
+        });
+        let a = &self.attrs;
+        let p = k::Pool {
+            in_hwc: im.g.tensors[xin].hwc(),
+            out_hwc: hybridc_ir::hwc(&storage_shape(logical, &perm)),
+            kernel: a.kernel,
+            stride: a.stride,
+            pad: [a.pads[0], a.pads[1]],
+            act: activation_range(act, q),
+            requant,
+        };
+        Ok(Built { kind: Box::new(Pool { max: self.max, p }), inputs: vec![xin], perm })
+    }
+}
+
+/// The dequantized NCHW input of a 2-D pool.
+fn pool_input(im: &Importer) -> Result<Act8> {
+    let x = im.deq(0)?;
+    if x.logical.len() != 4 {
+        bail!("only 2-D pooling is supported");
+    }
+    if im.attr_i("ceil_mode")?.unwrap_or(0) != 0 {
+        bail!("ceil_mode=1 is not supported");
+    }
+    Ok(x)
+}
+
+fn windowed(im: &mut Importer, x: Act8, attrs: ConvAttrs, max: bool) -> Result<()> {
+    let (h, w) = (x.logical[2], x.logical[3]);
+    let oh = out_dim(h, attrs.kernel[0], attrs.stride[0], 1, attrs.pads[0] + attrs.pads[2])?;
+    let ow = out_dim(w, attrs.kernel[1], attrs.stride[1], 1, attrs.pads[1] + attrs.pads[3])?;
+    let logical = vec![x.logical[0], x.logical[1], oh, ow];
+    im.pending(Box::new(PendingPool { x, attrs, max }), logical);
+    Ok(())
+}
+
+/// A window over the whole image.
+fn whole(x: &Act8) -> ConvAttrs {
+    ConvAttrs { kernel: [x.logical[2], x.logical[3]], stride: [1, 1], dilation: [1, 1], pads: [0; 4], group: 1 }
+}
+
+fn average(im: &mut Importer) -> Result<()> {
+    let x = pool_input(im)?;
+    let a = im.conv_attrs([x.logical[2], x.logical[3]], None)?;
+    if im.attr_i("count_include_pad")?.unwrap_or(0) != 0 && a.pads.iter().any(|&p| p > 0) {
+        bail!("count_include_pad=1 with padding is not supported (TFLite excludes padding)");
+    }
+    windowed(im, x, a, false)
+}
+
+fn global_average(im: &mut Importer) -> Result<()> {
+    let x = pool_input(im)?;
+    let a = whole(&x);
+    windowed(im, x, a, false)
+}
+
+fn max(im: &mut Importer) -> Result<()> {
+    let x = pool_input(im)?;
+    if im.attr_ints("dilations")?.is_some_and(|d| d.iter().any(|&v| v != 1)) {
+        bail!("dilated MaxPool is not supported");
+    }
+    let a = im.conv_attrs([x.logical[2], x.logical[3]], None)?;
+    windowed(im, x, a, true)
+}
+
+/// ReduceMean over H and W is a global average pool.
+fn reduce_mean(im: &mut Importer) -> Result<()> {
+    let x = im.deq(0)?;
+    let axes = match im.opt_input(1)? {
+        Some(Val::Const(c)) => c.as_i64(),
+        Some(_) => bail!("axes must be constant"),
+        None => im.attr_ints("axes")?,
+    }
+    .unwrap_or_default();
+    let rank = x.logical.len() as i64;
+    let mut axes: Vec<i64> = axes.iter().map(|&a| if a < 0 { a + rank } else { a }).collect();
+    axes.sort();
+    if rank != 4 || axes != [2, 3] {
+        bail!("ReduceMean is supported over the spatial axes [2, 3] of an NCHW tensor (got axes {axes:?})");
+    }
+    let keep = im.attr_i("keepdims")?.unwrap_or(1) != 0;
+    let (n, c) = (x.logical[0], x.logical[1]);
+    let attrs = whole(&x);
+    let logical = if keep { vec![n, c, 1, 1] } else { vec![n, c] };
+    im.pending(Box::new(PendingPool { x, attrs, max: false }), logical);
+    Ok(())
+}
