@@ -40,17 +40,7 @@ fn save(dir: &Path, name: &str, a: &npy::Array) -> PathBuf {
 }
 
 fn compile(model: &Path, calib: &Path, target: &str, out: &Path) -> hybridc_core::codegen::Manifest {
-    hybridc_verify::compile::compile(&CompileOptions {
-        model: model.to_path_buf(),
-        target: target.into(),
-        out: out.to_path_buf(),
-        outputs: vec![],
-        sram: None,
-        flash: None,
-        quant: QuantOptions { calib: Some(calib.to_path_buf()), ..Default::default() },
-        hybrid: None,
-        kernels: Default::default(),
-    })
+    hybridc_verify::compile::compile(&CompileOptions { quant: QuantOptions { calib: Some(calib.to_path_buf()), ..Default::default() }, ..CompileOptions::new(model.to_path_buf(), &target, out.to_path_buf()) })
     .expect("compile")
 }
 

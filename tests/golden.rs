@@ -61,17 +61,7 @@ fn check_c_vs_reference(
     let cases = golden_cases(model);
     let dir = tempfile::tempdir().unwrap();
     let proj = dir.path().join("proj");
-    hybridc_verify::compile::compile(&CompileOptions {
-        model: model_path(model),
-        target: target.into(),
-        out: proj.clone(),
-        outputs: outputs.to_vec(),
-        sram: None,
-        flash: None,
-        quant: Default::default(),
-        hybrid: None,
-        kernels: Default::default(),
-    })
+    hybridc_verify::compile::compile(&CompileOptions { outputs: outputs.to_vec(), ..CompileOptions::new(model_path(model), &target, proj.clone()) })
     .expect("compile");
     let m = hybridc_core::codegen::Manifest::read(&proj).unwrap();
     let item_shape = &m.inputs[0].shape;
@@ -129,35 +119,11 @@ fn c_golden(model: &str, target: &str) {
     }
 }
 
-macro_rules! golden_tests {
-    ($($model:ident),*) => {$(
-        mod $model {
-            #[test]
-            fn reference_equals_tflite_micro() {
-                super::reference_golden(stringify!($model));
-            }
-            #[test]
-            fn host_c_equals_reference() {
-                super::c_golden(stringify!($model), "host");
-            }
-            #[test]
-            fn cortex_m4_under_qemu_equals_reference() {
-                super::c_golden(stringify!($model), "cortex-m4");
-            }
-            #[test]
-            fn cortex_m7_under_qemu_equals_reference() {
-                super::c_golden(stringify!($model), "cortex-m7");
-            }
-            #[test]
-            fn cortex_m33_under_qemu_equals_reference() {
-                super::c_golden(stringify!($model), "cortex-m33");
-            }
-            #[test]
-            fn cortex_m55_under_qemu_equals_reference() {
-                super::c_golden(stringify!($model), "cortex-m55");
-            }
-        }
-    )*};
-}
-
-golden_tests!(ad_fcae, ic_resnet8, kws_dscnn, vww_mbnv1);
+crate::model_tests!([
+    reference_equals_tflite_micro: reference_golden(),
+    host_c_equals_reference: c_golden("host"),
+    cortex_m4_under_qemu_equals_reference: c_golden("cortex-m4"),
+    cortex_m7_under_qemu_equals_reference: c_golden("cortex-m7"),
+    cortex_m33_under_qemu_equals_reference: c_golden("cortex-m33"),
+    cortex_m55_under_qemu_equals_reference: c_golden("cortex-m55")
+] ad_fcae, ic_resnet8, kws_dscnn, vww_mbnv1);

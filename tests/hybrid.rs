@@ -47,17 +47,7 @@ pub fn hybrid_options(router: Option<&str>, route: Option<&str>, threshold: Opti
 
 fn compile(dir: &Path, target: &str, h: &HybridOptions) -> PathBuf {
     let out = dir.join(format!("hybrid-{target}"));
-    hybridc_verify::compile::compile(&CompileOptions {
-        model: fixtures().join("mnist/cnn_small.onnx"),
-        target: target.into(),
-        out: out.clone(),
-        outputs: vec![],
-        sram: None,
-        flash: None,
-        quant: QuantOptions { calib: Some(calib(dir)), ..Default::default() },
-        hybrid: Some(h.clone()),
-        kernels: Default::default(),
-    })
+    hybridc_verify::compile::compile(&CompileOptions { quant: QuantOptions { calib: Some(calib(dir)), ..Default::default() }, hybrid: Some(h.clone()), ..CompileOptions::new(fixtures().join("mnist/cnn_small.onnx"), &target, out.clone()) })
     .expect("compile");
     out
 }
@@ -130,17 +120,7 @@ fn max_softmax_baseline_without_link() {
 
 fn compile_example(dir: &Path, target: &str, threshold: f32, emit: Emit) -> PathBuf {
     let out = dir.join(format!("example-{target}"));
-    let o = CompileOptions {
-        model: example().join("edge.onnx"),
-        target: target.into(),
-        out: out.clone(),
-        outputs: vec![],
-        sram: None,
-        flash: None,
-        quant: QuantOptions { calib: Some(example().join("calib.npy")), ..Default::default() },
-        hybrid: Some(HybridOptions { router: Some(example().join("router.onnx")), threshold: Some(threshold), ..Default::default() }),
-        kernels: Default::default(),
-    };
+    let o = CompileOptions { quant: QuantOptions { calib: Some(example().join("calib.npy")), ..Default::default() }, hybrid: Some(HybridOptions { router: Some(example().join("router.onnx")), threshold: Some(threshold), ..Default::default() }), ..CompileOptions::new(example().join("edge.onnx"), &target, out.clone()) };
     hybridc_verify::compile::compile_emit(&o, emit).expect("compile");
     out
 }

@@ -23,17 +23,7 @@ fn model_path(model: &str) -> PathBuf {
 }
 
 fn compile_rust(model: &str, target: &str, out: &Path, outputs: &[String]) {
-    let o = CompileOptions {
-        model: model_path(model),
-        target: target.into(),
-        out: out.to_path_buf(),
-        outputs: outputs.to_vec(),
-        sram: None,
-        flash: None,
-        quant: Default::default(),
-        hybrid: None,
-        kernels: Default::default(),
-    };
+    let o = CompileOptions { outputs: outputs.to_vec(), ..CompileOptions::new(model_path(model), &target, out.to_path_buf()) };
     hybridc_verify::compile::compile_emit(&o, Emit::Rust).expect("compile --emit rust");
 }
 
@@ -79,22 +69,10 @@ fn check(model: &str, target: &str, outputs: &[String]) {
     }
 }
 
-macro_rules! rust_golden_tests {
-    ($($model:ident),*) => {$(
-        mod $model {
-            #[test]
-            fn host_rust_equals_reference_and_tflite_micro() {
-                super::rust_golden(stringify!($model), "host");
-            }
-            #[test]
-            fn cortex_m4_rust_under_qemu_equals_reference_and_tflite_micro() {
-                super::rust_golden(stringify!($model), "cortex-m4");
-            }
-        }
-    )*};
-}
-
-rust_golden_tests!(ad_fcae, ic_resnet8, kws_dscnn, vww_mbnv1);
+crate::model_tests!([
+    host_rust_equals_reference_and_tflite_micro: rust_golden("host"),
+    cortex_m4_rust_under_qemu_equals_reference_and_tflite_micro: rust_golden("cortex-m4")
+] ad_fcae, ic_resnet8, kws_dscnn, vww_mbnv1);
 
 /// Runs cargo in `dir` with the shared build directory; panics with its output on failure.
 fn cargo_ok(dir: &Path, args: &[&str]) {
@@ -129,17 +107,7 @@ fn compile_hybrid(out: &Path, target: &str, emit: Emit) {
 }
 
 fn compile_hybrid_with(out: &Path, target: &str, emit: Emit, h: HybridOptions) {
-    let o = CompileOptions {
-        model: example().join("edge.onnx"),
-        target: target.into(),
-        out: out.to_path_buf(),
-        outputs: vec![],
-        sram: None,
-        flash: None,
-        quant: QuantOptions { calib: Some(example().join("calib.npy")), ..Default::default() },
-        hybrid: Some(h),
-        kernels: Default::default(),
-    };
+    let o = CompileOptions { quant: QuantOptions { calib: Some(example().join("calib.npy")), ..Default::default() }, hybrid: Some(h), ..CompileOptions::new(example().join("edge.onnx"), &target, out.to_path_buf()) };
     hybridc_verify::compile::compile_emit(&o, emit).expect("compile hybrid");
 }
 
@@ -203,17 +171,7 @@ fn host_rust_constant_operands_equal_c() {
     let mut outs = vec![];
     for emit in [Emit::C, Emit::Rust] {
         let out = dir.path().join(format!("{emit:?}"));
-        let o = CompileOptions {
-            model: fx.join("consts.onnx"),
-            target: "host".into(),
-            out: out.clone(),
-            outputs: vec![],
-            sram: None,
-            flash: None,
-            quant: QuantOptions { calib: Some(fx.join("consts_cal.npy")), ..Default::default() },
-            hybrid: None,
-            kernels: Default::default(),
-        };
+        let o = CompileOptions { quant: QuantOptions { calib: Some(fx.join("consts_cal.npy")), ..Default::default() }, ..CompileOptions::new(fx.join("consts.onnx"), "host", out.clone()) };
         hybridc_verify::compile::compile_emit(&o, emit).expect("compile");
         let opts = RunOptions { project: out, trace: false, profile: false, timeout: Duration::from_secs(600), gateway: None };
         outs.push(verify::run_project(&opts, &x, Path::new("consts_x.npy")).expect("run").outputs);

@@ -84,3 +84,20 @@ pub fn example_inputs(n: usize) -> npy::Array {
     shape[0] = n;
     npy::Array { shape, descr: a.descr.clone(), data: a.data[..n * per].to_vec() }
 }
+
+/// One test module per model, one test per entry `name: runner(args)`,
+/// which calls `runner(model, args...)`.
+#[macro_export]
+macro_rules! model_tests {
+    ($tests:tt $($model:ident),*) => {$( $crate::model_tests!(@one $tests $model); )*};
+    (@one [$($test:ident: $f:ident($($arg:expr),*)),*] $model:ident) => {
+        mod $model {
+            $(
+                #[test]
+                fn $test() {
+                    super::$f(stringify!($model) $(, $arg)*);
+                }
+            )*
+        }
+    };
+}

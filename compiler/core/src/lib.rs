@@ -3,6 +3,7 @@
 //! -> reference -> plan -> codegen; `lower` runs them in order.
 
 
+pub mod choice;
 pub mod codegen;
 pub mod files;
 pub mod frontend;

@@ -25,6 +25,23 @@ pub struct CompileOptions {
     pub kernels: codegen::Kernels,
 }
 
+impl CompileOptions {
+    /// `model` for `target` into `out`, every other option at its default.
+    pub fn new(model: impl Into<PathBuf>, target: &str, out: impl Into<PathBuf>) -> CompileOptions {
+        CompileOptions {
+            model: model.into(),
+            target: target.to_string(),
+            out: out.into(),
+            outputs: vec![],
+            sram: None,
+            flash: None,
+            quant: QuantOptions::default(),
+            hybrid: None,
+            kernels: codegen::Kernels::default(),
+        }
+    }
+}
+
 /// Edge + router: `--router` (or a baseline `--route`), `--bind`, `--threshold`.
 #[derive(Clone, Debug, Default)]
 pub struct HybridOptions {

@@ -30,31 +30,27 @@ fn libm_round(x: f32) -> f32 {
     }
 }
 
+/// A float boundary: `len` values and the int8 side's quantization.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Quant {
+    pub len: usize,
+    pub scale: f32,
+    pub zero_point: i32,
+}
+
+/// float32 at `input` -> int8 at `output`.
 #[inline(always)]
-pub fn quantize(
-    len: usize,
-    scale: f32,
-    zero_point: i32,
-    arena: &mut [i8],
-    input: usize,
-    output: usize,
-) {
-    for i in 0..len {
-        arena[output + i] = quantize_one(read_f32(arena, input + 4 * i), scale, zero_point);
+pub fn quantize(p: &Quant, arena: &mut [i8], input: usize, output: usize) {
+    for i in 0..p.len {
+        arena[output + i] = quantize_one(read_f32(arena, input + 4 * i), p.scale, p.zero_point);
     }
 }
 
+/// int8 at `input` -> float32 at `output`.
 #[inline(always)]
-pub fn dequantize(
-    len: usize,
-    scale: f32,
-    zero_point: i32,
-    arena: &mut [i8],
-    input: usize,
-    output: usize,
-) {
-    for i in 0..len {
-        let v = (arena[input + i] as i32 - zero_point) as f32 * scale;
+pub fn dequantize(p: &Quant, arena: &mut [i8], input: usize, output: usize) {
+    for i in 0..p.len {
+        let v = (arena[input + i] as i32 - p.zero_point) as f32 * p.scale;
         write_f32(arena, output + 4 * i, v);
     }
 }

@@ -41,17 +41,7 @@ fn input_for(m: &Manifest) -> npy::Array {
 
 /// Compiles `model` into `out` with `kernels` and profiles one inference.
 fn profile(model: &Path, target: &str, kernels: Kernels, out: PathBuf) -> Result<(Manifest, serde_json::Value)> {
-    let m = crate::compile::compile(&CompileOptions {
-        model: model.to_path_buf(),
-        target: target.to_string(),
-        out: out.clone(),
-        outputs: vec![],
-        sram: None,
-        flash: None,
-        quant: Default::default(),
-        hybrid: None,
-        kernels,
-    })
+    let m = crate::compile::compile(&CompileOptions { kernels, ..CompileOptions::new(model, target, out.clone()) })
     .with_context(|| format!("cannot compile {} with the {kernels} kernels", model.display()))?;
     let input = input_for(&m);
     let opts = RunOptions { project: out, trace: false, profile: true, timeout: Duration::from_secs(600), gateway: None };

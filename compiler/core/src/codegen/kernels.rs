@@ -36,24 +36,17 @@ impl Kernels {
     }
 }
 
+const NAMES: &[(&str, Kernels)] = &[("portable", Kernels::Portable), ("dsp", Kernels::Dsp), ("auto", Kernels::Auto)];
+
 impl FromStr for Kernels {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "portable" => Ok(Kernels::Portable),
-            "dsp" => Ok(Kernels::Dsp),
-            "auto" => Ok(Kernels::Auto),
-            _ => Err(format!("unknown kernels '{s}' (use portable, dsp or auto)")),
-        }
+        crate::choice::parse(s, "kernels", NAMES)
     }
 }
 
 impl fmt::Display for Kernels {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str(match self {
-            Kernels::Portable => "portable",
-            Kernels::Dsp => "dsp",
-            Kernels::Auto => "auto",
-        })
+        f.write_str(crate::choice::name(self, NAMES))
     }
 }

@@ -18,6 +18,27 @@ pub struct IoInfo {
     pub zero_point: i32,
 }
 
+impl IoInfo {
+    /// The tensors `ids` of `g`, whose base tensors lie at `offsets`.
+    pub fn of(g: &crate::ir::Graph, offsets: &[Option<usize>], ids: &[usize]) -> Vec<IoInfo> {
+        ids.iter()
+            .map(|&t| {
+                let tensor = &g.tensors[t];
+                let q = tensor.quant.unwrap_or(crate::ir::QParams { scale: 1.0, zero_point: 0 });
+                IoInfo {
+                    name: tensor.name.clone(),
+                    shape: tensor.shape.clone(),
+                    dtype: tensor.dtype.npy_descr().to_string(),
+                    bytes: tensor.bytes(),
+                    offset: offsets[g.base(t)].expect("planned"),
+                    scale: q.scale,
+                    zero_point: q.zero_point,
+                }
+            })
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LayerInfo {
     pub name: String,
@@ -49,6 +70,38 @@ pub struct Manifest {
 pub const FILE: &str = "hybridc.json";
 
 impl Manifest {
+    /// The description of `g` compiled for `target` with `plan`; per layer,
+    /// the MACs its kernel skips.
+    pub fn of(model: &str, target: &str, g: &crate::ir::Graph, plan: &crate::plan::Plan, skipped_macs: &[u64], hybrid: Option<&crate::hybrid::HybridInfo>) -> Manifest {
+        let layers = g
+            .ops
+            .iter()
+            .enumerate()
+            .map(|(i, op)| {
+                let t = &g.tensors[op.output];
+                LayerInfo {
+                    name: op.name.clone(),
+                    op: op.kind.name().to_string(),
+                    output: t.name.clone(),
+                    output_shape: t.shape.clone(),
+                    bytes: t.bytes(),
+                    macs: op.kind.macs(g, op),
+                    skipped_macs: skipped_macs.get(i).copied().unwrap_or(0),
+                }
+            })
+            .collect();
+        Manifest {
+            hybridc_version: env!("CARGO_PKG_VERSION").to_string(),
+            model: model.to_string(),
+            target: target.to_string(),
+            inputs: IoInfo::of(g, &plan.offsets, &g.inputs),
+            outputs: IoInfo::of(g, &plan.offsets, &g.outputs),
+            layers,
+            arena_bytes: plan.arena_bytes,
+            hybrid: hybrid.cloned(),
+        }
+    }
+
     pub fn read(project: &Path) -> Result<Manifest> {
         let path = project.join(FILE);
         let text = std::fs::read_to_string(&path).with_context(|| {

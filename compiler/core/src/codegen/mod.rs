@@ -28,10 +28,6 @@ pub enum Emit {
 impl std::str::FromStr for Emit {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "c" => Ok(Emit::C),
-            "rust" => Ok(Emit::Rust),
-            _ => Err(format!("'{s}' is not an output kind; use c or rust")),
-        }
+        crate::choice::parse(s, "output kind", &[("c", Emit::C), ("rust", Emit::Rust)])
     }
 }

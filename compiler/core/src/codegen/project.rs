@@ -8,7 +8,7 @@ use askama::Template;
 
 use super::dsp;
 use super::layers::{self, LayerC};
-use super::manifest::{IoInfo, LayerInfo, Manifest};
+use super::manifest::{IoInfo, Manifest};
 use crate::hybrid::HybridInfo;
 use crate::ir::{DType, Graph, QParams};
 use crate::ops::Mode;
@@ -136,38 +136,19 @@ struct Makefile<'a> {
 }
 
 
-fn io(g: &Graph, plan: &Plan, ids: &[usize]) -> Vec<IoC> {
-    ids.iter()
-        .map(|&t| {
-            let tensor = &g.tensors[t];
-            let q = tensor.quant.unwrap_or(crate::ir::QParams { scale: 1.0, zero_point: 0 });
-            IoC {
-                name: layers::comment_safe(&tensor.name),
-                shape: format!("{:?}", tensor.shape),
-                dtype: tensor.dtype.c_type(),
-                scale: q.scale,
-                zero_point: q.zero_point,
-                bytes: tensor.bytes(),
-                offset: plan.offsets[g.base(t)].expect("planned"),
-            }
-        })
-        .collect()
-}
-
-fn io_info(g: &Graph, plan: &Plan, ids: &[usize]) -> Vec<IoInfo> {
-    ids.iter()
-        .map(|&t| {
-            let tensor = &g.tensors[t];
-            let q = tensor.quant.unwrap_or(crate::ir::QParams { scale: 1.0, zero_point: 0 });
-            IoInfo {
-                name: tensor.name.clone(),
-                shape: tensor.shape.clone(),
-                dtype: tensor.dtype.npy_descr().to_string(),
-                bytes: tensor.bytes(),
-                offset: plan.offsets[g.base(t)].expect("planned"),
-                scale: q.scale,
-                zero_point: q.zero_point,
-            }
+/// The model's inputs or outputs as model.h describes them.
+fn io(g: &Graph, infos: &[IoInfo], ids: &[usize]) -> Vec<IoC> {
+    infos
+        .iter()
+        .zip(ids)
+        .map(|(i, &t)| IoC {
+            name: layers::comment_safe(&i.name),
+            shape: format!("{:?}", i.shape),
+            dtype: g.tensors[t].dtype.c_type(),
+            scale: i.scale,
+            zero_point: i.zero_point,
+            bytes: i.bytes,
+            offset: i.offset,
         })
         .collect()
 }
@@ -272,8 +253,8 @@ pub fn write_project(
     let version = env!("CARGO_PKG_VERSION");
     let (layers, functions, scratch_words) = layers_c(g, plan, dsp);
     let prelude = if dsp { dsp_prelude(&functions, scratch_words) } else { String::new() };
-    let inputs = io(g, plan, &g.inputs);
-    let outputs = io(g, plan, &g.outputs);
+    let inputs = io(g, &IoInfo::of(g, &plan.offsets, &g.inputs), &g.inputs);
+    let outputs = io(g, &IoInfo::of(g, &plan.offsets, &g.outputs), &g.outputs);
     let macs: u64 = crate::ops::total_macs(g);
     let write = |name: &str, text: String| -> Result<()> {
         fs::write(dir.join(name), text).with_context(|| format!("cannot write {}", dir.join(name).display()))
@@ -346,32 +327,8 @@ pub fn write_project(
     c_kernels.extend(extra);
     write("Makefile", Makefile { target, has_hybrid: hybrid.is_some(), kernels: &c_kernels, platform, startup: &startup }.render()?)?;
 
-    let manifest = Manifest {
-        hybridc_version: version.to_string(),
-        model: model_name.to_string(),
-        target: target.name.clone(),
-        inputs: io_info(g, plan, &g.inputs),
-        outputs: io_info(g, plan, &g.outputs),
-        layers: g
-            .ops
-            .iter()
-            .zip(&layers)
-            .map(|(op, l)| {
-                let t = &g.tensors[op.output];
-                LayerInfo {
-                    name: op.name.clone(),
-                    op: op.kind.name().to_string(),
-                    output: t.name.clone(),
-                    output_shape: t.shape.clone(),
-                    bytes: t.bytes(),
-                    macs: op.kind.macs(g, op),
-                    skipped_macs: l.skipped_macs,
-                }
-            })
-            .collect(),
-        arena_bytes: plan.arena_bytes,
-        hybrid: hybrid.cloned(),
-    };
+    let skipped: Vec<u64> = layers.iter().map(|l| l.skipped_macs).collect();
+    let manifest = Manifest::of(model_name, &target.name, g, plan, &skipped, hybrid);
     write(super::manifest::FILE, serde_json::to_string_pretty(&manifest)?)?;
     Ok(manifest)
 }

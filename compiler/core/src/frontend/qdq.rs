@@ -279,7 +279,7 @@ impl<'a> Importer<'a> {
                 let rank = logical.len();
                 let a = self.new_act(&out_name, &logical, identity(rank), q);
                 let node = node_label(self.node);
-                let kind = Box::new(ops::quantize::Quantize { quantize: true, len: self.g.tensors[a.id].len(), q });
+                let kind = Box::new(ops::quantize::Quantize::new(true, self.g.tensors[a.id].len(), q));
                 self.g.ops.push(Op { name: node, kind, inputs: vec![id], output: a.id });
                 self.set(Val::Int8(a));
             }
@@ -679,7 +679,7 @@ impl<'a> Importer<'a> {
                     data: None,
                 layout: None,
                 });
-                let kind = Box::new(ops::quantize::Quantize { quantize: false, len: self.g.tensors[xin].len(), q: a.q });
+                let kind = Box::new(ops::quantize::Quantize::new(false, self.g.tensors[xin].len(), a.q));
                 self.g.ops.push(Op { name: name.to_string(), kind, inputs: vec![xin], output: id });
                 Ok(id)
             }

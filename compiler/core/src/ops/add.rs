@@ -1,7 +1,8 @@
-//! Add, int8 (TFLite reference_integer_ops::Add: both inputs rescaled to
-//! twice the larger scale with a left shift of 20), same-shape or
-//! broadcasting; the broadcasting kernel also runs Mul (ops/mul.rs). An Add
-//! of a constant after a MatMul or Conv is that op's bias.
+//! Add and Mul, int8, same-shape or broadcasting over up to 4 dims (TFLite
+//! reference_integer_ops: Add rescales both inputs to twice the larger
+//! scale with a left shift of 20; Mul multiplies the centred inputs by
+//! in1 x in2 / out scale). An Add of a constant after a MatMul or Conv is
+//! that op's bias.
 
 use anyhow::{bail, Result};
 use hybridc_kernels::add as k;
@@ -11,7 +12,7 @@ use crate::frontend::{broadcast_shape, Act8, Importer, Val};
 use crate::ir::{Activation, DType, QParams};
 use crate::quant::fixedpoint::quantize_multiplier;
 
-pub static ONNX: &[OnnxOp] = &[OnnxOp { onnx: "Add", import, keeps_scale: false }];
+pub static ONNX: &[OnnxOp] = &[OnnxOp { onnx: "Add", import, keeps_scale: false }, OnnxOp { onnx: "Mul", import: import_mul, keeps_scale: false }];
 
 /// Same-shape Add.
 #[derive(Debug, Clone)]
@@ -41,21 +42,17 @@ fn rust_operands(s: &mut RustSite) -> Result<(String, String)> {
 }
 
 impl OpKind for Add {
-    fn name(&self) -> &'static str {
-        "Add"
-    }
+    fn name(&self) -> &'static str { "Add" }
 
     fn eval(&self, arena: &mut [i8], at: &super::Offsets) {
         k::add(&self.p, arena, hybridc_kernels::S8::Arena(at.inputs[0]), hybridc_kernels::S8::Arena(at.inputs[1]), at.output);
     }
 
-    fn in_place(&self, g: &super::Graph, op: &super::Op) -> Vec<super::Mode> {
-        super::inplace::elementwise_modes(g, op)
-    }
+    fn in_place(&self, g: &super::Graph, op: &super::Op) -> Vec<super::Mode> { super::inplace::elementwise_modes(g, op) }
 
     fn c(&self, s: &CSite) -> CCode {
         let data = format!("static const hyb_add_params {}_params = {{\n    {},\n}};\n", s.l, c_fields(&self.p));
-        CCode { data, call: format!("hyb_add_s8(&{}_params, {}, {}, {});", s.l, s.inputs[0], s.inputs[1], s.output) }
+        s.code("hyb_add_s8", data)
     }
 
     fn rust(&self, s: &mut RustSite) -> Result<RustCode> {
@@ -64,27 +61,21 @@ impl OpKind for Add {
             // The kernel struct's Debug text is its Rust literal.
             consts: format!("const {}: Add = {:?};\n", s.l, self.p),
             call: format!("add(&{}, arena, {a}, {b}, {});", s.l, s.output()?),
-            uses: vec!["add::add", "add::Add", "S8"],
+            uses: vec!["add::add".into(), "add::Add".into(), "S8".into()],
         })
     }
 }
 
 impl OpKind for Binary {
     fn name(&self) -> &'static str {
-        if self.p.mul {
-            "Mul"
-        } else {
-            "Add"
-        }
+        if self.p.mul { "Mul" } else { "Add" }
     }
 
     fn eval(&self, arena: &mut [i8], at: &super::Offsets) {
         k::binary(&self.p, arena, hybridc_kernels::S8::Arena(at.inputs[0]), hybridc_kernels::S8::Arena(at.inputs[1]), at.output);
     }
 
-    fn in_place(&self, g: &super::Graph, op: &super::Op) -> Vec<super::Mode> {
-        super::inplace::elementwise_modes(g, op)
-    }
+    fn in_place(&self, g: &super::Graph, op: &super::Op) -> Vec<super::Mode> { super::inplace::elementwise_modes(g, op) }
 
     fn c(&self, s: &CSite) -> CCode {
         let b = &self.p;
@@ -97,7 +88,7 @@ impl OpKind for Binary {
             emit::join(&b.b_strides),
             c_fields(&b.add)
         );
-        CCode { data, call: format!("hyb_binary_s8(&{}_params, {}, {}, {});", s.l, s.inputs[0], s.inputs[1], s.output) }
+        s.code("hyb_binary_s8", data)
     }
 
     fn rust(&self, s: &mut RustSite) -> Result<RustCode> {
@@ -105,13 +96,13 @@ impl OpKind for Binary {
         Ok(RustCode {
             consts: format!("const {}: Binary = {:?};\n", s.l, self.p),
             call: format!("binary(&{}, arena, {a}, {b}, {});", s.l, s.output()?),
-            uses: vec!["add::binary", "add::Binary", "add::Add", "S8"],
+            uses: vec!["add::binary".into(), "add::Binary".into(), "add::Add".into(), "S8".into()],
         })
     }
 }
 
 /// TFLite's add parameters for inputs `qa`, `qb` into `qo`.
-pub fn add_params(qa: QParams, qb: QParams, qo: QParams, len: usize, act: Activation) -> k::Add {
+fn add_params(qa: QParams, qb: QParams, qo: QParams, len: usize, act: Activation) -> k::Add {
     let left_shift = 20;
     let twice_max = 2.0 * qa.scale.max(qb.scale) as f64;
     let (m1, s1) = quantize_multiplier(qa.scale as f64 / twice_max);
@@ -135,7 +126,7 @@ pub fn add_params(qa: QParams, qb: QParams, qo: QParams, len: usize, act: Activa
 
 /// Places both operands in the output's storage order; returns their
 /// tensors, the order and the output's 4-D storage shape.
-pub fn operands(im: &mut Importer, a: &Act8, b: &Act8, logical: &[usize]) -> Result<Operands> {
+fn operands(im: &mut Importer, a: &Act8, b: &Act8, logical: &[usize]) -> Result<Operands> {
     let perm = if a.logical.len() >= b.logical.len() { a.perm.clone() } else { b.perm.clone() };
     let ia = im.broadcast_operand(a, logical, &perm)?;
     let ib = im.broadcast_operand(b, logical, &perm)?;
@@ -146,7 +137,7 @@ pub fn operands(im: &mut Importer, a: &Act8, b: &Act8, logical: &[usize]) -> Res
 }
 
 /// A binary op's operands in the output's storage order.
-pub struct Operands {
+struct Operands {
     pub inputs: Vec<usize>,
     pub perm: Vec<usize>,
     /// Elements of the output, its 4-D storage shape, and whether both
@@ -159,21 +150,27 @@ pub struct Operands {
 }
 
 /// A broadcasting op's parameters.
-pub fn binary(mul: bool, o: &Operands, add: k::Add) -> k::Binary {
+fn binary(mul: bool, o: &Operands, add: k::Add) -> k::Binary {
     k::Binary { mul, out_shape: o.out, a_strides: o.strides[0], b_strides: o.strides[1], add }
 }
 
+/// An Add or a Mul waiting for its output quantization.
 #[derive(Debug, Clone)]
-struct PendingAdd {
+struct PendingBinary {
     a: Act8,
     b: Act8,
+    mul: bool,
 }
 
-impl Pending for PendingAdd {
+impl Pending for PendingBinary {
     fn finish(self: Box<Self>, im: &mut Importer, logical: &[usize], act: Activation, q: QParams) -> Result<Built> {
         let o = operands(im, &self.a, &self.b, logical)?;
-        let p = add_params(self.a.q, self.b.q, q, o.len, act);
-        let kind: Box<dyn OpKind> = if o.same { Box::new(Add { p }) } else { Box::new(Binary { p: binary(false, &o, p) }) };
+        // Mul takes Add's offsets and range, and its own output multiplier.
+        let mut p = add_params(self.a.q, self.b.q, q, o.len, act);
+        if self.mul {
+            (p.output_multiplier, p.output_shift) = quantize_multiplier(self.a.q.scale as f64 * self.b.q.scale as f64 / q.scale as f64);
+        }
+        let kind: Box<dyn OpKind> = if o.same && !self.mul { Box::new(Add { p }) } else { Box::new(Binary { p: binary(self.mul, &o, p) }) };
         Ok(Built { kind, inputs: o.inputs, perm: o.perm })
     }
 }
@@ -186,11 +183,21 @@ fn import(im: &mut Importer) -> Result<()> {
             im.set(Val::Pending { node, op, logical, act: Activation::None });
         }
         (Val::Deq(_), _) | (_, Val::Deq(_)) => {
-            let (a, b) = (im.operand(0)?, im.operand(1)?);
-            let logical = broadcast_shape(&a.logical, &b.logical)?;
-            im.pending(Box::new(PendingAdd { a, b }), logical);
+            binary_pending(im, false)?;
         }
         _ => bail!("Add needs two dequantized int8 tensors, or a float op and a constant bias"),
     }
+    Ok(())
+}
+
+fn import_mul(im: &mut Importer) -> Result<()> {
+    binary_pending(im, true)
+}
+
+/// The node's two operands, waiting for the output quantization.
+fn binary_pending(im: &mut Importer, mul: bool) -> Result<()> {
+    let (a, b) = (im.operand(0)?, im.operand(1)?);
+    let logical = broadcast_shape(&a.logical, &b.logical)?;
+    im.pending(Box::new(PendingBinary { a, b, mul }), logical);
     Ok(())
 }

@@ -29,9 +29,7 @@ impl Concat {
 }
 
 impl OpKind for Concat {
-    fn name(&self) -> &'static str {
-        "Concat"
-    }
+    fn name(&self) -> &'static str { "Concat" }
 
     fn eval(&self, arena: &mut [i8], at: &super::Offsets) {
         for (k, (start, p)) in self.starts().enumerate() {
@@ -69,7 +67,7 @@ impl OpKind for Concat {
             let operand = s.operand(t, DType::I8)?;
             call += &format!("concat_part(&{}_{k}, arena, {operand}, {});", s.l, output + start);
         }
-        Ok(RustCode { consts, call, uses: vec!["shape::concat_part", "shape::ConcatPart", "S8"] })
+        Ok(RustCode { consts, call, uses: vec!["shape::concat_part".into(), "shape::ConcatPart".into(), "S8".into()] })
     }
 }
 

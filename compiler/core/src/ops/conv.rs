@@ -36,11 +36,7 @@ impl Conv {
 
 impl OpKind for Conv {
     fn name(&self) -> &'static str {
-        if self.p.depthwise {
-            "DepthwiseConv2D"
-        } else {
-            "Conv2D"
-        }
+        if self.p.depthwise { "DepthwiseConv2D" } else { "Conv2D" }
     }
 
     fn macs(&self, g: &super::Graph, op: &super::Op) -> u64 {
@@ -48,9 +44,7 @@ impl OpKind for Conv {
         (g.tensors[op.output].len() * per_out) as u64
     }
 
-    fn flash_bytes(&self) -> usize {
-        self.weights.len() + 4 * self.bias.len()
-    }
+    fn flash_bytes(&self) -> usize { self.weights.len() + 4 * self.bias.len() }
 
     fn eval(&self, arena: &mut [i8], at: &super::Offsets) {
         let mut acc = vec![0; self.p.out_hwc[2]];
@@ -103,7 +97,7 @@ impl OpKind for Conv {
         Ok(RustCode {
             consts,
             call: format!("conv(&{}, arena, {input}, {output}, {ring}, &mut [0; {}]);", s.l, p.out_hwc[2]),
-            uses: vec!["conv::conv", "conv::Conv"],
+            uses: vec!["conv::conv".into(), "conv::Conv".into()],
         })
     }
 }

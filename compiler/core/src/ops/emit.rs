@@ -27,6 +27,14 @@ pub struct CCode {
     pub call: String,
 }
 
+impl CSite<'_> {
+    /// `data` and the call `f(&L_params, inputs..., output)`.
+    pub fn code(&self, f: &str, data: String) -> CCode {
+        let operands: Vec<&str> = self.inputs.iter().chain([&self.output]).map(String::as_str).collect();
+        CCode { data, call: format!("{f}(&{}_params, {});", self.l, operands.join(", ")) }
+    }
+}
+
 /// A layer's operands for the Rust backend, and where its statics go.
 pub struct RustSite<'a> {
     pub l: String,
@@ -44,10 +52,21 @@ pub struct RustSite<'a> {
 pub struct RustCode {
     pub consts: String,
     pub call: String,
-    pub uses: Vec<&'static str>,
+    pub uses: Vec<String>,
 }
 
 impl RustSite<'_> {
+    /// A layer of kernel `module::f` reading input 0 of the arena (then the
+    /// arguments `more`): its parameters `p` (of type `module::ty`) as a
+    /// constant, whose Debug text is their Rust literal.
+    pub fn code<P: std::fmt::Debug>(&self, module: &str, f: &str, ty: &str, p: &P, more: &str) -> Result<RustCode> {
+        Ok(RustCode {
+            consts: format!("const {}: {ty} = {p:?};\n", self.l),
+            call: format!("{f}(&{}, arena, {}, {}{more});", self.l, self.input(0)?, self.output()?),
+            uses: vec![format!("{module}::{f}"), format!("{module}::{ty}")],
+        })
+    }
+
     /// The arena offset of a tensor; constants are not supported as operands.
     pub fn offset(&self, t: usize) -> Result<usize> {
         let base = self.g.base(t);

@@ -32,17 +32,11 @@ impl FullyConnected {
 }
 
 impl OpKind for FullyConnected {
-    fn name(&self) -> &'static str {
-        "FullyConnected"
-    }
+    fn name(&self) -> &'static str { "FullyConnected" }
 
-    fn macs(&self, g: &super::Graph, op: &super::Op) -> u64 {
-        (g.tensors[op.output].len() * g.tensors[op.inputs[0]].len()) as u64
-    }
+    fn macs(&self, g: &super::Graph, op: &super::Op) -> u64 { (g.tensors[op.output].len() * g.tensors[op.inputs[0]].len()) as u64 }
 
-    fn flash_bytes(&self) -> usize {
-        self.weights.len() + 4 * self.bias.len()
-    }
+    fn flash_bytes(&self) -> usize { self.weights.len() + 4 * self.bias.len() }
 
     fn eval(&self, arena: &mut [i8], at: &super::Offsets) {
         k::fully_connected(&self.kernel(), arena, at.inputs[0], at.output);
@@ -56,7 +50,7 @@ impl OpKind for FullyConnected {
             "static const hyb_fc_params {l}_params = {{\n    .in_len = {}, .out_len = {}, .input_offset = {}, .output_offset = {},\n    .multiplier = {}, .shift = {}, .act_min = {}, .act_max = {}, .weights = {l}_weights, .bias = {l}_bias,\n}};\n",
             p.in_len, p.out_len, p.input_offset, p.output_offset, p.multiplier, p.shift, p.act[0], p.act[1]
         );
-        CCode { data, call: format!("hyb_fully_connected_s8(&{l}_params, {}, {});", s.inputs[0], s.output) }
+        s.code("hyb_fully_connected_s8", data)
     }
 
     fn rust(&self, s: &mut RustSite) -> Result<RustCode> {
@@ -70,7 +64,7 @@ impl OpKind for FullyConnected {
                 s.l, p.in_len, p.out_len, p.input_offset, p.output_offset, p.multiplier, p.shift, p.act
             ),
             call: format!("fully_connected(&{}, arena, {input}, {output});", s.l),
-            uses: vec!["fully_connected::fully_connected", "fully_connected::FullyConnected"],
+            uses: vec!["fully_connected::fully_connected".into(), "fully_connected::FullyConnected".into()],
         })
     }
 }

@@ -34,22 +34,16 @@ pub struct Lut {
 }
 
 impl OpKind for Lut {
-    fn name(&self) -> &'static str {
-        "Lut"
-    }
+    fn name(&self) -> &'static str { "Lut" }
 
-    fn flash_bytes(&self) -> usize {
-        self.table.len()
-    }
+    fn flash_bytes(&self) -> usize { self.table.len() }
 
     fn eval(&self, arena: &mut [i8], at: &super::Offsets) {
         let table: &[i8; 256] = self.table.as_slice().try_into().expect("256 entries");
         hybridc_kernels::elementwise::lut(self.len, table, arena, at.inputs[0], at.output);
     }
 
-    fn in_place(&self, _g: &super::Graph, _op: &super::Op) -> Vec<super::Mode> {
-        vec![super::Mode::Lag { lag: 0 }]
-    }
+    fn in_place(&self, _g: &super::Graph, _op: &super::Op) -> Vec<super::Mode> { vec![super::Mode::Lag { lag: 0 }] }
 
     fn c(&self, s: &CSite) -> CCode {
         CCode {
@@ -61,7 +55,7 @@ impl OpKind for Lut {
     fn rust(&self, s: &mut RustSite) -> Result<RustCode> {
         let (input, output) = (s.input(0)?, s.output()?);
         let table = s.array("TABLE", "i8", &self.table);
-        Ok(RustCode { consts: String::new(), call: format!("lut({}, &{table}, arena, {input}, {output});", self.len), uses: vec!["elementwise::lut"] })
+        Ok(RustCode { consts: String::new(), call: format!("lut({}, &{table}, arena, {input}, {output});", self.len), uses: vec!["elementwise::lut".into()] })
     }
 }
 

@@ -14,7 +14,6 @@ pub mod float;
 pub mod fully_connected;
 pub mod inplace;
 pub mod lut;
-pub mod mul;
 pub mod pad;
 pub mod pool;
 pub mod quantize;
@@ -42,20 +41,14 @@ pub trait OpKind: OpBase + Debug + Send + Sync {
     /// The op's name in reports and profiles (TFLite's, e.g. "Conv2D").
     fn name(&self) -> &'static str;
     /// Multiply-accumulates, as TFLite Micro's benchmarks count them.
-    fn macs(&self, _g: &Graph, _op: &Op) -> u64 {
-        0
-    }
+    fn macs(&self, _g: &Graph, _op: &Op) -> u64 { 0 }
     /// Bytes of constants the op keeps in flash (weights, biases, tables).
-    fn flash_bytes(&self) -> usize {
-        0
-    }
+    fn flash_bytes(&self) -> usize { 0 }
     /// The reference: runs the op's kernel (kernels crate) on `arena`, whose
     /// inputs and output lie at the byte offsets of `at`.
     fn eval(&self, arena: &mut [i8], at: &Offsets);
     /// How the output may share memory with a dying input, most saving first.
-    fn in_place(&self, _g: &Graph, _op: &Op) -> Vec<Mode> {
-        vec![Mode::Off]
-    }
+    fn in_place(&self, _g: &Graph, _op: &Op) -> Vec<Mode> { vec![Mode::Off] }
     /// The layer's portable C: constant data and the kernel call.
     fn c(&self, site: &CSite) -> CCode;
     /// The layer's Rust: constants, statics and the kernel call.
@@ -86,18 +79,12 @@ pub trait OpBase: Any {
 }
 
 impl<T: OpKind + Clone> OpBase for T {
-    fn clone_box(&self) -> Box<dyn OpKind> {
-        Box::new(self.clone())
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
+    fn clone_box(&self) -> Box<dyn OpKind> { Box::new(self.clone()) }
+    fn as_any(&self) -> &dyn Any { self }
 }
 
 impl Clone for Box<dyn OpKind> {
-    fn clone(&self) -> Self {
-        self.clone_box()
-    }
+    fn clone(&self) -> Self { self.clone_box() }
 }
 
 impl dyn OpKind {
@@ -128,15 +115,11 @@ pub trait PendingClone {
 }
 
 impl<T: Pending + Clone + 'static> PendingClone for T {
-    fn clone_box(&self) -> Box<dyn Pending> {
-        Box::new(self.clone())
-    }
+    fn clone_box(&self) -> Box<dyn Pending> { Box::new(self.clone()) }
 }
 
 impl Clone for Box<dyn Pending> {
-    fn clone(&self) -> Self {
-        PendingClone::clone_box(self.as_ref())
-    }
+    fn clone(&self) -> Self { PendingClone::clone_box(self.as_ref()) }
 }
 
 /// An int8 op built from a pending one.
@@ -159,7 +142,6 @@ pub static REGISTRY: &[&[OnnxOp]] = &[
     conv::ONNX,
     fully_connected::ONNX,
     add::ONNX,
-    mul::ONNX,
     pool::ONNX,
     softmax::ONNX,
     concat::ONNX,

@@ -16,9 +16,7 @@ pub struct Pad {
 }
 
 impl OpKind for Pad {
-    fn name(&self) -> &'static str {
-        "Pad"
-    }
+    fn name(&self) -> &'static str { "Pad" }
 
     fn eval(&self, arena: &mut [i8], at: &super::Offsets) {
         k::pad(&self.p, arena, at.inputs[0], at.output);
@@ -34,16 +32,10 @@ impl OpKind for Pad {
             emit::join(&p.before),
             p.value
         );
-        CCode { data, call: format!("hyb_pad_s8(&{}_params, {}, {});", s.l, s.inputs[0], s.output) }
+        s.code("hyb_pad_s8", data)
     }
 
-    fn rust(&self, s: &mut RustSite) -> Result<RustCode> {
-        Ok(RustCode {
-            consts: format!("const {}: Pad = {:?};\n", s.l, self.p),
-            call: format!("pad(&{}, arena, {}, {});", s.l, s.input(0)?, s.output()?),
-            uses: vec!["shape::pad", "shape::Pad"],
-        })
-    }
+    fn rust(&self, s: &mut RustSite) -> Result<RustCode> { s.code("shape", "pad", "Pad", &self.p, "") }
 }
 
 #[derive(Debug, Clone)]

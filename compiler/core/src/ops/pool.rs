@@ -26,11 +26,7 @@ pub struct Pool {
 
 impl OpKind for Pool {
     fn name(&self) -> &'static str {
-        if self.max {
-            "MaxPool2D"
-        } else {
-            "AveragePool2D"
-        }
+        if self.max { "MaxPool2D" } else { "AveragePool2D" }
     }
 
     fn eval(&self, arena: &mut [i8], at: &super::Offsets) {
@@ -39,9 +35,7 @@ impl OpKind for Pool {
         run(&self.p, arena, at.inputs[0], at.output, &mut acc);
     }
 
-    fn in_place(&self, _g: &super::Graph, _op: &super::Op) -> Vec<super::Mode> {
-        window_modes(self.p.in_hwc, self.p.out_hwc, self.p.stride, self.p.pad)
-    }
+    fn in_place(&self, _g: &super::Graph, _op: &super::Op) -> Vec<super::Mode> { window_modes(self.p.in_hwc, self.p.out_hwc, self.p.stride, self.p.pad) }
 
     fn c(&self, s: &CSite) -> CCode {
         let (p, l) = (&self.p, &s.l);
@@ -52,18 +46,15 @@ impl OpKind for Pool {
             p.pad[0], p.pad[1], p.act[0], p.act[1], p.requant.is_some() as i32
         );
         let f = if self.max { "hyb_max_pool_s8" } else { "hyb_avg_pool_s8" };
-        CCode { data, call: format!("{f}(&{l}_params, {}, {});", s.inputs[0], s.output) }
+        s.code(f, data)
     }
 
     fn rust(&self, s: &mut RustSite) -> Result<RustCode> {
-        let (input, output) = (s.input(0)?, s.output()?);
-        Ok(RustCode {
-            // The kernel struct's Debug text is its Rust literal.
-            consts: format!("const {}: Pool = {:?};\n", s.l, self.p),
-            call: format!("{}(&{}, arena, {input}, {output}, &mut [0; {}]);", if self.max { "max_pool" } else { "average_pool" }, s.l, self.p.in_hwc[2]),
-            uses: vec![if self.max { "pool::max_pool" } else { "pool::average_pool" }, "pool::Pool"],
-        })
+        // The kernel's accumulator row: one word per channel.
+        let acc = format!(", &mut [0; {}]", self.p.in_hwc[2]);
+        s.code("pool", if self.max { "max_pool" } else { "average_pool" }, "Pool", &self.p, &acc)
     }
+
 }
 
 /// A pool waiting for its output quantization.

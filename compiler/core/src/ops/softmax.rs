@@ -18,9 +18,7 @@ pub struct Softmax {
 }
 
 impl OpKind for Softmax {
-    fn name(&self) -> &'static str {
-        "Softmax"
-    }
+    fn name(&self) -> &'static str { "Softmax" }
 
     fn eval(&self, arena: &mut [i8], at: &super::Offsets) {
         k::softmax(&self.p, arena, at.inputs[0], at.output);
@@ -32,16 +30,10 @@ impl OpKind for Softmax {
             "static const hyb_softmax_params {}_params = {{\n    .rows = {}, .depth = {}, .input_multiplier = {}, .input_left_shift = {}, .diff_min = {},\n}};\n",
             s.l, p.rows, p.depth, p.input_multiplier, p.input_left_shift, p.diff_min
         );
-        CCode { data, call: format!("hyb_softmax_s8(&{}_params, {}, {});", s.l, s.inputs[0], s.output) }
+        s.code("hyb_softmax_s8", data)
     }
 
-    fn rust(&self, s: &mut RustSite) -> Result<RustCode> {
-        Ok(RustCode {
-            consts: format!("const {}: Softmax = {:?};\n", s.l, self.p),
-            call: format!("softmax(&{}, arena, {}, {});", s.l, s.input(0)?, s.output()?),
-            uses: vec!["softmax::softmax", "softmax::Softmax"],
-        })
-    }
+    fn rust(&self, s: &mut RustSite) -> Result<RustCode> { s.code("softmax", "softmax", "Softmax", &self.p, "") }
 }
 
 #[derive(Debug, Clone)]

@@ -27,9 +27,7 @@ impl Transpose {
 }
 
 impl OpKind for Transpose {
-    fn name(&self) -> &'static str {
-        "Transpose"
-    }
+    fn name(&self) -> &'static str { "Transpose" }
 
     fn eval(&self, arena: &mut [i8], at: &super::Offsets) {
         k::transpose(&self.p, arena, at.inputs[0], at.output);
@@ -42,14 +40,8 @@ impl OpKind for Transpose {
             emit::join(&self.p.out_shape),
             emit::join(&self.p.in_strides)
         );
-        CCode { data, call: format!("hyb_transpose_s8(&{}_params, {}, {});", s.l, s.inputs[0], s.output) }
+        s.code("hyb_transpose_s8", data)
     }
 
-    fn rust(&self, s: &mut RustSite) -> Result<RustCode> {
-        Ok(RustCode {
-            consts: format!("const {}: Transpose = {:?};\n", s.l, self.p),
-            call: format!("transpose(&{}, arena, {}, {});", s.l, s.input(0)?, s.output()?),
-            uses: vec!["shape::transpose", "shape::Transpose"],
-        })
-    }
+    fn rust(&self, s: &mut RustSite) -> Result<RustCode> { s.code("shape", "transpose", "Transpose", &self.p, "") }
 }

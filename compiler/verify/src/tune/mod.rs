@@ -185,17 +185,7 @@ fn profile_edge_ms(o: &TuneOptions, calib: &Path, data: &npy::Array, per: usize)
     }
     let dir = tempfile::tempdir()?;
     let out = dir.path().join("hybrid");
-    crate::compile::compile(&CompileOptions {
-        model: o.edge.clone(),
-        target: o.target.clone(),
-        out: out.clone(),
-        outputs: vec![],
-        sram: None,
-        flash: None,
-        quant: QuantOptions { calib: Some(calib.to_path_buf()), ..Default::default() },
-        hybrid: Some(HybridOptions { router: Some(o.router.clone()), threshold: Some(f32::MAX), ..Default::default() }),
-        kernels: Default::default(),
-    })?;
+    crate::compile::compile(&CompileOptions { quant: QuantOptions { calib: Some(calib.to_path_buf()), ..Default::default() }, hybrid: Some(HybridOptions { router: Some(o.router.clone()), threshold: Some(f32::MAX), ..Default::default() }), ..CompileOptions::new(o.edge.clone(), &o.target, out.clone()) })?;
     let mut shape = data.shape.clone();
     shape[0] = 1;
     let one = npy::Array { shape, descr: data.descr.clone(), data: data.data[..per].to_vec() };

@@ -17,7 +17,7 @@ pub struct LayerRs {
     pub statics: String,
     pub call: String,
     /// Kernel items the call needs (paths under crate::kernels).
-    pub uses: Vec<&'static str>,
+    pub uses: Vec<String>,
     pub out_offset: usize,
     pub out_bytes: usize,
 }

@@ -15,7 +15,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use askama::Template;
 
-use super::manifest::{IoInfo, LayerInfo, Manifest};
+use super::manifest::{IoInfo, Manifest};
 use crate::hybrid::HybridInfo;
 use crate::ir::{DType, Graph, QParams};
 use crate::plan::Plan;
@@ -180,38 +180,25 @@ pub fn crate_name(model_name: &str) -> String {
     format!("{}{s}_model", if s.starts_with(|c: char| c.is_ascii_digit()) { "m" } else { "" })
 }
 
-fn io(g: &Graph, plan: &Plan, ids: &[usize]) -> (Vec<IoRs>, Vec<IoInfo>) {
-    ids.iter()
-        .map(|&t| {
-            let tensor = &g.tensors[t];
-            let q = tensor.quant.unwrap_or(crate::ir::QParams { scale: 1.0, zero_point: 0 });
-            let offset = plan.offsets[g.base(t)].expect("planned");
-            let rs = IoRs {
-                name: tensor.name.replace('`', "'"),
-                shape: format!("{:?}", tensor.shape),
-                len: tensor.len(),
-                bytes: tensor.bytes(),
-                offset,
-                scale: format!("{:?}", q.scale),
-                zero_point: q.zero_point,
-            };
-            let info = IoInfo {
-                name: tensor.name.clone(),
-                shape: tensor.shape.clone(),
-                dtype: tensor.dtype.npy_descr().to_string(),
-                bytes: tensor.bytes(),
-                offset,
-                scale: q.scale,
-                zero_point: q.zero_point,
-            };
-            (rs, info)
+/// The model's inputs or outputs as lib.rs describes them, and as the manifest does.
+fn io(g: &Graph, plan: &Plan, ids: &[usize]) -> Vec<IoRs> {
+    IoInfo::of(g, &plan.offsets, ids)
+        .iter()
+        .map(|i| IoRs {
+            name: i.name.replace('`', "'"),
+            shape: format!("{:?}", i.shape),
+            len: i.shape.iter().product(),
+            bytes: i.bytes,
+            offset: i.offset,
+            scale: format!("{:?}", i.scale),
+            zero_point: i.zero_point,
         })
-        .unzip()
+        .collect()
 }
 
 /// The `use` lines model.rs needs.
 fn uses(layers: &[LayerRs]) -> String {
-    let items: std::collections::BTreeSet<&str> = layers.iter().flat_map(|l| l.uses.iter().copied()).collect();
+    let items: std::collections::BTreeSet<&str> = layers.iter().flat_map(|l| l.uses.iter().map(String::as_str)).collect();
     let mut s: String = items.iter().map(|i| format!("use crate::kernels::{i};\n")).collect();
     if layers.iter().any(|l| !l.statics.is_empty()) {
         s += "use crate::weights;\n";
@@ -229,8 +216,7 @@ pub fn write_crate(dir: &Path, model_name: &str, g: &Graph, plan: &Plan, target:
         .enumerate()
         .map(|(i, op)| layers::layer(i, g, op, plan))
         .collect::<Result<Vec<_>>>()?;
-    let (inputs, input_infos) = io(g, plan, &g.inputs);
-    let (outputs, output_infos) = io(g, plan, &g.outputs);
+    let (inputs, outputs) = (io(g, plan, &g.inputs), io(g, plan, &g.outputs));
     let ty = |t: usize| if g.tensors[t].dtype == DType::F32 { "f32" } else { "i8" };
     let typed = g.inputs.len() == 1 && g.outputs.len() == 1 && g.tensors[g.outputs[0]].dtype != DType::I32;
     let (input_type, output_type) = (ty(g.inputs[0]), ty(g.outputs[0]));
@@ -278,23 +264,7 @@ pub fn write_crate(dir: &Path, model_name: &str, g: &Graph, plan: &Plan, target:
     write_harness(&dir.join("harness"), &crate_name, target, hybrid.is_some())?;
     format_crate(dir);
 
-    let manifest = Manifest {
-        hybridc_version: version.to_string(),
-        model: model_name.to_string(),
-        target: target.name.clone(),
-        inputs: input_infos,
-        outputs: output_infos,
-        layers: g
-            .ops
-            .iter()
-            .map(|op| {
-                let t = &g.tensors[op.output];
-                LayerInfo { name: op.name.clone(), op: op.kind.name().to_string(), output: t.name.clone(), output_shape: t.shape.clone(), bytes: t.bytes(), macs: op.kind.macs(g, op), skipped_macs: 0 }
-            })
-            .collect(),
-        arena_bytes: plan.arena_bytes,
-        hybrid: hybrid.cloned(),
-    };
+    let manifest = Manifest::of(model_name, &target.name, g, plan, &[], hybrid);
     write(&dir.join(super::manifest::FILE), serde_json::to_string_pretty(&manifest)?)?;
     Ok(manifest)
 }

@@ -100,7 +100,7 @@ impl Importer<'_> {
                 let src = self.view(a.id, a.logical.clone(), &a.logical);
                 let out = self.float_tensor(&format!("{name}#float"), &a.logical, None);
                 let node = node_label(self.node);
-                let kind = Box::new(Quantize { quantize: false, len: self.g.tensors[src].len(), q: a.q });
+                let kind = Box::new(Quantize::new(false, self.g.tensors[src].len(), a.q));
                 self.g.ops.push(Op { name: format!("{node}#dequantize"), kind, inputs: vec![src], output: out });
                 Ok((out, a.logical))
             }

@@ -177,7 +177,7 @@ impl OpKind for Float {
         Ok(RustCode {
             consts,
             call: format!("float_op(&{}, arena, &[{}], {});", s.l, srcs.join(", "), s.output()?),
-            uses: vec!["float::float_op", "float::FloatOp", "float::Kind", "float::Src"],
+            uses: vec!["float::float_op".into(), "float::FloatOp".into(), "float::Kind".into(), "float::Src".into()],
         })
     }
 }

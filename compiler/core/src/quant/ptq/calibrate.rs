@@ -13,12 +13,7 @@ pub enum Method {
 impl std::str::FromStr for Method {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "minmax" => Ok(Method::MinMax),
-            "percentile" => Ok(Method::Percentile),
-            "mse" => Ok(Method::Mse),
-            _ => Err(format!("unknown calibration method '{s}' (minmax, percentile or mse)")),
-        }
+        crate::choice::parse(s, "calibration method", &[("minmax", Method::MinMax), ("percentile", Method::Percentile), ("mse", Method::Mse)])
     }
 }
 
