@@ -123,9 +123,10 @@ fn dsp_depthwise3x3_equals_the_portable_kernel() {
         }
     }
     let src = format!(
-        "#include <string.h>\n#include \"hyb_kernels.h\"\n#include \"hyb_io.h\"\n#include \"dsp/depthwise3x3_s8.h\"\n\
+        "#include <string.h>\n#include \"hyb_kernels.h\"\n#include \"hyb_io.h\"\n{}#include \"dsp/depthwise3x3_s8.h\"\n\
          static int32_t scratch[{scratch}] __attribute__((aligned(8)));\nstatic int8_t buf[{buf}] __attribute__((aligned(16)));\n\
-         {body}int main(void) {{\n    int bad = 0;\n{calls}    return bad;\n}}\n"
+         {body}int main(void) {{\n    int bad = 0;\n{calls}    return bad;\n}}\n",
+        hybridc_core::codegen::dsp_limits_c()
     );
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("test.c"), src).unwrap();

@@ -212,7 +212,7 @@ HYB_DSP_INLINE void hyb_dsp_mac_4x2(const int32_t *x, const int32_t *w, int step
 
 /* Whether the output side allows HYB_DSP_RQ and halfword stores at
  * offsets up to 3 * out_c (12-bit immediates). */
-#define HYB_DSP_RQ_OK(q, out_c) ((q).lo == -128 && (q).hi == 127 && !(q).shift0 && (out_c) % 2 == 0 && 3 * (out_c) < 4096)
+#define HYB_DSP_RQ_OK(q, out_c) ((q).lo == -128 && (q).hi == 127 && !(q).shift0 && (out_c) % 2 == 0 && 3 * (out_c) <= HYB_DSP_STRB_IMM_MAX)
 
 /* Requantizes a 4x2 tile in registers (aPC: pixel P, channel of ch + C) for
  * the usual output side (int8 range, every right shift >= 1, out_c even)

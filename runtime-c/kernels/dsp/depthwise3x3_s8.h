@@ -162,7 +162,7 @@ HYB_DSP_INLINE void hyb_dsp_dw3_row_in(int32_t *dst, int plane_words, const int8
     [cn] "i"(c_n), [zp] "i"(zp4), [head] "i"(head), [body] "i"(body), [tail] "i"(tail), [half] "i"(half),        \
         [mh] "i"(HYB_DW3_MASK(0)), [mt0] "i"(HYB_DW3_MASK(steps - tail)), [mf] "i"(HYB_DW3_MASK(steps) & 3), \
         [pwb] "i"(4 * plane_words)
-    if (3 * 4 * plane_words <= 1020) {
+    if (3 * 4 * plane_words <= HYB_DSP_LDRD_IMM_MAX) {
 #define HYB_DW3_ST(k, x, y) "strd   %[" x "], %[" y "], [%[p0], #" #k "*%c[pwb]]\n\t"
 #define HYB_DW3_ST1(k, x) "str    %[" x "], [%[p0], #" #k "*%c[pwb]]\n\t"
         __asm__ volatile(HYB_DW3_ROW : HYB_DW3_ROW_OUT : HYB_DW3_ROW_IN : "memory", "cc");
@@ -367,7 +367,7 @@ HYB_DSP_INLINE void hyb_dsp_dw3_rows(const int32_t *r, hyb_dw3_w w, int32_t bias
                                      int S) {
     enum { U = 4 };
     /* Rows of up to 48 outputs whose offsets fit the immediates unroll whole. */
-    if (out_w <= 48 && 4 * ((out_w / 2) * s + (2 * s + 1) * pw_words) + 8 <= 1020 && 2 * out_w * ocol + ocol <= 4095) {
+    if (out_w <= 48 && 4 * ((out_w / 2) * s + (2 * s + 1) * pw_words) + 8 <= HYB_DSP_LDRD_IMM_MAX && 2 * out_w * ocol + ocol <= HYB_DSP_STRB_IMM_MAX) {
         if (!S) qs->o = o;
 #pragma GCC unroll 24
         for (int u = 0; 2 * u < out_w; u++)

@@ -14,6 +14,13 @@
 
 #define HYB_DSP_INLINE static inline __attribute__((always_inline))
 
+/* The largest immediate offsets the asm encodes come from the compiler
+ * (codegen/dsp: LDRD_IMM_MAX, STRB_IMM_MAX), which picks the kernels by the
+ * same numbers; every generated project defines them ahead of this header. */
+#if !defined(HYB_DSP_LDRD_IMM_MAX) || !defined(HYB_DSP_STRB_IMM_MAX)
+#error "HYB_DSP_LDRD_IMM_MAX and HYB_DSP_STRB_IMM_MAX must be defined (hybridc writes them ahead of the DSP headers)"
+#endif
+
 /* Per output channel: bias with the input offset folded in, then what
  * TFLite's MultiplyByQuantizedMultiplier needs for a right shift >= 0.
  * round = (1 << (shift - 1)) (0 when shift is 0) + (output zero point << shift):

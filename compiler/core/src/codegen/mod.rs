@@ -11,7 +11,7 @@ mod layers;
 pub mod manifest;
 mod project;
 
-pub use dsp::depthwise3x3_c;
+pub use dsp::{depthwise3x3_c, limits_c as dsp_limits_c};
 pub use kernels::Kernels;
 pub use manifest::{IoInfo, LayerInfo, Manifest};
 pub use project::{dsp_kernels, dsp_skipped_weight_bytes, write_project};

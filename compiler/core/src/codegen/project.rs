@@ -226,7 +226,8 @@ fn layers_c(g: &Graph, plan: &Plan, dsp: bool) -> (Vec<LayerC>, Vec<dsp::Functio
 }
 
 fn dsp_prelude(functions: &[dsp::Function], scratch_words: usize) -> String {
-    let mut s: String = dsp::HEADERS.iter().map(|h| format!("#include \"dsp/{h}\"\n")).collect();
+    let mut s = dsp::limits_c();
+    s += &dsp::HEADERS.iter().map(|h| format!("#include \"dsp/{h}\"\n")).collect::<String>();
     if scratch_words > 0 {
         s += &format!(
             "/* Scratch of the DSP kernels: im2col columns, patches, zero-point padded inputs. */\nstatic int32_t {}[{scratch_words}] __attribute__((aligned(8)));\n",

@@ -183,7 +183,7 @@ pub fn dw3x3_pw(in_w: usize, out_w: usize, s: usize, pad_l: usize) -> usize {
 pub fn dw3x3_offsets_fit(s: usize, pw: usize, out_row: usize, c_n: usize) -> bool {
     let load = 4 * (DW3_GROUP * s + (2 * s + 1) * (pw / 2)) + 8;
     let store = 2 * DW3_GROUP * c_n + out_row + c_n;
-    load <= 1020 && store <= 4095
+    load <= super::LDRD_IMM_MAX && store <= super::STRB_IMM_MAX
 }
 
 /// Whether the requantization may skip the rounding's sign term: with the

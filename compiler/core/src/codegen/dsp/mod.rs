@@ -85,6 +85,18 @@ impl Kernel {
     }
 }
 
+/// The largest immediate offsets the kernels' asm encodes (Armv7-M):
+/// LDRD/STRD, a word multiple up to 1020; LDRB/STRB up to 4095. The
+/// compiler picks kernels by them and the C kernels test them: both read
+/// these, the C through [`limits_c`].
+pub const LDRD_IMM_MAX: usize = 1020;
+pub const STRB_IMM_MAX: usize = 4095;
+
+/// The limits as C macros, ahead of the DSP headers in every project.
+pub fn limits_c() -> String {
+    format!("#define HYB_DSP_LDRD_IMM_MAX {LDRD_IMM_MAX}\n#define HYB_DSP_STRB_IMM_MAX {STRB_IMM_MAX}\n")
+}
+
 /// Headers of runtime-c/kernels/dsp a DSP project carries (in runtime/dsp/).
 pub const HEADERS: &[&str] = &["hyb_dsp.h", "conv_s8.h", "live_channels_s8.h", "conv_first_s8.h", "depthwise_s8.h", "depthwise3x3_s8.h", "fully_connected_s8.h", "avg_pool_s8.h", "add_s8.h"];
 
@@ -283,7 +295,7 @@ fn conv2d(l: &str, c: &ConvParams) -> Option<Emitted> {
     let w = &c.weights;
     let row = |oc: usize| Box::new(w[oc * k..(oc + 1) * k].iter().copied()) as Box<dyn Iterator<Item = i8>>;
     let (chans, shift0) = channels(1, out_c, 2, row, &c.bias, c.input_offset, c.output_offset, |oc| (c.multiplier[oc], c.shift[oc]))?;
-    let usual_out = c.act[0] == -128 && c.act[1] == 127 && !shift0 && out_c % 2 == 0 && 3 * out_c < 4096;
+    let usual_out = c.act[0] == -128 && c.act[1] == 127 && !shift0 && out_c % 2 == 0 && 3 * out_c <= STRB_IMM_MAX;
     if in_c % 4 == 0 && usual_out {
         return Some(conv_rows(l, c, w, &chans).or_else(|| conv_pw(l, c, w, &chans, &c.bias)).unwrap_or_else(|| conv_col(l, c, w, &chans)));
     }
@@ -498,7 +510,7 @@ fn conv_first(l: &str, c: &ConvParams) -> Option<Emitted> {
     let steps = order.len() / 2;
     // The tap loop is unrolled whole (larger kernels take conv_s8.h), and
     // the stores address 3 * out_c as an immediate.
-    if steps > FIRST_MAX_STEPS || 3 * out_c > 4095 {
+    if steps > FIRST_MAX_STEPS || 3 * out_c > STRB_IMM_MAX {
         return None;
     }
     let w = &c.weights;
