@@ -7,8 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 E=examples/mnist-hybrid
-command -v qemu-system-arm >/dev/null && command -v arm-none-eabi-gcc >/dev/null || {
-  echo "quickstart: needs qemu-system-arm and gcc-arm-none-eabi (tests/run.sh installs them)"; exit 1; }
+./tests/setup.sh   # the Arm toolchain and QEMU, when missing
+mkdir -p out
 cargo run -q -- tune --edge $E/edge.onnx --router $E/router.onnx --cloud $E/cloud.onnx \
   --data $E/val_x.npy --labels $E/val_y.npy --calib $E/calib.npy \
   --target cortex-m4 --link nbiot --goal match-cloud --json out/tuned.json --plot out/tuned.svg
@@ -16,3 +16,5 @@ cargo run -q -- compile $E/edge.onnx --router $E/router.onnx --tuned out/tuned.j
   --calib $E/calib.npy --target cortex-m4 -o out/mnist-hybrid
 cargo run -q -- run out/mnist-hybrid --input $E/test_x.npy --labels $E/test_y.npy \
   --output out/labels.npy --details out/details.json --cloud $E/cloud.onnx
+echo "quickstart: operating points in out/tuned.json, their plot in out/tuned.svg,"
+echo "quickstart: the firmware project in out/mnist-hybrid, its decisions in out/labels.npy and out/details.json"

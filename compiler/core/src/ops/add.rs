@@ -14,16 +14,13 @@ use crate::quant::fixedpoint::quantize_multiplier;
 
 pub static ONNX: &[OnnxOp] = &[OnnxOp { onnx: "Add", import, keeps_scale: false }, OnnxOp { onnx: "Mul", import: import_mul, keeps_scale: false }];
 
-/// Same-shape Add.
-#[derive(Debug, Clone)]
-pub struct Add {
-    pub p: k::Add,
-}
-
-/// Broadcasting Add or Mul over up to 4 storage dims (strides 0 broadcast).
+/// Add or Mul. `same`: both inputs have the output's shape, and the
+/// element-wise Add kernel runs it (`p.add`); otherwise the broadcasting one
+/// (strides 0 broadcast; Mul always).
 #[derive(Debug, Clone)]
 pub struct Binary {
     pub p: k::Binary,
+    pub same: bool,
 }
 
 /// C initializer fields of `hyb_add_params`.
@@ -35,53 +32,27 @@ fn c_fields(a: &k::Add) -> String {
     )
 }
 
-/// The two operands of a binary op, for the Rust backend (arena or flash).
-fn rust_operands(s: &mut RustSite) -> Result<(String, String)> {
-    let (a, b) = (s.op.inputs[0], s.op.inputs[1]);
-    Ok((s.operand(a, DType::I8)?, s.operand(b, DType::I8)?))
-}
-
-impl OpKind for Add {
-    fn name(&self) -> &'static str { "Add" }
-
-    fn eval(&self, arena: &mut [i8], at: &super::Offsets) {
-        k::add(&self.p, arena, hybridc_kernels::S8::Arena(at.inputs[0]), hybridc_kernels::S8::Arena(at.inputs[1]), at.output);
-    }
-
-    fn in_place(&self, g: &super::Graph, op: &super::Op) -> Vec<super::Mode> { super::inplace::elementwise_modes(g, op) }
-
-    fn c(&self, s: &CSite) -> CCode {
-        let data = format!("static const hyb_add_params {}_params = {{\n    {},\n}};\n", s.l, c_fields(&self.p));
-        s.code("hyb_add_s8", data)
-    }
-
-    fn rust(&self, s: &mut RustSite) -> Result<RustCode> {
-        let (a, b) = rust_operands(s)?;
-        Ok(RustCode {
-            // The kernel struct's Debug text is its Rust literal.
-            consts: format!("const {}: Add = {:?};\n", s.l, self.p),
-            call: format!("add(&{}, arena, {a}, {b}, {});", s.l, s.output()?),
-            uses: vec!["add::add".into(), "add::Add".into(), "S8".into()],
-        })
-    }
-}
-
 impl OpKind for Binary {
-    fn name(&self) -> &'static str {
-        if self.p.mul { "Mul" } else { "Add" }
-    }
+    fn name(&self) -> &'static str { if self.p.mul { "Mul" } else { "Add" } }
 
     fn eval(&self, arena: &mut [i8], at: &super::Offsets) {
-        k::binary(&self.p, arena, hybridc_kernels::S8::Arena(at.inputs[0]), hybridc_kernels::S8::Arena(at.inputs[1]), at.output);
+        let (a, b) = (hybridc_kernels::S8::Arena(at.inputs[0]), hybridc_kernels::S8::Arena(at.inputs[1]));
+        if self.same {
+            k::add(&self.p.add, arena, a, b, at.output);
+        } else {
+            k::binary(&self.p, arena, a, b, at.output);
+        }
     }
 
     fn in_place(&self, g: &super::Graph, op: &super::Op) -> Vec<super::Mode> { super::inplace::elementwise_modes(g, op) }
 
     fn c(&self, s: &CSite) -> CCode {
-        let b = &self.p;
+        let (b, l) = (&self.p, &s.l);
+        if self.same {
+            return s.code("hyb_add_s8", format!("static const hyb_add_params {l}_params = {{\n    {},\n}};\n", c_fields(&b.add)));
+        }
         let data = format!(
-            "static const hyb_binary_params {}_params = {{\n    .mul = {}, .out_shape = {{{}}}, .a_strides = {{{}}}, .b_strides = {{{}}},\n    .add = {{ {} }},\n}};\n",
-            s.l,
+            "static const hyb_binary_params {l}_params = {{\n    .mul = {}, .out_shape = {{{}}}, .a_strides = {{{}}}, .b_strides = {{{}}},\n    .add = {{ {} }},\n}};\n",
             b.mul as i32,
             emit::join(&b.out_shape),
             emit::join(&b.a_strides),
@@ -92,11 +63,13 @@ impl OpKind for Binary {
     }
 
     fn rust(&self, s: &mut RustSite) -> Result<RustCode> {
-        let (a, b) = rust_operands(s)?;
+        let (a, b) = (s.operand(s.op.inputs[0], DType::I8)?, s.operand(s.op.inputs[1], DType::I8)?);
+        // The kernel structs' Debug text is their Rust literal.
+        let (f, ty, consts) = if self.same { ("add", "Add", format!("{:?}", self.p.add)) } else { ("binary", "Binary", format!("{:?}", self.p)) };
         Ok(RustCode {
-            consts: format!("const {}: Binary = {:?};\n", s.l, self.p),
-            call: format!("binary(&{}, arena, {a}, {b}, {});", s.l, s.output()?),
-            uses: vec!["add::binary".into(), "add::Binary".into(), "add::Add".into(), "S8".into()],
+            consts: format!("const {}: {ty} = {consts};\n", s.l),
+            call: format!("{f}(&{}, arena, {a}, {b}, {});", s.l, s.output()?),
+            uses: vec![format!("add::{f}"), format!("add::{ty}"), "add::Add".into(), "S8".into()],
         })
     }
 }
@@ -170,8 +143,8 @@ impl Pending for PendingBinary {
         if self.mul {
             (p.output_multiplier, p.output_shift) = quantize_multiplier(self.a.q.scale as f64 * self.b.q.scale as f64 / q.scale as f64);
         }
-        let kind: Box<dyn OpKind> = if o.same && !self.mul { Box::new(Add { p }) } else { Box::new(Binary { p: binary(self.mul, &o, p) }) };
-        Ok(Built { kind, inputs: o.inputs, perm: o.perm })
+        let same = o.same && !self.mul;
+        Ok(Built { kind: Box::new(Binary { p: binary(self.mul, &o, p), same }), inputs: o.inputs, perm: o.perm })
     }
 }
 

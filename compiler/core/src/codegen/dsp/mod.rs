@@ -9,7 +9,7 @@ mod layout;
 
 use super::layers::array_body;
 use crate::ir::{Graph, Op, TensorId};
-use crate::ops::{add::Add as AddOp, conv::Conv as ConvOp, fully_connected::FullyConnected as FcOp, pool::Pool as PoolOp};
+use crate::ops::{add::Binary as AddOp, conv::Conv as ConvOp, fully_connected::FullyConnected as FcOp, pool::Pool as PoolOp};
 use hybridc_kernels::{add::Add as AddParams, conv::Conv as ConvParams, fully_connected::FullyConnected as FcParams, pool::Pool as PoolParams};
 use crate::quant::fixedpoint::multiply_by_quantized_multiplier;
 use layout::{
@@ -163,7 +163,7 @@ impl<'a> Layer<'a> {
         } else if let Some(p) = k.downcast::<PoolOp>().filter(|p| !p.max) {
             Some(Layer::AvgPool(&p.p))
         } else {
-            k.downcast::<AddOp>().map(|a| Layer::Add(&a.p))
+            k.downcast::<AddOp>().filter(|a| a.same).map(|a| Layer::Add(&a.p.add))
         }
     }
 }
