@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Result;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Parser, Subcommand};
 
 use hybridc_cloud as cloud;
@@ -50,7 +51,7 @@ enum Cmd {
         #[arg(long)]
         router: Option<PathBuf>,
         /// A router-less hybrid scoring the edge's uncertainty: max-softmax or entropy.
-        #[arg(long, value_parser = Route::parse_baseline)]
+        #[arg(long, value_parser = PossibleValuesParser::new(Route::BASELINES.map(Route::as_str)).try_map(|s| Route::parse_baseline(&s)))]
         route: Option<Route>,
         /// Bind a router input to an edge tensor: ROUTER_INPUT=EDGE_TENSOR (repeatable).
         #[arg(long, value_parser = hybridc_core::hybrid::parse_bind)]
@@ -224,7 +225,7 @@ fn real_main(cli: Cli) -> Result<()> {
             };
             let quant = lower::QuantOptions { calib, method: calib_method.parse().map_err(anyhow::Error::msg)?, int8_io };
             let hybrid = (router.is_some() || route.is_some() || !bind.is_empty() || threshold.is_some())
-                .then(|| lower::HybridOptions { router, route, binds: bind, threshold });
+                .then_some(lower::HybridOptions { router, route, binds: bind, threshold });
             let (m, report) = verify::compile::compile_reported(&CompileOptions { model, target, out: out.clone(), outputs, sram, flash, quant, hybrid, kernels }, emit)?;
             let macs: u64 = m.layers.iter().map(|l| l.macs).sum();
             println!(
