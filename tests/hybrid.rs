@@ -39,7 +39,7 @@ fn calib(dir: &Path) -> PathBuf {
 pub fn hybrid_options(router: Option<&str>, route: Option<&str>, threshold: Option<f32>) -> HybridOptions {
     HybridOptions {
         router: router.map(|r| fixtures().join(r)),
-        route: route.map(String::from),
+        route: route.map(|r| r.parse().expect("a route")),
         binds: vec![],
         threshold,
     }
@@ -221,7 +221,9 @@ fn tune_on_the_bundled_example() {
         cloud_ms: 10.0,
         at_threshold: None,
     };
-    let r = tune::tune(&o).unwrap();
+    let report = tune::tune(&o).unwrap();
+    let r = serde_json::to_value(&report).unwrap();
+    assert_eq!(serde_json::from_value::<tune::TuneReport>(r.clone()).unwrap(), report, "the JSON reads back");
     for k in ["threshold", "query_rate", "accuracy", "latency_ms", "cloud_only", "curves"] {
         assert!(!r[k].is_null(), "missing {k}");
     }
@@ -231,6 +233,6 @@ fn tune_on_the_bundled_example() {
     let curve = r["curves"]["router"].as_array().unwrap();
     assert!(curve.iter().any(|p| p["threshold"] == r["threshold"] && p["accuracy"] == r["accuracy"]));
     // The figure is a self-contained SVG.
-    let svg = tune::figure(&r).unwrap();
+    let svg = tune::figure(&report);
     assert!(svg.starts_with("<svg") && svg.contains("learned router") && svg.trim_end().ends_with("</svg>"));
 }

@@ -153,7 +153,7 @@ fn host_rust_baselines_equal_c() {
     let x = example_inputs(100);
     for (route, threshold) in [("entropy", 0.05), ("max-softmax", 0.02)] {
         let dir = tempfile::tempdir().unwrap();
-        let h = HybridOptions { route: Some(route.into()), threshold: Some(threshold), ..Default::default() };
+        let h = HybridOptions { route: Some(route.parse().unwrap()), threshold: Some(threshold), ..Default::default() };
         let (c, rs) = (dir.path().join("c"), dir.path().join("rust"));
         compile_hybrid_with(&c, "host", Emit::C, h.clone());
         compile_hybrid_with(&rs, "host", Emit::Rust, h);

@@ -4,6 +4,10 @@
 //! A port of runtime-c/hybrid (hyb_hybrid.c, hyb_frame.c): the same
 //! decisions and byte-identical query frames (FRAMES.md).
 
+use crate::kernels::frame::{
+    query_len, query_payload_len, CRC_LEN, ELEM_INT8, ERROR_FIXED, HEADER_LEN, MAGIC, MAX_RANK,
+    QUERY_FIXED, REPLY_LEN, TYPE_QUERY, TYPE_REPLY, VERSION,
+};
 use crate::{Arena, Model, Observer};
 
 /// Query the cloud when the router's score exceeds this (real units).
@@ -94,19 +98,19 @@ pub fn query_frame(
     dims: &[u32],
     data: &[i8],
 ) -> usize {
-    let payload = 20 + 4 * dims.len() + data.len();
-    let total = 8 + payload + 4;
-    if total > buf.len() || dims.is_empty() || dims.len() > 8 {
+    let payload = query_payload_len(dims.len(), data.len());
+    let total = query_len(dims.len(), data.len());
+    if total > buf.len() || dims.is_empty() || dims.len() > MAX_RANK {
         return 0;
     }
-    buf[..4].copy_from_slice(&[0x48, 0x59, 1, 1]);
+    buf[..4].copy_from_slice(&[MAGIC[0], MAGIC[1], VERSION, TYPE_QUERY]);
     buf[4..8].copy_from_slice(&(payload as u32).to_le_bytes());
     buf[8..12].copy_from_slice(&model_id.to_le_bytes());
     buf[12..16].copy_from_slice(&seq.to_le_bytes());
-    buf[16..20].copy_from_slice(&[1, dims.len() as u8, 0, 0]);
+    buf[16..20].copy_from_slice(&[ELEM_INT8, dims.len() as u8, 0, 0]);
     buf[20..24].copy_from_slice(&quant.0.to_bits().to_le_bytes());
     buf[24..28].copy_from_slice(&quant.1.to_le_bytes());
-    let mut at = 28;
+    let mut at = HEADER_LEN + QUERY_FIXED;
     for d in dims {
         buf[at..at + 4].copy_from_slice(&d.to_le_bytes());
         at += 4;
@@ -114,14 +118,14 @@ pub fn query_frame(
     for (o, &q) in buf[at..at + data.len()].iter_mut().zip(data) {
         *o = q as u8;
     }
-    let crc = crc32(&buf[..8 + payload]);
-    buf[8 + payload..total].copy_from_slice(&crc.to_le_bytes());
+    let crc = crc32(&buf[..HEADER_LEN + payload]);
+    buf[HEADER_LEN + payload..total].copy_from_slice(&crc.to_le_bytes());
     total
 }
 
-/// Bytes this side reads of a frame from the cloud: a reply (20-byte
-/// payload) or an error frame with up to 256 bytes of message.
-pub const REPLY_BYTES: usize = 8 + 12 + 256 + 4;
+/// Bytes this side reads of a frame from the cloud: a reply or an error
+/// frame with up to 256 bytes of message.
+pub const REPLY_BYTES: usize = HEADER_LEN + ERROR_FIXED + 256 + CRC_LEN;
 
 fn word(f: &[u8], at: usize) -> u32 {
     u32::from_le_bytes([f[at], f[at + 1], f[at + 2], f[at + 3]])
@@ -134,20 +138,20 @@ pub fn read_frame(mut get_byte: impl FnMut() -> Option<u8>, buf: &mut [u8]) -> O
     let mut prev = None;
     loop {
         let c = get_byte()?;
-        if prev == Some(0x48) && c == 0x59 {
+        if prev == Some(MAGIC[0]) && c == MAGIC[1] {
             break;
         }
         prev = Some(c);
     }
-    if buf.len() < 8 {
+    if buf.len() < HEADER_LEN {
         return None;
     }
-    buf[..2].copy_from_slice(&[0x48, 0x59]);
-    for b in &mut buf[2..8] {
+    buf[..2].copy_from_slice(&MAGIC);
+    for b in &mut buf[2..HEADER_LEN] {
         *b = get_byte()?;
     }
-    let total = (word(buf, 4) as usize).checked_add(12)?;
-    for b in buf.get_mut(8..total)? {
+    let total = (word(buf, 4) as usize).checked_add(HEADER_LEN + CRC_LEN)?;
+    for b in buf.get_mut(HEADER_LEN..total)? {
         *b = get_byte()?;
     }
     Some(total)
@@ -156,11 +160,12 @@ pub fn read_frame(mut get_byte: impl FnMut() -> Option<u8>, buf: &mut [u8]) -> O
 /// The cloud's label in reply frame `f` to query `seq`, as
 /// hyb_frame_parse_reply; an error frame or a bad or stray reply fails.
 pub fn parse_reply(f: &[u8], seq: u32) -> Result<i32, OffloadError> {
-    if f.len() < 12 || f[..3] != [0x48, 0x59, 1] || word(f, 4) as usize + 12 != f.len() {
+    let envelope = HEADER_LEN + CRC_LEN;
+    if f.len() < envelope || f[..3] != [MAGIC[0], MAGIC[1], VERSION] || word(f, 4) as usize + envelope != f.len() {
         return Err(OffloadError::Failed);
     }
-    let end = f.len() - 4;
-    if word(f, end) != crc32(&f[..end]) || f[3] != 2 || end < 28 || word(f, 12) != seq {
+    let end = f.len() - CRC_LEN;
+    if word(f, end) != crc32(&f[..end]) || f[3] != TYPE_REPLY || end < HEADER_LEN + REPLY_LEN || word(f, 12) != seq {
         return Err(OffloadError::Failed);
     }
     Ok(word(f, 16) as i32)

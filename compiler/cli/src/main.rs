@@ -5,12 +5,15 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Result;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Parser, Subcommand};
 
 use hybridc_cloud as cloud;
 use hybridc_core::codegen::{Emit, Kernels};
+use hybridc_core::ir::Route;
 use hybridc_core::lower::{self, CompileOptions};
 use hybridc_core::{npy, target};
+use hybridc_verify::report::write_json;
 use hybridc_verify::{self as verify, tune, RunOptions};
 
 #[derive(Parser)]
@@ -48,8 +51,8 @@ enum Cmd {
         #[arg(long)]
         router: Option<PathBuf>,
         /// A router-less hybrid scoring the edge's uncertainty: max-softmax or entropy.
-        #[arg(long, value_parser = ["max-softmax", "entropy"])]
-        route: Option<String>,
+        #[arg(long, value_parser = PossibleValuesParser::new(Route::BASELINES.map(Route::as_str)).try_map(|s| Route::parse_baseline(&s)))]
+        route: Option<Route>,
         /// Bind a router input to an edge tensor: ROUTER_INPUT=EDGE_TENSOR (repeatable).
         #[arg(long, value_parser = hybridc_core::hybrid::parse_bind)]
         bind: Vec<(String, String)>,
@@ -217,17 +220,13 @@ fn real_main(cli: Cli) -> Result<()> {
     match cli.cmd {
         Cmd::Compile { model, target, out, outputs, calib, calib_method, int8_io, router, route, bind, threshold, tuned, sram, flash, kernels, emit } => {
             let threshold = match tuned {
-                Some(p) => {
-                    let text = std::fs::read_to_string(&p).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()))?;
-                    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{} is not JSON: {e}", p.display()))?;
-                    Some(v["threshold"].as_f64().ok_or_else(|| anyhow::anyhow!("{} has no numeric 'threshold' (write it with hybridc tune --json)", p.display()))? as f32)
-                }
+                Some(p) => Some(tune::tuned_threshold(&p)?),
                 None => threshold,
             };
             let quant = lower::QuantOptions { calib, method: calib_method.parse().map_err(anyhow::Error::msg)?, int8_io };
             let hybrid = (router.is_some() || route.is_some() || !bind.is_empty() || threshold.is_some())
-                .then(|| lower::HybridOptions { router, route, binds: bind, threshold });
-            let m = verify::compile::compile_emit(&CompileOptions { model, target, out: out.clone(), outputs, sram, flash, quant, hybrid, kernels }, emit)?;
+                .then_some(lower::HybridOptions { router, route, binds: bind, threshold });
+            let (m, report) = verify::compile::compile_reported(&CompileOptions { model, target, out: out.clone(), outputs, sram, flash, quant, hybrid, kernels }, emit)?;
             let macs: u64 = m.layers.iter().map(|l| l.macs).sum();
             println!(
                 "hybridc: compiled {} for {}: {} layers, {} MACs, arena {} bytes -> {}",
@@ -240,21 +239,17 @@ fn real_main(cli: Cli) -> Result<()> {
                 println!("  hybrid: route {}, query the cloud when the score > {}", h.route, h.threshold);
             }
             // Float models: where accuracy is lost, layer by layer.
-            let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("report.json"))?)?;
-            let layers = report["layers"].as_array().cloned().unwrap_or_default();
-            let float: Vec<String> = layers
-                .iter()
-                .filter(|l| l["op"].as_str().is_some_and(|o| o.ends_with("(float)")))
-                .map(|l| format!("{} ({})", l["name"].as_str().unwrap_or(""), l["op"].as_str().unwrap_or("").trim_end_matches(" (float)")))
-                .collect();
+            let layers = &report.layers;
+            let float: Vec<String> = layers.iter().filter_map(|l| Some(format!("{} ({})", l.name, l.float_op()?))).collect();
             if !float.is_empty() {
                 println!("  {} ops run in float32 (no int8 kernel, or all their readers run in float): {}", float.len(), float.join(", "));
             }
-            if layers.iter().any(|l| l.get("sqnr_db").is_some()) {
+            if layers.iter().any(|l| l.sqnr_db.is_some()) {
                 println!("  SQNR of the int8 reference against tract's float result on the calibration data:");
-                for l in &layers {
-                    if let Some(db) = l["sqnr_db"].as_f64() {
-                        println!("    {:>7.2} dB  {:<16} {}", db, l["op"].as_str().unwrap_or(""), l["output"].as_str().unwrap_or(""));
+                // An infinite or NaN SQNR is null in report.json: not printed either.
+                for l in layers {
+                    if let Some(db) = l.sqnr_db.filter(|db| db.is_finite()) {
+                        println!("    {:>7.2} dB  {:<16} {}", db, l.op, l.output);
                     }
                 }
             }
@@ -288,13 +283,11 @@ fn real_main(cli: Cli) -> Result<()> {
             let files = verify::run::write_outputs(&r, &output)?;
             println!("hybridc: ran {} items on {}", r.batch, r.manifest.target);
             if let (Some(path), Some(p)) = (&profile, &r.profile) {
-                std::fs::write(path, serde_json::to_string_pretty(p)?)
-                    .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+                write_json(path, p)?;
                 println!(
                     "  {} instructions, ~{} cycles, {:.3} MAC/cycle, ~{:.2} ms at {} MHz, flash {} B, RAM {} B (profile: {})",
-                    p["instructions"], p["cycles_estimate"], p["mac_per_cycle"].as_f64().unwrap_or(0.0),
-                    p["latency_ms"].as_f64().unwrap_or(0.0), p["clock_hz"].as_u64().unwrap_or(0) / 1_000_000,
-                    p["flash_bytes"], p["ram_bytes"], path.display()
+                    p.instructions, p.cycles_estimate, p.mac_per_cycle, p.latency_ms, p.clock_hz / 1_000_000, p.flash_bytes, p.ram_bytes,
+                    path.display()
                 );
             }
             for f in files {
@@ -337,17 +330,16 @@ fn real_main(cli: Cli) -> Result<()> {
             let o = tune::TuneOptions { edge, router, cloud, data, labels, target, link, goal, calib, edge_ms, cloud_ms, at_threshold };
             let r = tune::tune(&o)?;
             print!("{}", tune::table(&r));
-            let m = &r["latency_model"];
+            let m = &r.latency_model;
             println!(
-                "latency model: edge {:.2} ms on {}, query {} bytes over {} ({} kbit/s, {} ms round trip), cloud {} ms; {} inputs",
-                m["edge_ms"].as_f64().unwrap_or(0.0), o.target, m["payload_bytes"], m["link"]["name"].as_str().unwrap_or(""),
-                m["link"]["uplink_kbps"], m["link"]["rtt_ms"], m["cloud_ms"], r["inputs"]
+                "latency model: edge {:.2} ms on {}, query {} bytes over {} ({:?} kbit/s, {:?} ms round trip), cloud {:?} ms; {} inputs",
+                m.edge_ms, o.target, m.payload_bytes, m.link.name, m.link.uplink_kbps, m.link.rtt_ms, m.cloud_ms, r.inputs
             );
             if let Some(p) = json {
-                std::fs::write(&p, serde_json::to_string_pretty(&r)?).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", p.display()))?;
+                write_json(&p, &r)?;
             }
             if let Some(p) = plot {
-                std::fs::write(&p, tune::figure(&r)?).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", p.display()))?;
+                std::fs::write(&p, tune::figure(&r)).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", p.display()))?;
             }
         }
         Cmd::Plan { models } => print!("{}", lower::plan_table(&models)?),
@@ -356,9 +348,7 @@ fn real_main(cli: Cli) -> Result<()> {
             println!("{}", verify::bench::table(&rows));
             println!("Instructions are counted under QEMU; cycles are estimated from them with the cost table in the README, not measured on a board.");
             if let Some(path) = json {
-                let all: serde_json::Map<String, serde_json::Value> =
-                    rows.iter().map(|r| (r.model.clone(), serde_json::json!({ &r.kernels: r.profile, "portable": r.portable }))).collect();
-                std::fs::write(&path, serde_json::to_string_pretty(&all)?)?;
+                write_json(&path, &verify::bench::by_model(&rows))?;
             }
         }
         Cmd::Serve { model, port, host, name } => {

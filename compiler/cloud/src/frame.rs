@@ -3,23 +3,12 @@
 
 use thiserror::Error;
 
-pub const MAGIC: [u8; 2] = *b"HY";
-pub const VERSION: u8 = 1;
+// The layout is shared with the compiler and the generated Rust crates.
+use hybridc_kernels::frame::{query_payload_len, ERROR_FIXED, QUERY_FIXED, REPLY_LEN};
+pub use hybridc_kernels::frame::{CRC_LEN, ELEM_INT8, HEADER_LEN, MAGIC, MAX_RANK, TYPE_ERROR, TYPE_QUERY, TYPE_REPLY, VERSION};
+
 /// Largest payload a frame may declare (1 MiB).
 pub const MAX_PAYLOAD: usize = 1 << 20;
-pub const HEADER_LEN: usize = 8;
-pub const CRC_LEN: usize = 4;
-pub const MAX_RANK: usize = 8;
-/// The only query element type of version 1.
-pub const ELEM_INT8: u8 = 1;
-
-pub const TYPE_QUERY: u8 = 1;
-pub const TYPE_REPLY: u8 = 2;
-pub const TYPE_ERROR: u8 = 3;
-
-const QUERY_FIXED: usize = 20;
-const REPLY_LEN: usize = 20;
-const ERROR_FIXED: usize = 12;
 
 /// A device's question about one input.
 #[derive(Debug, Clone, PartialEq)]
@@ -118,9 +107,7 @@ pub fn crc32(bytes: &[u8]) -> u32 {
 }
 
 /// FNV-1a 32-bit hash: the model id of a model name.
-pub fn model_id(name: &str) -> u32 {
-    name.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ b as u32).wrapping_mul(0x0100_0193))
-}
+pub use hybridc_kernels::frame::fnv1a as model_id;
 
 /// Wraps a payload in header and CRC. Public so that tests can build frames
 /// the encoder would never write.
@@ -147,7 +134,7 @@ impl Query {
     }
 
     fn payload(&self) -> Vec<u8> {
-        let mut p = Vec::with_capacity(QUERY_FIXED + 4 * self.dims.len() + self.data.len());
+        let mut p = Vec::with_capacity(query_payload_len(self.dims.len(), self.data.len()));
         p.extend_from_slice(&self.model_id.to_le_bytes());
         p.extend_from_slice(&self.seq.to_le_bytes());
         p.push(ELEM_INT8);
@@ -445,13 +432,6 @@ mod tests {
     fn crc32_check_value() {
         assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
         assert_eq!(crc32(b""), 0);
-    }
-
-    #[test]
-    fn fnv1a_known_values() {
-        assert_eq!(model_id(""), 0x811c_9dc5);
-        assert_eq!(model_id("a"), 0xe40c_292c);
-        assert_eq!(model_id("foobar"), 0xbf9c_f968);
     }
 
     #[test]

@@ -21,5 +21,5 @@ pub mod target;
 /// any op module (`ops`).
 pub mod ir {
     pub use crate::ops::{Graph, Op};
-    pub use hybridc_ir::{Activation, DType, QParams, Tensor, TensorId};
+    pub use hybridc_ir::{Activation, DType, HybridInfo, QParams, Route, Tensor, TensorId};
 }

@@ -5,13 +5,12 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use serde_json::json;
 
 use crate::codegen;
-use crate::ir::Graph;
+use crate::ir::{Graph, HybridInfo, Route};
 use crate::quant::ptq::{self, Method};
 use crate::npy;
-use crate::{frontend, passes, plan, target};
+use crate::{frontend, passes, plan};
 
 pub struct CompileOptions {
     pub model: PathBuf,
@@ -46,8 +45,8 @@ impl CompileOptions {
 #[derive(Clone, Debug, Default)]
 pub struct HybridOptions {
     pub router: Option<PathBuf>,
-    /// "max-softmax" or "entropy" when there is no learned router.
-    pub route: Option<String>,
+    /// A baseline (max-softmax or entropy) when there is no learned router.
+    pub route: Option<Route>,
     pub binds: Vec<(String, String)>,
     pub threshold: Option<f32>,
 }
@@ -75,7 +74,7 @@ pub struct Compiled {
     /// Per-layer SQNR against tract's float result (float models only).
     pub sqnr_db: Vec<Option<f64>>,
     /// The hybrid's runtime description, for edge + router programs.
-    pub hybrid: Option<crate::hybrid::HybridInfo>,
+    pub hybrid: Option<HybridInfo>,
 }
 
 /// Frontend, passes, quantization parameters and memory plan of a QDQ model.
@@ -113,26 +112,26 @@ pub fn lower_with(model: &Path, outputs: &[String], q: &QuantOptions) -> Result<
 }
 
 /// Merges the router (or a baseline) into the edge model.
-fn with_router(edge: tract_onnx::pb::ModelProto, h: &HybridOptions) -> Result<(tract_onnx::pb::ModelProto, crate::hybrid::HybridInfo)> {
+fn with_router(edge: tract_onnx::pb::ModelProto, h: &HybridOptions) -> Result<(tract_onnx::pb::ModelProto, HybridInfo)> {
     if frontend::is_quantized(&edge) {
         bail!("a hybrid is compiled from the float edge model (with --calib), not an already quantized one");
     }
-    let (router, route) = match (&h.router, &h.route) {
-        (Some(r), None) => (frontend::read_model(r)?, "router".to_string()),
+    let (router, route) = match (&h.router, h.route) {
+        (Some(r), None) => (frontend::read_model(r)?, Route::Router),
         (None, Some(kind)) => {
             let classes = output_classes(&edge)?;
-            (crate::hybrid::baseline::router(kind, classes)?, kind.clone())
+            (crate::hybrid::baseline::router(kind, classes)?, kind)
         }
         (Some(_), Some(_)) => bail!("give either --router ROUTER.onnx or --route max-softmax|entropy, not both"),
         (None, None) => bail!("a hybrid needs --router ROUTER.onnx or --route max-softmax|entropy"),
     };
-    let threshold = match (h.threshold, route.as_str()) {
+    let threshold = match (h.threshold, route) {
         (Some(t), _) => t,
-        (None, "router") => 0.5,
+        (None, Route::Router) => 0.5,
         (None, _) => bail!("--route {route} needs --threshold T (query the cloud when the score exceeds T)"),
     };
     let (merged, edge_out, router_out) = crate::hybrid::merge(&edge, &router, &h.binds)?;
-    let info = crate::hybrid::HybridInfo {
+    let info = HybridInfo {
         threshold,
         route,
         model_id: 0,
@@ -194,7 +193,7 @@ pub fn lower_any(model: &Path, outputs: &[String], q: &QuantOptions, hybrid: Opt
             .map(|op| op.output)
             .unwrap_or(input);
         i.query_tensor = graph.tensors[query].name.clone();
-        i.model_id = crate::hybrid::fnv1a(&model.file_stem().and_then(|s| s.to_str()).unwrap_or("model").to_string());
+        i.model_id = hybridc_kernels::frame::fnv1a(&model_name(model));
         graph.outputs.push(query);
     }
     if !outputs.is_empty() {
@@ -244,41 +243,6 @@ fn check_weights_finite(proto: &tract_onnx::pb::ModelProto) -> Result<()> {
         }
     }
     Ok(())
-}
-
-pub fn report(c: &Compiled, target: &target::Target) -> serde_json::Value {
-    let g = &c.graph;
-    let layers: Vec<_> = g
-        .ops
-        .iter()
-        .enumerate()
-        .map(|(i, op)| {
-            let mut l = json!({
-                "name": op.name,
-                "op": op.kind.name(),
-                "macs": op.kind.macs(g, op),
-                "output": g.tensors[op.output].name,
-                "output_shape": g.tensors[op.output].shape,
-                "arena_offset": c.plan.offsets[g.base(op.output)],
-                "in_place": c.plan.modes[i],
-            });
-            if let Some(Some(db)) = c.sqnr_db.get(i) {
-                l["sqnr_db"] = json!((db * 100.0).round() / 100.0);
-            }
-            l
-        })
-        .collect();
-    json!({
-        "target": target.name,
-        "arena_bytes": c.plan.arena_bytes,
-        "arena_lower_bound_bytes": c.plan.lower_bound_bytes,
-        "arena_plain_lower_bound_bytes": c.plan.plain_lower_bound_bytes,
-        "weights_bytes": crate::ops::weights_bytes(g),
-        "macs": crate::ops::total_macs(g),
-        "sram_budget_bytes": target.sram_bytes,
-        "flash_budget_bytes": target.flash_bytes,
-        "layers": layers,
-    })
 }
 
 /// One line per model: its arena against the lower bounds (`hybridc plan`).

@@ -194,3 +194,6 @@ impl<K> Graph<K> {
         self.tensors[self.base(t)].data.is_some()
     }
 }
+
+pub mod hybrid;
+pub use hybrid::*;

@@ -14,6 +14,7 @@ pub mod elementwise;
 pub mod fixedpoint;
 pub mod float;
 pub mod floatmath;
+pub mod frame;
 pub mod fully_connected;
 pub mod pool;
 pub mod shape;

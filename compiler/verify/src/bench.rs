@@ -8,20 +8,43 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
 
+use crate::profile::Profile;
 use crate::{run_project, RunOptions};
 use hybridc_core::npy;
 use hybridc_core::codegen::Manifest;
 use hybridc_core::codegen::Kernels;
 use hybridc_core::lower::CompileOptions;
 
+/// One model's profiles; in the JSON file, the value of the model's name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Row {
+    /// The model's name (the JSON file's key).
+    #[serde(skip)]
     pub model: String,
-    /// Which kernels `profile` was measured with ("dsp" or "portable").
-    pub kernels: String,
-    pub profile: serde_json::Value,
-    /// The same model with the portable kernels (the baseline of the ratio).
-    pub portable: serde_json::Value,
+    /// With the DSP kernels, on targets that have them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dsp: Option<Profile>,
+    /// With the portable kernels (the baseline of the ratios).
+    pub portable: Profile,
+}
+
+impl Row {
+    /// Which kernels [`Row::profile`] was measured with.
+    pub fn kernels(&self) -> &'static str {
+        if self.dsp.is_some() { "dsp" } else { "portable" }
+    }
+
+    /// The profile the table reports: DSP kernels when measured, else portable.
+    pub fn profile(&self) -> &Profile {
+        self.dsp.as_ref().unwrap_or(&self.portable)
+    }
+}
+
+/// The rows as the `--json` file holds them: by model name.
+pub fn by_model(rows: &[Row]) -> std::collections::BTreeMap<&str, &Row> {
+    rows.iter().map(|r| (r.model.as_str(), r)).collect()
 }
 
 /// A deterministic int8 input of the model's shape (xorshift, seed 1).
@@ -40,7 +63,7 @@ fn input_for(m: &Manifest) -> npy::Array {
 }
 
 /// Compiles `model` into `out` with `kernels` and profiles one inference.
-fn profile(model: &Path, target: &str, kernels: Kernels, out: PathBuf) -> Result<(Manifest, serde_json::Value)> {
+fn profile(model: &Path, target: &str, kernels: Kernels, out: PathBuf) -> Result<(Manifest, Profile)> {
     let m = crate::compile::compile(&CompileOptions { kernels, ..CompileOptions::new(model, target, out.clone()) })
     .with_context(|| format!("cannot compile {} with the {kernels} kernels", model.display()))?;
     let input = input_for(&m);
@@ -55,9 +78,8 @@ pub fn bench(models: &[PathBuf], target: &str, kernels: Kernels) -> Result<Vec<R
     let mut rows = vec![];
     for (i, model) in models.iter().enumerate() {
         let (m, portable) = profile(model, target, Kernels::Portable, dir.path().join(format!("m{i}-portable")))?;
-        let profile = if dsp { profile(model, target, Kernels::Dsp, dir.path().join(format!("m{i}-dsp")))?.1 } else { portable.clone() };
-        let kernels = if dsp { "dsp" } else { "portable" }.to_string();
-        rows.push(Row { model: m.model.clone(), kernels, profile, portable });
+        let dsp = if dsp { Some(profile(model, target, Kernels::Dsp, dir.path().join(format!("m{i}-dsp")))?.1) } else { None };
+        rows.push(Row { model: m.model.clone(), dsp, portable });
     }
     Ok(rows)
 }
@@ -68,26 +90,25 @@ pub fn table(rows: &[Row]) -> String {
         "| model | kernels | MACs | instructions | est. cycles | MAC/cycle | MACs skipped | MAC/cycle on MACs run | est. latency ms | flash B | RAM B | portable est. cycles | speed-up vs portable | portable flash B | flash vs portable | portable RAM B |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for r in rows {
-        let (p, b) = (&r.profile, &r.portable);
-        let f = |v: &serde_json::Value, k: &str| v[k].as_f64().unwrap_or(0.0);
+        let (p, b) = (r.profile(), &r.portable);
         s += &format!(
             "| {} | {} | {} | {} | {} | {:.3} | {} | {:.3} | {:.1} | {} | {} | {} | {:.2}x | {} | {:+.1}% | {} |\n",
             r.model,
-            r.kernels,
-            p["macs"],
-            p["instructions"],
-            p["cycles_estimate"],
-            f(p, "mac_per_cycle"),
-            p["skipped_macs"],
-            f(p, "run_mac_per_cycle"),
-            f(p, "latency_ms"),
-            p["flash_bytes"],
-            p["ram_bytes"],
-            b["cycles_estimate"],
-            f(b, "cycles_estimate") / f(p, "cycles_estimate").max(1.0),
-            b["flash_bytes"],
-            100.0 * (f(p, "flash_bytes") / f(b, "flash_bytes").max(1.0) - 1.0),
-            b["ram_bytes"],
+            r.kernels(),
+            p.macs,
+            p.instructions,
+            p.cycles_estimate,
+            p.mac_per_cycle,
+            p.skipped_macs,
+            p.run_mac_per_cycle,
+            p.latency_ms,
+            p.flash_bytes,
+            p.ram_bytes,
+            b.cycles_estimate,
+            b.cycles_estimate as f64 / (p.cycles_estimate as f64).max(1.0),
+            b.flash_bytes,
+            100.0 * (p.flash_bytes as f64 / (b.flash_bytes as f64).max(1.0) - 1.0),
+            b.ram_bytes,
         );
     }
     s

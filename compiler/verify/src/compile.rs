@@ -6,10 +6,10 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use serde_json::json;
 
+use crate::report::{write_json, Report};
 use hybridc_core::codegen::{self, Manifest};
-use hybridc_core::lower::{lower_any, model_name, report, CompileOptions};
+use hybridc_core::lower::{lower_any, model_name, CompileOptions};
 use hybridc_core::{plan, target};
 
 pub fn compile(o: &CompileOptions) -> Result<Manifest> {
@@ -18,6 +18,11 @@ pub fn compile(o: &CompileOptions) -> Result<Manifest> {
 
 /// As [`compile`], writing the C project or the Rust crate.
 pub fn compile_emit(o: &CompileOptions, emit: codegen::Emit) -> Result<Manifest> {
+    Ok(compile_reported(o, emit)?.0)
+}
+
+/// As [`compile_emit`], also returning what the project's report.json holds.
+pub fn compile_reported(o: &CompileOptions, emit: codegen::Emit) -> Result<(Manifest, Report)> {
     let rust = emit == codegen::Emit::Rust;
     let mut t = target::load(&o.target)?;
     if let Some(s) = o.sram {
@@ -51,19 +56,19 @@ pub fn compile_emit(o: &CompileOptions, emit: codegen::Emit) -> Result<Manifest>
         );
     }
     let scratch = prepare_destination(&o.out)?;
-    let result = (|| -> Result<Manifest> {
+    let result = (|| -> Result<(Manifest, Report)> {
         let name = model_name(&o.model);
         let m = if rust {
             codegen::rust::write_crate(scratch.path(), &name, &c.graph, &c.plan, &t, c.hybrid.as_ref())?
         } else {
             codegen::write_project(scratch.path(), &name, &c.graph, &c.plan, &t, c.hybrid.as_ref(), dsp)?
         };
-        let mut report = report(&c, &t);
-        report["kernels"] = json!(if rust { "rust" } else if dsp { "dsp" } else { "portable" });
+        let mut report = Report::new(&c, &t);
+        report.kernels = Some(if rust { "rust" } else if dsp { "dsp" } else { "portable" }.to_string());
         if !t.is_host() && !rust {
             if crate::firmware::toolchain_available(&t) {
                 let mem = crate::firmware::check_budgets(scratch.path(), &t)?;
-                report["firmware"] = serde_json::to_value(&mem)?;
+                report.firmware = Some(mem);
             } else {
                 eprintln!(
                     "hybridc: warning: {} not found, so the firmware was not linked; only the arena and weights were checked against the budgets",
@@ -71,16 +76,16 @@ pub fn compile_emit(o: &CompileOptions, emit: codegen::Emit) -> Result<Manifest>
                 );
             }
         }
-        std::fs::write(scratch.path().join("report.json"), serde_json::to_string_pretty(&report)?)?;
-        Ok(m)
+        write_json(&scratch.path().join("report.json"), &report)?;
+        Ok((m, report))
     })();
-    let manifest = result?; // scratch is removed on drop if anything failed
+    let written = result?; // scratch is removed on drop if anything failed
     if o.out.exists() {
         std::fs::remove_dir_all(&o.out).with_context(|| format!("cannot replace {}", o.out.display()))?;
     }
     let kept = scratch.keep();
     std::fs::rename(&kept, &o.out).with_context(|| format!("cannot create {}", o.out.display()))?;
-    Ok(manifest)
+    Ok(written)
 }
 
 /// Checks that `out` may be (re)written and makes a scratch directory beside it.

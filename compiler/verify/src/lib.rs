@@ -9,6 +9,7 @@ pub mod elf;
 pub mod firmware;
 pub mod host;
 pub mod profile;
+pub mod report;
 pub mod run;
 pub mod rust;
 pub mod tune;

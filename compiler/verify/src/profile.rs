@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use hybridc_core::target;
 
@@ -87,7 +87,39 @@ pub fn build_plugin(dir: &Path) -> Result<PathBuf> {
     Ok(so)
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// Per-inference figures of a firmware run under QEMU (`hybridc run --profile`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Profile {
+    pub target: String,
+    pub core: String,
+    pub clock_hz: u64,
+    pub batch: usize,
+    /// How the figures were obtained (counted, not measured).
+    pub method: String,
+    /// [`COST_TABLE`].
+    pub cost_table: String,
+    pub instructions: u64,
+    pub cycles_estimate: u64,
+    pub macs: u64,
+    pub mac_per_cycle: f64,
+    /// MACs the kernels skip (zero weights of dead channels).
+    pub skipped_macs: u64,
+    /// MAC/cycle counting only the MACs run.
+    pub run_mac_per_cycle: f64,
+    pub latency_ms: f64,
+    pub flash_bytes: u64,
+    pub ram_bytes: u64,
+    pub arena_bytes: usize,
+    pub sram_budget_bytes: u64,
+    pub flash_budget_bytes: u64,
+    /// Size of each allocated section of the ELF.
+    pub sections: BTreeMap<String, u64>,
+    /// Instructions before the first layer.
+    pub startup_instructions: u64,
+    pub layers: Vec<LayerProfile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LayerProfile {
     pub name: String,
     pub op: String,
@@ -124,7 +156,7 @@ pub fn summarize(
     t: &target::Target,
     batch: usize,
     memory: &super::elf::Memory,
-) -> serde_json::Value {
+) -> Profile {
     let clock = t.clock_hz.max(1) as f64;
     let b = batch.max(1) as u64;
     let mut layers = vec![];
@@ -149,28 +181,27 @@ pub fn summarize(
         });
     }
     let startup = regions.get(&BEFORE_FIRST_MARK).and_then(|c| c.get("insns")).copied().unwrap_or(0);
-    let sram = t.sram_bytes;
-    serde_json::json!({
-        "target": t.name,
-        "core": t.core,
-        "clock_hz": t.clock_hz,
-        "batch": batch,
-        "method": "executed instructions counted by a QEMU TCG plugin; cycles estimated with a per-instruction cost table (not measured: QEMU's DWT cycle counter reads 0)",
-        "cost_table": COST_TABLE,
-        "instructions": insns,
-        "cycles_estimate": cyc,
-        "macs": macs,
-        "mac_per_cycle": if cyc > 0 { macs as f64 / cyc as f64 } else { 0.0 },
-        "skipped_macs": skipped,
-        "run_mac_per_cycle": if cyc > 0 { (macs - skipped) as f64 / cyc as f64 } else { 0.0 },
-        "latency_ms": cyc as f64 / clock * 1e3,
-        "flash_bytes": memory.flash_bytes,
-        "ram_bytes": memory.ram_bytes,
-        "arena_bytes": m.arena_bytes,
-        "sram_budget_bytes": sram,
-        "flash_budget_bytes": t.flash_bytes,
-        "sections": memory.sections,
-        "startup_instructions": startup,
-        "layers": layers,
-    })
+    Profile {
+        target: t.name.clone(),
+        core: t.core.clone(),
+        clock_hz: t.clock_hz,
+        batch,
+        method: "executed instructions counted by a QEMU TCG plugin; cycles estimated with a per-instruction cost table (not measured: QEMU's DWT cycle counter reads 0)".into(),
+        cost_table: COST_TABLE.into(),
+        instructions: insns,
+        cycles_estimate: cyc,
+        macs,
+        mac_per_cycle: if cyc > 0 { macs as f64 / cyc as f64 } else { 0.0 },
+        skipped_macs: skipped,
+        run_mac_per_cycle: if cyc > 0 { (macs - skipped) as f64 / cyc as f64 } else { 0.0 },
+        latency_ms: cyc as f64 / clock * 1e3,
+        flash_bytes: memory.flash_bytes,
+        ram_bytes: memory.ram_bytes,
+        arena_bytes: m.arena_bytes,
+        sram_budget_bytes: t.sram_bytes,
+        flash_budget_bytes: t.flash_bytes,
+        sections: memory.sections.clone(),
+        startup_instructions: startup,
+        layers,
+    }
 }

@@ -48,7 +48,7 @@ pub struct RunResult {
     /// With `trace`: per item, per layer, the layer's output bytes.
     pub trace: Vec<Vec<Vec<u8>>>,
     /// With `profile`: the per-inference figures.
-    pub profile: Option<serde_json::Value>,
+    pub profile: Option<profile::Profile>,
     /// Hybrids: the device's decision for every item.
     pub decisions: Vec<Decision>,
 }

@@ -64,7 +64,7 @@ pub struct Manifest {
     pub arena_bytes: usize,
     /// Edge + router projects: how the device decides and offloads.
     #[serde(default)]
-    pub hybrid: Option<crate::hybrid::HybridInfo>,
+    pub hybrid: Option<crate::ir::HybridInfo>,
 }
 
 pub const FILE: &str = "hybridc.json";
@@ -72,7 +72,7 @@ pub const FILE: &str = "hybridc.json";
 impl Manifest {
     /// The description of `g` compiled for `target` with `plan`; per layer,
     /// the MACs its kernel skips.
-    pub fn of(model: &str, target: &str, g: &crate::ir::Graph, plan: &crate::plan::Plan, skipped_macs: &[u64], hybrid: Option<&crate::hybrid::HybridInfo>) -> Manifest {
+    pub fn of(model: &str, target: &str, g: &crate::ir::Graph, plan: &crate::plan::Plan, skipped_macs: &[u64], hybrid: Option<&crate::ir::HybridInfo>) -> Manifest {
         let layers = g
             .ops
             .iter()

@@ -9,7 +9,7 @@ use askama::Template;
 use super::dsp;
 use super::layers::{self, LayerC};
 use super::manifest::{IoInfo, Manifest};
-use crate::hybrid::HybridInfo;
+use crate::ir::HybridInfo;
 use crate::ir::{DType, Graph, QParams};
 use crate::ops::Mode;
 use crate::plan::{KernelNeeds, Plan};
@@ -95,7 +95,7 @@ struct HybridC<'a> {
 pub const HYBRID_RUNTIME: &[&str] = &["hyb_hybrid.h", "hyb_frame.h", "hyb_frame.c", "hyb_hybrid.c"];
 
 fn hybrid_c(model_name: &str, version: &str, g: &Graph, info: &HybridInfo) -> Result<String> {
-    let (e, r, q) = info.output_indices(g)?;
+    let (e, r, q) = info.output_indices(g).map_err(anyhow::Error::msg)?;
     let t = |i: usize| &g.tensors[g.outputs[i]];
     let qp = |i: usize| t(i).quant.unwrap_or(QParams { scale: 1.0, zero_point: 0 });
     let query = t(q);
@@ -120,7 +120,7 @@ fn hybrid_c(model_name: &str, version: &str, g: &Graph, info: &HybridInfo) -> Re
         query_rank: rank,
         query_dims: query.onnx_shape.iter().map(|d| format!("{d}u")).collect::<Vec<_>>().join(", "),
         query_bytes: query.bytes(),
-        frame_size: 8 + 20 + 4 * rank + query.bytes() + 4,
+        frame_size: hybridc_kernels::frame::query_len(rank, query.bytes()),
     }
     .render()?)
 }

@@ -15,7 +15,7 @@ use tract_onnx::prelude::Framework;
 
 use crate::ir::Graph;
 
-pub use crate::ops::float::{FLOAT_ONLY, FLOAT_TOO};
+pub use crate::ops::float::{FLOAT_MARK, FLOAT_ONLY, FLOAT_TOO};
 pub use constant::Constant;
 pub use qdq::{broadcast_shape, node_label, out_dim, Act8, ConvAttrs, Importer, Val};
 

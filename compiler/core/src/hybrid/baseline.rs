@@ -6,6 +6,7 @@
 use anyhow::{bail, Result};
 use tract_onnx::pb;
 
+use crate::ir::Route;
 use crate::quant::ptq::proto;
 
 fn value(name: &str, classes: usize) -> pb::ValueInfoProto {
@@ -30,21 +31,21 @@ fn ints_attr(name: &str, v: &[i64]) -> pb::AttributeProto {
 }
 
 /// A router graph (opset 13) over `[1, classes]` logits named "logits".
-pub fn router(kind: &str, classes: usize) -> Result<pb::ModelProto> {
+pub fn router(kind: Route, classes: usize) -> Result<pb::ModelProto> {
     let mut g = pb::GraphProto { name: format!("{kind}-router"), ..Default::default() };
     g.input.push(value("logits", classes));
     let mut softmax = proto::node("Softmax", "softmax", &["logits"], &["p"]);
     softmax.attribute.push(proto::int_attr("axis", -1));
     g.node.push(softmax);
     match kind {
-        "max-softmax" => {
+        Route::MaxSoftmax => {
             let mut max = proto::node("ReduceMax", "max", &["p"], &["pmax"]);
             max.attribute.push(ints_attr("axes", &[-1]));
             g.node.push(max);
             g.initializer.push(proto::f32_tensor("one", &[1, 1], &[1.0]));
             g.node.push(proto::node("Sub", "uncertainty", &["one", "pmax"], &["score"]));
         }
-        "entropy" => {
+        Route::Entropy => {
             g.initializer.push(proto::f32_tensor("eps", &[1, 1], &[1e-12]));
             g.initializer.push(proto::tensor("axes", &[1], proto::INT64, (-1i64).to_le_bytes().to_vec()));
             g.node.push(proto::node("Add", "guard", &["p", "eps"], &["p_eps"]));
@@ -53,7 +54,7 @@ pub fn router(kind: &str, classes: usize) -> Result<pb::ModelProto> {
             g.node.push(proto::node("ReduceSum", "sum", &["terms", "axes"], &["neg_entropy"]));
             g.node.push(proto::node("Neg", "entropy", &["neg_entropy"], &["score"]));
         }
-        other => bail!("unknown --route '{other}' (max-softmax or entropy)"),
+        Route::Router => bail!("the learned router is not a baseline: give it with --router ROUTER.onnx"),
     }
     g.output.push(value("score", 1));
     Ok(pb::ModelProto {

@@ -1,48 +1,16 @@
 //! The hybrid: an edge model and a router compiled into one program. The
 //! router's inputs are bound by name to edge tensors; the two ONNX graphs are
 //! merged (router names prefixed with `router/`) before quantization, so one
-//! calibration run covers both and one arena holds both.
+//! calibration run covers both and one arena holds both. What the runtimes
+//! need to know of the result is the IR's [`crate::ir::HybridInfo`].
 
 pub mod baseline;
 
 use anyhow::{bail, Context, Result};
-use serde::{Deserialize, Serialize};
 use tract_onnx::pb;
 
 /// Prefix of the router's values in the merged graph.
 pub const PREFIX: &str = "router/";
-
-/// What the generated hybrid runtime needs to know, also kept in the manifest.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct HybridInfo {
-    /// Query the cloud when the router's score exceeds this (real units).
-    pub threshold: f32,
-    /// How the score is made: "router" (a learned router), "max-softmax" or "entropy".
-    pub route: String,
-    /// FNV-1a hash of the model name, sent in every query frame.
-    pub model_id: u32,
-    /// Names of the edge output (classes), the router score and the int8
-    /// input tensor sent to the cloud.
-    pub edge_output: String,
-    pub router_output: String,
-    pub query_tensor: String,
-}
-
-impl HybridInfo {
-    /// Indices in `g.outputs` of the edge output, the router score and the
-    /// query tensor, as the generated runtimes address them.
-    pub fn output_indices(&self, g: &crate::ir::Graph) -> anyhow::Result<(usize, usize, usize)> {
-        let index = |name: &str| -> anyhow::Result<usize> {
-            g.outputs.iter().position(|&t| g.tensors[t].name == name).ok_or_else(|| anyhow::anyhow!("hybrid output '{name}' not found"))
-        };
-        Ok((index(&self.edge_output)?, index(&self.router_output)?, index(&self.query_tensor)?))
-    }
-}
-
-/// FNV-1a, 32 bits.
-pub fn fnv1a(s: &str) -> u32 {
-    s.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ b as u32).wrapping_mul(0x0100_0193))
-}
 
 fn rename(v: &str, binds: &[(String, String)]) -> String {
     if v.is_empty() {

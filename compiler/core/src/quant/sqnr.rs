@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use anyhow::Result;
 
 use crate::lower::Compiled;
+use crate::quant::ptq::insert::float_name;
 use crate::quant::ptq::Quantized;
 
 /// SQNR per IR op (None where the op has no float counterpart).
@@ -20,7 +21,7 @@ pub fn per_layer(c: &Compiled, q: &Quantized, samples: &[Vec<f32>]) -> Result<Ve
             if g.tensors[op.output].quant.is_none() {
                 return None;
             }
-            index.get(name).or_else(|| index.get(name.trim_end_matches("#q"))).copied()
+            index.get(name).or_else(|| index.get(float_name(name))).copied()
         })
         .collect();
     let mut signal = vec![0f64; g.ops.len()];

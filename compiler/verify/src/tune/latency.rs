@@ -4,13 +4,16 @@
 //!   t = t_edge + q * (payload_bits / uplink_bps + rtt + t_cloud)
 //! Cloud-only pays the last three for every input (no edge inference).
 
+use std::borrow::Cow;
+
 use anyhow::{bail, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A network link: uplink rate and round-trip time.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Link {
-    pub name: &'static str,
+    /// A preset's name, or "custom".
+    pub name: Cow<'static, str>,
     pub uplink_kbps: f64,
     pub rtt_ms: f64,
 }
@@ -25,22 +28,22 @@ pub struct Link {
 /// - lte: LTE Cat-4 uplink peak 50 Mbit/s; we take 5 Mbit/s and 50 ms.
 /// - wifi: 802.11n on a microcontroller module; we take 10 Mbit/s and 10 ms.
 pub const PRESETS: [Link; 4] = [
-    Link { name: "nbiot", uplink_kbps: 20.0, rtt_ms: 1000.0 },
-    Link { name: "ltem", uplink_kbps: 300.0, rtt_ms: 150.0 },
-    Link { name: "lte", uplink_kbps: 5000.0, rtt_ms: 50.0 },
-    Link { name: "wifi", uplink_kbps: 10000.0, rtt_ms: 10.0 },
+    Link { name: Cow::Borrowed("nbiot"), uplink_kbps: 20.0, rtt_ms: 1000.0 },
+    Link { name: Cow::Borrowed("ltem"), uplink_kbps: 300.0, rtt_ms: 150.0 },
+    Link { name: Cow::Borrowed("lte"), uplink_kbps: 5000.0, rtt_ms: 50.0 },
+    Link { name: Cow::Borrowed("wifi"), uplink_kbps: 10000.0, rtt_ms: 10.0 },
 ];
 
 /// Parses a preset name or `KBPS,RTT_MS`.
 pub fn parse_link(s: &str) -> Result<Link> {
     if let Some(l) = PRESETS.iter().find(|l| l.name == s) {
-        return Ok(*l);
+        return Ok(l.clone());
     }
     let parts: Vec<&str> = s.split(',').collect();
     if let [k, r] = parts.as_slice() {
         if let (Ok(k), Ok(r)) = (k.trim().parse::<f64>(), r.trim().parse::<f64>()) {
             if k > 0.0 && r >= 0.0 {
-                return Ok(Link { name: "custom", uplink_kbps: k, rtt_ms: r });
+                return Ok(Link { name: Cow::Borrowed("custom"), uplink_kbps: k, rtt_ms: r });
             }
         }
     }
@@ -48,7 +51,7 @@ pub fn parse_link(s: &str) -> Result<Link> {
 }
 
 /// Everything the latency of one operating point depends on.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Model {
     pub link: Link,
     /// Edge + router inference on the device, ms.

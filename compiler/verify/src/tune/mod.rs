@@ -7,14 +7,15 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use serde_json::json;
 
 pub mod latency;
 pub mod plot;
+mod report;
 pub mod sweep;
 
+pub use report::{figure, table, tuned_threshold, Baselines, Curves, Figures, Oracle, TuneReport};
+
 use latency::{Link, Model};
-use plot::{Marker, Series};
 use sweep::{Goal, Outcome, Point};
 use hybridc_core::lower::{CompileOptions, HybridOptions, QuantOptions};
 use hybridc_core::frontend::float_oracle::FloatRunner;
@@ -68,7 +69,7 @@ fn softmax(v: &[f64]) -> Vec<f64> {
     e.iter().map(|x| x / s).collect()
 }
 
-pub fn tune(o: &TuneOptions) -> Result<serde_json::Value> {
+pub fn tune(o: &TuneOptions) -> Result<TuneReport> {
     let data = npy::read(&o.data)?;
     if data.descr != "<f4" || data.shape.is_empty() {
         bail!("{} must hold float32 inputs [N, ...] (got {} {:?})", o.data.display(), data.descr, data.shape);
@@ -138,7 +139,7 @@ pub fn tune(o: &TuneOptions) -> Result<serde_json::Value> {
     };
     let query_bytes = g.tensors[query_t].bytes();
     let rank = g.tensors[query_t].onnx_shape.len();
-    let model = Model { link: o.link, edge_ms, cloud_ms: o.cloud_ms, payload_bytes: 8 + 20 + 4 * rank + query_bytes + 4 };
+    let model = Model { link: o.link.clone(), edge_ms, cloud_ms: o.cloud_ms, payload_bytes: hybridc_kernels::frame::query_len(rank, query_bytes) };
 
     let learned: Vec<f64> = runs.iter().map(|r| r.router_score).collect();
     let max_softmax: Vec<f64> = runs.iter().map(|r| 1.0 - softmax(&r.edge_scores).iter().copied().fold(0.0, f64::max)).collect();
@@ -149,31 +150,31 @@ pub fn tune(o: &TuneOptions) -> Result<serde_json::Value> {
 
     let nf = n as f64;
     let cloud_acc = outcomes.iter().filter(|o| o.cloud_correct).count() as f64 / nf;
-    let cloud_only = Point { threshold: f64::NEG_INFINITY, query_rate: 1.0, accuracy: cloud_acc, latency_ms: model.cloud_only_ms() };
-    let edge_only = router_curve[0];
+    let cloud_only = Figures { accuracy: cloud_acc, latency_ms: model.cloud_only_ms() };
+    let edge_only = Figures { accuracy: router_curve[0].accuracy, latency_ms: router_curve[0].latency_ms };
     let oracle_q = outcomes.iter().filter(|o| !o.edge_correct && o.cloud_correct).count() as f64 / nf;
     let oracle_acc = outcomes.iter().filter(|o| o.edge_correct || o.cloud_correct).count() as f64 / nf;
-    let oracle = Point { threshold: f64::NAN, query_rate: oracle_q, accuracy: oracle_acc, latency_ms: model.hybrid_ms(oracle_q) };
+    let oracle = Oracle { query_rate: oracle_q, accuracy: oracle_acc, latency_ms: model.hybrid_ms(oracle_q) };
     let chosen = match o.at_threshold {
         Some(t) => sweep::evaluate(&learned, &outcomes, &model, t),
         None => sweep::choose(&router_curve, o.goal, cloud_acc)?,
     };
-    let same_q = |c: &[Point]| sweep::at_query_rate(c, chosen.query_rate).map(|p| json!(p));
+    let same_q = |c: &[Point]| sweep::at_query_rate(c, chosen.query_rate);
 
-    Ok(json!({
-        "goal": match o.at_threshold { Some(t) => format!("at threshold {t}"), None => format!("{:?}", o.goal) },
-        "threshold": chosen.threshold,
-        "query_rate": chosen.query_rate,
-        "accuracy": chosen.accuracy,
-        "latency_ms": chosen.latency_ms,
-        "cloud_only": { "accuracy": cloud_only.accuracy, "latency_ms": cloud_only.latency_ms },
-        "edge_only": { "accuracy": edge_only.accuracy, "latency_ms": edge_only.latency_ms },
-        "oracle": { "query_rate": oracle.query_rate, "accuracy": oracle.accuracy, "latency_ms": oracle.latency_ms },
-        "baselines_at_same_query_rate": { "max_softmax": same_q(&ms_curve), "entropy": same_q(&ent_curve) },
-        "latency_model": model,
-        "inputs": n,
-        "curves": { "router": router_curve, "max_softmax": ms_curve, "entropy": ent_curve },
-    }))
+    Ok(TuneReport {
+        goal: match o.at_threshold {
+            Some(t) => format!("at threshold {t}"),
+            None => format!("{:?}", o.goal),
+        },
+        chosen,
+        cloud_only,
+        edge_only,
+        oracle,
+        baselines_at_same_query_rate: Baselines { max_softmax: same_q(&ms_curve), entropy: same_q(&ent_curve) },
+        latency_model: model,
+        inputs: n,
+        curves: Curves { router: router_curve, max_softmax: ms_curve, entropy: ent_curve },
+    })
 }
 
 /// The edge + router's latency: estimated cycles of the compiled firmware
@@ -191,56 +192,5 @@ fn profile_edge_ms(o: &TuneOptions, calib: &Path, data: &npy::Array, per: usize)
     let one = npy::Array { shape, descr: data.descr.clone(), data: data.data[..per].to_vec() };
     let opts = RunOptions { project: out, trace: false, profile: true, timeout: Duration::from_secs(600), gateway: None };
     let r = run_project(&opts, &one, Path::new("tune input"))?;
-    let p = r.profile.context("no profile")?;
-    p["latency_ms"].as_f64().context("profile without latency")
-}
-
-/// The table `tune` prints.
-pub fn table(r: &serde_json::Value) -> String {
-    let row = |name: &str, v: &serde_json::Value| {
-        format!(
-            "| {name} | {} | {:.2} % | {:.1} |\n",
-            v.get("query_rate").and_then(|q| q.as_f64()).map(|q| format!("{:.1} %", q * 100.0)).unwrap_or_else(|| "—".into()),
-            v["accuracy"].as_f64().unwrap_or(f64::NAN) * 100.0,
-            v["latency_ms"].as_f64().unwrap_or(f64::NAN)
-        )
-    };
-    let mut s = String::from("| operating point | query rate | accuracy | mean latency ms |\n|---|---:|---:|---:|\n");
-    s += &row("edge only", &json!({"query_rate": 0.0, "accuracy": r["edge_only"]["accuracy"], "latency_ms": r["edge_only"]["latency_ms"]}));
-    s += &row("cloud only", &json!({"query_rate": 1.0, "accuracy": r["cloud_only"]["accuracy"], "latency_ms": r["cloud_only"]["latency_ms"]}));
-    s += &row(&format!("learned router (threshold {:.4})", r["threshold"].as_f64().unwrap_or(f64::NAN)), r);
-    for (k, name) in [("max_softmax", "max-softmax, same query rate"), ("entropy", "entropy, same query rate")] {
-        if let Some(p) = r["baselines_at_same_query_rate"].get(k).filter(|p| !p.is_null()) {
-            s += &row(name, p);
-        }
-    }
-    s += &row("oracle", &r["oracle"]);
-    s
-}
-
-/// The accuracy-latency figure.
-pub fn figure(r: &serde_json::Value) -> Result<String> {
-    let pts = |k: &str| -> Result<Vec<Point>> { Ok(serde_json::from_value(r["curves"][k].clone())?) };
-    let (router, ms, ent) = (pts("router")?, pts("max_softmax")?, pts("entropy")?);
-    let p = |v: &serde_json::Value, q: f64| Point {
-        threshold: 0.0,
-        query_rate: v.get("query_rate").and_then(|x| x.as_f64()).unwrap_or(q),
-        accuracy: v["accuracy"].as_f64().unwrap_or(0.0),
-        latency_ms: v["latency_ms"].as_f64().unwrap_or(0.0),
-    };
-    let link = r["latency_model"]["link"]["name"].as_str().unwrap_or("");
-    Ok(plot::svg(
-        &format!("accuracy vs latency ({link} link)"),
-        &[
-            Series { name: "learned router", color: "#d62728", points: &router },
-            Series { name: "max-softmax", color: "#1f77b4", points: &ms },
-            Series { name: "entropy", color: "#2ca02c", points: &ent },
-        ],
-        &[
-            Marker { name: "edge only", color: "#7f7f7f", point: p(&r["edge_only"], 0.0) },
-            Marker { name: "cloud only", color: "#000000", point: p(&r["cloud_only"], 1.0) },
-            Marker { name: "oracle", color: "#9467bd", point: p(&r["oracle"], 0.0) },
-            Marker { name: "chosen", color: "#ff7f0e", point: p(r, 0.0) },
-        ],
-    ))
+    Ok(r.profile.context("no profile")?.latency_ms)
 }

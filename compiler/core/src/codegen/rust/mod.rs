@@ -16,7 +16,7 @@ use anyhow::{bail, Context, Result};
 use askama::Template;
 
 use super::manifest::{IoInfo, Manifest};
-use crate::hybrid::HybridInfo;
+use crate::ir::HybridInfo;
 use crate::ir::{DType, Graph, QParams};
 use crate::plan::Plan;
 use crate::target::Target;
@@ -102,7 +102,7 @@ fn f32_lit(v: f32) -> String {
 /// src/hybrid.rs: the hybrid's configuration and decision, as hybrid.c and
 /// runtime-c/hybrid do for C.
 fn hybrid_rs(g: &Graph, info: &HybridInfo) -> Result<String> {
-    let (e, r, q) = info.output_indices(g)?;
+    let (e, r, q) = info.output_indices(g).map_err(anyhow::Error::msg)?;
     let t = |i: usize| &g.tensors[g.outputs[i]];
     let qp = |i: usize| t(i).quant.unwrap_or(QParams { scale: 1.0, zero_point: 0 });
     let query = t(q);
@@ -122,7 +122,7 @@ fn hybrid_rs(g: &Graph, info: &HybridInfo) -> Result<String> {
         query_zp: qp(q).zero_point,
         query_rank: query.onnx_shape.len(),
         query_dims: query.onnx_shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "),
-        frame_size: 8 + 20 + 4 * query.onnx_shape.len() + query.bytes() + 4,
+        frame_size: hybridc_kernels::frame::query_len(query.onnx_shape.len(), query.bytes()),
         input_float,
         input_type: if input_float { "f32" } else { "i8" },
     }

@@ -18,6 +18,9 @@ use crate::ops::quantize::Quantize;
 pub const FLOAT_ONLY: &[&str] = &[
     "TopK", "ReduceSum", "ReduceMax", "ReduceMin", "Sub", "Div", "Max", "Min", "Reciprocal", "Slice", "Gather", "Log",
 ];
+/// A node's `doc_string` that makes it run in float32: the quantizer marks
+/// the nodes it keeps in float with it.
+pub const FLOAT_MARK: &str = "hybridc:float";
 /// Ops with an int8 kernel that run in float when an input is float.
 pub const FLOAT_TOO: &[&str] = &[
     "Softmax", "Add", "Mul", "Concat", "Relu", "Exp", "Sqrt", "Neg", "Abs", "Sigmoid", "Tanh", "Identity", "ReduceMean",
@@ -54,7 +57,7 @@ fn binary(op: &str) -> Option<Kind> {
 impl Importer<'_> {
     pub fn takes_float_path(&self, n: &tract_onnx::pb::NodeProto) -> bool {
         let op = n.op_type.as_str();
-        if FLOAT_ONLY.contains(&op) || n.doc_string == "hybridc:float" {
+        if FLOAT_ONLY.contains(&op) || n.doc_string == FLOAT_MARK {
             return true;
         }
         if op == "ReduceMean" && !self.is_spatial_mean(n) {

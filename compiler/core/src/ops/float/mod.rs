@@ -10,7 +10,7 @@ use hybridc_kernels::float::{self as k, Kind};
 
 use super::{contiguous_strides, emit, shape4, CCode, CSite, OpKind, RustCode, RustSite};
 use crate::ir::{DType, TensorId};
-pub use import::{FLOAT_ONLY, FLOAT_TOO};
+pub use import::{FLOAT_MARK, FLOAT_ONLY, FLOAT_TOO};
 
 /// What a float op computes, with the axes and offsets its import found.
 #[derive(Debug, Clone, PartialEq)]

@@ -19,7 +19,7 @@ pub const FUSABLE: &[&str] = &["Relu", "Clip"];
 /// Producers an activation may fuse into.
 pub const FUSES_ACTIVATION: &[&str] = &["Conv", "Gemm", "MatMul", "Add", "Mul"];
 
-pub use crate::frontend::{FLOAT_ONLY, FLOAT_TOO};
+pub use crate::frontend::{FLOAT_MARK, FLOAT_ONLY, FLOAT_TOO};
 /// Ops always run in int8 (their float inputs are quantized first).
 pub const HEAVY: &[&str] = &["Conv", "Gemm", "MatMul"];
 
@@ -113,9 +113,6 @@ pub fn plan(g: &pb::GraphProto, rank_of: &dyn Fn(&str) -> Option<usize>) -> Plan
     Plan { points, float_nodes: float }
 }
 
-/// Marks a node for the importer: run it in float32 (see frontend::float_import).
-pub const FLOAT_MARK: &str = "hybridc:float";
-
 /// Quantizes weights per output channel (axis 0), symmetric, range ±127,
 /// with each scale at least `floor[c]` (so the int32 bias cannot overflow).
 fn per_channel(w: &[f32], channels: usize, floor: &[f32]) -> (Vec<i8>, Vec<f32>) {
@@ -149,6 +146,20 @@ pub struct Emitter<'a> {
 
 fn dq_name(v: &str) -> String {
     format!("{v}#dq")
+}
+
+/// Suffix of the int8 value quantized from a float value of the same name.
+const Q_SUFFIX: &str = "#q";
+
+/// The int8 value (or constant) quantized from float value `v`.
+pub fn q_name(v: &str) -> String {
+    format!("{v}{Q_SUFFIX}")
+}
+
+/// The float value an int8 value was quantized from (`v` itself when it
+/// was not renamed); the SQNR report pairs them.
+pub fn float_name(v: &str) -> &str {
+    v.trim_end_matches(Q_SUFFIX)
 }
 
 impl<'a> Emitter<'a> {
@@ -206,7 +217,7 @@ impl<'a> Emitter<'a> {
             None => vec![0.0],
         };
         let (q, scales) = per_channel(&w, channels, &floor);
-        let (qn, sn, zn, out) = (format!("{name}#q"), format!("{name}#wscale"), format!("{name}#wzp"), dq_name(name));
+        let (qn, sn, zn, out) = (q_name(name), format!("{name}#wscale"), format!("{name}#wzp"), dq_name(name));
         proto::set_initializer(self.g, proto::i8_tensor(&qn, &shape, &q));
         let sdims: Vec<usize> = if per_channel_axis0 { vec![channels] } else { vec![] };
         proto::set_initializer(self.g, proto::f32_tensor(&sn, &sdims, &scales));
@@ -222,7 +233,7 @@ impl<'a> Emitter<'a> {
         let (shape, b) = floats(self.g, name)?.with_context(|| format!("bias '{name}' is not a constant"))?;
         let scales: Vec<f32> = (0..b.len()).map(|i| in_scale * w_scales[if w_scales.len() == 1 { 0 } else { i }]).collect();
         let q: Vec<i32> = b.iter().zip(&scales).map(|(&x, &s)| (x as f64 / s as f64).round().clamp(-2147483647.0, 2147483647.0) as i32).collect();
-        let (qn, sn, zn, out) = (format!("{name}#q"), format!("{name}#bscale"), format!("{name}#bzp"), dq_name(name));
+        let (qn, sn, zn, out) = (q_name(name), format!("{name}#bscale"), format!("{name}#bzp"), dq_name(name));
         proto::set_initializer(self.g, proto::i32_tensor(&qn, &shape, &q));
         proto::set_initializer(self.g, proto::f32_tensor(&sn, &[scales.len()], &scales));
         proto::set_initializer(self.g, proto::i32_tensor(&zn, &[scales.len()], &vec![0; scales.len()]));
@@ -239,7 +250,7 @@ impl<'a> Emitter<'a> {
         let hi = v.iter().copied().fold(0f32, f32::max);
         let q = super::calibrate::qparams(lo, hi);
         let data: Vec<i8> = v.iter().map(|&x| crate::ops::quantize_one(x, q.scale, q.zero_point)).collect();
-        let qn = format!("{name}#q");
+        let qn = q_name(name);
         proto::set_initializer(self.g, proto::i8_tensor(&qn, &shape, &data));
         let (s, z) = self.scalar_qparams(name, q);
         let out = dq_name(name);
@@ -267,7 +278,7 @@ impl<'a> Emitter<'a> {
                 let (s, z) = self.scalar_qparams(&input.name, q);
                 self.nodes.push(proto::node("DequantizeLinear", &format!("{}#dqnode", input.name), &[&input.name, &s, &z], &[&dq_name(&input.name)]));
             } else {
-                let qname = format!("{}#q", input.name);
+                let qname = q_name(&input.name);
                 self.quantize_from(&input.name, &qname, q);
                 self.dequantize(&qname, &input.name, q);
             }
@@ -322,7 +333,7 @@ impl<'a> Emitter<'a> {
                 n.output[0] = fout.clone();
                 self.nodes.push(n);
                 let q = self.params[&out];
-                let qname = if is_graph_output(self.g, &out) && !self.int8_io { format!("{out}#q") } else { out.clone() };
+                let qname = if is_graph_output(self.g, &out) && !self.int8_io { q_name(&out) } else { out.clone() };
                 self.quantize_from(&fout, &qname, q);
                 if qname != out {
                     // Float graph output: dequantize into the output's name.

@@ -1,0 +1,123 @@
+//! report.json: what a compile found out, for the whole model and layer by
+//! layer; and how hybridc writes its JSON files.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::elf::Memory;
+use hybridc_core::lower::Compiled;
+use hybridc_core::plan::inplace::Mode;
+use hybridc_core::target::Target;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub target: String,
+    pub arena_bytes: usize,
+    pub arena_lower_bound_bytes: usize,
+    pub arena_plain_lower_bound_bytes: usize,
+    pub weights_bytes: usize,
+    pub macs: u64,
+    pub sram_budget_bytes: u64,
+    pub flash_budget_bytes: u64,
+    pub layers: Vec<LayerReport>,
+    /// The kernels the project runs: portable, dsp or rust.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernels: Option<String>,
+    /// The linked firmware's memory (Cortex-M C projects, when the toolchain is there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub firmware: Option<Memory>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerReport {
+    pub name: String,
+    /// The op's name; float32 ops end with [`FLOAT_OP`].
+    pub op: String,
+    pub macs: u64,
+    pub output: String,
+    pub output_shape: Vec<usize>,
+    pub arena_offset: Option<usize>,
+    pub in_place: InPlace,
+    /// Float models: SQNR of the int8 output against tract's float result (dB, 2 decimals).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sqnr_db: Option<f64>,
+}
+
+/// How a layer's output shares memory with its input, as
+/// `plan::inplace::Mode` serialises (the plan's mode has no `Deserialize`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InPlace {
+    Off,
+    Lag { lag: usize },
+    Ring { ring: usize },
+}
+
+impl From<Mode> for InPlace {
+    fn from(m: Mode) -> InPlace {
+        match m {
+            Mode::Off => InPlace::Off,
+            Mode::Lag { lag } => InPlace::Lag { lag },
+            Mode::Ring { ring } => InPlace::Ring { ring },
+        }
+    }
+}
+
+/// The suffix of an op's name when it runs in float32 (`OpKind::name`).
+pub const FLOAT_OP: &str = " (float)";
+
+impl LayerReport {
+    /// The op's name without [`FLOAT_OP`] when the layer runs in float32.
+    pub fn float_op(&self) -> Option<&str> {
+        self.op.strip_suffix(FLOAT_OP)
+    }
+}
+
+impl Report {
+    /// The report of a lowered model for `target` (no kernels or firmware yet).
+    pub fn new(c: &Compiled, target: &Target) -> Report {
+        let g = &c.graph;
+        let layers = g
+            .ops
+            .iter()
+            .enumerate()
+            .map(|(i, op)| LayerReport {
+                name: op.name.clone(),
+                op: op.kind.name().to_string(),
+                macs: op.kind.macs(g, op),
+                output: g.tensors[op.output].name.clone(),
+                output_shape: g.tensors[op.output].shape.clone(),
+                arena_offset: c.plan.offsets[g.base(op.output)],
+                in_place: c.plan.modes[i].into(),
+                sqnr_db: c.sqnr_db.get(i).copied().flatten().map(|db| (db * 100.0).round() / 100.0),
+            })
+            .collect();
+        Report {
+            target: target.name.clone(),
+            arena_bytes: c.plan.arena_bytes,
+            arena_lower_bound_bytes: c.plan.lower_bound_bytes,
+            arena_plain_lower_bound_bytes: c.plan.plain_lower_bound_bytes,
+            weights_bytes: hybridc_core::ops::weights_bytes(g),
+            macs: hybridc_core::ops::total_macs(g),
+            sram_budget_bytes: target.sram_bytes,
+            flash_budget_bytes: target.flash_bytes,
+            layers,
+            kernels: None,
+            firmware: None,
+        }
+    }
+}
+
+/// `x` as hybridc writes its JSON files: pretty, with every object's keys
+/// sorted (through a `Value`, whose map sorts them), so that the files stay
+/// byte for byte what they were when they were built as `json!` values.
+pub fn json_text<T: Serialize>(x: &T) -> Result<String> {
+    Ok(serde_json::to_string_pretty(&serde_json::to_value(x)?)?)
+}
+
+/// Writes `x` to `path` as [`json_text`].
+pub fn write_json<T: Serialize>(path: &Path, x: &T) -> Result<()> {
+    std::fs::write(path, json_text(x)?).with_context(|| format!("cannot write {}", path.display()))
+}
