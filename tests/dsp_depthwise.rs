@@ -133,8 +133,8 @@ fn dsp_depthwise3x3_equals_the_portable_kernel() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let (k, elf) = (root.join("runtime-c/kernels"), dir.path().join("test.elf"));
     let out = std::process::Command::new(&t.cc)
-        .args(&t.cflags)
-        .args(["-std=c11", "-Wall", "-I"])
+        .args(t.c_flags())
+        .args(["-Wall", "-I"])
         .arg(&k)
         .arg("-I")
         .arg(root.join("runtime-c/include"))

@@ -75,7 +75,7 @@ fn inplace_kernels_equal_the_plain_ones() {
     let cc = hybridc_verify::host::compiler().expect("host C compiler");
     let out = cc
         .to_command()
-        .arg("-std=c11")
+        .args(hybridc_core::target::RUNTIME_CFLAGS)
         .arg("-I")
         .arg(&k)
         .args([main, k.join("conv_s8.c"), k.join("depthwise_conv_s8.c"), k.join("conv_inplace_s8.c"), k.join("fixedpoint.c")])

@@ -265,7 +265,8 @@ fn rust_hybrid_query_frames_equal_c_and_the_gateways_encoder() {
     std::fs::write(dir.path().join("frame.c"), FRAME_C).unwrap();
     let exe = dir.path().join("frame_c");
     let cc = std::process::Command::new("cc")
-        .args(["-std=c11", "-O2", &format!("-DMODEL_ID={}u", info.model_id), "-I"])
+        .args(hybridc_core::target::RUNTIME_CFLAGS)
+        .args(["-O2", &format!("-DMODEL_ID={}u", info.model_id), "-I"])
         .arg(&hyb)
         .arg(dir.path().join("frame.c"))
         .arg(hyb.join("hyb_frame.c"))

@@ -29,7 +29,7 @@ pip_install() {
 }
 # The interop test of `hybridc serve` uses NVIDIA's official Python client.
 python3 -c "import tritonclient.http, numpy" 2>/dev/null || pip_install 'tritonclient[http]' numpy
-# tests/dsp_layers.rs writes its small models with the onnx package.
+# tests/dsp_layers.rs and tests/overflow.rs write their small models with the onnx package.
 python3 -c "import onnx" 2>/dev/null || pip_install onnx
 
 # The Rust backend's firmware and its lint checks.

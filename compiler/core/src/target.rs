@@ -4,6 +4,16 @@
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
+/// C flags of every build of generated C and of `runtime-c`, whatever the
+/// target (the generated Makefile, the host build, the tests that compile
+/// kernels directly). `-std=c11` keeps `-ffp-contract=off` (see
+/// hyb_floatmath.h). `-fwrapv`: the kernels accumulate in `int32_t` with
+/// `+=`, and the reference defines that accumulator to wrap at 32 bits
+/// (`wrapping_add` in hybridc-kernels); without the flag a signed overflow is
+/// undefined behaviour in C, which gcc may assume never happens (see
+/// docs/ARCHITECTURE.md, hybridc-kernels).
+pub const RUNTIME_CFLAGS: [&str; 2] = ["-std=c11", "-fwrapv"];
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Qemu {
     pub binary: String,
@@ -41,6 +51,10 @@ impl Target {
     }
     pub fn has(&self, feature: &str) -> bool {
         self.features.iter().any(|f| f == feature)
+    }
+    /// The target's C flags followed by [`RUNTIME_CFLAGS`].
+    pub fn c_flags(&self) -> Vec<&str> {
+        self.cflags.iter().map(String::as_str).chain(RUNTIME_CFLAGS).collect()
     }
 }
 

@@ -6,6 +6,7 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 
 use hybridc_core::codegen::Manifest;
+use hybridc_core::target::RUNTIME_CFLAGS;
 
 /// The system C compiler (honours CC), as the cc crate finds it.
 pub fn compiler() -> Result<cc::Tool> {
@@ -48,7 +49,7 @@ pub fn build_with(project: &Path, _m: &Manifest, trace: bool, defines: &[&str]) 
         }
     }
     let mut cmd: Command = compiler.to_command();
-    cmd.arg("-std=c11").arg("-I").arg(project.join("runtime")).arg("-I").arg(project);
+    cmd.args(RUNTIME_CFLAGS).arg("-I").arg(project.join("runtime")).arg("-I").arg(project);
     if trace {
         cmd.arg("-DHYB_TRACE");
     }
