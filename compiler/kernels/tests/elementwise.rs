@@ -48,7 +48,16 @@ fn quantize_rounds_half_away_and_saturates() {
     // -0.74 -> -1.48 -> -1 -> 2;  100 -> 200 -> 203 -> 127;  -100 -> -197 -> -128.
     let input = f32_bytes(&[1.25, -1.25, 0.0, -0.74, 100.0, -100.0]);
     unary(&input, &[6, 0, 3, 2, 127, -128], |a, i, o| {
-        quantize(&Quant { len: 6, scale: 0.5, zero_point: 3 }, a, i, o)
+        quantize(
+            &Quant {
+                len: 6,
+                scale: 0.5,
+                zero_point: 3,
+            },
+            a,
+            i,
+            o,
+        )
     });
 }
 
@@ -57,6 +66,15 @@ fn dequantize_subtracts_the_zero_point() {
     // Scale 0.5, zp 3: (q - 3) * 0.5: -128 -> -65.5;  3 -> 0;  4 -> 0.5;  127 -> 62.
     let expected = f32_bytes(&[-65.5, 0.0, 0.5, 62.0]);
     unary(&[-128, 3, 4, 127], &expected, |a, i, o| {
-        dequantize(&Quant { len: 4, scale: 0.5, zero_point: 3 }, a, i, o)
+        dequantize(
+            &Quant {
+                len: 4,
+                scale: 0.5,
+                zero_point: 3,
+            },
+            a,
+            i,
+            o,
+        )
     });
 }

@@ -39,30 +39,10 @@ pub struct LayerReport {
     pub output: String,
     pub output_shape: Vec<usize>,
     pub arena_offset: Option<usize>,
-    pub in_place: InPlace,
+    pub in_place: Mode,
     /// Float models: SQNR of the int8 output against tract's float result (dB, 2 decimals).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sqnr_db: Option<f64>,
-}
-
-/// How a layer's output shares memory with its input, as
-/// `plan::inplace::Mode` serialises (the plan's mode has no `Deserialize`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum InPlace {
-    Off,
-    Lag { lag: usize },
-    Ring { ring: usize },
-}
-
-impl From<Mode> for InPlace {
-    fn from(m: Mode) -> InPlace {
-        match m {
-            Mode::Off => InPlace::Off,
-            Mode::Lag { lag } => InPlace::Lag { lag },
-            Mode::Ring { ring } => InPlace::Ring { ring },
-        }
-    }
 }
 
 /// The suffix of an op's name when it runs in float32 (`OpKind::name`).
@@ -90,7 +70,7 @@ impl Report {
                 output: g.tensors[op.output].name.clone(),
                 output_shape: g.tensors[op.output].shape.clone(),
                 arena_offset: c.plan.offsets[g.base(op.output)],
-                in_place: c.plan.modes[i].into(),
+                in_place: c.plan.modes[i],
                 sqnr_db: c.sqnr_db.get(i).copied().flatten().map(|db| (db * 100.0).round() / 100.0),
             })
             .collect();

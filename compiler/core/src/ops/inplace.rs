@@ -19,7 +19,7 @@ pub fn align(n: usize) -> usize {
     n.div_ceil(ALIGN) * ALIGN
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Output in its own buffer.
