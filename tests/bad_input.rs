@@ -48,39 +48,24 @@ fn compile_fails(model: &str, extra: &[&str], needles: &[&str]) {
     assert!(leftovers.is_empty(), "a failed compile left scratch files: {leftovers:?}");
 }
 
-#[test]
-fn truncated_onnx() {
-    compile_fails(&bad("truncated.onnx"), &[], &["truncated.onnx", "not a valid ONNX model"]);
+/// One test per bad model or option: `compile_fails(model, extra args, needles)`.
+macro_rules! compile_fails_tests {
+    ($($name:ident: $model:expr, $extra:expr, $needles:expr;)*) => {$(
+        #[test]
+        fn $name() {
+            compile_fails(&$model, $extra, $needles);
+        }
+    )*};
 }
 
-#[test]
-fn garbage_onnx() {
-    compile_fails(&bad("garbage.onnx"), &[], &["garbage.onnx", "not a valid ONNX model"]);
-}
-
-#[test]
-fn missing_model_file() {
-    compile_fails("/nonexistent/model.onnx", &[], &["/nonexistent/model.onnx"]);
-}
-
-#[test]
-fn unsupported_op_names_node_and_type() {
-    compile_fails(&bad("unsupported_op.onnx"), &[], &["unsupported_selu", "Selu"]);
-}
-
-#[test]
-fn dynamic_input_shape() {
-    compile_fails(&bad("dynamic_shape.onnx"), &[], &["input_1", "dynamic dimension 'N'"]);
-}
-
-#[test]
-fn unknown_output_name() {
-    compile_fails(&kws(), &["--outputs", "no/such/tensor"], &["no/such/tensor"]);
-}
-
-#[test]
-fn unknown_target() {
-    compile_fails(&kws(), &["--target", "cortex-m99"], &["cortex-m99", "available targets"]);
+compile_fails_tests! {
+    truncated_onnx: bad("truncated.onnx"), &[], &["truncated.onnx", "not a valid ONNX model"];
+    garbage_onnx: bad("garbage.onnx"), &[], &["garbage.onnx", "not a valid ONNX model"];
+    missing_model_file: "/nonexistent/model.onnx", &[], &["/nonexistent/model.onnx"];
+    unsupported_op_names_node_and_type: bad("unsupported_op.onnx"), &[], &["unsupported_selu", "Selu"];
+    dynamic_input_shape: bad("dynamic_shape.onnx"), &[], &["input_1", "dynamic dimension 'N'"];
+    unknown_output_name: kws(), &["--outputs", "no/such/tensor"], &["no/such/tensor"];
+    unknown_target: kws(), &["--target", "cortex-m99"], &["cortex-m99", "available targets"];
 }
 
 fn compiled_kws(dir: &Path) -> PathBuf {

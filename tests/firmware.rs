@@ -73,34 +73,28 @@ fn profile_is_repeatable_and_adds_up() {
     assert!((a["latency_ms"].as_f64().unwrap() - a["cycles_estimate"].as_f64().unwrap() / 120e3).abs() < 1e-6);
 }
 
-#[test]
-fn arena_over_sram_stops_the_compile_with_both_figures() {
+/// Compiles `model` with `args` into a fresh directory; the compile must
+/// fail with an error holding every needle and leave no project behind.
+fn over_budget(model: &str, args: &[&str], needles: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("vww");
-    let (code, _, stderr) =
-        hybridc(&["compile", &fixture("vww_mbnv1_int8.onnx"), "--target", "cortex-m4", "-o", out.to_str().unwrap(), "--sram", "32KiB"]);
+    let out = dir.path().join("proj");
+    let (code, _, stderr) = hybridc(&[&["compile", &fixture(model), "-o", out.to_str().unwrap()], args].concat());
     assert_eq!(code, 1, "{stderr}");
-    assert!(stderr.contains("32768") && stderr.contains("arena"), "{stderr}");
+    assert!(needles.iter().all(|n| stderr.contains(n)), "{stderr}");
     assert!(!out.exists());
 }
 
 #[test]
+fn arena_over_sram_stops_the_compile_with_both_figures() {
+    over_budget("vww_mbnv1_int8.onnx", &["--target", "cortex-m4", "--sram", "32KiB"], &["32768", "arena"]);
+}
+
+#[test]
 fn firmware_over_budget_stops_the_compile_at_link() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("kws");
     // The portable build's arena (8,448 B) fits 20,000 B, but arena + stack does not.
-    let (code, _, stderr) = hybridc(&[
-        "compile", &fixture("kws_dscnn_int8.onnx"), "--target", "cortex-m4", "--kernels", "portable", "-o", out.to_str().unwrap(), "--sram", "20000",
-    ]);
-    assert_eq!(code, 1, "{stderr}");
-    assert!(stderr.contains("SRAM") && stderr.contains("20000-byte budget"), "{stderr}");
-    assert!(!out.exists());
+    over_budget("kws_dscnn_int8.onnx", &["--target", "cortex-m4", "--kernels", "portable", "--sram", "20000"], &["SRAM", "20000-byte budget"]);
     // ResNet-8's weights (about 78 KB) pass the compile's check of 100 KiB; the linked firmware does not.
-    let (code, _, stderr) =
-        hybridc(&["compile", &fixture("ic_resnet8_int8.onnx"), "--target", "cortex-m7", "-o", out.to_str().unwrap(), "--flash", "100KiB"]);
-    assert_eq!(code, 1, "{stderr}");
-    assert!(stderr.contains("flash") && stderr.contains("102400-byte budget"), "{stderr}");
-    assert!(!out.exists());
+    over_budget("ic_resnet8_int8.onnx", &["--target", "cortex-m7", "--flash", "100KiB"], &["flash", "102400-byte budget"]);
 }
 
 #[test]

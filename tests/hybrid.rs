@@ -180,26 +180,22 @@ fn with_cloud(target: &str, emit: Emit) {
     assert!(start.elapsed() < Duration::from_secs(120));
 }
 
-#[test]
-fn cortex_m4_firmware_gateway_and_cloud() {
-    with_cloud("cortex-m4", Emit::C);
+// Each backend's firmware (C, and the Rust crate: its TCP link on the
+// host, its UART link in the Cortex-M4 firmware) on each target.
+macro_rules! with_cloud_tests {
+    ($($name:ident: $target:expr, $emit:expr;)*) => {$(
+        #[test]
+        fn $name() {
+            with_cloud($target, $emit);
+        }
+    )*};
 }
 
-#[test]
-fn host_gateway_and_cloud() {
-    with_cloud("host", Emit::C);
-}
-
-// The same with the Rust backend's crate: its TCP link on the host, its
-// UART link in the Cortex-M4 firmware.
-#[test]
-fn rust_cortex_m4_firmware_gateway_and_cloud() {
-    with_cloud("cortex-m4", Emit::Rust);
-}
-
-#[test]
-fn rust_host_gateway_and_cloud() {
-    with_cloud("host", Emit::Rust);
+with_cloud_tests! {
+    cortex_m4_firmware_gateway_and_cloud: "cortex-m4", Emit::C;
+    host_gateway_and_cloud: "host", Emit::C;
+    rust_cortex_m4_firmware_gateway_and_cloud: "cortex-m4", Emit::Rust;
+    rust_host_gateway_and_cloud: "host", Emit::Rust;
 }
 
 /// `tune` end to end on the bundled example: the chosen point lies on the

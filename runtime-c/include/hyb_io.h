@@ -37,6 +37,18 @@ void hyb_puts(const char *s);
 /* Never returns; under QEMU it ends the emulation with this exit status. */
 void hyb_exit(int code) HYB_NORETURN;
 
+/* The test harnesses' input.bin and output.bin; logs and returns 0 when
+ * either cannot be opened. */
+static inline int hyb_open_io(hyb_file **in, hyb_file **out) {
+    *in = hyb_fopen("input.bin", "rb");
+    *out = hyb_fopen("output.bin", "wb");
+    if (!*in || !*out) {
+        hyb_puts("hybridc firmware: cannot open input.bin or output.bin");
+        return 0;
+    }
+    return 1;
+}
+
 #ifdef __cplusplus
 }
 #endif

@@ -5,16 +5,16 @@
 const hyb_hybrid_config hyb_hybrid = {
     .threshold = {{ threshold }},
     .model_id = {{ info.model_id }}u,
-    .num_classes = {{ num_classes }},
-    .edge_output = {{ edge_output }}, .router_output = {{ router_output }}, .query_output = {{ query_output }},
+    .num_classes = {{ io.num_classes }},
+    .edge_output = {{ io.edge_output }}, .router_output = {{ io.router_output }}, .query_output = {{ io.query_output }},
     .edge_is_float = {{ edge_is_float }}, .router_is_float = {{ router_is_float }},
     .edge_scale = {{ edge_scale }}, .router_scale = {{ router_scale }}, .query_scale = {{ query_scale }},
-    .edge_zero_point = {{ edge_zp }}, .router_zero_point = {{ router_zp }}, .query_zero_point = {{ query_zp }},
-    .query_rank = {{ query_rank }},
+    .edge_zero_point = {{ io.edge_q.zero_point }}, .router_zero_point = {{ io.router_q.zero_point }}, .query_zero_point = {{ io.query_q.zero_point }},
+    .query_rank = {{ io.query_dims.len() }},
     .query_dims = { {{ query_dims }} },
-    .query_bytes = {{ query_bytes }}u,
+    .query_bytes = {{ io.query_bytes }}u,
 };
 
 /* One query frame: header, payload (ids, quantization, shape, int8 input), CRC. */
-uint8_t hyb_query_frame[{{ frame_size }}];
-const uint32_t hyb_query_frame_size = {{ frame_size }}u;
+uint8_t hyb_query_frame[{{ io.frame_size }}];
+const uint32_t hyb_query_frame_size = {{ io.frame_size }}u;

@@ -13,12 +13,8 @@ void hyb_trace_layer(int layer, const int8_t *data, uint32_t bytes) {
 #endif
 
 int main(void) {
-    hyb_file *in = hyb_fopen("input.bin", "rb");
-    hyb_file *out = hyb_fopen("output.bin", "wb");
-    if (!in || !out) {
-        hyb_puts("hybridc firmware: cannot open input.bin or output.bin");
-        return 2;
-    }
+    hyb_file *in, *out;
+    if (!hyb_open_io(&in, &out)) return 2;
 #ifdef HYB_TRACE
     trace_file = hyb_fopen("trace.bin", "wb");
     if (!trace_file) {

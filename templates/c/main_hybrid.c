@@ -9,12 +9,8 @@
 static uint8_t item[HYB_INPUT0_BYTES] __attribute__((aligned(4)));
 
 int main(void) {
-    hyb_file *in = hyb_fopen("input.bin", "rb");
-    hyb_file *out = hyb_fopen("output.bin", "wb");
-    if (!in || !out) {
-        hyb_puts("hybridc firmware: cannot open input.bin or output.bin");
-        return 2;
-    }
+    hyb_file *in, *out;
+    if (!hyb_open_io(&in, &out)) return 2;
     long len = hyb_flen(in);
     if (len < 0 || (unsigned long)len % HYB_INPUT0_BYTES != 0) {
         hyb_puts("hybridc firmware: input.bin is not a whole number of input items");

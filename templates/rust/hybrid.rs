@@ -15,18 +15,18 @@ pub const THRESHOLD: f32 = {{ threshold }};
 /// FNV-1a hash of the model name, sent in every query frame.
 pub const MODEL_ID: u32 = {{ info.model_id }};
 /// Classes of the edge model's output.
-pub const NUM_CLASSES: usize = {{ num_classes }};
+pub const NUM_CLASSES: usize = {{ io.num_classes }};
 /// The int8 tensor sent to the cloud: its ONNX shape, scale and zero point.
-pub const QUERY_DIMS: [u32; {{ query_rank }}] = [{{ query_dims }}];
+pub const QUERY_DIMS: [u32; {{ io.query_dims.len() }}] = [{{ query_dims }}];
 /// Quantization of the query tensor: real = scale * (q - zero point).
-pub const QUERY_QUANT: (f32, i32) = ({{ query_scale }}, {{ query_zp }});
+pub const QUERY_QUANT: (f32, i32) = ({{ query_scale }}, {{ io.query_q.zero_point }});
 /// Bytes of one query frame: header, payload, CRC.
-pub const FRAME_BYTES: usize = {{ frame_size }};
+pub const FRAME_BYTES: usize = {{ io.frame_size }};
 
-const EDGE_OUTPUT: usize = {{ edge_output }};
-const ROUTER_OUTPUT: usize = {{ router_output }};
-const QUERY_OUTPUT: usize = {{ query_output }};
-const ROUTER_QUANT: (f32, i32) = ({{ router_scale }}, {{ router_zp }});
+const EDGE_OUTPUT: usize = {{ io.edge_output }};
+const ROUTER_OUTPUT: usize = {{ io.router_output }};
+const QUERY_OUTPUT: usize = {{ io.query_output }};
+const ROUTER_QUANT: (f32, i32) = ({{ router_scale }}, {{ io.router_q.zero_point }});
 
 /// Where a decision's label comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -231,7 +231,7 @@ impl<'a, L: Offload> Hybrid<'a, L> {
         let mut best = 0;
         for k in 1..NUM_CLASSES {
             // Compared in the stored type: int8 order is the real order.
-{%- if edge_float %}
+{%- if io.edge_float %}
             if real(edge, true, (1.0, 0), k) > real(edge, true, (1.0, 0), best) {
 {%- else %}
             if edge[k] > edge[best] {
@@ -239,7 +239,7 @@ impl<'a, L: Offload> Hybrid<'a, L> {
                 best = k;
             }
         }
-        let score = real(self.model.output_bytes(ROUTER_OUTPUT), {{ router_float }}, ROUTER_QUANT, 0);
+        let score = real(self.model.output_bytes(ROUTER_OUTPUT), {{ io.router_float }}, ROUTER_QUANT, 0);
         let mut d = Decision {
             label: best as i32,
             source: Source::Edge,

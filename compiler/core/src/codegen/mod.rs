@@ -6,6 +6,7 @@
 //! `hybridc.json` (what `hybridc run` needs) and `report.json`.
 
 mod dsp;
+mod hybrid;
 mod kernels;
 mod layers;
 pub mod manifest;

@@ -7,10 +7,11 @@ use anyhow::{Context, Result};
 use askama::Template;
 
 use super::dsp;
+use super::hybrid::HybridIo;
 use super::layers::{self, LayerC};
 use super::manifest::{IoInfo, Manifest};
 use crate::ir::HybridInfo;
-use crate::ir::{DType, Graph, QParams};
+use crate::ir::Graph;
 use crate::ops::Mode;
 use crate::plan::{KernelNeeds, Plan};
 use crate::target::Target;
@@ -72,55 +73,34 @@ struct HybridC<'a> {
     model_name: &'a str,
     version: &'a str,
     info: &'a HybridInfo,
+    io: &'a HybridIo,
     threshold: String,
-    num_classes: usize,
-    edge_output: usize,
-    router_output: usize,
-    query_output: usize,
     edge_is_float: i32,
     router_is_float: i32,
     edge_scale: String,
     router_scale: String,
     query_scale: String,
-    edge_zp: i32,
-    router_zp: i32,
-    query_zp: i32,
-    query_rank: usize,
     query_dims: String,
-    query_bytes: usize,
-    frame_size: usize,
 }
 
 /// Runtime sources of a hybrid (runtime-c/hybrid) and its transports (runtime-c/platform).
 pub const HYBRID_RUNTIME: &[&str] = &["hyb_hybrid.h", "hyb_frame.h", "hyb_frame.c", "hyb_hybrid.c"];
 
 fn hybrid_c(model_name: &str, version: &str, g: &Graph, info: &HybridInfo) -> Result<String> {
-    let (e, r, q) = info.output_indices(g).map_err(anyhow::Error::msg)?;
-    let t = |i: usize| &g.tensors[g.outputs[i]];
-    let qp = |i: usize| t(i).quant.unwrap_or(QParams { scale: 1.0, zero_point: 0 });
-    let query = t(q);
-    let rank = query.onnx_shape.len();
+    let io = HybridIo::of(g, info)?;
+    let c_float = |v: f32| format!("{v:e}f");
     Ok(HybridC {
         model_name,
         version,
         info,
-        threshold: if info.threshold.is_finite() { format!("{:e}f", info.threshold) } else { "__builtin_inff()".into() },
-        num_classes: t(e).len(),
-        edge_output: e,
-        router_output: r,
-        query_output: q,
-        edge_is_float: (t(e).dtype == DType::F32) as i32,
-        router_is_float: (t(r).dtype == DType::F32) as i32,
-        edge_scale: format!("{:e}f", qp(e).scale),
-        router_scale: format!("{:e}f", qp(r).scale),
-        query_scale: format!("{:e}f", qp(q).scale),
-        edge_zp: qp(e).zero_point,
-        router_zp: qp(r).zero_point,
-        query_zp: qp(q).zero_point,
-        query_rank: rank,
-        query_dims: query.onnx_shape.iter().map(|d| format!("{d}u")).collect::<Vec<_>>().join(", "),
-        query_bytes: query.bytes(),
-        frame_size: hybridc_kernels::frame::query_len(rank, query.bytes()),
+        threshold: if info.threshold.is_finite() { c_float(info.threshold) } else { "__builtin_inff()".into() },
+        edge_is_float: io.edge_float as i32,
+        router_is_float: io.router_float as i32,
+        edge_scale: c_float(io.edge_q.scale),
+        router_scale: c_float(io.router_q.scale),
+        query_scale: c_float(io.query_q.scale),
+        query_dims: io.dims("u"),
+        io: &io,
     }
     .render()?)
 }

@@ -17,9 +17,10 @@ use askama::Template;
 
 use super::manifest::{IoInfo, Manifest};
 use crate::ir::HybridInfo;
-use crate::ir::{DType, Graph, QParams};
+use crate::ir::{DType, Graph};
 use crate::plan::Plan;
 use crate::target::Target;
+use super::hybrid::HybridIo;
 use layers::LayerRs;
 
 /// The manifest of the kernels crate every generated crate carries in
@@ -70,20 +71,11 @@ struct LibRs<'a> {
 #[template(path = "rust/hybrid.rs", escape = "none")]
 struct HybridRs<'a> {
     info: &'a HybridInfo,
+    io: &'a HybridIo,
     threshold: String,
-    num_classes: usize,
-    edge_output: usize,
-    router_output: usize,
-    query_output: usize,
-    edge_float: bool,
-    router_float: bool,
     router_scale: String,
-    router_zp: i32,
     query_scale: String,
-    query_zp: i32,
-    query_rank: usize,
     query_dims: String,
-    frame_size: usize,
     input_float: bool,
     input_type: &'a str,
 }
@@ -102,29 +94,17 @@ fn f32_lit(v: f32) -> String {
 /// src/hybrid.rs: the hybrid's configuration and decision, as hybrid.c and
 /// runtime-c/hybrid do for C.
 fn hybrid_rs(g: &Graph, info: &HybridInfo) -> Result<String> {
-    let (e, r, q) = info.output_indices(g).map_err(anyhow::Error::msg)?;
-    let t = |i: usize| &g.tensors[g.outputs[i]];
-    let qp = |i: usize| t(i).quant.unwrap_or(QParams { scale: 1.0, zero_point: 0 });
-    let query = t(q);
+    let io = HybridIo::of(g, info)?;
     let input_float = g.tensors[g.inputs[0]].dtype == DType::F32;
     Ok(HybridRs {
         info,
         threshold: f32_lit(info.threshold),
-        num_classes: t(e).len(),
-        edge_output: e,
-        router_output: r,
-        query_output: q,
-        edge_float: t(e).dtype == DType::F32,
-        router_float: t(r).dtype == DType::F32,
-        router_scale: f32_lit(qp(r).scale),
-        router_zp: qp(r).zero_point,
-        query_scale: f32_lit(qp(q).scale),
-        query_zp: qp(q).zero_point,
-        query_rank: query.onnx_shape.len(),
-        query_dims: query.onnx_shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "),
-        frame_size: hybridc_kernels::frame::query_len(query.onnx_shape.len(), query.bytes()),
+        router_scale: f32_lit(io.router_q.scale),
+        query_scale: f32_lit(io.query_q.scale),
+        query_dims: io.dims(""),
         input_float,
         input_type: if input_float { "f32" } else { "i8" },
+        io: &io,
     }
     .render()?)
 }
