@@ -16,6 +16,7 @@ pub mod float;
 pub mod floatmath;
 pub mod fully_connected;
 pub mod pool;
+pub mod resize;
 pub mod shape;
 pub mod softmax;
 
