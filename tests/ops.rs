@@ -145,3 +145,28 @@ fn lstm_is_named_and_refused() {
     }
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// The new kernels in a generated Rust crate (`--emit rust`) give the C's bytes.
+#[test]
+fn rust_backend_equals_c_for_resize_and_conv_transpose() {
+    let d = ops_dir();
+    let dir = tempfile::tempdir().unwrap();
+    let hybridc = |args: &[&str]| {
+        let r = Command::new(env!("CARGO_BIN_EXE_hybridc")).args(args).current_dir(dir.path()).output().unwrap();
+        assert!(r.status.success(), "hybridc {args:?}: {}", String::from_utf8_lossy(&r.stderr));
+    };
+    for model in ["resize", "conv_transpose"] {
+        let onnx = d.join(format!("{model}.onnx"));
+        let x = d.join(format!("{model}_x.npy"));
+        let (onnx, x) = (onnx.to_str().unwrap(), x.to_str().unwrap());
+        hybridc(&["compile", onnx, "--calib", x, "-o", "c"]);
+        hybridc(&["compile", onnx, "--calib", x, "--emit", "rust", "-o", "rs"]);
+        hybridc(&["run", "c", "--input", x, "--output", "c.npy"]);
+        hybridc(&["run", "rs", "--input", x, "--output", "rs.npy"]);
+        let read = |f: &str| std::fs::read(dir.path().join(f)).unwrap();
+        assert_eq!(read("c.npy"), read("rs.npy"), "{model}: the Rust crate's outputs differ from the C's");
+        for p in ["c", "rs"] {
+            std::fs::remove_dir_all(dir.path().join(p)).unwrap();
+        }
+    }
+}
