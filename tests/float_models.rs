@@ -85,19 +85,7 @@ fn accuracy_and_bit_exactness(model: &str) {
     let c = driver::lower_with(&onnx, &[], &QuantOptions { calib: Some(calib), ..Default::default() }).unwrap();
     let few = images("test_x_u8.npy", Some(20));
     let traced = run(&proj, &few, true);
-    let per: usize = few.data.len() / 20;
-    for k in 0..20 {
-        let values = hybridc_core::reference::run(&c.graph, &[&few.data[k * per..(k + 1) * per]]).unwrap();
-        for (l, op) in c.graph.ops.iter().enumerate() {
-            assert_eq!(
-                &traced.trace[k][l],
-                values[op.output].as_ref().unwrap(),
-                "{model} image {k}: C diverges from the reference at layer {l} '{}' ({})",
-                op.name,
-                op.kind.name()
-            );
-        }
-    }
+    common::assert_trace_is_reference(model, &c.graph, &traced.trace, &few.data, 20);
     // The report gives a per-layer SQNR for every int8 layer.
     let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(proj.join("report.json")).unwrap()).unwrap();
     let with_sqnr = report["layers"].as_array().unwrap().iter().filter(|l| l["sqnr_db"].as_f64().is_some_and(|d| d > 15.0)).count();

@@ -69,6 +69,13 @@ typedef struct {
     int32_t out_shape[4], in_strides[4];
 } hyb_transpose_params;
 
+/* Resize: per output row (ys) and column (xs) three words: lower and upper
+ * input coordinate, distance from the lower one in 1/1024. */
+typedef struct {
+    int32_t in_w, channels, out_h, out_w, bilinear;
+    const int32_t *ys, *xs;
+} hyb_resize_params;
+
 /* float32 ops (hyb_float_op): kind, function and shapes as in the Rust
  * reference's FloatParams. */
 enum { HYB_FK_UNARY, HYB_FK_BINARY, HYB_FK_REDUCE, HYB_FK_SOFTMAX, HYB_FK_TOPK, HYB_FK_CONCAT, HYB_FK_STRIDED };
@@ -87,6 +94,7 @@ typedef struct {
 
 void hyb_conv_s8(const hyb_conv_params *p, const int8_t *in, int8_t *out);
 void hyb_depthwise_conv_s8(const hyb_conv_params *p, const int8_t *in, int8_t *out);
+void hyb_conv_transpose_s8(const hyb_conv_params *p, const int8_t *in, int8_t *out);
 void hyb_fully_connected_s8(const hyb_fc_params *p, const int8_t *in, int8_t *out);
 void hyb_add_s8(const hyb_add_params *p, const int8_t *a, const int8_t *b, int8_t *out);
 void hyb_avg_pool_s8(const hyb_pool_params *p, const int8_t *in, int8_t *out);
@@ -98,6 +106,7 @@ void hyb_dequantize_s8_f32(const hyb_quant_params *p, const int8_t *in, float *o
 void hyb_concat_s8(const hyb_concat_params *p, const int8_t *const *in, int8_t *out);
 void hyb_pad_s8(const hyb_pad_params *p, const int8_t *in, int8_t *out);
 void hyb_transpose_s8(const hyb_transpose_params *p, const int8_t *in, int8_t *out);
+void hyb_resize_s8(const hyb_resize_params *p, const int8_t *in, int8_t *out);
 void hyb_float_op(const hyb_float_params *p, const float *const *in, float *out);
 void hyb_lut_s8(int32_t len, const int8_t *table, const int8_t *in, int8_t *out);
 

@@ -101,3 +101,21 @@ macro_rules! model_tests {
         }
     };
 }
+
+/// The generated C's per-layer trace equals the reference interpreter on
+/// every layer of every sample (`inputs` holds the samples one after the other).
+pub fn assert_trace_is_reference(model: &str, g: &hybridc_core::ops::Graph, trace: &[Vec<Vec<u8>>], inputs: &[u8], samples: usize) {
+    let per = inputs.len() / samples;
+    for k in 0..samples {
+        let values = hybridc_core::reference::run(g, &[&inputs[k * per..(k + 1) * per]]).unwrap();
+        for (l, op) in g.ops.iter().enumerate() {
+            assert_eq!(
+                &trace[k][l],
+                values[op.output].as_ref().unwrap(),
+                "{model} sample {k}: C diverges from the reference at layer {l} '{}' ({})",
+                op.name,
+                op.kind.name()
+            );
+        }
+    }
+}

@@ -103,3 +103,58 @@ pub fn conv(
         }
     }
 }
+
+/// TRANSPOSE_CONV (TFLite reference_integer_ops::TransposeConv, with bias
+/// and per-channel requantization), regular weights [out_c][kh][kw][in_c],
+/// `pad` the padding cut from the top and left of the full output,
+/// dilation 1. Gathered per output pixel: input pixel (iy, ix) reaches
+/// output (iy * stride - pad + ky, ...), so each output sums the taps whose
+/// `oy + pad - ky` is a multiple of the stride (the same int32 sum as
+/// TFLite's scatter into a scratch buffer). `acc` holds one word per output
+/// channel.
+#[inline(always)]
+pub fn conv_transpose(
+    p: &Conv<'_>,
+    arena: &mut [i8],
+    input: usize,
+    output: usize,
+    acc: &mut [i32],
+) {
+    let [in_h, in_w, in_c] = p.in_hwc;
+    let [out_h, out_w, out_c] = p.out_hwc;
+    let [kh, kw] = p.kernel;
+    let acc = &mut acc[..out_c];
+    // The input coordinate of output `o` through tap `k`, if any.
+    let source = |o: usize, pad: usize, k: usize, stride: usize, len: usize| {
+        let n = (o + pad).checked_sub(k)?;
+        (n % stride == 0 && n / stride < len).then_some(n / stride)
+    };
+    for oy in 0..out_h {
+        for ox in 0..out_w {
+            acc.fill(0);
+            for ky in 0..kh {
+                let Some(iy) = source(oy, p.pad[0], ky, p.stride[0], in_h) else {
+                    continue;
+                };
+                for kx in 0..kw {
+                    let Some(ix) = source(ox, p.pad[1], kx, p.stride[1], in_w) else {
+                        continue;
+                    };
+                    let at = input + (iy * in_w + ix) * in_c;
+                    let x = &arena[at..at + in_c];
+                    for (oc, a) in acc.iter_mut().enumerate() {
+                        let w = ((oc * kh + ky) * kw + kx) * in_c;
+                        *a = a.wrapping_add(dot(&p.weights[w..w + in_c], x, p.input_offset));
+                    }
+                }
+            }
+            let q = oy * out_w + ox;
+            let out = &mut arena[output + q * out_c..output + (q + 1) * out_c];
+            for (oc, (o, &a)) in out.iter_mut().zip(acc.iter()).enumerate() {
+                let a = a.wrapping_add(p.bias[oc]);
+                let v = multiply_by_quantized_multiplier(a, p.multiplier[oc], p.shift[oc]);
+                *o = clamp_i8(v + p.output_offset, p.act);
+            }
+        }
+    }
+}

@@ -17,6 +17,7 @@ pub mod floatmath;
 pub mod frame;
 pub mod fully_connected;
 pub mod pool;
+pub mod resize;
 pub mod shape;
 pub mod softmax;
 

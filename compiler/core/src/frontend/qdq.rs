@@ -227,10 +227,7 @@ impl<'a> Importer<'a> {
             }
             other => match ops::onnx_op(other) {
                 Some(o) => (o.import)(self),
-                None => bail!(
-                    "operator {other} is not supported by hybridc (supported: {}, Relu, Clip, Reshape, Flatten, Squeeze, Unsqueeze, Transpose, Identity, Dropout, Constant, QuantizeLinear, DequantizeLinear)",
-                    ops::onnx_names().join(", ")
-                ),
+                None => Err(ops::unsupported(other)),
             },
         }
     }

@@ -32,6 +32,35 @@ impl Conv {
     pub fn kernel(&self) -> k::Conv<'_> {
         k::Conv { weights: &self.weights, bias: &self.bias, multiplier: &self.multiplier, shift: &self.shift, ..self.p }
     }
+
+    /// The layer's constants and its `hyb_conv_params` in C.
+    pub fn c_data(&self, l: &str) -> String {
+        let p = &self.p;
+        let mut data = emit::c_array(l, "weights", "int8_t", &self.weights, true);
+        data += &emit::c_array(l, "bias", "int32_t", &self.bias, false);
+        data += &emit::c_array(l, "multiplier", "int32_t", &self.multiplier, false);
+        data += &emit::c_array(l, "shift", "int32_t", &self.shift, false);
+        data += &format!(
+            "static const hyb_conv_params {l}_params = {{\n    .in_h = {}, .in_w = {}, .in_c = {}, .out_h = {}, .out_w = {}, .out_c = {},\n    .k_h = {}, .k_w = {}, .stride_h = {}, .stride_w = {}, .dil_h = {}, .dil_w = {}, .pad_top = {}, .pad_left = {},\n    .depth_multiplier = {}, .input_offset = {}, .output_offset = {}, .act_min = {}, .act_max = {},\n    .multiplier = {l}_multiplier, .shift = {l}_shift, .weights = {l}_weights, .bias = {l}_bias,\n}};\n",
+            p.in_hwc[0], p.in_hwc[1], p.in_hwc[2], p.out_hwc[0], p.out_hwc[1], p.out_hwc[2],
+            p.kernel[0], p.kernel[1], p.stride[0], p.stride[1], p.dilation[0], p.dilation[1], p.pad[0], p.pad[1],
+            p.depth_multiplier, p.input_offset, p.output_offset, p.act[0], p.act[1]
+        );
+        data
+    }
+
+    /// The layer's statics and its `Conv` constant in Rust.
+    pub fn rust_consts(&self, s: &mut RustSite) -> String {
+        let w = s.array("WEIGHTS", "i8", &self.weights);
+        let b = s.array("BIAS", "i32", &self.bias);
+        let m = s.array("MULTIPLIER", "i32", &self.multiplier);
+        let sh = s.array("SHIFT", "i32", &self.shift);
+        let p = &self.p;
+        format!(
+            "const {}: Conv = Conv {{ depthwise: {}, in_hwc: {:?}, out_hwc: {:?}, kernel: {:?}, stride: {:?}, dilation: {:?}, pad: {:?}, depth_multiplier: {}, input_offset: {}, output_offset: {}, act: {:?}, weights: &{w}, bias: &{b}, multiplier: &{m}, shift: &{sh} }};\n",
+            s.l, p.depthwise, p.in_hwc, p.out_hwc, p.kernel, p.stride, p.dilation, p.pad, p.depth_multiplier, p.input_offset, p.output_offset, p.act
+        )
+    }
 }
 
 impl OpKind for Conv {
@@ -63,16 +92,7 @@ impl OpKind for Conv {
 
     fn c(&self, s: &CSite) -> CCode {
         let (p, l) = (&self.p, &s.l);
-        let mut data = emit::c_array(l, "weights", "int8_t", &self.weights, true);
-        data += &emit::c_array(l, "bias", "int32_t", &self.bias, false);
-        data += &emit::c_array(l, "multiplier", "int32_t", &self.multiplier, false);
-        data += &emit::c_array(l, "shift", "int32_t", &self.shift, false);
-        data += &format!(
-            "static const hyb_conv_params {l}_params = {{\n    .in_h = {}, .in_w = {}, .in_c = {}, .out_h = {}, .out_w = {}, .out_c = {},\n    .k_h = {}, .k_w = {}, .stride_h = {}, .stride_w = {}, .dil_h = {}, .dil_w = {}, .pad_top = {}, .pad_left = {},\n    .depth_multiplier = {}, .input_offset = {}, .output_offset = {}, .act_min = {}, .act_max = {},\n    .multiplier = {l}_multiplier, .shift = {l}_shift, .weights = {l}_weights, .bias = {l}_bias,\n}};\n",
-            p.in_hwc[0], p.in_hwc[1], p.in_hwc[2], p.out_hwc[0], p.out_hwc[1], p.out_hwc[2],
-            p.kernel[0], p.kernel[1], p.stride[0], p.stride[1], p.dilation[0], p.dilation[1], p.pad[0], p.pad[1],
-            p.depth_multiplier, p.input_offset, p.output_offset, p.act[0], p.act[1]
-        );
+        let data = self.c_data(l);
         let dw = if p.depthwise { "depthwise_" } else { "" };
         let call = match s.ring {
             // Exactly in place: each input pixel is saved in the ring before it is overwritten.
@@ -84,15 +104,7 @@ impl OpKind for Conv {
 
     fn rust(&self, s: &mut RustSite) -> Result<RustCode> {
         let (input, output) = (s.input(0)?, s.output()?);
-        let w = s.array("WEIGHTS", "i8", &self.weights);
-        let b = s.array("BIAS", "i32", &self.bias);
-        let m = s.array("MULTIPLIER", "i32", &self.multiplier);
-        let sh = s.array("SHIFT", "i32", &self.shift);
-        let p = &self.p;
-        let consts = format!(
-            "const {}: Conv = Conv {{ depthwise: {}, in_hwc: {:?}, out_hwc: {:?}, kernel: {:?}, stride: {:?}, dilation: {:?}, pad: {:?}, depth_multiplier: {}, input_offset: {}, output_offset: {}, act: {:?}, weights: &{w}, bias: &{b}, multiplier: &{m}, shift: &{sh} }};\n",
-            s.l, p.depthwise, p.in_hwc, p.out_hwc, p.kernel, p.stride, p.dilation, p.pad, p.depth_multiplier, p.input_offset, p.output_offset, p.act
-        );
+        let (p, consts) = (&self.p, self.rust_consts(s));
         let ring = s.ring.map_or("None".to_string(), |r| format!("Some({r})"));
         Ok(RustCode {
             consts,
@@ -115,9 +127,10 @@ impl Pending for PendingConv {
     fn finish(self: Box<Self>, im: &mut Importer, logical: &[usize], act: Activation, q: QParams) -> Result<Built> {
         let xin = im.storage(&self.x, &NCHW_AS_NHWC, "Conv")?;
         let in_hwc = im.g.tensors[xin].hwc();
-        let out_hwc = hybridc_ir::hwc(&storage_shape(logical, &NCHW_AS_NHWC));
+        let (logical4, perm) = lift(logical);
+        let out_hwc = hybridc_ir::hwc(&storage_shape(&logical4, &NCHW_AS_NHWC));
         let conv = prepare(&self, in_hwc, out_hwc, act, q)?;
-        Ok(Built { kind: Box::new(conv), inputs: vec![xin], perm: NCHW_AS_NHWC.to_vec() })
+        Ok(Built { kind: Box::new(conv), inputs: vec![xin], perm })
     }
 
     fn with_bias(self: Box<Self>, bias: Constant) -> Result<Box<dyn Pending>> {
@@ -125,6 +138,15 @@ impl Pending for PendingConv {
             bail!("adding a constant is only supported as the bias of a MatMul or Conv");
         }
         Ok(Box::new(PendingConv { b: Some(bias), ..*self }))
+    }
+}
+
+/// A windowed op's output: its logical shape as 2-D NCHW, and the storage
+/// order of the real rank (NHWC, or N L C for a 1-D op).
+pub fn lift(logical: &[usize]) -> (Vec<usize>, Vec<usize>) {
+    match logical {
+        &[n, c, l] => (vec![n, c, 1, l], vec![0, 2, 1]),
+        _ => (logical.to_vec(), NCHW_AS_NHWC.to_vec()),
     }
 }
 
@@ -218,20 +240,76 @@ pub fn bias_input(im: &Importer, i: usize) -> Result<Option<Constant>> {
     }
 }
 
+/// A 1-D [N, C, L] activation seen as 2-D [N, C, 1, L] (H = 1), in the
+/// same bytes: the new size-1 dim goes anywhere in storage order.
+pub fn as_2d(x: &Act8) -> Act8 {
+    let mut perm: Vec<usize> = x.perm.iter().map(|&d| if d >= 2 { d + 1 } else { d }).collect();
+    perm.push(2);
+    let logical = vec![x.logical[0], x.logical[1], 1, x.logical[2]];
+    Act8 { logical, perm, ..x.clone() }
+}
+
+/// The window attributes of a 1-D op (Conv1d, MaxPool1d, ...) over a
+/// length-`len` input, as a 2-D window of height 1.
+pub fn attrs_1d(im: &Importer, len: usize, kernel_default: Option<usize>) -> Result<ConvAttrs> {
+    let one = |name: &str, def: usize| -> Result<usize> {
+        match im.attr_ints(name)?.as_deref() {
+            Some(&[v]) if v > 0 => Ok(v as usize),
+            None => Ok(def),
+            Some(v) => bail!("attribute {name}={v:?} is not one positive value (1-D op)"),
+        }
+    };
+    let kernel = match (im.attr_ints("kernel_shape")?.as_deref(), kernel_default) {
+        (Some(&[k]), _) if k > 0 => k as usize,
+        (None, Some(k)) => k,
+        (v, _) => bail!("kernel_shape {v:?} is not a 1-D kernel"),
+    };
+    let (stride, dilation) = (one("strides", 1)?, one("dilations", 1)?);
+    let auto_pad = im.node.attribute.iter().find(|a| a.name == "auto_pad").map(|a| String::from_utf8_lossy(&a.s).to_string());
+    let (before, after) = match auto_pad.as_deref().unwrap_or("NOTSET") {
+        "NOTSET" => match im.attr_ints("pads")?.as_deref() {
+            Some(&[a, b]) if a >= 0 && b >= 0 => (a as usize, b as usize),
+            Some(p) => bail!("pads {p:?} not supported (1-D op)"),
+            None => (0, 0),
+        },
+        "VALID" => (0, 0),
+        mode @ ("SAME_UPPER" | "SAME_LOWER") => {
+            let eff = kernel.checked_sub(1).and_then(|k| k.checked_mul(dilation)).ok_or_else(|| anyhow!("kernel or dilation too large"))? + 1;
+            let total = ((len.div_ceil(stride).max(1) - 1) * stride + eff).saturating_sub(len);
+            let (small, big) = (total / 2, total - total / 2);
+            if mode == "SAME_UPPER" { (small, big) } else { (big, small) }
+        }
+        other => bail!("auto_pad={other} not supported"),
+    };
+    let group = im.attr_i("group")?.unwrap_or(1).max(1) as usize;
+    Ok(ConvAttrs { kernel: [1, kernel], stride: [1, stride], dilation: [1, dilation], pads: [0, before, 0, after], group })
+}
+
+/// ONNX Conv: 2-D, or 1-D on [N, C, L] run as 2-D with H = 1.
 fn import(im: &mut Importer) -> Result<()> {
     let x = im.deq(0)?;
-    if x.logical.len() != 4 {
-        bail!("only 2-D convolution (4-D input) is supported, input is {:?}", x.logical);
+    let one_d = x.logical.len() == 3;
+    if x.logical.len() != 4 && !one_d {
+        bail!("only 1-D and 2-D convolution (3-D or 4-D input) are supported, input is {:?}", x.logical);
     }
-    let w = im.constant(1)?;
+    let mut w = im.constant(1)?;
     if w.quant.is_none() || !matches!(w.data, Data::I8(_)) {
         bail!("weights must be int8 behind a DequantizeLinear");
     }
     let b = bias_input(im, 2)?;
-    if w.shape.len() != 4 {
-        bail!("weights {:?} are not 4-D", w.shape);
+    if one_d && w.shape.len() == 3 {
+        w.shape.insert(2, 1);
     }
-    let attrs = im.conv_attrs([x.logical[2], x.logical[3]], Some([w.shape[2], w.shape[3]]))?;
+    if w.shape.len() != 4 {
+        bail!("weights {:?} do not match a {}-D convolution", w.shape, if one_d { 1 } else { 2 });
+    }
+    let (x, attrs) = if one_d {
+        let a = attrs_1d(im, x.logical[2], Some(w.shape[3]))?;
+        (as_2d(&x), a)
+    } else {
+        let a = im.conv_attrs([x.logical[2], x.logical[3]], Some([w.shape[2], w.shape[3]]))?;
+        (x, a)
+    };
     let [n, c, h, wd] = [x.logical[0], x.logical[1], x.logical[2], x.logical[3]];
     let o = w.shape[0];
     let oh = out_dim(h, attrs.kernel[0], attrs.stride[0], attrs.dilation[0], attrs.pads[0] + attrs.pads[2])?;
@@ -239,6 +317,7 @@ fn import(im: &mut Importer) -> Result<()> {
     if w.shape[1] * attrs.group != c {
         bail!("weights {:?} do not fit input channels {c} with group {}", w.shape, attrs.group);
     }
-    im.pending(Box::new(PendingConv { x, w, b, attrs }), vec![n, o, oh, ow]);
+    let logical = if one_d { vec![n, o, ow] } else { vec![n, o, oh, ow] };
+    im.pending(Box::new(PendingConv { x, w, b, attrs }), logical);
     Ok(())
 }

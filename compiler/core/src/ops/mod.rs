@@ -9,6 +9,7 @@
 pub mod add;
 pub mod concat;
 pub mod conv;
+pub mod conv_transpose;
 pub mod emit;
 pub mod float;
 pub mod fully_connected;
@@ -17,6 +18,7 @@ pub mod lut;
 pub mod pad;
 pub mod pool;
 pub mod quantize;
+pub mod resize;
 pub mod softmax;
 pub mod transpose;
 
@@ -147,6 +149,8 @@ pub static REGISTRY: &[&[OnnxOp]] = &[
     concat::ONNX,
     pad::ONNX,
     lut::ONNX,
+    resize::ONNX,
+    conv_transpose::ONNX,
 ];
 
 /// The importer of an ONNX operator, if an op module has one.
@@ -162,6 +166,42 @@ pub fn keeps_scale(op_type: &str) -> bool {
 /// ONNX operators the op modules import.
 pub fn onnx_names() -> Vec<&'static str> {
     REGISTRY.iter().flat_map(|ops| ops.iter().map(|o| o.onnx)).collect()
+}
+
+/// ONNX operators the importer handles itself: fused activations, layout
+/// views, constants and the QDQ pairs.
+pub const BUILTIN: &[&str] = &[
+    "Relu", "Clip", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Identity", "Dropout", "Constant",
+    "QuantizeLinear", "DequantizeLinear",
+];
+
+/// Every ONNX operator hybridc compiles: the op modules', the importer's
+/// own and the float32 ones.
+pub fn supported() -> Vec<&'static str> {
+    let mut all = onnx_names();
+    for op in BUILTIN.iter().chain(float::FLOAT_ONLY) {
+        if !all.contains(op) {
+            all.push(op);
+        }
+    }
+    all
+}
+
+/// The one error for an operator hybridc does not compile.
+pub fn unsupported(op_type: &str) -> anyhow::Error {
+    anyhow::anyhow!("operator {op_type} is not supported by hybridc (supported: {})", supported().join(", "))
+}
+
+/// An op that moves int8 values without arithmetic (Pad, Resize): no
+/// fused activation, and the output keeps the input's quantization.
+pub fn same_quantization(what: &str, act: Activation, input: QParams, output: QParams) -> Result<()> {
+    if act != Activation::None {
+        anyhow::bail!("an activation after {what} is not supported");
+    }
+    if input != output {
+        anyhow::bail!("int8 {what} needs equal input and output quantization");
+    }
+    Ok(())
 }
 
 /// TFLite CalculateActivationRangeQuantized for int8.

@@ -46,12 +46,7 @@ struct PendingPad {
 
 impl Pending for PendingPad {
     fn finish(self: Box<Self>, im: &mut Importer, logical: &[usize], act: Activation, q: QParams) -> Result<Built> {
-        if act != Activation::None {
-            bail!("an activation after Pad is not supported");
-        }
-        if self.x.q != q {
-            bail!("int8 Pad needs equal input and output quantization");
-        }
+        super::same_quantization("Pad", act, self.x.q, q)?;
         let perm = self.x.perm.clone();
         let xin = im.storage(&self.x, &perm, "Pad")?;
         let in_shape = im.g.tensors[xin].shape.clone();

@@ -5,6 +5,7 @@
 use anyhow::{bail, Result};
 use hybridc_kernels::pool as k;
 
+use super::conv::{as_2d, attrs_1d, lift};
 use super::inplace::window_modes;
 use super::{activation_range, Built, CCode, CSite, OnnxOp, OpKind, Pending, RustCode, RustSite};
 use crate::frontend::layout::{identity, storage_shape, NCHW_AS_NHWC};
@@ -70,7 +71,13 @@ impl Pending for PendingPool {
         let what = if self.max { "MaxPool" } else { "AveragePool" };
         let xin = im.storage(&self.x, &NCHW_AS_NHWC, what)?;
         // A mean without keepdims gives [N, C]: already channels last.
-        let perm = if logical.len() == 4 { NCHW_AS_NHWC.to_vec() } else { identity(logical.len()) };
+        let (out_store, perm) = match logical.len() {
+            2 => (logical.to_vec(), identity(2)),
+            _ => {
+                let (logical4, perm) = lift(logical);
+                (storage_shape(&logical4, &NCHW_AS_NHWC), perm)
+            }
+        };
         let qi = self.x.q;
         if self.max && qi != q {
             bail!("int8 MaxPool needs equal input and output quantization");
@@ -83,7 +90,7 @@ impl Pending for PendingPool {
         let a = &self.attrs;
         let p = k::Pool {
             in_hwc: im.g.tensors[xin].hwc(),
-            out_hwc: hybridc_ir::hwc(&storage_shape(logical, &perm)),
+            out_hwc: hybridc_ir::hwc(&out_store),
             kernel: a.kernel,
             stride: a.stride,
             pad: [a.pads[0], a.pads[1]],
@@ -94,23 +101,47 @@ impl Pending for PendingPool {
     }
 }
 
-/// The dequantized NCHW input of a 2-D pool.
-fn pool_input(im: &Importer) -> Result<Act8> {
+/// The dequantized NCHW input of a 2-D pool, or of a 1-D pool lifted to
+/// 2-D (H = 1); `true` for 1-D.
+fn pool_input(im: &Importer) -> Result<(Act8, bool)> {
     let x = im.deq(0)?;
-    if x.logical.len() != 4 {
-        bail!("only 2-D pooling is supported");
+    match x.logical.len() {
+        4 => Ok((x, false)),
+        3 => Ok((as_2d(&x), true)),
+        _ => bail!("only 1-D and 2-D pooling are supported, input is {:?}", x.logical),
     }
-    if im.attr_i("ceil_mode")?.unwrap_or(0) != 0 {
-        bail!("ceil_mode=1 is not supported");
-    }
-    Ok(x)
 }
 
-fn windowed(im: &mut Importer, x: Act8, attrs: ConvAttrs, max: bool) -> Result<()> {
+/// The window attributes of a pool over `x`.
+fn pool_attrs(im: &Importer, x: &Act8, one_d: bool) -> Result<ConvAttrs> {
+    if one_d {
+        attrs_1d(im, x.logical[3], None)
+    } else {
+        im.conv_attrs([x.logical[2], x.logical[3]], None)
+    }
+}
+
+/// Output size of a pool. With ceil_mode the last window may hang over the
+/// border (the kernels clip it, TFLite-style), but must start inside the
+/// input or its leading padding.
+fn pool_dim(input: usize, k: usize, stride: usize, pads: [usize; 2], ceil: bool) -> Result<usize> {
+    let floor = out_dim(input, k, stride, 1, pads[0] + pads[1])?;
+    if !ceil {
+        return Ok(floor);
+    }
+    let mut out = (input + pads[0] + pads[1] - k).div_ceil(stride) + 1;
+    if (out - 1) * stride >= input + pads[0] {
+        out -= 1;
+    }
+    Ok(out)
+}
+
+fn windowed(im: &mut Importer, (x, one_d): (Act8, bool), attrs: ConvAttrs, max: bool) -> Result<()> {
+    let ceil = im.attr_i("ceil_mode")?.unwrap_or(0) != 0;
     let (h, w) = (x.logical[2], x.logical[3]);
-    let oh = out_dim(h, attrs.kernel[0], attrs.stride[0], 1, attrs.pads[0] + attrs.pads[2])?;
-    let ow = out_dim(w, attrs.kernel[1], attrs.stride[1], 1, attrs.pads[1] + attrs.pads[3])?;
-    let logical = vec![x.logical[0], x.logical[1], oh, ow];
+    let oh = pool_dim(h, attrs.kernel[0], attrs.stride[0], [attrs.pads[0], attrs.pads[2]], ceil)?;
+    let ow = pool_dim(w, attrs.kernel[1], attrs.stride[1], [attrs.pads[1], attrs.pads[3]], ceil)?;
+    let logical = if one_d { vec![x.logical[0], x.logical[1], ow] } else { vec![x.logical[0], x.logical[1], oh, ow] };
     im.pending(Box::new(PendingPool { x, attrs, max }), logical);
     Ok(())
 }
@@ -122,7 +153,7 @@ fn whole(x: &Act8) -> ConvAttrs {
 
 fn average(im: &mut Importer) -> Result<()> {
     let x = pool_input(im)?;
-    let a = im.conv_attrs([x.logical[2], x.logical[3]], None)?;
+    let a = pool_attrs(im, &x.0, x.1)?;
     if im.attr_i("count_include_pad")?.unwrap_or(0) != 0 && a.pads.iter().any(|&p| p > 0) {
         bail!("count_include_pad=1 with padding is not supported (TFLite excludes padding)");
     }
@@ -131,7 +162,7 @@ fn average(im: &mut Importer) -> Result<()> {
 
 fn global_average(im: &mut Importer) -> Result<()> {
     let x = pool_input(im)?;
-    let a = whole(&x);
+    let a = whole(&x.0);
     windowed(im, x, a, false)
 }
 
@@ -140,7 +171,7 @@ fn max(im: &mut Importer) -> Result<()> {
     if im.attr_ints("dilations")?.is_some_and(|d| d.iter().any(|&v| v != 1)) {
         bail!("dilated MaxPool is not supported");
     }
-    let a = im.conv_attrs([x.logical[2], x.logical[3]], None)?;
+    let a = pool_attrs(im, &x.0, x.1)?;
     windowed(im, x, a, true)
 }
 

@@ -1,11 +1,12 @@
 //! Float-graph clean-up before quantization: values tract proves constant
 //! become initializers (shape arithmetic from exporters), Dropout/Identity
-//! disappear, BatchNormalization folds into the Conv before it and a zero
+//! disappear, BatchNormalization folds into the Conv before it (or becomes
+//! a depthwise 1x1 Conv where there is none) and a zero
 //! Pad folds into the Conv after it.
 
 use std::collections::HashMap;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use tract_onnx::pb;
 use tract_onnx::prelude::*;
 
@@ -17,6 +18,7 @@ pub fn canonicalize(model: &mut pb::ModelProto, facts: &HashMap<String, Fact>) -
     fold_constants(g, facts)?;
     bypass(g, &["Identity", "Dropout"]);
     fold_batch_norm(g)?;
+    batch_norm_as_depthwise(g, facts);
     fold_pad(g)?;
     remove_dead(g);
     Ok(())
@@ -88,6 +90,21 @@ fn bypass(g: &mut pb::GraphProto, ops: &[&str]) {
     }
 }
 
+/// A BatchNormalization with constant parameters as the per-channel affine
+/// y = x * scale + shift.
+fn bn_affine(g: &pb::GraphProto, bn: &pb::NodeProto) -> Option<(Vec<f64>, Vec<f64>)> {
+    let eps = bn.attribute.iter().find(|a| a.name == "epsilon").map(|a| a.f).unwrap_or(1e-5) as f64;
+    let get = |i: usize| bn.input.get(i).and_then(|name| floats(g, name).ok().flatten()).map(|(_, v)| v);
+    let (gamma, beta, mean, var) = (get(1)?, get(2)?, get(3)?, get(4)?);
+    let n = gamma.len();
+    if [beta.len(), mean.len(), var.len()].iter().any(|&l| l != n) {
+        return None;
+    }
+    let scale: Vec<f64> = (0..n).map(|c| gamma[c] as f64 / (var[c] as f64 + eps).sqrt()).collect();
+    let shift = (0..n).map(|c| beta[c] as f64 - mean[c] as f64 * scale[c]).collect();
+    Some((scale, shift))
+}
+
 /// Conv -> BatchNormalization becomes one Conv with scaled weights and bias.
 fn fold_batch_norm(g: &mut pb::GraphProto) -> Result<()> {
     loop {
@@ -99,26 +116,26 @@ fn fold_batch_norm(g: &mut pb::GraphProto) -> Result<()> {
         });
         let Some(bpos) = found else { return Ok(()) };
         let bn = g.node[bpos].clone();
-        let eps = bn.attribute.iter().find(|a| a.name == "epsilon").map(|a| a.f).unwrap_or(1e-5) as f64;
-        let get = |i: usize| floats(g, &bn.input[i]).ok().flatten().map(|(_, v)| v);
-        let (Some(gamma), Some(beta), Some(mean), Some(var)) = (get(1), get(2), get(3), get(4)) else {
+        let Some((scale, shift)) = bn_affine(g, &bn) else {
             return Ok(()); // not constant: leave it (it will run as its own op or fail clearly)
         };
         let cpos = g.node.iter().position(|c| c.op_type == "Conv" && c.output[0] == bn.input[0]).unwrap();
         let conv = g.node[cpos].clone();
         let (wshape, mut w) = floats(g, &conv.input[1])?.context("Conv weights are not constant")?;
         let oc = wshape[0];
+        if scale.len() != oc {
+            bail!("node '{}': BatchNormalization has {} channels, the Conv before it {oc}", bn.name, scale.len());
+        }
         let per = w.len() / oc;
         let mut b = match conv.input.get(2).filter(|s| !s.is_empty()) {
             Some(name) => floats(g, name)?.context("Conv bias is not constant")?.1,
             None => vec![0.0; oc],
         };
         for c in 0..oc {
-            let k = gamma[c] as f64 / (var[c] as f64 + eps).sqrt();
             for x in &mut w[c * per..(c + 1) * per] {
-                *x = (*x as f64 * k) as f32;
+                *x = (*x as f64 * scale[c]) as f32;
             }
-            b[c] = ((b[c] as f64 - mean[c] as f64) * k + beta[c] as f64) as f32;
+            b[c] = (b[c] as f64 * scale[c] + shift[c]) as f32;
         }
         let wname = format!("{}#bnw", conv.output[0]);
         let bname = format!("{}#bnb", conv.output[0]);
@@ -128,6 +145,33 @@ fn fold_batch_norm(g: &mut pb::GraphProto) -> Result<()> {
         c.input = vec![c.input[0].clone(), wname, bname];
         c.output[0] = bn.output[0].clone();
         g.node.remove(bpos);
+    }
+}
+
+/// A BatchNormalization not after a Conv (constant parameters, on a 3-D or
+/// 4-D input) becomes a depthwise 1x1 Conv: its per-channel affine as
+/// weights and bias, run by the conv kernels.
+fn batch_norm_as_depthwise(g: &mut pb::GraphProto, facts: &HashMap<String, Fact>) {
+    for i in 0..g.node.len() {
+        let bn = &g.node[i];
+        let rank = facts.get(&bn.input[0]).and_then(|f| f.shape.as_ref()).map(|s| s.len());
+        if bn.op_type != "BatchNormalization" || bn.output.len() != 1 || !matches!(rank, Some(3 | 4)) {
+            continue;
+        }
+        let Some((scale, shift)) = bn_affine(g, bn) else { continue };
+        let (rank, c, out) = (rank.unwrap_or(4), scale.len(), bn.output[0].clone());
+        let mut wshape = vec![1; rank];
+        wshape[0] = c;
+        let (wname, bname) = (format!("{out}#bnw"), format!("{out}#bnb"));
+        let w: Vec<f32> = scale.iter().map(|&v| v as f32).collect();
+        let b: Vec<f32> = shift.iter().map(|&v| v as f32).collect();
+        let input = bn.input[0].clone();
+        let name = bn.name.clone();
+        set_initializer(g, proto::f32_tensor(&wname, &wshape, &w));
+        set_initializer(g, proto::f32_tensor(&bname, &[c], &b));
+        let mut conv = proto::node("Conv", &name, &[&input, &wname, &bname], &[&out]);
+        conv.attribute.push(proto::int_attr("group", c as i64));
+        g.node[i] = conv;
     }
 }
 

@@ -17,11 +17,11 @@ pub const PASS_THROUGH: &[&str] = &["Reshape", "Flatten", "Transpose", "Squeeze"
 /// Activations fused into the op before them when nothing else reads it.
 pub const FUSABLE: &[&str] = &["Relu", "Clip"];
 /// Producers an activation may fuse into.
-pub const FUSES_ACTIVATION: &[&str] = &["Conv", "Gemm", "MatMul", "Add", "Mul"];
+pub const FUSES_ACTIVATION: &[&str] = &["Conv", "ConvTranspose", "Gemm", "MatMul", "Add", "Mul"];
 
 pub use crate::frontend::{FLOAT_MARK, FLOAT_ONLY, FLOAT_TOO};
 /// Ops always run in int8 (their float inputs are quantized first).
-pub const HEAVY: &[&str] = &["Conv", "Gemm", "MatMul"];
+pub const HEAVY: &[&str] = &["Conv", "ConvTranspose", "Gemm", "MatMul"];
 
 /// Where each op runs and after which values a QuantizeLinear goes.
 pub struct Plan {
@@ -296,7 +296,7 @@ impl<'a> Emitter<'a> {
             }
             let in_scale = n.input.first().and_then(|i| self.params_of(i.trim_end_matches("#dq")));
             match op.as_str() {
-                "Conv" | "Gemm" | "MatMul" if inits.contains(&n.input[1]) => {
+                "Conv" | "ConvTranspose" | "Gemm" | "MatMul" if inits.contains(&n.input[1]) => {
                     let s = in_scale.with_context(|| format!("{op} input is not quantized"))?.scale;
                     let b = n.input.get(2).cloned().filter(|b| !b.is_empty());
                     let (w, scales) = self.weights(&n.input[1].clone(), op == "Conv", b.as_deref().map(|b| (b, s)))?;
@@ -304,7 +304,7 @@ impl<'a> Emitter<'a> {
                     if let Some(b) = b {
                         n.input[2] = self.bias(&b, s, &scales)?;
                     }
-                    if op != "Conv" {
+                    if !op.starts_with("Conv") {
                         self.pending_bias_scale = Some((n.output[0].clone(), s * scales[0]));
                     }
                 }

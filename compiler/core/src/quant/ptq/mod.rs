@@ -27,13 +27,27 @@ pub struct Quantized {
     pub points: Vec<String>,
 }
 
+/// Every node left after clean-up is an operator hybridc compiles, or the
+/// first that is not is named.
+fn check_supported(model: &pb::ModelProto) -> Result<()> {
+    let supported = crate::ops::supported();
+    let g = model.graph.as_ref().context("no graph")?;
+    match g.node.iter().find(|n| !supported.contains(&n.op_type.as_str())) {
+        Some(n) => Err(crate::ops::unsupported(&n.op_type)
+            .context(format!("node '{}' ({})", crate::frontend::node_label(n), n.op_type))),
+        None => Ok(()),
+    }
+}
+
 pub fn quantize(model: &pb::ModelProto, calib: &[Vec<f32>], method: Method, int8_io: bool) -> Result<Quantized> {
     if calib.is_empty() {
         bail!("the calibration data holds no samples");
     }
-    let facts = float_oracle::facts(model)?;
+    // An operator tract cannot type stops here, named, before tract's own error.
+    let facts = float_oracle::facts(model).map_err(|e| check_supported(model).err().unwrap_or(e))?;
     let mut m = model.clone();
     canonical::canonicalize(&mut m, &facts)?;
+    check_supported(&m)?;
     let g = m.graph.as_ref().context("no graph")?;
     if g.input.len() != 1 {
         bail!("float models with {} inputs are not supported yet (one input)", g.input.len());
