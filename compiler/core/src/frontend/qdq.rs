@@ -101,7 +101,7 @@ const LOGICAL_ORDER_READERS: &[&str] = &["Transpose", "Reshape", "Flatten", "Squ
 /// feature-map ops (Conv, pools...) through their DequantizeLinear: NCHW
 /// inputs whose int8 copy is best stored NHWC.
 fn nhwc_inputs(graph: &pb::GraphProto) -> HashSet<String> {
-    let readers = |v: &str| graph.node.iter().filter(move |n| n.input.iter().any(|i| i == v));
+    let readers = |v: &str| crate::quant::ptq::proto::consumers(graph, v);
     let mut out = HashSet::new();
     for input in &graph.input {
         let four_d = matches!(input.r#type.as_ref().and_then(|t| t.value.as_ref()),
@@ -109,17 +109,18 @@ fn nhwc_inputs(graph: &pb::GraphProto) -> HashSet<String> {
         if !four_d {
             continue;
         }
-        for q in readers(&input.name).filter(|n| n.op_type == "QuantizeLinear" && n.input[0] == input.name) {
-            let deqs: Vec<&pb::NodeProto> = readers(&q.output[0]).collect();
+        for q in readers(&input.name).into_iter().filter(|n| n.op_type == "QuantizeLinear" && n.input[0] == input.name) {
+            let Some(qout) = q.output.first() else { continue };
+            let deqs = readers(qout);
             let ops: Vec<&str> = deqs
                 .iter()
                 .filter(|d| d.op_type == "DequantizeLinear")
-                .flat_map(|d| readers(&d.output[0]))
+                .flat_map(|d| d.output.first().map(|o| readers(o)).unwrap_or_default())
                 .map(|n| n.op_type.as_str())
                 .collect();
             let all_dq = deqs.iter().all(|d| d.op_type == "DequantizeLinear");
             if all_dq && !ops.is_empty() && !ops.iter().any(|o| LOGICAL_ORDER_READERS.contains(o)) {
-                out.insert(q.output[0].clone());
+                out.insert(qout.clone());
             }
         }
     }
@@ -595,7 +596,7 @@ impl<'a> Importer<'a> {
             anyhow!("a data transpose of {:?} by {t:?} would need more than 4 dims (other than 1); not supported", src_shape)
         })?;
         let base = &self.g.tensors[self.g.base(a.id)].name;
-        let name = if perm == identity(perm.len()).as_slice() { format!("{base}#onnx_order") } else { format!("{base}#{perm:?}") };
+        let name = if perm == identity(perm.len()).as_slice() { format!("{base}#onnx_order") } else { format!("{base}#layout{}", perm.iter().map(|d| d.to_string()).collect::<String>()) };
         let out = self.new_act(&name, &a.logical, perm.to_vec(), a.q);
         let node = node_label(self.node);
         self.g.ops.push(Op { name: node, kind: Box::new(kind), inputs: vec![src], output: out.id });
