@@ -49,6 +49,9 @@ typedef struct {
 typedef struct {
     int32_t len, zero_point;
     float scale;
+    /* Quantize only: int8 element (i0..i3) of out_shape reads the float at
+     * sum(ik * in_strides[k]) (e.g. an NCHW float input into NHWC int8). */
+    int32_t out_shape[4], in_strides[4];
 } hyb_quant_params;
 
 typedef struct {

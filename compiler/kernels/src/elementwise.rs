@@ -30,19 +30,48 @@ fn libm_round(x: f32) -> f32 {
     }
 }
 
-/// A float boundary: `len` values and the int8 side's quantization.
+/// A float boundary: `len` values and the int8 side's quantization. The
+/// quantize direction may also move the data (e.g. an NCHW float input into
+/// NHWC int8): int8 element (i0..i3) of `out_shape` reads the float at
+/// sum(ik * in_strides[k]), so the layout change costs no extra pass.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Quant {
     pub len: usize,
     pub scale: f32,
     pub zero_point: i32,
+    pub out_shape: [usize; 4],
+    pub in_strides: [usize; 4],
 }
 
-/// float32 at `input` -> int8 at `output`.
+impl Quant {
+    /// `len` values in the same order on both sides.
+    pub const fn flat(len: usize, scale: f32, zero_point: i32) -> Quant {
+        Quant {
+            len,
+            scale,
+            zero_point,
+            out_shape: [1, 1, 1, len],
+            in_strides: [0, 0, 0, 1],
+        }
+    }
+}
+
+/// float32 at `input` -> int8 at `output`, in the order of `out_shape`.
 #[inline(always)]
 pub fn quantize(p: &Quant, arena: &mut [i8], input: usize, output: usize) {
-    for i in 0..p.len {
-        arena[output + i] = quantize_one(read_f32(arena, input + 4 * i), p.scale, p.zero_point);
+    let [d0, d1, d2, d3] = p.out_shape;
+    let s = p.in_strides;
+    let mut o = output;
+    for i0 in 0..d0 {
+        for i1 in 0..d1 {
+            for i2 in 0..d2 {
+                for i3 in 0..d3 {
+                    let at = input + 4 * (i0 * s[0] + i1 * s[1] + i2 * s[2] + i3 * s[3]);
+                    arena[o] = quantize_one(read_f32(arena, at), p.scale, p.zero_point);
+                    o += 1;
+                }
+            }
+        }
     }
 }
 

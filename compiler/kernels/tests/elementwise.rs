@@ -48,16 +48,7 @@ fn quantize_rounds_half_away_and_saturates() {
     // -0.74 -> -1.48 -> -1 -> 2;  100 -> 200 -> 203 -> 127;  -100 -> -197 -> -128.
     let input = f32_bytes(&[1.25, -1.25, 0.0, -0.74, 100.0, -100.0]);
     unary(&input, &[6, 0, 3, 2, 127, -128], |a, i, o| {
-        quantize(
-            &Quant {
-                len: 6,
-                scale: 0.5,
-                zero_point: 3,
-            },
-            a,
-            i,
-            o,
-        )
+        quantize(&Quant::flat(6, 0.5, 3), a, i, o)
     });
 }
 
@@ -66,15 +57,20 @@ fn dequantize_subtracts_the_zero_point() {
     // Scale 0.5, zp 3: (q - 3) * 0.5: -128 -> -65.5;  3 -> 0;  4 -> 0.5;  127 -> 62.
     let expected = f32_bytes(&[-65.5, 0.0, 0.5, 62.0]);
     unary(&[-128, 3, 4, 127], &expected, |a, i, o| {
-        dequantize(
-            &Quant {
-                len: 4,
-                scale: 0.5,
-                zero_point: 3,
-            },
-            a,
-            i,
-            o,
-        )
+        dequantize(&Quant::flat(4, 0.5, 3), a, i, o)
     });
+}
+
+#[test]
+fn quantize_moves_nchw_into_nhwc() {
+    // Float [1, 2, 1, 3] NCHW (c0: 1 2 3, c1: 4 5 6) -> int8 [1, 1, 3, 2] NHWC.
+    let input = f32_bytes(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+    let p = Quant {
+        len: 6,
+        scale: 1.0,
+        zero_point: 0,
+        out_shape: [1, 1, 3, 2],
+        in_strides: [6, 3, 1, 3],
+    };
+    unary(&input, &[1, 4, 2, 5, 3, 6], |a, i, o| quantize(&p, a, i, o));
 }

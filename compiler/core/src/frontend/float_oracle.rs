@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::{anyhow, bail, Context, Result};
 use tract_onnx::pb;
 use tract_onnx::prelude::*;
+use tract_onnx::tract_hir::infer::Factoid;
 
 /// What tract knows statically about a value.
 pub struct Fact {
@@ -21,16 +22,35 @@ fn typed(model: &pb::ModelProto) -> Result<TypedModel> {
     m.into_typed().map_err(|e| anyhow!("tract cannot infer the model's types and shapes: {e}"))
 }
 
-/// Facts of every labelled value (ONNX value names).
+/// Facts of every labelled value (ONNX value names). Values tract's type
+/// inference computes from the static input shape (shape arithmetic:
+/// Shape, Gather, Slice, Concat, Div, Cast, ConstantOfShape...) are
+/// constants, under their ONNX names; the typed model adds the shapes (its
+/// own folding may rename or drop those values).
 pub fn facts(model: &pb::ModelProto) -> Result<HashMap<String, Fact>> {
-    let t = typed(model)?;
     let mut out = HashMap::new();
+    let mut inference = tract_onnx::onnx()
+        .model_for_proto_model(model)
+        .map_err(|e| anyhow!("tract cannot load the float model: {e}"))?;
+    // A partial analysis still gives what it proved; into_typed below reports errors.
+    let _ = inference.analyse(false);
+    for node in inference.nodes() {
+        for (i, f) in node.outputs.iter().enumerate() {
+            let (Some(label), Some(v)) = (inference.outlet_label(OutletId::new(node.id, i)), f.fact.value.concretize()) else {
+                continue;
+            };
+            out.insert(label.to_string(), Fact { shape: Some(v.shape().to_vec()), konst: Some(v) });
+        }
+    }
+    let t = typed(model)?;
     for node in t.nodes() {
         for (i, f) in node.outputs.iter().enumerate() {
             let outlet = OutletId::new(node.id, i);
             let Some(label) = t.outlet_label(outlet) else { continue };
             let shape = f.fact.shape.as_concrete().map(|s| s.to_vec());
-            out.insert(label.to_string(), Fact { shape, konst: f.fact.konst.clone() });
+            let fact = out.entry(label.to_string()).or_insert(Fact { shape: None, konst: None });
+            fact.shape = shape.or(fact.shape.take());
+            fact.konst = f.fact.konst.clone().or(fact.konst.take());
         }
     }
     Ok(out)

@@ -5,14 +5,14 @@
 //! inputs stays pending until the QuantizeLinear that fixes its output scale,
 //! folding Relu/Clip and a bias Add on the way, as TFLite's fused ops do.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use anyhow::{anyhow, bail, Result};
 use tract_onnx::pb;
 use tract_onnx::pb::tensor_shape_proto::dimension::Value as Dim;
 
 use super::constant::{ConstQuant, Constant, Data};
-use super::layout::{identity, same_order, storage_shape, transposed};
+use super::layout::{identity, same_order, storage_shape, transposed, NCHW_AS_NHWC};
 use crate::ir::{Activation, DType, Graph, Op, QParams, Tensor, TensorId};
 use crate::ops::{self, Built, Pending};
 
@@ -55,6 +55,9 @@ pub struct Importer<'a> {
     pub g: Graph,
     pub vals: HashMap<String, Val>,
     pub node: &'a pb::NodeProto,
+    /// QuantizeLinear outputs of 4-D float graph inputs (NCHW, as PyTorch
+    /// exports them) stored NHWC: the quantization moves the data.
+    pub nhwc_inputs: HashSet<String>,
 }
 
 pub fn node_label(n: &pb::NodeProto) -> String {
@@ -71,7 +74,8 @@ pub fn import(graph: &pb::GraphProto) -> Result<Graph> {
         vals.insert(init.name.clone(), Val::Const(Constant::from_proto(init)?));
     }
     let dummy = pb::NodeProto::default();
-    let mut imp = Importer { g: Graph::default(), vals, node: &dummy };
+    let nhwc_inputs = nhwc_inputs(graph);
+    let mut imp = Importer { g: Graph::default(), vals, node: &dummy, nhwc_inputs };
     for input in &graph.input {
         if imp.vals.contains_key(&input.name) {
             continue; // an initializer listed as input (old exporters)
@@ -87,6 +91,40 @@ pub fn import(graph: &pb::GraphProto) -> Result<Graph> {
         imp.g.outputs.push(id);
     }
     Ok(imp.g)
+}
+
+/// Ops that read a tensor in ONNX (logical) order: a graph input read by
+/// them keeps its order (e.g. tf2onnx's NHWC input and its Transpose).
+const LOGICAL_ORDER_READERS: &[&str] = &["Transpose", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "MatMul", "Gemm"];
+
+/// The QuantizeLinear outputs of 4-D float graph inputs that feed
+/// feature-map ops (Conv, pools...) through their DequantizeLinear: NCHW
+/// inputs whose int8 copy is best stored NHWC.
+fn nhwc_inputs(graph: &pb::GraphProto) -> HashSet<String> {
+    let readers = |v: &str| crate::quant::ptq::proto::consumers(graph, v);
+    let mut out = HashSet::new();
+    for input in &graph.input {
+        let four_d = matches!(input.r#type.as_ref().and_then(|t| t.value.as_ref()),
+            Some(pb::type_proto::Value::TensorType(t)) if t.elem_type == 1 && t.shape.as_ref().is_some_and(|s| s.dim.len() == 4));
+        if !four_d {
+            continue;
+        }
+        for q in readers(&input.name).into_iter().filter(|n| n.op_type == "QuantizeLinear" && n.input[0] == input.name) {
+            let Some(qout) = q.output.first() else { continue };
+            let deqs = readers(qout);
+            let ops: Vec<&str> = deqs
+                .iter()
+                .filter(|d| d.op_type == "DequantizeLinear")
+                .flat_map(|d| d.output.first().map(|o| readers(o)).unwrap_or_default())
+                .map(|n| n.op_type.as_str())
+                .collect();
+            let all_dq = deqs.iter().all(|d| d.op_type == "DequantizeLinear");
+            if all_dq && !ops.is_empty() && !ops.iter().any(|o| LOGICAL_ORDER_READERS.contains(o)) {
+                out.insert(qout.clone());
+            }
+        }
+    }
+    out
 }
 
 impl<'a> Importer<'a> {
@@ -273,11 +311,12 @@ impl<'a> Importer<'a> {
             }
             Val::Deq(a) if a.q == q => self.set(Val::Int8(a)),
             Val::Float { id, logical } => {
-                let rank = logical.len();
-                let a = self.new_act(&out_name, &logical, identity(rank), q);
+                let perm = if self.nhwc_inputs.contains(&out_name) { NCHW_AS_NHWC.to_vec() } else { identity(logical.len()) };
+                let kind = ops::quantize::Quantize::permuted(&self.g.tensors[id].shape, &perm, q)
+                    .ok_or_else(|| anyhow!("quantizing a {}-D input {logical:?} is not supported", logical.len()))?;
+                let a = self.new_act(&out_name, &logical, perm, q);
                 let node = node_label(self.node);
-                let kind = Box::new(ops::quantize::Quantize::new(true, self.g.tensors[a.id].len(), q));
-                self.g.ops.push(Op { name: node, kind, inputs: vec![id], output: a.id });
+                self.g.ops.push(Op { name: node, kind: Box::new(kind), inputs: vec![id], output: a.id });
                 self.set(Val::Int8(a));
             }
             Val::Deq(_) => bail!("requantizing a tensor to new parameters is not supported"),
@@ -540,28 +579,31 @@ impl<'a> Importer<'a> {
 
     /// A copy of `a` stored in ONNX order (e.g. NHWC feature map -> NCHW before a Flatten).
     pub fn to_logical_order(&mut self, a: &Act8) -> Result<Act8> {
-        let rank = a.logical.len();
-        if rank > 4 {
-            bail!("transposing a {rank}-D tensor is not supported");
-        }
-        let src = self.view(a.id, storage_shape(&a.logical, &a.perm), &a.logical);
-        let mut inv = vec![0; rank];
-        for (i, &d) in a.perm.iter().enumerate() {
-            inv[d] = i;
-        }
-        let name = format!("{}#onnx_order", self.g.tensors[self.g.base(a.id)].name);
-        let out = self.new_act(&name, &a.logical, identity(rank), a.q);
+        self.relayout(a, &identity(a.logical.len()))
+    }
+
+    /// A copy of `a` whose storage dim i is logical dim perm[i]: the int8
+    /// Transpose op, moving the bytes.
+    pub fn relayout(&mut self, a: &Act8, perm: &[usize]) -> Result<Act8> {
+        let src_shape = storage_shape(&a.logical, &a.perm);
+        let src = self.view(a.id, src_shape.clone(), &a.logical);
+        // Output storage dim i is logical dim perm[i], i.e. source storage dim t[i].
+        let t: Vec<usize> = perm.iter().map(|&d| a.perm.iter().position(|&x| x == d).unwrap_or(d)).collect();
+        let kind = ops::transpose::Transpose::new(&src_shape, &t).ok_or_else(|| {
+            anyhow!("a data transpose of {:?} by {t:?} would need more than 4 dims (other than 1); not supported", src_shape)
+        })?;
+        let base = &self.g.tensors[self.g.base(a.id)].name;
+        let name = if perm == identity(perm.len()).as_slice() { format!("{base}#onnx_order") } else { format!("{base}#layout{}", perm.iter().map(|d| d.to_string()).collect::<String>()) };
+        let out = self.new_act(&name, &a.logical, perm.to_vec(), a.q);
         let node = node_label(self.node);
-        let kind = Box::new(ops::transpose::Transpose::new(&self.g.tensors[src].shape, &inv));
-        self.g.ops.push(Op { name: node, kind, inputs: vec![src], output: out.id });
+        self.g.ops.push(Op { name: node, kind: Box::new(kind), inputs: vec![src], output: out.id });
         Ok(out)
     }
 
-    /// An IR tensor holding `a` in the storage shape an op expects.
+    /// An IR tensor holding `a` in the storage shape an op expects (a view,
+    /// or a transposed copy when the bytes must move).
     pub fn storage(&mut self, a: &Act8, perm: &[usize], what: &str) -> Result<TensorId> {
-        if !same_order(&a.logical, &a.perm, perm) {
-            bail!("{what}: input layout {:?} would need a data transpose, which is not supported yet", a.logical);
-        }
+        let a = if same_order(&a.logical, &a.perm, perm) { a.clone() } else { self.relayout(a, perm).map_err(|e| anyhow!("{what}: {e}"))? };
         let shape = storage_shape(&a.logical, perm);
         Ok(self.view(a.id, shape, &a.logical))
     }
@@ -598,11 +640,15 @@ impl<'a> Importer<'a> {
             t.data = Some(out_data);
             return Ok(a.id);
         }
-        let padded_perm: Vec<usize> = if a.logical.len() == n { a.perm.clone() } else { identity(n) };
-        if !same_order(&logical, &padded_perm, perm) {
-            bail!("element-wise op on tensors stored in different layouts {:?} is not supported", a.logical);
-        }
-        Ok(self.view(a.id, shape, &logical))
+        let a = if a.logical.len() == n {
+            a.clone()
+        } else {
+            // Right-aligned: the padded tensor is the operand in ONNX order.
+            let rank = a.logical.len();
+            let a = if same_order(&a.logical, &a.perm, &identity(rank)) { a.clone() } else { self.to_logical_order(a)? };
+            Act8 { logical: logical.clone(), perm: identity(n), ..a }
+        };
+        self.storage(&a, perm, "element-wise operand")
     }
 
     /// `id` itself if it has that shape, else a view of it with that shape.

@@ -5,7 +5,7 @@
 use anyhow::Result;
 use hybridc_kernels::elementwise as k;
 
-use super::{CCode, CSite, OpKind, RustCode, RustSite};
+use super::{emit, CCode, CSite, OpKind, RustCode, RustSite};
 use crate::ir::QParams;
 
 /// `quantize`: float -> int8 with the output's parameters; else int8 ->
@@ -18,7 +18,16 @@ pub struct Quantize {
 
 impl Quantize {
     pub fn new(quantize: bool, len: usize, q: QParams) -> Quantize {
-        Quantize { quantize, p: k::Quant { len, scale: q.scale, zero_point: q.zero_point } }
+        Quantize { quantize, p: k::Quant::flat(len, q.scale, q.zero_point) }
+    }
+
+    /// Quantizes a float tensor of shape `in_shape` into int8 storage whose
+    /// dim i is input dim perm[i] (NCHW -> NHWC in the same pass); None when
+    /// the permutation does not reduce to 4 dims.
+    pub fn permuted(in_shape: &[usize], perm: &[usize], q: QParams) -> Option<Quantize> {
+        let (out_shape, in_strides) = super::transpose::permuted_loop(in_shape, perm)?;
+        let len = in_shape.iter().product();
+        Some(Quantize { quantize: true, p: k::Quant { len, scale: q.scale, zero_point: q.zero_point, out_shape, in_strides } })
     }
 }
 
@@ -34,7 +43,15 @@ impl OpKind for Quantize {
 
     fn c(&self, s: &CSite) -> CCode {
         let p = &self.p;
-        let data = format!("static const hyb_quant_params {}_params = {{ .len = {}, .zero_point = {}, .scale = {:e}f }};\n", s.l, p.len, p.zero_point, p.scale);
+        let data = format!(
+            "static const hyb_quant_params {}_params = {{ .len = {}, .zero_point = {}, .scale = {:e}f, .out_shape = {{{}}}, .in_strides = {{{}}} }};\n",
+            s.l,
+            p.len,
+            p.zero_point,
+            p.scale,
+            emit::join(&p.out_shape),
+            emit::join(&p.in_strides)
+        );
         let f = if self.quantize { "hyb_quantize_f32_s8" } else { "hyb_dequantize_s8_f32" };
         s.code(f, data)
     }

@@ -5,7 +5,7 @@
 use anyhow::Result;
 use hybridc_kernels::shape as k;
 
-use super::{contiguous_strides, emit, shape4, CCode, CSite, OpKind, RustCode, RustSite};
+use super::{contiguous_strides, emit, CCode, CSite, OpKind, RustCode, RustSite};
 
 #[derive(Debug, Clone)]
 pub struct Transpose {
@@ -13,16 +13,54 @@ pub struct Transpose {
 }
 
 impl Transpose {
-    /// The transpose of an input of storage shape `in_shape` by `perm`.
-    pub fn new(in_shape: &[usize], perm: &[usize]) -> Transpose {
-        let n = in_shape.len();
-        let strides = contiguous_strides(in_shape);
-        let mut in_strides = [0; 4];
-        for (i, &p) in perm.iter().enumerate() {
-            in_strides[4 - n + i] = strides[p];
+    /// The transpose of an input of storage shape `in_shape` by `perm`;
+    /// None when it does not reduce to 4 dims (see [`permuted_loop`]).
+    pub fn new(in_shape: &[usize], perm: &[usize]) -> Option<Transpose> {
+        let (out_shape, in_strides) = permuted_loop(in_shape, perm)?;
+        Some(Transpose { p: k::Transpose { out_shape, in_strides } })
+    }
+}
+
+/// The 4-D loop (output shape, input strides in elements) that writes a
+/// tensor of shape `in_shape` with its dims permuted: output dim i is input
+/// dim perm[i]. Size-1 dims are dropped and dims that stay adjacent are
+/// merged, so e.g. a 5-D channel shuffle with batch 1 fits; None when more
+/// than 4 dims remain.
+pub fn permuted_loop(in_shape: &[usize], perm: &[usize]) -> Option<([usize; 4], [usize; 4])> {
+    let strides = contiguous_strides(in_shape);
+    let mut dims: Vec<(usize, usize)> = vec![];
+    for &p in perm.iter().filter(|&&p| in_shape[p] != 1) {
+        match dims.last_mut() {
+            Some((size, stride)) if *stride == strides[p] * in_shape[p] => {
+                *size *= in_shape[p];
+                *stride = strides[p];
+            }
+            _ => dims.push((in_shape[p], strides[p])),
         }
-        let out: Vec<usize> = perm.iter().map(|&p| in_shape[p]).collect();
-        Transpose { p: k::Transpose { out_shape: shape4(&out), in_strides } }
+    }
+    if dims.len() > 4 {
+        return None;
+    }
+    let (mut out_shape, mut in_strides) = ([1; 4], [0; 4]);
+    for (i, (size, stride)) in dims.iter().enumerate() {
+        out_shape[4 - dims.len() + i] = *size;
+        in_strides[4 - dims.len() + i] = *stride;
+    }
+    Some((out_shape, in_strides))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::permuted_loop;
+
+    #[test]
+    fn drops_unit_dims_and_merges_adjacent_ones() {
+        // NCHW [1, 3, 4, 5] -> NHWC: H and W stay adjacent.
+        assert_eq!(permuted_loop(&[1, 3, 4, 5], &[0, 2, 3, 1]), Some(([1, 1, 20, 3], [0, 0, 1, 20])));
+        // Channel shuffle [1, 2, 4, 6, 6] by [0, 2, 1, 3, 4].
+        assert_eq!(permuted_loop(&[1, 2, 4, 6, 6], &[0, 2, 1, 3, 4]), Some(([1, 4, 2, 36], [0, 36, 144, 1])));
+        assert_eq!(permuted_loop(&[1, 1, 7], &[2, 0, 1]), Some(([1, 1, 1, 7], [0, 0, 0, 1])));
+        assert_eq!(permuted_loop(&[2, 3, 2, 3, 2], &[4, 3, 2, 1, 0]), None);
     }
 }
 
