@@ -5,12 +5,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use common::{compile_calibrated as compile, run, save};
 
-use hybridc_core::lower::{self as driver, CompileOptions, QuantOptions};
+use std::path::PathBuf;
+
+use hybridc_core::lower::{self as driver, QuantOptions};
 use hybridc_core::npy;
-use hybridc_verify::{self as verify, RunOptions};
 
 fn mnist() -> PathBuf {
     common::fixtures().join("../mnist")
@@ -31,22 +31,6 @@ fn images(file: &str, n: Option<usize>) -> npy::Array {
 fn labels() -> Vec<i64> {
     let a = npy::read(&mnist().join("test_y.npy")).unwrap();
     a.data.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap())).collect()
-}
-
-fn save(dir: &Path, name: &str, a: &npy::Array) -> PathBuf {
-    let p = dir.join(name);
-    npy::write(&p, &a.shape, &a.descr, &a.data).unwrap();
-    p
-}
-
-fn compile(model: &Path, calib: &Path, target: &str, out: &Path) -> hybridc_core::codegen::Manifest {
-    hybridc_verify::compile::compile(&CompileOptions { quant: QuantOptions { calib: Some(calib.to_path_buf()), ..Default::default() }, ..CompileOptions::new(model.to_path_buf(), &target, out.to_path_buf()) })
-    .expect("compile")
-}
-
-fn run(project: &Path, x: &npy::Array, trace: bool) -> verify::RunResult {
-    let opts = RunOptions { project: project.to_path_buf(), trace, profile: false, timeout: Duration::from_secs(600), gateway: None };
-    verify::run_project(&opts, x, Path::new("test images")).expect("run")
 }
 
 fn argmax(row: &[f32]) -> usize {
@@ -84,8 +68,7 @@ fn accuracy_and_bit_exactness(model: &str) {
     // Every layer of the C equals the reference on 20 images.
     let c = driver::lower_with(&onnx, &[], &QuantOptions { calib: Some(calib), ..Default::default() }).unwrap();
     let few = images("test_x_u8.npy", Some(20));
-    let traced = run(&proj, &few, true);
-    common::assert_trace_is_reference(model, &c.graph, &traced.trace, &few.data, 20);
+    common::assert_c_equals_reference(model, &c, &run(&proj, &few, true), &few);
     // The report gives a per-layer SQNR for every int8 layer.
     let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(proj.join("report.json")).unwrap()).unwrap();
     let with_sqnr = report["layers"].as_array().unwrap().iter().filter(|l| l["sqnr_db"].as_f64().is_some_and(|d| d > 15.0)).count();

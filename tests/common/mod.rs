@@ -2,8 +2,11 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+use hybridc_core::lower::{CompileOptions, Compiled, QuantOptions};
 use hybridc_core::npy;
+use hybridc_verify::{self as verify, RunOptions};
 
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/mlperf-tiny")
@@ -102,6 +105,48 @@ macro_rules! model_tests {
     };
 }
 
+/// Writes `a` as `dir/name` and returns the path.
+pub fn save(dir: &Path, name: &str, a: &npy::Array) -> PathBuf {
+    let p = dir.join(name);
+    npy::write(&p, &a.shape, &a.descr, &a.data).unwrap();
+    p
+}
+
+/// Options compiling the float `model` for `target` into `out`, calibrated on `calib`.
+pub fn calibrated(model: &Path, calib: &Path, target: &str, out: &Path) -> CompileOptions {
+    CompileOptions { quant: QuantOptions { calib: Some(calib.to_path_buf()), ..Default::default() }, ..CompileOptions::new(model, target, out) }
+}
+
+/// `hybridc compile MODEL --calib CALIB --target TARGET -o OUT`.
+pub fn compile_calibrated(model: &Path, calib: &Path, target: &str, out: &Path) -> hybridc_core::codegen::Manifest {
+    hybridc_verify::compile::compile(&calibrated(model, calib, target, out)).expect("compile")
+}
+
+/// `hybridc run` on the batch `x` (per-layer outputs with `trace`).
+pub fn run(project: &Path, x: &npy::Array, trace: bool) -> verify::RunResult {
+    let opts = RunOptions { project: project.to_path_buf(), trace, profile: false, timeout: Duration::from_secs(600), gateway: None };
+    verify::run_project(&opts, x, Path::new("test inputs")).expect("run")
+}
+
+/// Every layer of the traced C run equals the reference interpreter's, item by item.
+pub fn assert_c_equals_reference(model: &str, c: &Compiled, traced: &verify::RunResult, x: &npy::Array) {
+    let n = x.shape[0];
+    let per = x.data.len() / n;
+    assert_eq!(traced.trace.len(), n, "{model}: one trace per input");
+    for k in 0..n {
+        let values = hybridc_core::reference::run(&c.graph, &[&x.data[k * per..(k + 1) * per]]).unwrap();
+        for (l, op) in c.graph.ops.iter().enumerate() {
+            assert_eq!(
+                &traced.trace[k][l],
+                values[op.output].as_ref().unwrap(),
+                "{model} input {k}: C diverges from the reference at layer {l} '{}' ({})",
+                op.name,
+                op.kind.name()
+            );
+        }
+    }
+}
+
 /// The generated C's per-layer trace equals the reference interpreter on
 /// every layer of every sample (`inputs` holds the samples one after the other).
 pub fn assert_trace_is_reference(model: &str, g: &hybridc_core::ops::Graph, trace: &[Vec<Vec<u8>>], inputs: &[u8], samples: usize) {
@@ -109,13 +154,7 @@ pub fn assert_trace_is_reference(model: &str, g: &hybridc_core::ops::Graph, trac
     for k in 0..samples {
         let values = hybridc_core::reference::run(g, &[&inputs[k * per..(k + 1) * per]]).unwrap();
         for (l, op) in g.ops.iter().enumerate() {
-            assert_eq!(
-                &trace[k][l],
-                values[op.output].as_ref().unwrap(),
-                "{model} sample {k}: C diverges from the reference at layer {l} '{}' ({})",
-                op.name,
-                op.kind.name()
-            );
+            assert_eq!(&trace[k][l], values[op.output].as_ref().unwrap(), "{model} sample {k}: C diverges from the reference at layer {l} '{}' ({})", op.name, op.kind.name());
         }
     }
 }
