@@ -47,20 +47,7 @@ fn check(model: &str, target: &str) -> Vec<Vec<u8>> {
     let r = verify::run_project(&opts, &x, Path::new("test inputs")).expect("run");
 
     let c = driver::lower_with(&onnx, &[], &quant(model)).unwrap();
-    let n = x.shape[0];
-    let per = x.data.len() / n;
-    for k in 0..n {
-        let values = hybridc_core::reference::run(&c.graph, &[&x.data[k * per..(k + 1) * per]]).unwrap();
-        for (l, op) in c.graph.ops.iter().enumerate() {
-            assert_eq!(
-                &r.trace[k][l],
-                values[op.output].as_ref().unwrap(),
-                "{model} input {k}: C diverges from the reference at layer {l} '{}' ({})",
-                op.name,
-                op.kind.name()
-            );
-        }
-    }
+    common::assert_c_equals_reference(model, &c, &r, &x);
     let got = hybridc_core::reference::f32s(&r.outputs[0]);
     let want = hybridc_core::reference::f32s(&npy::read(&dir().join(format!("{model}_float_out.npy"))).unwrap().data);
     assert_eq!(got.len(), want.len());

@@ -95,6 +95,18 @@ typedef struct {
     const int32_t *inners;
 } hyb_float_params;
 
+/* Runs `body` for every index (i0..i3) of the 4-D shape `d`, row-major,
+ * with `o` counting the elements from 0 and `at` = sum(ik * s[k]): the walk
+ * of the strided kernels (transpose, quantize with a layout change). */
+#define HYB_FOR4(d, s, body)                                                                 \
+    for (int i0 = 0, o = 0; i0 < (d)[0]; i0++)                                               \
+        for (int i1 = 0; i1 < (d)[1]; i1++)                                                  \
+            for (int i2 = 0; i2 < (d)[2]; i2++)                                              \
+                for (int i3 = 0; i3 < (d)[3]; i3++, o++) {                                   \
+                    const int at = i0 * (s)[0] + i1 * (s)[1] + i2 * (s)[2] + i3 * (s)[3];    \
+                    body                                                                     \
+                }
+
 void hyb_conv_s8(const hyb_conv_params *p, const int8_t *in, int8_t *out);
 void hyb_depthwise_conv_s8(const hyb_conv_params *p, const int8_t *in, int8_t *out);
 void hyb_conv_transpose_s8(const hyb_conv_params *p, const int8_t *in, int8_t *out);

@@ -6,18 +6,13 @@
 #include "hyb_kernels.h"
 
 void hyb_quantize_f32_s8(const hyb_quant_params *p, const float *in, int8_t *out) {
-    const int32_t *d = p->out_shape, *s = p->in_strides;
-    int o = 0;
-    for (int i0 = 0; i0 < d[0]; i0++)
-        for (int i1 = 0; i1 < d[1]; i1++)
-            for (int i2 = 0; i2 < d[2]; i2++)
-                for (int i3 = 0; i3 < d[3]; i3++) {
-                    float r = roundf(in[i0 * s[0] + i1 * s[1] + i2 * s[2] + i3 * s[3]] / p->scale);
-                    if (r != r) r = 0.0f; /* NaN */
-                    if (r > 512.0f) r = 512.0f;
-                    if (r < -512.0f) r = -512.0f;
-                    out[o++] = hyb_clamp_s8((int32_t)r + p->zero_point, -128, 127);
-                }
+    HYB_FOR4(p->out_shape, p->in_strides, {
+        float r = roundf(in[at] / p->scale);
+        if (r != r) r = 0.0f; /* NaN */
+        if (r > 512.0f) r = 512.0f;
+        if (r < -512.0f) r = -512.0f;
+        out[o] = hyb_clamp_s8((int32_t)r + p->zero_point, -128, 127);
+    })
 }
 
 void hyb_dequantize_s8_f32(const hyb_quant_params *p, const int8_t *in, float *out) {

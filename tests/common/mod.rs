@@ -131,20 +131,8 @@ pub fn run(project: &Path, x: &npy::Array, trace: bool) -> verify::RunResult {
 /// Every layer of the traced C run equals the reference interpreter's, item by item.
 pub fn assert_c_equals_reference(model: &str, c: &Compiled, traced: &verify::RunResult, x: &npy::Array) {
     let n = x.shape[0];
-    let per = x.data.len() / n;
     assert_eq!(traced.trace.len(), n, "{model}: one trace per input");
-    for k in 0..n {
-        let values = hybridc_core::reference::run(&c.graph, &[&x.data[k * per..(k + 1) * per]]).unwrap();
-        for (l, op) in c.graph.ops.iter().enumerate() {
-            assert_eq!(
-                &traced.trace[k][l],
-                values[op.output].as_ref().unwrap(),
-                "{model} input {k}: C diverges from the reference at layer {l} '{}' ({})",
-                op.name,
-                op.kind.name()
-            );
-        }
-    }
+    assert_trace_is_reference(model, &c.graph, &traced.trace, &x.data, n);
 }
 
 /// The generated C's per-layer trace equals the reference interpreter on

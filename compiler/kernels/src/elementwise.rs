@@ -1,6 +1,6 @@
 //! Quantize / Dequantize at float boundaries and 256-entry lookup tables.
 
-use super::{read_f32, write_f32};
+use super::{dot, for4, read_f32, write_f32};
 
 /// TFLite Quantize: zp + round(x / scale) (half away from zero), saturated.
 #[inline(always)]
@@ -59,20 +59,12 @@ impl Quant {
 /// float32 at `input` -> int8 at `output`, in the order of `out_shape`.
 #[inline(always)]
 pub fn quantize(p: &Quant, arena: &mut [i8], input: usize, output: usize) {
-    let [d0, d1, d2, d3] = p.out_shape;
-    let s = p.in_strides;
     let mut o = output;
-    for i0 in 0..d0 {
-        for i1 in 0..d1 {
-            for i2 in 0..d2 {
-                for i3 in 0..d3 {
-                    let at = input + 4 * (i0 * s[0] + i1 * s[1] + i2 * s[2] + i3 * s[3]);
-                    arena[o] = quantize_one(read_f32(arena, at), p.scale, p.zero_point);
-                    o += 1;
-                }
-            }
-        }
-    }
+    for4(&p.out_shape, |i| {
+        let at = input + 4 * dot(&p.in_strides, i);
+        arena[o] = quantize_one(read_f32(arena, at), p.scale, p.zero_point);
+        o += 1;
+    });
 }
 
 /// int8 at `input` -> float32 at `output`.

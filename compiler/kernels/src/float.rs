@@ -4,7 +4,7 @@
 //! / only), so the bits are those of the C kernels and of hybridc's reference.
 
 use super::floatmath::{expf, logf, pow2i};
-use super::{read_f32, write_f32};
+use super::{dot, for4, read_f32, write_f32};
 
 /// Where an operand lives: in the arena at a byte offset, or in flash.
 #[derive(Clone, Copy)]
@@ -170,25 +170,6 @@ fn binary(kind: Kind, a: f32, b: f32) -> f32 {
                 b
             } else {
                 a
-            }
-        }
-    }
-}
-
-#[inline(always)]
-fn dot(s: &[usize; 4], i: [usize; 4]) -> usize {
-    i[0] * s[0] + i[1] * s[1] + i[2] * s[2] + i[3] * s[3]
-}
-
-/// Calls `f` with every index of `shape` in row-major order.
-#[inline(always)]
-fn for4(shape: &[usize; 4], mut f: impl FnMut([usize; 4])) {
-    for i0 in 0..shape[0] {
-        for i1 in 0..shape[1] {
-            for i2 in 0..shape[2] {
-                for i3 in 0..shape[3] {
-                    f([i0, i1, i2, i3]);
-                }
             }
         }
     }

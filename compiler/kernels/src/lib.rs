@@ -54,3 +54,23 @@ impl S8 {
         }
     }
 }
+
+/// The flat index of `i` under `s` (per dim, the stride).
+#[inline(always)]
+pub fn dot(s: &[usize; 4], i: [usize; 4]) -> usize {
+    i[0] * s[0] + i[1] * s[1] + i[2] * s[2] + i[3] * s[3]
+}
+
+/// Calls `f` with every index of `shape` in row-major order.
+#[inline(always)]
+pub fn for4(shape: &[usize; 4], mut f: impl FnMut([usize; 4])) {
+    for i0 in 0..shape[0] {
+        for i1 in 0..shape[1] {
+            for i2 in 0..shape[2] {
+                for i3 in 0..shape[3] {
+                    f([i0, i1, i2, i3]);
+                }
+            }
+        }
+    }
+}

@@ -1,7 +1,7 @@
 //! Data movement: Pad, Transpose and one input of a Concat.
 
 use super::fixedpoint::{clamp_i8, multiply_by_quantized_multiplier};
-use super::S8;
+use super::{dot, for4, S8};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Pad {
@@ -37,19 +37,11 @@ pub struct Transpose {
 
 #[inline(always)]
 pub fn transpose(p: &Transpose, arena: &mut [i8], input: usize, output: usize) {
-    let [d0, d1, d2, d3] = p.out_shape;
-    let s = p.in_strides;
     let mut o = output;
-    for i0 in 0..d0 {
-        for i1 in 0..d1 {
-            for i2 in 0..d2 {
-                for i3 in 0..d3 {
-                    arena[o] = arena[input + i0 * s[0] + i1 * s[1] + i2 * s[2] + i3 * s[3]];
-                    o += 1;
-                }
-            }
-        }
-    }
+    for4(&p.out_shape, |i| {
+        arena[o] = arena[input + dot(&p.in_strides, i)];
+        o += 1;
+    });
 }
 
 /// One input of a Concat: `outer` chunks of `inner` values, each written

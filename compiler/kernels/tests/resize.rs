@@ -5,17 +5,30 @@ mod common;
 use common::unary;
 use hybridc_kernels::resize::{resize, Resize};
 
+/// Resizes `input` from `in_hwc` to `out_hwc` with the coordinate tables
+/// (rows, columns) and checks the output.
+fn check(
+    in_hwc: [usize; 3],
+    out_hwc: [usize; 3],
+    bilinear: bool,
+    (ys, xs): (&[i32], &[i32]),
+    input: &[i8],
+    expected: &[i8],
+) {
+    let p = Resize {
+        in_hwc,
+        out_hwc,
+        bilinear,
+        ys,
+        xs,
+    };
+    unary(input, expected, |a, i, o| resize(&p, a, i, o));
+}
+
 /// Nearest 2x2 -> 4x4 (PyTorch's Upsample(scale_factor=2): source = out / 2).
 #[test]
 fn nearest_doubles_each_pixel() {
     let table = [0, 0, 0, 0, 0, 0, 1, 1, 0, 1, 1, 0];
-    let p = Resize {
-        in_hwc: [2, 2, 1],
-        out_hwc: [4, 4, 1],
-        bilinear: false,
-        ys: &table,
-        xs: &table,
-    };
     #[rustfmt::skip]
     let expected = [
         1, 1, 2, 2,
@@ -23,7 +36,14 @@ fn nearest_doubles_each_pixel() {
         3, 3, 4, 4,
         3, 3, 4, 4,
     ];
-    unary(&[1, 2, 3, 4], &expected, |a, i, o| resize(&p, a, i, o));
+    check(
+        [2, 2, 1],
+        [4, 4, 1],
+        false,
+        (&table, &table),
+        &[1, 2, 3, 4],
+        &expected,
+    );
 }
 
 /// Bilinear 1x2 -> 1x4 with half-pixel centers, two channels. TFLite's
@@ -37,14 +57,7 @@ fn nearest_doubles_each_pixel() {
 fn bilinear_half_pixel_rounds_half_away_from_zero() {
     let ys = [0, 0, 0];
     let xs = [0, 0, -256, 0, 1, 256, 0, 1, 768, 1, 1, 256];
-    let p = Resize {
-        in_hwc: [1, 2, 2],
-        out_hwc: [1, 4, 2],
-        bilinear: true,
-        ys: &ys,
-        xs: &xs,
-    };
     let input = [10, -100, 51, 21];
     let expected = [10, -100, 20, -70, 41, -9, 51, 21];
-    unary(&input, &expected, |a, i, o| resize(&p, a, i, o));
+    check([1, 2, 2], [1, 4, 2], true, (&ys, &xs), &input, &expected);
 }

@@ -8,6 +8,7 @@
 //! coordinates (10 fractional bits) for linear, with `half_pixel` as
 //! half_pixel_centers and `align_corners` as align_corners.
 
+use crate::choice;
 use anyhow::{anyhow, bail, Result};
 use hybridc_kernels::resize as k;
 
@@ -201,22 +202,28 @@ fn import(im: &mut Importer) -> Result<()> {
         other => bail!("Resize mode '{other}' is not supported (nearest, linear)"),
     };
     let default_coords = if upsample || im.node.input.len() == 2 { "asymmetric" } else { "half_pixel" };
-    let coords = match attr_s(im, "coordinate_transformation_mode").as_deref().unwrap_or(default_coords) {
-        "half_pixel" => Coords::HalfPixel,
-        "pytorch_half_pixel" => Coords::PytorchHalfPixel,
-        "align_corners" => Coords::AlignCorners,
-        "asymmetric" => Coords::Asymmetric,
-        "tf_half_pixel_for_nn" if !bilinear => Coords::TfHalfPixelForNn,
-        other => bail!("Resize coordinate_transformation_mode '{other}' is not supported with mode '{mode}'"),
-    };
+    let coords = choice::parse(
+        attr_s(im, "coordinate_transformation_mode").as_deref().unwrap_or(default_coords),
+        "Resize coordinate_transformation_mode",
+        &[
+            ("half_pixel", Coords::HalfPixel),
+            ("pytorch_half_pixel", Coords::PytorchHalfPixel),
+            ("align_corners", Coords::AlignCorners),
+            ("asymmetric", Coords::Asymmetric),
+            ("tf_half_pixel_for_nn", Coords::TfHalfPixelForNn),
+        ],
+    )
+    .map_err(anyhow::Error::msg)?;
+    if bilinear && coords == Coords::TfHalfPixelForNn {
+        bail!("Resize coordinate_transformation_mode 'tf_half_pixel_for_nn' is not supported with mode '{mode}'");
+    }
     let default_rounding = if upsample || im.node.input.len() == 2 { "floor" } else { "round_prefer_floor" };
-    let rounding = match attr_s(im, "nearest_mode").as_deref().unwrap_or(default_rounding) {
-        "floor" => Rounding::Floor,
-        "ceil" => Rounding::Ceil,
-        "round_prefer_floor" => Rounding::RoundPreferFloor,
-        "round_prefer_ceil" => Rounding::RoundPreferCeil,
-        other => bail!("Resize nearest_mode '{other}' is not supported"),
-    };
+    let rounding = choice::parse(
+        attr_s(im, "nearest_mode").as_deref().unwrap_or(default_rounding),
+        "Resize nearest_mode",
+        &[("floor", Rounding::Floor), ("ceil", Rounding::Ceil), ("round_prefer_floor", Rounding::RoundPreferFloor), ("round_prefer_ceil", Rounding::RoundPreferCeil)],
+    )
+    .map_err(anyhow::Error::msg)?;
     if im.attr_i("antialias")?.unwrap_or(0) != 0 {
         bail!("Resize with antialias is not supported");
     }
