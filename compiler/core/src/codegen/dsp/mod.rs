@@ -86,7 +86,7 @@ impl Kernel {
 }
 
 /// The largest immediate offsets the kernels' asm encodes (Armv7-M):
-/// LDRD/STRD, a word multiple up to 1020; LDRB/STRB up to 4095. The
+/// LDRD/STRD, a word multiple up to 1020; LDR/LDRB/STRB up to 4095. The
 /// compiler picks kernels by them and the C kernels test them: both read
 /// these, the C through [`limits_c`].
 pub const LDRD_IMM_MAX: usize = 1020;
@@ -558,6 +558,11 @@ fn depthwise(l: &str, c: &ConvParams, known: &[Option<i8>]) -> Option<Emitted> {
     let span = |out: usize, s: usize, k: usize, d: usize| (out - 1) * s + (k - 1) * d + 1;
     let pad_h = span(out_h, c.stride[0], c.kernel[0], c.dilation[0]).max(c.pad[0] + in_h);
     let pad_w = span(out_w, c.stride[1], c.kernel[1], c.dilation[1]).max(c.pad[1] + in_w);
+    // Each tap loads its inputs and weights at immediate offsets (LDR).
+    let last_tap = ((c.kernel[0] - 1) * c.dilation[0] * pad_w + (c.kernel[1] - 1) * c.dilation[1]) * in_c;
+    if (last_tap + c.stride[1] * in_c).max((taps - 1) * out_c) > STRB_IMM_MAX {
+        return None;
+    }
     let args = format!(
         "(int8_t *){SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {}, {}, {}, {}, {}, {}, {}, {}, {pad_h}, {pad_w}, {}, {}",
         c.kernel[0], c.kernel[1], c.stride[0], c.stride[1], c.dilation[0], c.dilation[1], c.pad[0], c.pad[1],
