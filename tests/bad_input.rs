@@ -66,6 +66,13 @@ compile_fails_tests! {
     dynamic_input_shape: bad("dynamic_shape.onnx"), &[], &["input_1", "dynamic dimension 'N'"];
     unknown_output_name: kws(), &["--outputs", "no/such/tensor"], &["no/such/tensor"];
     unknown_target: kws(), &["--target", "cortex-m99"], &["cortex-m99", "available targets"];
+    // tests/fixtures/zoo/ds_cnn_rgb.onnx with bytes flipped in its weights: a
+    // scale ratio past 2^31 once panicked the reference (shift overflow).
+    weights_past_int8_range: bad("huge_weights.onnx"), &["--calib", &zoo_calib()], &["requantization scale ratio", "check the model's weights"];
+}
+
+fn zoo_calib() -> String {
+    common::fixtures().join("../zoo/ds_cnn_rgb_calib.npy").to_string_lossy().to_string()
 }
 
 fn compiled_kws(dir: &Path) -> PathBuf {

@@ -11,7 +11,6 @@ use crate::frontend::constant::{Constant, Data};
 use crate::frontend::layout::{storage_shape, NCHW_AS_NHWC};
 use crate::frontend::{out_dim, Act8, ConvAttrs, Importer, Val};
 use crate::ir::{Activation, QParams};
-use crate::quant::fixedpoint::quantize_multiplier;
 
 pub static ONNX: &[OnnxOp] = &[OnnxOp { onnx: "Conv", import, keeps_scale: false }];
 
@@ -187,7 +186,7 @@ fn prepare(pc: &PendingConv, in_hwc: [usize; 3], out_hwc: [usize; 3], act: Activ
         }
     }
     let bias = bias_values(pc.b.as_ref(), o, x.q.scale, &scales)?;
-    let (multiplier, shift) = scales.iter().map(|&ws| quantize_multiplier(x.q.scale as f64 * ws as f64 / qo.scale as f64)).unzip();
+    let (multiplier, shift) = scales.iter().map(|&ws| super::requant_multiplier(x.q.scale as f64 * ws as f64 / qo.scale as f64)).collect::<Result<Vec<_>>>()?.into_iter().unzip();
     let p = k::Conv {
         depthwise,
         in_hwc,

@@ -12,7 +12,6 @@ use crate::frontend::constant::{Constant, Data};
 use crate::frontend::layout::{storage_shape, NCHW_AS_NHWC};
 use crate::frontend::{Act8, Importer};
 use crate::ir::{Activation, QParams};
-use crate::quant::fixedpoint::quantize_multiplier;
 
 pub static ONNX: &[OnnxOp] = &[OnnxOp { onnx: "ConvTranspose", import, keeps_scale: false }];
 
@@ -88,7 +87,7 @@ impl Pending for PendingConvTranspose {
             }
         }
         let bias = bias_values(self.b.as_ref(), oc, x.q.scale, &scales)?;
-        let (multiplier, shift) = scales.iter().map(|&ws| quantize_multiplier(x.q.scale as f64 * ws as f64 / q.scale as f64)).unzip();
+        let (multiplier, shift) = scales.iter().map(|&ws| super::requant_multiplier(x.q.scale as f64 * ws as f64 / q.scale as f64)).collect::<Result<Vec<_>>>()?.into_iter().unzip();
         let p = k::Conv {
             depthwise: false,
             in_hwc,

@@ -10,7 +10,6 @@ use crate::frontend::constant::{Constant, Data};
 use crate::frontend::layout::{identity, same_order};
 use crate::frontend::{Act8, Importer};
 use crate::ir::{Activation, QParams};
-use crate::quant::fixedpoint::quantize_multiplier;
 
 pub static ONNX: &[OnnxOp] = &[OnnxOp { onnx: "MatMul", import: matmul, keeps_scale: false }, OnnxOp { onnx: "Gemm", import: gemm, keeps_scale: false }];
 
@@ -83,7 +82,7 @@ impl Pending for PendingFc {
     fn finish(self: Box<Self>, im: &mut Importer, _logical: &[usize], act: Activation, q: QParams) -> Result<Built> {
         let xin = im.storage(&self.x, &identity(2), "MatMul")?;
         let bias = bias_values(self.b.as_ref(), self.n, self.x.q.scale, &[self.w_scale])?;
-        let (multiplier, shift) = quantize_multiplier(self.x.q.scale as f64 * self.w_scale as f64 / q.scale as f64);
+        let (multiplier, shift) = super::requant_multiplier(self.x.q.scale as f64 * self.w_scale as f64 / q.scale as f64)?;
         let p = k::FullyConnected {
             in_len: im.g.tensors[xin].len(),
             out_len: self.n,

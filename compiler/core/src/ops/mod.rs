@@ -218,6 +218,17 @@ pub fn activation_range(act: Activation, out: QParams) -> [i32; 2] {
     [min, max]
 }
 
+/// TFLite's QuantizeMultiplier of `real`, refused when the kernels'
+/// `x << shift` would overflow int32 (a ratio of scales of 2^31 or more:
+/// broken weights or scales), so such a model stops with an error.
+pub fn requant_multiplier(real: f64) -> Result<(i32, i32)> {
+    let (m, shift) = crate::quant::fixedpoint::quantize_multiplier(real);
+    if !real.is_finite() || shift > 30 {
+        anyhow::bail!("a requantization scale ratio of {real:e} is out of int8 range; check the model's weights and scales");
+    }
+    Ok((m, shift))
+}
+
 /// TFLite's Quantize of one value: zp + round(x / scale), saturated to int8.
 pub fn quantize_one(x: f32, scale: f32, zero_point: i32) -> i8 {
     hybridc_kernels::elementwise::quantize_one(x, scale, zero_point)
