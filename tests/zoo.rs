@@ -3,8 +3,6 @@
 //! calibration for the host and for Cortex-M4 (DSP kernels). Oracles: the
 //! reference interpreter for every layer of the generated C, and
 //! onnxruntime's float outputs (NAME_y.npy) for the int8 output's SQNR.
-//! Models the compiler cannot take yet are listed in NOT_YET, and a test
-//! checks that each still fails cleanly: the list must shrink as it learns.
 
 mod common;
 
@@ -31,12 +29,6 @@ const ZOO: &[&str] = &[
     "ad_fc_autoencoder",
 ];
 
-/// Models that do not compile yet, and why (issue 15).
-const NOT_YET: &[(&str, &str)] = &[
-    ("shufflenet_v2", "channel shuffle: a float Reshape left by the quantizer (no float32 kernel)"),
-    ("ad_fc_autoencoder", "standalone BatchNormalization on a 2-D [N, C] input (after Gemm)"),
-];
-
 /// The int8 output's SQNR against onnxruntime's float output must reach this.
 const MIN_SQNR_DB: f64 = 10.0;
 
@@ -53,10 +45,6 @@ fn zoo() -> PathBuf {
 
 fn file(model: &str, suffix: &str) -> PathBuf {
     zoo().join(format!("{model}{suffix}"))
-}
-
-fn compiles() -> Vec<&'static str> {
-    ZOO.iter().copied().filter(|m| !NOT_YET.iter().any(|(n, _)| n == m)).collect()
 }
 
 /// SQNR in dB of `got` against `want`.
@@ -101,9 +89,6 @@ fn zoo_lists_every_fixture_once() {
     listed.sort();
     assert_eq!(on_disk, listed, "tests/fixtures/zoo and ZOO differ");
     assert!(ZOO.len() >= 10);
-    for (m, _) in NOT_YET {
-        assert!(ZOO.contains(m), "NOT_YET names {m}, which is not in the zoo");
-    }
     for m in ZOO {
         for suffix in ["_calib.npy", "_x.npy", "_y.npy"] {
             assert!(file(m, suffix).exists(), "{m}{suffix} missing");
@@ -115,9 +100,7 @@ fn zoo_lists_every_fixture_once() {
 
 #[test]
 fn zoo_on_host() {
-    let models = compiles();
-    assert!(!models.is_empty());
-    for m in models {
+    for m in ZOO {
         check(m, "host");
     }
 }
@@ -125,30 +108,7 @@ fn zoo_on_host() {
 /// Cortex-M4 with DSP kernels, under QEMU.
 #[test]
 fn zoo_on_cortex_m4() {
-    for m in compiles() {
+    for m in ZOO {
         check(m, "cortex-m4");
-    }
-}
-
-/// Each NOT_YET model still fails: an error (never a panic) that names a
-/// node of the model (its name or one of its outputs). When one compiles,
-/// move it out of NOT_YET so the tests above check it.
-#[test]
-fn not_yet_models_fail_with_an_error_naming_the_node() {
-    for (m, why) in NOT_YET {
-        let onnx = file(m, ".onnx");
-        let proto = hybridc_core::frontend::read_model(&onnx).unwrap();
-        let graph = proto.graph.as_ref().unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let opts = common::calibrated(&onnx, &file(m, "_calib.npy"), "host", &dir.path().join("p"));
-        let result = std::panic::catch_unwind(|| hybridc_verify::compile::compile(&opts));
-        let err = match result {
-            Err(_) => panic!("{m}: the compiler panicked"),
-            Ok(Ok(_)) => panic!("{m} compiles now ({why} is fixed): remove it from NOT_YET"),
-            Ok(Err(e)) => format!("{e:#}"),
-        };
-        let names = graph.node.iter().flat_map(|n| std::iter::once(&n.name).chain(&n.output)).filter(|s| !s.is_empty());
-        assert!(names.into_iter().any(|n| err.contains(n.as_str())), "{m}: the error names no node of the model: {err}");
-        println!("{m}: {err}");
     }
 }

@@ -1,7 +1,8 @@
 /* Float boundaries: Quantize (TFLite: zp + round(x / scale), half away from
- * zero, saturated), which may change the layout on the way (out_shape and
- * in_strides: an NCHW float input becomes NHWC int8 in the same pass), and
- * Dequantize ((q - zp) * scale), in float32. */
+ * zero, saturated) and Dequantize ((q - zp) * scale, in float32), which may
+ * change the layout on the way (out_shape and in_strides: an NCHW float input
+ * becomes NHWC int8, an NHWC int8 result the NCHW float output, in the same
+ * pass). */
 #include <math.h>
 #include "hyb_kernels.h"
 
@@ -16,5 +17,5 @@ void hyb_quantize_f32_s8(const hyb_quant_params *p, const float *in, int8_t *out
 }
 
 void hyb_dequantize_s8_f32(const hyb_quant_params *p, const int8_t *in, float *out) {
-    for (int i = 0; i < p->len; i++) out[i] = (float)(in[i] - p->zero_point) * p->scale;
+    HYB_FOR4(p->out_shape, p->in_strides, { out[o] = (float)(in[at] - p->zero_point) * p->scale; })
 }

@@ -30,10 +30,11 @@ fn libm_round(x: f32) -> f32 {
     }
 }
 
-/// A float boundary: `len` values and the int8 side's quantization. The
-/// quantize direction may also move the data (e.g. an NCHW float input into
-/// NHWC int8): int8 element (i0..i3) of `out_shape` reads the float at
-/// sum(ik * in_strides[k]), so the layout change costs no extra pass.
+/// A float boundary: `len` values and the int8 side's quantization. Either
+/// direction may also move the data (an NCHW float input into NHWC int8, an
+/// NHWC int8 result into the NCHW float output the model declares): output
+/// element (i0..i3) of `out_shape` reads the input at sum(ik * in_strides[k]),
+/// so the layout change costs no extra pass.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Quant {
     pub len: usize,
@@ -67,13 +68,15 @@ pub fn quantize(p: &Quant, arena: &mut [i8], input: usize, output: usize) {
     });
 }
 
-/// int8 at `input` -> float32 at `output`.
+/// int8 at `input` -> float32 at `output`, in the order of `out_shape`.
 #[inline(always)]
 pub fn dequantize(p: &Quant, arena: &mut [i8], input: usize, output: usize) {
-    for i in 0..p.len {
-        let v = (arena[input + i] as i32 - p.zero_point) as f32 * p.scale;
-        write_f32(arena, output + 4 * i, v);
-    }
+    let mut o = output;
+    for4(&p.out_shape, |i| {
+        let v = (arena[input + dot(&p.in_strides, i)] as i32 - p.zero_point) as f32 * p.scale;
+        write_f32(arena, o, v);
+        o += 4;
+    });
 }
 
 /// out[i] = table[in[i] + 128]; the output may lie over the input.

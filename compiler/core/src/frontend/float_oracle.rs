@@ -46,7 +46,9 @@ pub fn facts(model: &pb::ModelProto) -> Result<HashMap<String, Fact>> {
     for node in t.nodes() {
         for (i, f) in node.outputs.iter().enumerate() {
             let outlet = OutletId::new(node.id, i);
-            let Some(label) = t.outlet_label(outlet) else { continue };
+            // Graph inputs are source nodes named after the input.
+            let source = t.input_outlets().is_ok_and(|ins| ins.contains(&outlet));
+            let Some(label) = t.outlet_label(outlet).or(source.then_some(node.name.as_str())) else { continue };
             let shape = f.fact.shape.as_concrete().map(|s| s.to_vec());
             let fact = out.entry(label.to_string()).or_insert(Fact { shape: None, konst: None });
             fact.shape = shape.or(fact.shape.take());

@@ -12,7 +12,7 @@ use tract_onnx::pb;
 use tract_onnx::pb::tensor_shape_proto::dimension::Value as Dim;
 
 use super::constant::{ConstQuant, Constant, Data};
-use super::layout::{identity, same_order, storage_shape, transposed, NCHW_AS_NHWC};
+use super::layout::{identity, reshaped, same_order, storage_shape, transposed, NCHW_AS_NHWC};
 use crate::ir::{Activation, DType, Graph, Op, QParams, Tensor, TensorId};
 use crate::ops::{self, Built, Pending};
 
@@ -312,7 +312,7 @@ impl<'a> Importer<'a> {
             Val::Deq(a) if a.q == q => self.set(Val::Int8(a)),
             Val::Float { id, logical } => {
                 let perm = if self.nhwc_inputs.contains(&out_name) { NCHW_AS_NHWC.to_vec() } else { identity(logical.len()) };
-                let kind = ops::quantize::Quantize::permuted(&self.g.tensors[id].shape, &perm, q)
+                let kind = ops::quantize::Quantize::permuted(true, &self.g.tensors[id].shape, &perm, q)
                     .ok_or_else(|| anyhow!("quantizing a {}-D input {logical:?} is not supported", logical.len()))?;
                 let a = self.new_act(&out_name, &logical, perm, q);
                 let node = node_label(self.node);
@@ -561,9 +561,11 @@ impl<'a> Importer<'a> {
             self.set(Val::Float { id: v, logical: shape });
             return Ok(());
         }
-        // Reshape follows ONNX (logical) order: bring the data into it first.
-        let a = if same_order(&a.logical, &a.perm, &identity(rank)) { a } else { self.to_logical_order(&a)? };
-        let v = Act8 { perm: identity(shape.len()), logical: shape, ..a };
+        // A view when the dims it merges are stored together in ONNX order;
+        // else one transpose first (e.g. the merge after a channel shuffle).
+        let (need, perm) = reshaped(&a.logical, &a.perm, &shape);
+        let a = if same_order(&a.logical, &a.perm, &need) { a } else { self.relayout(&a, &need)? };
+        let v = Act8 { perm, logical: shape, ..a };
         self.set(if is_int8 { Val::Int8(v) } else { Val::Deq(v) });
         Ok(())
     }
@@ -690,42 +692,46 @@ impl<'a> Importer<'a> {
         Ok(a)
     }
 
+    /// A float32 tensor `out` in ONNX order holding `a`'s meaning: one
+    /// Dequantize op (named `op`), which also reorders the data when `a` is
+    /// stored otherwise (NHWC feature map -> NCHW).
+    pub fn dequantized(&mut self, a: &Act8, out: &str, op: String) -> Result<TensorId> {
+        let rank = a.logical.len();
+        let src_shape = storage_shape(&a.logical, &a.perm);
+        let xin = self.view(a.id, src_shape.clone(), &a.logical);
+        // Output dim i is logical dim i, i.e. storage dim inv[i].
+        let inv: Vec<usize> = (0..rank).map(|d| a.perm.iter().position(|&x| x == d).unwrap_or(d)).collect();
+        let kind = ops::quantize::Quantize::permuted(false, &src_shape, &inv, a.q)
+            .ok_or_else(|| anyhow!("'{out}': reordering {src_shape:?} to {:?} needs more than 4 dims", a.logical))?;
+        let id = self.g.add_tensor(Tensor {
+            name: out.to_string(),
+            shape: a.logical.clone(),
+            onnx_shape: a.logical.clone(),
+            dtype: DType::F32,
+            quant: None,
+            alias_of: None,
+            data: None,
+            layout: None,
+        });
+        self.g.ops.push(Op { name: op, kind: Box::new(kind), inputs: vec![xin], output: id });
+        Ok(id)
+    }
+
+    /// A graph output in the order the model declares (ONNX order): an
+    /// int8 result stored otherwise is transposed, a dequantized one is
+    /// reordered by the Dequantize itself.
     fn output_tensor(&mut self, name: &str) -> Result<TensorId> {
         match self.vals.get(name).cloned() {
             Some(Val::Int8(a)) => {
-                let shape = if same_order(&a.logical, &a.perm, &identity(a.logical.len())) {
-                    a.logical.clone()
-                } else {
-                    self.g.tensors[a.id].shape.clone()
-                };
-                let id = self.view(a.id, shape, &a.logical);
+                let rank = a.logical.len();
+                let a = if same_order(&a.logical, &a.perm, &identity(rank)) { a } else { self.to_logical_order(&a)? };
+                let id = self.view(a.id, a.logical.clone(), &a.logical);
                 if self.g.tensors[id].alias_of.is_some() {
                     self.g.tensors[id].name = name.to_string();
                 }
                 Ok(id)
             }
-            Some(Val::Deq(a)) => {
-                let rank = a.logical.len();
-                let (shape, perm) = if same_order(&a.logical, &a.perm, &identity(rank)) {
-                    (a.logical.clone(), identity(rank))
-                } else {
-                    (self.g.tensors[a.id].shape.clone(), a.perm.clone())
-                };
-                let xin = self.view(a.id, storage_shape(&a.logical, &perm), &a.logical);
-                let id = self.g.add_tensor(Tensor {
-                    name: name.to_string(),
-                    shape,
-                    onnx_shape: a.logical.clone(),
-                    dtype: DType::F32,
-                    quant: None,
-                    alias_of: None,
-                    data: None,
-                layout: None,
-                });
-                let kind = Box::new(ops::quantize::Quantize::new(false, self.g.tensors[xin].len(), a.q));
-                self.g.ops.push(Op { name: name.to_string(), kind, inputs: vec![xin], output: id });
-                Ok(id)
-            }
+            Some(Val::Deq(a)) => self.dequantized(&a, name, name.to_string()),
             Some(Val::Float { id, .. }) => Ok(id),
             Some(_) => bail!("graph output '{name}' is neither an int8 tensor nor a dequantized one"),
             None => bail!("graph output '{name}' is not produced by any node"),

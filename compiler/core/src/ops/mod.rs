@@ -19,6 +19,7 @@ pub mod pad;
 pub mod pool;
 pub mod quantize;
 pub mod resize;
+pub mod slice;
 pub mod softmax;
 pub mod transpose;
 
@@ -151,6 +152,7 @@ pub static REGISTRY: &[&[OnnxOp]] = &[
     lut::ONNX,
     resize::ONNX,
     conv_transpose::ONNX,
+    slice::ONNX,
 ];
 
 /// The importer of an ONNX operator, if an op module has one.

@@ -21,13 +21,14 @@ impl Quantize {
         Quantize { quantize, p: k::Quant::flat(len, q.scale, q.zero_point) }
     }
 
-    /// Quantizes a float tensor of shape `in_shape` into int8 storage whose
-    /// dim i is input dim perm[i] (NCHW -> NHWC in the same pass); None when
-    /// the permutation does not reduce to 4 dims.
-    pub fn permuted(in_shape: &[usize], perm: &[usize], q: QParams) -> Option<Quantize> {
+    /// (De)quantizes a tensor of shape `in_shape` into storage whose dim i
+    /// is input dim perm[i] (NCHW float input -> NHWC int8, NHWC int8 result
+    /// -> NCHW float output, in the same pass); None when the permutation
+    /// does not reduce to 4 dims.
+    pub fn permuted(quantize: bool, in_shape: &[usize], perm: &[usize], q: QParams) -> Option<Quantize> {
         let (out_shape, in_strides) = super::transpose::permuted_loop(in_shape, perm)?;
         let len = in_shape.iter().product();
-        Some(Quantize { quantize: true, p: k::Quant { len, scale: q.scale, zero_point: q.zero_point, out_shape, in_strides } })
+        Some(Quantize { quantize, p: k::Quant { len, scale: q.scale, zero_point: q.zero_point, out_shape, in_strides } })
     }
 }
 

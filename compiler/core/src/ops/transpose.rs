@@ -28,25 +28,42 @@ impl Transpose {
 /// than 4 dims remain.
 pub fn permuted_loop(in_shape: &[usize], perm: &[usize]) -> Option<([usize; 4], [usize; 4])> {
     let strides = contiguous_strides(in_shape);
-    let mut dims: Vec<(usize, usize)> = vec![];
-    for &p in perm.iter().filter(|&&p| in_shape[p] != 1) {
-        match dims.last_mut() {
-            Some((size, stride)) if *stride == strides[p] * in_shape[p] => {
-                *size *= in_shape[p];
-                *stride = strides[p];
+    let dims: Vec<(usize, usize)> = perm.iter().map(|&p| (in_shape[p], strides[p])).collect();
+    strided_loop(&dims)
+}
+
+/// The 4-D loop over dims given outermost first as (size, input stride):
+/// size-1 dims dropped, a dim merged into the one before it when they walk
+/// the input as one; None when more than 4 dims remain.
+pub fn strided_loop(dims: &[(usize, usize)]) -> Option<([usize; 4], [usize; 4])> {
+    let mut merged: Vec<(usize, usize)> = vec![];
+    for &(size, stride) in dims.iter().filter(|d| d.0 != 1) {
+        match merged.last_mut() {
+            Some((s, st)) if *st == stride * size => {
+                *s *= size;
+                *st = stride;
             }
-            _ => dims.push((in_shape[p], strides[p])),
+            _ => merged.push((size, stride)),
         }
     }
-    if dims.len() > 4 {
+    if merged.len() > 4 {
         return None;
     }
     let (mut out_shape, mut in_strides) = ([1; 4], [0; 4]);
-    for (i, (size, stride)) in dims.iter().enumerate() {
-        out_shape[4 - dims.len() + i] = *size;
-        in_strides[4 - dims.len() + i] = *stride;
+    for (i, (size, stride)) in merged.iter().enumerate() {
+        out_shape[4 - merged.len() + i] = *size;
+        in_strides[4 - merged.len() + i] = *stride;
     }
     Some((out_shape, in_strides))
+}
+
+/// The C parameters of the transpose kernel's loop (also Slice's).
+pub fn c_params(l: &str, p: &k::Transpose) -> String {
+    format!(
+        "static const hyb_transpose_params {l}_params = {{ .out_shape = {{{}}}, .in_strides = {{{}}} }};\n",
+        emit::join(&p.out_shape),
+        emit::join(&p.in_strides)
+    )
 }
 
 #[cfg(test)]
@@ -71,15 +88,7 @@ impl OpKind for Transpose {
         k::transpose(&self.p, arena, at.inputs[0], at.output);
     }
 
-    fn c(&self, s: &CSite) -> CCode {
-        let data = format!(
-            "static const hyb_transpose_params {}_params = {{ .out_shape = {{{}}}, .in_strides = {{{}}} }};\n",
-            s.l,
-            emit::join(&self.p.out_shape),
-            emit::join(&self.p.in_strides)
-        );
-        s.code("hyb_transpose_s8", data)
-    }
+    fn c(&self, s: &CSite) -> CCode { s.code("hyb_transpose_s8", c_params(&s.l, &self.p)) }
 
     fn rust(&self, s: &mut RustSite) -> Result<RustCode> { s.code("shape", "transpose", "Transpose", &self.p, "") }
 }

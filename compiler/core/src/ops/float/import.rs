@@ -9,21 +9,19 @@ use hybridc_kernels::float::Kind;
 
 use super::{Float, FloatFn};
 use crate::frontend::constant::Data;
-use crate::frontend::layout::{identity, same_order};
 use crate::frontend::{broadcast_shape, node_label, Importer, Val};
 use crate::ir::{DType, Op, Tensor, TensorId};
-use crate::ops::quantize::Quantize;
 
 /// Ops that only have a float kernel (the quantizer plans with these too).
 pub const FLOAT_ONLY: &[&str] = &[
-    "TopK", "ReduceSum", "ReduceMax", "ReduceMin", "Sub", "Div", "Max", "Min", "Reciprocal", "Slice", "Gather", "Log",
+    "TopK", "ReduceSum", "ReduceMax", "ReduceMin", "Sub", "Div", "Max", "Min", "Reciprocal", "Gather", "Log",
 ];
 /// A node's `doc_string` that makes it run in float32: the quantizer marks
 /// the nodes it keeps in float with it.
 pub const FLOAT_MARK: &str = "hybridc:float";
 /// Ops with an int8 kernel that run in float when an input is float.
 pub const FLOAT_TOO: &[&str] = &[
-    "Softmax", "Add", "Mul", "Concat", "Relu", "Exp", "Sqrt", "Neg", "Abs", "Sigmoid", "Tanh", "Identity", "ReduceMean",
+    "Softmax", "Add", "Mul", "Concat", "Relu", "Exp", "Sqrt", "Neg", "Abs", "Sigmoid", "Tanh", "Identity", "ReduceMean", "Slice",
 ];
 
 fn unary(op: &str) -> Option<Kind> {
@@ -99,13 +97,8 @@ impl Importer<'_> {
         match self.input(i)?.clone() {
             Val::Float { id, logical } => Ok((id, logical)),
             Val::Deq(a) => {
-                let a = if same_order(&a.logical, &a.perm, &identity(a.logical.len())) { a } else { self.to_logical_order(&a)? };
-                let src = self.view(a.id, a.logical.clone(), &a.logical);
-                let out = self.float_tensor(&format!("{name}#float"), &a.logical, None);
-                let node = node_label(self.node);
-                let kind = Box::new(Quantize::new(false, self.g.tensors[src].len(), a.q));
-                self.g.ops.push(Op { name: format!("{node}#dequantize"), kind, inputs: vec![src], output: out });
-                Ok((out, a.logical))
+                let op = format!("{}#dequantize", node_label(self.node));
+                Ok((self.dequantized(&a, &format!("{name}#float"), op)?, a.logical))
             }
             Val::Const(c) => {
                 let values: Vec<f32> = match (&c.data, &c.quant) {
@@ -129,7 +122,7 @@ impl Importer<'_> {
         out
     }
 
-    fn axis(&self, rank: usize, default: i64) -> Result<usize> {
+    pub fn axis(&self, rank: usize, default: i64) -> Result<usize> {
         let a = self.attr_i("axis")?.unwrap_or(default);
         let a = if a < 0 { a + rank as i64 } else { a };
         if a < 0 || a as usize >= rank {
@@ -139,7 +132,7 @@ impl Importer<'_> {
     }
 
     /// A constant integer input or attribute list.
-    fn ints(&self, input: usize, attr: &str) -> Result<Option<Vec<i64>>> {
+    pub fn ints(&self, input: usize, attr: &str) -> Result<Option<Vec<i64>>> {
         match self.opt_input(input)? {
             Some(Val::Const(c)) => Ok(c.as_i64()),
             Some(_) => bail!("input {input} must be constant"),
@@ -242,37 +235,17 @@ impl Importer<'_> {
     }
 
     fn slice(&mut self, x: TensorId, xs: &[usize]) -> Result<(TensorId, Vec<usize>)> {
-        let rank = xs.len();
         let starts = self.ints(1, "starts")?.ok_or_else(|| anyhow!("Slice needs constant starts"))?;
         let ends = self.ints(2, "ends")?.ok_or_else(|| anyhow!("Slice needs constant ends"))?;
-        let axes = self.ints(3, "axes")?.unwrap_or_else(|| (0..starts.len() as i64).collect());
-        let steps = self.ints(4, "steps")?.unwrap_or_else(|| vec![1; starts.len()]);
+        let (axes, steps) = (self.ints(3, "axes")?, self.ints(4, "steps")?);
+        let ranges = crate::ops::slice::slice_ranges(xs, &starts, &ends, axes.as_deref(), steps.as_deref())?;
+        if xs.len() > 4 {
+            bail!("Slice of a {}-D tensor is not supported", xs.len());
+        }
         let st = Self::row_major(xs);
-        let mut shape = xs.to_vec();
-        let mut strides = st.clone();
-        let mut offset = 0isize;
-        for k in 0..starts.len() {
-            let a = if axes[k] < 0 { axes[k] + rank as i64 } else { axes[k] } as usize;
-            let dim = xs[a] as i64;
-            let step = steps[k];
-            if step == 0 {
-                bail!("Slice step 0");
-            }
-            let clampi = |v: i64, lo: i64, hi: i64| v.clamp(lo, hi);
-            let norm = |v: i64| if v < 0 { v + dim } else { v };
-            let (s, e) = if step > 0 {
-                (clampi(norm(starts[k]), 0, dim), clampi(norm(ends[k]), 0, dim))
-            } else {
-                (clampi(norm(starts[k]), 0, dim - 1), clampi(norm(ends[k]), -1, dim - 1))
-            };
-            let n = if step > 0 { (e - s + step - 1).max(0) / step } else { (s - e - step - 1).max(0) / -step };
-            shape[a] = n as usize;
-            offset += s as isize * st[a];
-            strides[a] = st[a] * step as isize;
-        }
-        if rank > 4 {
-            bail!("Slice of a {rank}-D tensor is not supported");
-        }
+        let offset: isize = ranges.iter().zip(&st).map(|(r, &s)| r.start as isize * s).sum();
+        let strides = ranges.iter().zip(&st).map(|(r, &s)| s * r.step as isize).collect();
+        let shape: Vec<usize> = ranges.iter().map(|r| r.len).collect();
         Ok((self.float_emit(FloatFn::Strided { offset: offset as usize, strides }, vec![x], &shape), shape))
     }
 

@@ -1,7 +1,7 @@
 //! Float-graph clean-up before quantization: values tract proves constant
 //! become initializers (shape arithmetic from exporters), Dropout/Identity
-//! disappear, BatchNormalization folds into the Conv before it (or becomes
-//! a depthwise 1x1 Conv where there is none) and a zero
+//! disappear, BatchNormalization folds into the Conv, ConvTranspose or Gemm
+//! before it (or becomes a depthwise 1x1 Conv where there is none) and a zero
 //! Pad folds into the Conv after it.
 
 use std::collections::HashMap;
@@ -14,11 +14,12 @@ use super::proto::{self, consumers, floats, is_graph_output, set_initializer};
 use crate::frontend::float_oracle::Fact;
 
 pub fn canonicalize(model: &mut pb::ModelProto, facts: &HashMap<String, Fact>) -> Result<()> {
+    let opset = model.opset_import.iter().filter(|o| o.domain.is_empty() || o.domain == "ai.onnx").map(|o| o.version).max().unwrap_or(13);
     let g = model.graph.as_mut().context("no graph")?;
     fold_constants(g, facts)?;
     bypass(g, &["Identity", "Dropout"]);
     fold_batch_norm(g)?;
-    batch_norm_as_depthwise(g, facts);
+    batch_norm_as_depthwise(g, facts, opset);
     fold_pad(g)?;
     remove_dead(g);
     Ok(())
@@ -105,12 +106,25 @@ fn bn_affine(g: &pb::GraphProto, bn: &pb::NodeProto) -> Option<(Vec<f64>, Vec<f6
     Some((scale, shift))
 }
 
-/// Conv -> BatchNormalization becomes one Conv with scaled weights and bias.
+/// The axis of a layer's weights that indexes its output channels, for the
+/// layers a BatchNormalization after them folds into.
+fn out_channel_axis(layer: &pb::NodeProto) -> Option<usize> {
+    let int = |name: &str, default: i64| layer.attribute.iter().find(|a| a.name == name).map_or(default, |a| a.i);
+    match layer.op_type.as_str() {
+        "Conv" => Some(0),
+        "ConvTranspose" if int("group", 1) == 1 => Some(1),
+        "Gemm" if int("transA", 0) == 0 => Some(if int("transB", 0) != 0 { 0 } else { 1 }),
+        _ => None,
+    }
+}
+
+/// Conv / ConvTranspose / Gemm -> BatchNormalization becomes one layer with
+/// scaled weights and bias (PyTorch's Linear-BatchNorm1d too).
 fn fold_batch_norm(g: &mut pb::GraphProto) -> Result<()> {
     loop {
         let found = g.node.iter().position(|bn| {
             bn.op_type == "BatchNormalization"
-                && g.node.iter().any(|c| c.op_type == "Conv" && c.output[0] == bn.input[0])
+                && g.node.iter().any(|c| out_channel_axis(c).is_some() && c.output[0] == bn.input[0])
                 && consumers(g, &bn.input[0]).len() == 1
                 && !is_graph_output(g, &bn.input[0])
         });
@@ -119,26 +133,33 @@ fn fold_batch_norm(g: &mut pb::GraphProto) -> Result<()> {
         let Some((scale, shift)) = bn_affine(g, &bn) else {
             return Ok(()); // not constant: leave it (it will run as its own op or fail clearly)
         };
-        let cpos = g.node.iter().position(|c| c.op_type == "Conv" && c.output[0] == bn.input[0]).unwrap();
-        let conv = g.node[cpos].clone();
-        let (wshape, mut w) = floats(g, &conv.input[1])?.context("Conv weights are not constant")?;
-        let oc = wshape[0];
+        let cpos = g.node.iter().position(|c| out_channel_axis(c).is_some() && c.output[0] == bn.input[0]).unwrap();
+        let layer = g.node[cpos].clone();
+        let axis = out_channel_axis(&layer).unwrap_or(0);
+        let (wshape, mut w) = floats(g, &layer.input[1])?.with_context(|| format!("{} weights are not constant", layer.op_type))?;
+        let oc = wshape.get(axis).copied().unwrap_or(0);
         if scale.len() != oc {
-            bail!("node '{}': BatchNormalization has {} channels, the Conv before it {oc}", bn.name, scale.len());
+            bail!("node '{}': BatchNormalization has {} channels, the {} before it {oc}", bn.name, scale.len(), layer.op_type);
         }
-        let per = w.len() / oc;
-        let mut b = match conv.input.get(2).filter(|s| !s.is_empty()) {
-            Some(name) => floats(g, name)?.context("Conv bias is not constant")?.1,
+        let inner: usize = wshape[axis + 1..].iter().product();
+        // Gemm adds beta * C: the folded shift goes into C / beta.
+        let beta = layer.attribute.iter().find(|a| a.name == "beta").map_or(1.0, |a| a.f as f64);
+        let mut b = match layer.input.get(2).filter(|s| !s.is_empty()) {
+            Some(name) => floats(g, name)?.with_context(|| format!("{} bias is not constant", layer.op_type))?.1,
             None => vec![0.0; oc],
         };
-        for c in 0..oc {
-            for x in &mut w[c * per..(c + 1) * per] {
-                *x = (*x as f64 * scale[c]) as f32;
-            }
-            b[c] = (b[c] as f64 * scale[c] + shift[c]) as f32;
+        if b.len() != oc || (layer.op_type == "Gemm" && beta == 0.0) {
+            return Ok(()); // a broadcast or unused bias: leave the BatchNormalization
         }
-        let wname = format!("{}#bnw", conv.output[0]);
-        let bname = format!("{}#bnb", conv.output[0]);
+        let beta = if layer.op_type == "Gemm" { beta } else { 1.0 };
+        for (i, x) in w.iter_mut().enumerate() {
+            *x = (*x as f64 * scale[(i / inner) % oc]) as f32;
+        }
+        for c in 0..oc {
+            b[c] = (b[c] as f64 * scale[c] + shift[c] / beta) as f32;
+        }
+        let wname = format!("{}#bnw", layer.output[0]);
+        let bname = format!("{}#bnb", layer.output[0]);
         set_initializer(g, proto::f32_tensor(&wname, &wshape, &w));
         set_initializer(g, proto::f32_tensor(&bname, &[oc], &b));
         let c = &mut g.node[cpos];
@@ -148,30 +169,61 @@ fn fold_batch_norm(g: &mut pb::GraphProto) -> Result<()> {
     }
 }
 
-/// A BatchNormalization not after a Conv (constant parameters, on a 3-D or
-/// 4-D input) becomes a depthwise 1x1 Conv: its per-channel affine as
-/// weights and bias, run by the conv kernels.
-fn batch_norm_as_depthwise(g: &mut pb::GraphProto, facts: &HashMap<String, Fact>) {
-    for i in 0..g.node.len() {
+/// A BatchNormalization not after a layer it folds into (constant
+/// parameters, on a 2-D to 4-D input) becomes a depthwise 1x1 Conv: its
+/// per-channel affine as weights and bias, run by the conv kernels. A 2-D
+/// [N, C] input (BatchNorm1d on features) is seen as [N, C, 1] for it.
+fn batch_norm_as_depthwise(g: &mut pb::GraphProto, facts: &HashMap<String, Fact>, opset: i64) {
+    let mut i = 0;
+    while i < g.node.len() {
         let bn = &g.node[i];
         let rank = facts.get(&bn.input[0]).and_then(|f| f.shape.as_ref()).map(|s| s.len());
-        if bn.op_type != "BatchNormalization" || bn.output.len() != 1 || !matches!(rank, Some(3 | 4)) {
+        if bn.op_type != "BatchNormalization" || bn.output.len() != 1 || !matches!(rank, Some(2..=4)) {
+            i += 1;
             continue;
         }
-        let Some((scale, shift)) = bn_affine(g, bn) else { continue };
+        let Some((scale, shift)) = bn_affine(g, bn) else {
+            i += 1;
+            continue;
+        };
         let (rank, c, out) = (rank.unwrap_or(4), scale.len(), bn.output[0].clone());
-        let mut wshape = vec![1; rank];
+        let (input, name) = (bn.input[0].clone(), bn.name.clone());
+        let mut wshape = vec![1; rank.max(3)];
         wshape[0] = c;
         let (wname, bname) = (format!("{out}#bnw"), format!("{out}#bnb"));
         let w: Vec<f32> = scale.iter().map(|&v| v as f32).collect();
         let b: Vec<f32> = shift.iter().map(|&v| v as f32).collect();
-        let input = bn.input[0].clone();
-        let name = bn.name.clone();
         set_initializer(g, proto::f32_tensor(&wname, &wshape, &w));
         set_initializer(g, proto::f32_tensor(&bname, &[c], &b));
-        let mut conv = proto::node("Conv", &name, &[&input, &wname, &bname], &[&out]);
+        let mut nodes = vec![];
+        // [N, C] <-> [N, C, 1]: axes as an input from opset 13, an attribute before.
+        let axes = format!("{out}#axes");
+        let reshape = |op: &str, from: &str, to: &str| {
+            let mut n = proto::node(op, &format!("{name}#{}", op.to_lowercase()), &[from], &[to]);
+            if opset >= 13 {
+                n.input.push(axes.clone());
+            } else {
+                n.attribute.push(pb::AttributeProto { name: "axes".into(), r#type: 7, ints: vec![2], ..Default::default() });
+            }
+            n
+        };
+        let (conv_in, conv_out) = if rank == 2 {
+            set_initializer(g, proto::tensor(&axes, &[1], proto::INT64, 2i64.to_le_bytes().to_vec()));
+            let (x3, y3) = (format!("{out}#3d"), format!("{out}#conv"));
+            nodes.push(reshape("Unsqueeze", &input, &x3));
+            (x3, y3)
+        } else {
+            (input, out.clone())
+        };
+        let mut conv = proto::node("Conv", &name, &[&conv_in, &wname, &bname], &[&conv_out]);
         conv.attribute.push(proto::int_attr("group", c as i64));
-        g.node[i] = conv;
+        nodes.push(conv);
+        if rank == 2 {
+            nodes.push(reshape("Squeeze", &conv_out, &out));
+        }
+        let n = nodes.len();
+        g.node.splice(i..=i, nodes);
+        i += n;
     }
 }
 

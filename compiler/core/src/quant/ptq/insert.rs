@@ -13,7 +13,7 @@ use super::proto::{self, consumers, floats, is_graph_output};
 use crate::ir::QParams;
 
 /// Ops the QDQ importer passes through as views (no new quantization).
-pub const PASS_THROUGH: &[&str] = &["Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze"];
+pub const PASS_THROUGH: &[&str] = &["Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Slice", "Split"];
 /// Activations fused into the op before them when nothing else reads it.
 pub const FUSABLE: &[&str] = &["Relu", "Clip"];
 /// Producers an activation may fuse into.
@@ -56,7 +56,7 @@ pub fn plan(g: &pb::GraphProto, rank_of: &dyn Fn(&str) -> Option<usize>) -> Plan
         let data_inputs: Vec<&String> = n.input.iter().filter(|i| !i.is_empty() && !inits.contains(i.as_str())).collect();
         if PASS_THROUGH.contains(&op) {
             if data_inputs.first().is_some_and(|i| float.contains(*i)) {
-                float.insert(out);
+                float.extend(n.output.iter().cloned());
             }
             continue;
         }
@@ -194,7 +194,7 @@ impl<'a> Emitter<'a> {
             if let Some(q) = self.params.get(&v) {
                 return Some(*q);
             }
-            let p = self.g.node.iter().find(|n| n.output.first() == Some(&v))?;
+            let p = self.g.node.iter().find(|n| n.output.contains(&v))?;
             if !PASS_THROUGH.contains(&p.op_type.as_str()) && !crate::ops::keeps_scale(&p.op_type) {
                 return None;
             }
