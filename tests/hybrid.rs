@@ -40,8 +40,8 @@ pub fn hybrid_options(router: Option<&str>, route: Option<&str>, threshold: Opti
     HybridOptions {
         router: router.map(|r| fixtures().join(r)),
         route: route.map(|r| r.parse().expect("a route")),
-        binds: vec![],
         threshold,
+        ..Default::default()
     }
 }
 
@@ -231,4 +231,96 @@ fn tune_on_the_bundled_example() {
     // The figure is a self-contained SVG.
     let svg = tune::figure(&report);
     assert!(svg.starts_with("<svg") && svg.contains("learned router") && svg.trim_end().ends_with("</svg>"));
+}
+
+// Router fidelity: routers as the paper builds them, on the edge's rank-2
+// penultimate features (tests/fixtures/router/make_router.py), against
+// onnxruntime's float router scores on 1,000 images.
+
+/// The bundled example's validation then test images (1,000).
+fn fidelity_inputs() -> npy::Array {
+    let (a, b) = (npy::read(&example().join("val_x.npy")).unwrap(), npy::read(&example().join("test_x.npy")).unwrap());
+    npy::Array { shape: [&[a.shape[0] + b.shape[0]], &a.shape[1..]].concat(), descr: a.descr, data: [a.data, b.data].concat() }
+}
+
+/// A two-output edge (logits, features) and `router`, bound by name.
+fn compile_feature_router(dir: &Path, target: &str, router: &str, precision: &str) -> (PathBuf, std::process::Output) {
+    let fx = fixtures().join("router");
+    let out = dir.join(format!("{router}-{precision}-{target}"));
+    let r = std::process::Command::new(env!("CARGO_BIN_EXE_hybridc"))
+        .arg("compile")
+        .arg(fx.join("edge_feat.onnx"))
+        .arg("--calib")
+        .arg(example().join("calib.npy"))
+        .arg("--router")
+        .arg(fx.join(format!("{router}.onnx")))
+        .args(["--bind", "logits=logits", "--bind", "feat=/Flatten_output_0", "--scores", "logits", "--router-precision", precision, "--target", target, "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "compile {router}: {}", String::from_utf8_lossy(&r.stderr));
+    (out, r)
+}
+
+/// The lowest share of inputs on which `got` decides as `want` over the
+/// thresholds that give `want` 10, 20, 30, 40 and 50 % query rates.
+fn agreement(want: &[f32], got: &[f32]) -> f64 {
+    let mut sorted = want.to_vec();
+    sorted.sort_by(|a, b| a.total_cmp(b));
+    [0.1, 0.2, 0.3, 0.4, 0.5]
+        .iter()
+        .map(|rate| {
+            let t = sorted[((want.len() as f64) * (1.0 - rate)) as usize];
+            want.iter().zip(got).filter(|(w, g)| (**w > t) == (**g > t)).count() as f64 / want.len() as f64
+        })
+        .fold(1.0, f64::min)
+}
+
+fn onnxruntime_scores(name: &str) -> Vec<f32> {
+    hybridc_core::reference::f32s(&npy::read(&fixtures().join(format!("router/{name}.npy"))).unwrap().data)
+}
+
+/// `--router-precision auto` (the default): the device decides as the float
+/// edge + float router on >= 99 % of the inputs at every 10-50 % query rate,
+/// for the paper's router and for one whose int8 form loses most (a Concat
+/// of features and logits * 0.01; int8 there agrees on 84-93 %); Cortex-M4
+/// gives the host's scores bit for bit. The router runs in float32 here; what
+/// disagreement is left comes from the int8 edge's features (docs/hybrid.md).
+#[test]
+fn routers_on_edge_features_decide_as_the_float_router() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = fidelity_inputs();
+    for (router, scores) in [("router_paper", "scores"), ("router_concat", "scores_concat")] {
+        let (proj, _) = compile_feature_router(dir.path(), "host", router, "auto");
+        let r = run(&proj, &x, None);
+        let got: Vec<f32> = r.decisions.iter().map(|d| d.router_score).collect();
+        let a = agreement(&onnxruntime_scores(scores), &got);
+        println!("{router}: decision agreement with onnxruntime's float router >= {:.2} %", 100.0 * a);
+        assert!(a >= 0.99, "{router}: the device decides as the float router on only {:.2} % of the inputs", 100.0 * a);
+        if router == "router_concat" {
+            let (m4, _) = compile_feature_router(dir.path(), "cortex-m4", router, "auto");
+            let n = 200;
+            let per = x.data.len() / x.shape[0];
+            let few = npy::Array { shape: [&[n], &x.shape[1..]].concat(), descr: x.descr.clone(), data: x.data[..n * per].to_vec() };
+            let on_m4: Vec<u32> = run(&m4, &few, None).decisions.iter().map(|d| d.router_score.to_bits()).collect();
+            let host: Vec<u32> = got[..n].iter().map(|s| s.to_bits()).collect();
+            assert_eq!(on_m4, host, "Cortex-M4 router scores differ from the host's");
+        }
+    }
+}
+
+/// `--router-precision int8` keeps that router in int8: the compile warns,
+/// naming each router layer under 20 dB (report.json lists the warnings),
+/// and the decisions do drift from the float router's.
+#[test]
+fn int8_router_that_loses_too_much_is_named_in_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    let (proj, out) = compile_feature_router(dir.path(), "host", "router_concat", "int8");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("hybridc: warning: router layer 'router/h1' (FullyConnected) stays int8 at"), "{err}");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(proj.join("report.json")).unwrap()).unwrap();
+    assert!(report["warnings"].as_array().is_some_and(|w| !w.is_empty()), "report.json has no warnings");
+    let r = run(&proj, &fidelity_inputs(), None);
+    let got: Vec<f32> = r.decisions.iter().map(|d| d.router_score).collect();
+    assert!(agreement(&onnxruntime_scores("scores_concat"), &got) < 0.99, "the int8 router should drift here");
 }

@@ -100,6 +100,15 @@ void hyb_float_op(const hyb_float_params *p, const float *const *in, float *out)
                 for (int i = 0; i < p->inners[k]; i++) out[o++] = src[i];
             }
         break;
+    case HYB_FK_MATMUL: /* x [rows, depth], w [k, depth] (one row per output), bias [k] */
+        for (int r = 0; r < p->rows; r++)
+            for (int n = 0; n < p->k; n++) {
+                const float *x = in[0] + r * p->depth, *w = in[1] + n * p->depth;
+                float acc = 0.0f;
+                for (int d = 0; d < p->depth; d++) acc += x[d] * w[d];
+                out[o++] = acc + in[2][n];
+            }
+        break;
     default: /* HYB_FK_STRIDED */
         FOR4(p->out_shape, i0, i1, i2, i3) out[o++] = in[0][p->offset + DOT4(p->strides, i0, i1, i2, i3)];
         break;

@@ -56,6 +56,12 @@ enum Cmd {
         /// Bind a router input to an edge tensor: ROUTER_INPUT=EDGE_TENSOR (repeatable).
         #[arg(long, value_parser = hybridc_core::hybrid::parse_bind)]
         bind: Vec<(String, String)>,
+        /// The edge output holding the class scores, when the edge has several outputs (e.g. logits and features).
+        #[arg(long)]
+        scores: Option<String>,
+        /// Router layers in float32: auto (those int8 would lose too much in), int8, or float (all).
+        #[arg(long, default_value = "auto", value_parser = ["auto", "int8", "float"])]
+        router_precision: String,
         /// Query the cloud when the router's score exceeds this (the float model's units).
         #[arg(long)]
         threshold: Option<f32>,
@@ -218,14 +224,15 @@ fn main() -> ExitCode {
 
 fn real_main(cli: Cli) -> Result<()> {
     match cli.cmd {
-        Cmd::Compile { model, target, out, outputs, calib, calib_method, int8_io, router, route, bind, threshold, tuned, sram, flash, kernels, emit } => {
+        Cmd::Compile { model, target, out, outputs, calib, calib_method, int8_io, router, route, bind, scores, router_precision, threshold, tuned, sram, flash, kernels, emit } => {
             let threshold = match tuned {
                 Some(p) => Some(tune::tuned_threshold(&p)?),
                 None => threshold,
             };
-            let quant = lower::QuantOptions { calib, method: calib_method.parse().map_err(anyhow::Error::msg)?, int8_io };
-            let hybrid = (router.is_some() || route.is_some() || !bind.is_empty() || threshold.is_some())
-                .then_some(lower::HybridOptions { router, route, binds: bind, threshold });
+            let quant = lower::QuantOptions { calib, method: calib_method.parse().map_err(anyhow::Error::msg)?, int8_io, ..Default::default() };
+            let precision = router_precision.parse().map_err(anyhow::Error::msg)?;
+            let hybrid = (router.is_some() || route.is_some() || !bind.is_empty() || threshold.is_some() || scores.is_some())
+                .then_some(lower::HybridOptions { router, route, binds: bind, threshold, scores, precision });
             let (m, report) = verify::compile::compile_reported(&CompileOptions { model, target, out: out.clone(), outputs, sram, flash, quant, hybrid, kernels }, emit)?;
             let macs: u64 = m.layers.iter().map(|l| l.macs).sum();
             println!(
@@ -237,6 +244,13 @@ fn real_main(cli: Cli) -> Result<()> {
             }
             if let Some(h) = &m.hybrid {
                 println!("  hybrid: route {}, query the cloud when the score > {}", h.route, h.threshold);
+                let float: Vec<&str> = report.layers.iter().filter(|l| l.name.starts_with(hybridc_core::hybrid::PREFIX) && l.float_op().is_some()).map(|l| l.name.as_str()).collect();
+                if !float.is_empty() {
+                    println!("  router layers in float32: {}", float.join(", "));
+                }
+            }
+            for w in &report.warnings {
+                eprintln!("hybridc: warning: {w}");
             }
             // Float models: where accuracy is lost, layer by layer.
             let layers = &report.layers;

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 use crate::codegen;
+use crate::hybrid::precision::{self, float_nodes, Precision};
 use crate::ir::{Graph, HybridInfo, Route};
 use crate::quant::ptq::{self, Method};
 use crate::npy;
@@ -49,6 +50,10 @@ pub struct HybridOptions {
     pub route: Option<Route>,
     pub binds: Vec<(String, String)>,
     pub threshold: Option<f32>,
+    /// The edge output holding the class scores, when it has several.
+    pub scores: Option<String>,
+    /// Which router layers run in float32 (`--router-precision`).
+    pub precision: Precision,
 }
 
 /// How a float model is quantized.
@@ -59,11 +64,13 @@ pub struct QuantOptions {
     pub method: Method,
     /// Keep int8 at the model's boundary instead of float32.
     pub int8_io: bool,
+    /// ONNX values whose nodes run in float32 (a hybrid's router layers).
+    pub float_nodes: Vec<String>,
 }
 
 impl Default for QuantOptions {
     fn default() -> Self {
-        QuantOptions { calib: None, method: Method::Percentile, int8_io: false }
+        QuantOptions { calib: None, method: Method::Percentile, int8_io: false, float_nodes: vec![] }
     }
 }
 
@@ -75,6 +82,9 @@ pub struct Compiled {
     pub sqnr_db: Vec<Option<f64>>,
     /// The hybrid's runtime description, for edge + router programs.
     pub hybrid: Option<HybridInfo>,
+    /// What the user should know of the result (e.g. router layers that
+    /// lose too much in int8).
+    pub warnings: Vec<String>,
 }
 
 /// Frontend, passes, quantization parameters and memory plan of a QDQ model.
@@ -119,7 +129,7 @@ fn with_router(edge: tract_onnx::pb::ModelProto, h: &HybridOptions) -> Result<(t
     let (router, route) = match (&h.router, h.route) {
         (Some(r), None) => (frontend::read_model(r)?, Route::Router),
         (None, Some(kind)) => {
-            let classes = output_classes(&edge)?;
+            let classes = output_classes(&edge, h.scores.as_deref())?;
             (crate::hybrid::baseline::router(kind, classes)?, kind)
         }
         (Some(_), Some(_)) => bail!("give either --router ROUTER.onnx or --route max-softmax|entropy, not both"),
@@ -130,7 +140,7 @@ fn with_router(edge: tract_onnx::pb::ModelProto, h: &HybridOptions) -> Result<(t
         (None, Route::Router) => 0.5,
         (None, _) => bail!("--route {route} needs --threshold T (query the cloud when the score exceeds T)"),
     };
-    let (merged, edge_out, router_out) = crate::hybrid::merge(&edge, &router, &h.binds)?;
+    let (merged, edge_out, router_out) = crate::hybrid::merge(&edge, &router, &h.binds, h.scores.as_deref())?;
     let info = HybridInfo {
         threshold,
         route,
@@ -142,10 +152,11 @@ fn with_router(edge: tract_onnx::pb::ModelProto, h: &HybridOptions) -> Result<(t
     Ok((merged, info))
 }
 
-fn output_classes(m: &tract_onnx::pb::ModelProto) -> Result<usize> {
+fn output_classes(m: &tract_onnx::pb::ModelProto, scores: Option<&str>) -> Result<usize> {
     use tract_onnx::pb::tensor_shape_proto::dimension::Value as Dim;
     let g = m.graph.as_ref().context("no graph")?;
-    let o = g.output.first().context("the edge model has no output")?;
+    let name = crate::hybrid::scores_output(g, scores)?;
+    let o = g.output.iter().find(|o| o.name == name).context("the edge model has no output")?;
     let Some(tract_onnx::pb::type_proto::Value::TensorType(t)) = o.r#type.as_ref().and_then(|t| t.value.as_ref()) else {
         bail!("edge output '{}' is not a tensor", o.name);
     };
@@ -155,7 +166,11 @@ fn output_classes(m: &tract_onnx::pb::ModelProto) -> Result<usize> {
     }
 }
 
-/// The pipeline for a plain model or an edge + router hybrid.
+/// The pipeline for a plain model or an edge + router hybrid. A hybrid's
+/// router runs in int8 unless `--router-precision` says float, or (auto)
+/// its int8 layers lose too much on the calibration data: then those layers
+/// and the router after them run in float32, and if that is not enough the
+/// whole router does.
 pub fn lower_any(model: &Path, outputs: &[String], q: &QuantOptions, hybrid: Option<&HybridOptions>) -> Result<Compiled> {
     let mut proto = frontend::read_model(model)?;
     let mut info = None;
@@ -164,18 +179,55 @@ pub fn lower_any(model: &Path, outputs: &[String], q: &QuantOptions, hybrid: Opt
         proto = merged;
         info = Some(i);
     }
+    let precision = hybrid.map_or(Precision::Int8, |h| h.precision);
+    // The edge values the router reads.
+    let bound: Vec<String> = match (hybrid, &info) {
+        (Some(h), Some(i)) if h.binds.is_empty() => vec![i.edge_output.clone()],
+        (Some(h), _) => h.binds.iter().map(|(_, e)| e.clone()).collect(),
+        _ => vec![],
+    };
+    let with_float = |nodes: Vec<String>| QuantOptions { float_nodes: [q.float_nodes.clone(), nodes].concat(), ..q.clone() };
+    let mut c = match precision {
+        Precision::Float => lower_proto(&proto, model, outputs, &with_float(float_nodes(&proto, None, &bound)), info.clone())?,
+        _ => lower_proto(&proto, model, outputs, q, info.clone())?,
+    };
+    if let (Precision::Auto, Some(i), Some(calib)) = (precision, &info, &q.calib) {
+        // Keep the cheapest compile whose decisions agree with the float
+        // router's on the calibration inputs: int8, then float32 from the
+        // layers under 20 dB on, then the whole router in float32.
+        let samples = read_calib(calib, &float_input_shape(&proto)?)?;
+        let want = precision::float_scores(&proto, &i.router_output, &samples)?;
+        let weak = precision::weak_layers(&c);
+        if !weak.is_empty() || precision::agreement(&c, &samples, &want)? < precision::MIN_AGREEMENT {
+            let mut done = false;
+            if !weak.is_empty() {
+                c = lower_proto(&proto, model, outputs, &with_float(float_nodes(&proto, Some(&weak), &bound)), info.clone())?;
+                done = precision::agreement(&c, &samples, &want)? >= precision::MIN_AGREEMENT;
+            }
+            if !done {
+                c = lower_proto(&proto, model, outputs, &with_float(float_nodes(&proto, None, &bound)), info.clone())?;
+            }
+        }
+    }
+    c.warnings = crate::hybrid::precision::warnings(&c);
+    Ok(c)
+}
+
+/// Quantizes (float models), imports, schedules and plans a read model.
+fn lower_proto(proto: &tract_onnx::pb::ModelProto, model: &Path, outputs: &[String], q: &QuantOptions, mut info: Option<HybridInfo>) -> Result<Compiled> {
     let mut quantized = None;
     let mut samples = vec![];
-    let mut graph = if frontend::is_quantized(&proto) {
-        frontend::import(&proto).with_context(|| format!("cannot compile {}", model.display()))?
+    let mut graph = if frontend::is_quantized(proto) {
+        frontend::import(proto).with_context(|| format!("cannot compile {}", model.display()))?
     } else {
         let Some(calib) = &q.calib else {
             bail!("{} is a float model: give calibration inputs with --calib X.npy to quantize it to int8", model.display());
         };
-        let input_shape = float_input_shape(&proto)?;
+        let input_shape = float_input_shape(proto)?;
         samples = read_calib(calib, &input_shape)?;
-        check_weights_finite(&proto)?;
-        let qz = ptq::quantize(&proto, &samples, q.method, q.int8_io).with_context(|| format!("cannot quantize {}", model.display()))?;
+        check_weights_finite(proto)?;
+        let float_nodes = q.float_nodes.iter().cloned().collect();
+        let qz = ptq::quantize(proto, &samples, q.method, q.int8_io, &float_nodes).with_context(|| format!("cannot quantize {}", model.display()))?;
         let g = frontend::import(&qz.model).with_context(|| format!("cannot compile {}", model.display()))?;
         quantized = Some(qz);
         g
@@ -202,7 +254,7 @@ pub fn lower_any(model: &Path, outputs: &[String], q: &QuantOptions, hybrid: Opt
     passes::prune(&mut graph);
     plan::schedule::reorder(&mut graph);
     let plan = plan::plan(&graph);
-    let mut c = Compiled { graph, plan, sqnr_db: vec![], hybrid: info };
+    let mut c = Compiled { graph, plan, sqnr_db: vec![], hybrid: info, warnings: vec![] };
     if let Some(qz) = &quantized {
         let n = samples.len().min(32);
         c.sqnr_db = crate::quant::sqnr::per_layer(&c, qz, &samples[..n])?;

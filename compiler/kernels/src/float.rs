@@ -50,6 +50,7 @@ pub enum Kind {
     TopK { largest: bool },
     Concat,
     Strided,
+    MatMul,
 }
 
 /// A float op's constant parameters (storage shapes right-aligned to 4 dims).
@@ -241,6 +242,19 @@ pub fn float_op(p: &FloatOp<'_>, arena: &mut [i8], inputs: &[Src], output: usize
                     },
                 );
             })
+        }
+        Kind::MatMul => {
+            // inputs: x [rows, depth], w [k, depth] (one row per output), bias [k]
+            for r in 0..p.rows {
+                for n in 0..p.k {
+                    let mut acc = 0.0f32;
+                    for d in 0..p.depth {
+                        acc += inputs[0].get(arena, r * p.depth + d)
+                            * inputs[1].get(arena, n * p.depth + d);
+                    }
+                    put(arena, acc + inputs[2].get(arena, n));
+                }
+            }
         }
         Kind::Softmax => {
             for r in 0..p.rows {

@@ -28,6 +28,9 @@ pub struct Report {
     /// The linked firmware's memory (Cortex-M C projects, when the toolchain is there).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub firmware: Option<Memory>,
+    /// What the compile warned of (e.g. an int8 router layer under 20 dB).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -86,6 +89,7 @@ impl Report {
             layers,
             kernels: None,
             firmware: None,
+            warnings: c.warnings.clone(),
         }
     }
 }

@@ -18,8 +18,8 @@ pub struct Fact {
 fn typed(model: &pb::ModelProto) -> Result<TypedModel> {
     let m = tract_onnx::onnx()
         .model_for_proto_model(model)
-        .map_err(|e| anyhow!("tract cannot load the float model: {e}"))?;
-    m.into_typed().map_err(|e| anyhow!("tract cannot infer the model's types and shapes: {e}"))
+        .map_err(|e| anyhow!("tract cannot load the float model: {e:#}"))?;
+    m.into_typed().map_err(|e| anyhow!("tract cannot infer the model's types and shapes: {e:#}"))
 }
 
 /// Facts of every labelled value (ONNX value names). Values tract's type
@@ -31,7 +31,7 @@ pub fn facts(model: &pb::ModelProto) -> Result<HashMap<String, Fact>> {
     let mut out = HashMap::new();
     let mut inference = tract_onnx::onnx()
         .model_for_proto_model(model)
-        .map_err(|e| anyhow!("tract cannot load the float model: {e}"))?;
+        .map_err(|e| anyhow!("tract cannot load the float model: {e:#}"))?;
     // A partial analysis still gives what it proved; into_typed below reports errors.
     let _ = inference.analyse(false);
     for node in inference.nodes() {

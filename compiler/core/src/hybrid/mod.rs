@@ -5,6 +5,7 @@
 //! need to know of the result is the IR's [`crate::ir::HybridInfo`].
 
 pub mod baseline;
+pub mod precision;
 
 use anyhow::{bail, Context, Result};
 use tract_onnx::pb;
@@ -24,17 +25,16 @@ fn rename(v: &str, binds: &[(String, String)]) -> String {
 
 /// Merges `router` into `edge`: returns the merged model and the names of
 /// the edge output and the router output in it.
-pub fn merge(edge: &pb::ModelProto, router: &pb::ModelProto, binds: &[(String, String)]) -> Result<(pb::ModelProto, String, String)> {
+pub fn merge(edge: &pb::ModelProto, router: &pb::ModelProto, binds: &[(String, String)], scores: Option<&str>) -> Result<(pb::ModelProto, String, String)> {
     let mut m = edge.clone();
     let eg = m.graph.as_mut().context("the edge model has no graph")?;
     let rg = router.graph.as_ref().context("the router model has no graph")?;
-    if eg.output.len() != 1 {
-        bail!("the edge model must have one output (its class scores), it has {}", eg.output.len());
-    }
+    let edge_out = scores_output(eg, scores)?;
+    // The other edge outputs (e.g. penultimate features) stay as tensors the router may read.
+    eg.output.retain(|o| o.name == edge_out);
     if rg.output.len() != 1 {
         bail!("the router must have one output (its score), it has {}", rg.output.len());
     }
-    let edge_out = eg.output[0].name.clone();
     let r_inits: Vec<&str> = rg.initializer.iter().map(|t| t.name.as_str()).collect();
     let r_inputs: Vec<&pb::ValueInfoProto> = rg.input.iter().filter(|i| !r_inits.contains(&i.name.as_str())).collect();
     let mut binds = binds.to_vec();
@@ -70,7 +70,8 @@ pub fn merge(edge: &pb::ModelProto, router: &pb::ModelProto, binds: &[(String, S
     }
     for n in &rg.node {
         let mut n = n.clone();
-        n.name = format!("{PREFIX}{}", n.name);
+        // Unnamed router nodes take their first output's name (names must be unique).
+        n.name = format!("{PREFIX}{}", crate::frontend::node_label(&n));
         n.input = n.input.iter().map(|v| rename(v, &binds)).collect();
         n.output = n.output.iter().map(|v| rename(v, &binds)).collect();
         eg.node.push(n);
@@ -87,6 +88,30 @@ pub fn merge(edge: &pb::ModelProto, router: &pb::ModelProto, binds: &[(String, S
         }
     }
     Ok((m, edge_out, router_out))
+}
+
+/// The edge output holding the class scores: `scores` when given, the only
+/// output, or the one output named like scores (logits, scores, probs...).
+pub fn scores_output(eg: &pb::GraphProto, scores: Option<&str>) -> Result<String> {
+    let names: Vec<&str> = eg.output.iter().map(|o| o.name.as_str()).collect();
+    if let Some(s) = scores {
+        if !names.contains(&s) {
+            bail!("--scores {s}: the edge model has no output '{s}' (outputs: {})", names.join(", "));
+        }
+        return Ok(s.to_string());
+    }
+    if let [one] = names.as_slice() {
+        return Ok(one.to_string());
+    }
+    let like: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| ["logit", "score", "prob", "class"].iter().any(|w| n.to_lowercase().contains(w)))
+        .collect();
+    match like.as_slice() {
+        [one] => Ok(one.to_string()),
+        _ => bail!("the edge model has {} outputs ({}); say which holds the class scores with --scores NAME", names.len(), names.join(", ")),
+    }
 }
 
 /// Parses `ROUTER_INPUT=EDGE_TENSOR`.

@@ -212,6 +212,7 @@ impl Importer<'_> {
                     (self.float_emit(FloatFn::Concat { axis }, ids, &shape), shape)
                 }
                 "Slice" => self.slice(x, &xs)?,
+                "Gemm" | "MatMul" => self.matmul(x, &xs)?,
                 "Gather" => self.gather(x, &xs)?,
                 other => bail!("operator {other} has no float32 kernel in hybridc"),
             }
@@ -247,6 +248,54 @@ impl Importer<'_> {
         let strides = ranges.iter().zip(&st).map(|(r, &s)| s * r.step as isize).collect();
         let shape: Vec<usize> = ranges.iter().map(|r| r.len).collect();
         Ok((self.float_emit(FloatFn::Strided { offset: offset as usize, strides }, vec![x], &shape), shape))
+    }
+
+    /// Gemm or MatMul with constant float weights, in float32 (a router
+    /// layer int8 would lose too much in): weights laid out one row per
+    /// output, alpha folded in, beta * C as the bias.
+    fn matmul(&mut self, x: TensorId, xs: &[usize]) -> Result<(TensorId, Vec<usize>)> {
+        let gemm = self.node.op_type == "Gemm";
+        if gemm && self.attr_i("transA")?.unwrap_or(0) != 0 {
+            bail!("Gemm with transA is not supported");
+        }
+        let w = self.constant(1)?;
+        let wv = w.as_f32().ok_or_else(|| anyhow!("float32 weights are needed here"))?;
+        let depth = *xs.last().ok_or_else(|| anyhow!("a scalar input"))?;
+        let trans_b = gemm && self.attr_i("transB")?.unwrap_or(0) != 0;
+        let (rows, cols) = match w.shape.as_slice() {
+            [r, c] => (*r, *c),
+            s => bail!("weights of shape {s:?} are not a matrix"),
+        };
+        let k = if trans_b { rows } else { cols };
+        if (if trans_b { cols } else { rows }) != depth {
+            bail!("weights {:?} do not match an input of depth {depth}", w.shape);
+        }
+        let alpha = if gemm { self.attr_f("alpha")?.unwrap_or(1.0) } else { 1.0 };
+        let mut wt = vec![0f32; k * depth];
+        for n in 0..k {
+            for d in 0..depth {
+                let v = if trans_b { wv[n * depth + d] } else { wv[d * k + n] };
+                wt[n * depth + d] = if alpha == 1.0 { v } else { alpha * v };
+            }
+        }
+        let mut bias = vec![0f32; k];
+        if let Some(c) = if gemm { self.opt_input(2)?.cloned() } else { None } {
+            let Val::Const(c) = c else { bail!("Gemm's C must be a constant here") };
+            let cv = c.as_f32().ok_or_else(|| anyhow!("float32 bias is needed here"))?;
+            let beta = self.attr_f("beta")?.unwrap_or(1.0);
+            match cv.len() {
+                1 => bias.iter_mut().for_each(|b| *b = beta * cv[0]),
+                n if n == k => bias.iter_mut().zip(&cv).for_each(|(b, &c)| *b = beta * c),
+                n => bail!("a Gemm bias of {n} values for {k} outputs is not supported"),
+            }
+        }
+        let name = self.node.output[0].clone();
+        let bytes = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+        let wid = self.float_tensor(&format!("{name}#w"), &[k, depth], Some(bytes(&wt)));
+        let bid = self.float_tensor(&format!("{name}#b"), &[k], Some(bytes(&bias)));
+        let mut shape = xs.to_vec();
+        *shape.last_mut().unwrap() = k;
+        Ok((self.float_emit(FloatFn::MatMul, vec![x, wid, bid], &shape), shape))
     }
 
     fn gather(&mut self, x: TensorId, xs: &[usize]) -> Result<(TensorId, Vec<usize>)> {

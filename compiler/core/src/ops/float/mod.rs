@@ -28,6 +28,9 @@ pub enum FloatFn {
     Concat { axis: usize },
     /// out[i] = in[offset + sum(i_d * strides[d])]: Slice, Gather.
     Strided { offset: usize, strides: Vec<isize> },
+    /// A fully connected layer: x [.., depth] times constant weights
+    /// [k, depth] plus bias [k] (Gemm, MatMul kept in float32).
+    MatMul,
 }
 
 /// A float op with its parameters; `p.inners` is empty, the op's own
@@ -51,6 +54,7 @@ impl Float {
             FloatFn::TopK { largest, .. } => Kind::TopK { largest: *largest },
             FloatFn::Concat { .. } => Kind::Concat,
             FloatFn::Strided { .. } => Kind::Strided,
+            FloatFn::MatMul => Kind::MatMul,
         };
         let mut p = k::FloatOp {
             kind,
@@ -99,6 +103,11 @@ impl Float {
                 p.outer = out.shape[..*axis].iter().product();
                 inners = inputs.iter().map(|&t| g.tensors[t].shape[*axis..].iter().product()).collect();
             }
+            FloatFn::MatMul => {
+                let w = &g.tensors[inputs[1]].shape;
+                (p.k, p.depth) = (w[0], w[1]);
+                p.rows = a.len() / p.depth.max(1);
+            }
             FloatFn::Strided { offset, strides } => {
                 p.offset = *offset;
                 let n = strides.len();
@@ -126,6 +135,7 @@ impl Float {
             FloatFn::TopK { .. } => ("HYB_FK_TOPK", "0".into()),
             FloatFn::Concat { .. } => ("HYB_FK_CONCAT", "0".into()),
             FloatFn::Strided { .. } => ("HYB_FK_STRIDED", "0".into()),
+            FloatFn::MatMul => ("HYB_FK_MATMUL", "0".into()),
         }
     }
 }
@@ -140,6 +150,14 @@ impl OpKind for Float {
             FloatFn::TopK { .. } => "TopK (float)",
             FloatFn::Concat { .. } => "Concat (float)",
             FloatFn::Strided { .. } => "Slice (float)",
+            FloatFn::MatMul => "FullyConnected (float)",
+        }
+    }
+
+    fn macs(&self, _g: &super::Graph, _op: &super::Op) -> u64 {
+        match self.f {
+            FloatFn::MatMul => (self.p.rows * self.p.depth * self.p.k) as u64,
+            _ => 0,
         }
     }
 

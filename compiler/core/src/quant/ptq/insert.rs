@@ -43,7 +43,8 @@ fn spatial_mean(n: &pb::NodeProto, g: &pb::GraphProto, rank: Option<usize>) -> b
     rank == 4 && axes == [2, 3]
 }
 
-pub fn plan(g: &pb::GraphProto, rank_of: &dyn Fn(&str) -> Option<usize>) -> Plan {
+/// `forced`: values whose nodes run in float32 whatever their op.
+pub fn plan(g: &pb::GraphProto, rank_of: &dyn Fn(&str) -> Option<usize>, forced: &HashSet<String>) -> Plan {
     let inits: HashSet<&str> = g.initializer.iter().map(|t| t.name.as_str()).collect();
     let producer: HashMap<&str, &pb::NodeProto> =
         g.node.iter().flat_map(|n| n.output.iter().map(move |o| (o.as_str(), n))).collect();
@@ -54,6 +55,10 @@ pub fn plan(g: &pb::GraphProto, rank_of: &dyn Fn(&str) -> Option<usize>) -> Plan
         let out = n.output[0].clone();
         let op = n.op_type.as_str();
         let data_inputs: Vec<&String> = n.input.iter().filter(|i| !i.is_empty() && !inits.contains(i.as_str())).collect();
+        if n.output.iter().any(|o| forced.contains(o)) {
+            float.extend(n.output.iter().cloned());
+            continue;
+        }
         if PASS_THROUGH.contains(&op) {
             if data_inputs.first().is_some_and(|i| float.contains(*i)) {
                 float.extend(n.output.iter().cloned());
@@ -296,7 +301,7 @@ impl<'a> Emitter<'a> {
             }
             let in_scale = n.input.first().and_then(|i| self.params_of(i.trim_end_matches("#dq")));
             match op.as_str() {
-                "Conv" | "ConvTranspose" | "Gemm" | "MatMul" if inits.contains(&n.input[1]) => {
+                "Conv" | "ConvTranspose" | "Gemm" | "MatMul" if inits.contains(&n.input[1]) && !self.float_nodes.contains(&n.output[0]) => {
                     let s = in_scale.with_context(|| format!("{op} input is not quantized"))?.scale;
                     let b = n.input.get(2).cloned().filter(|b| !b.is_empty());
                     let (w, scales) = self.weights(&n.input[1].clone(), op == "Conv", b.as_deref().map(|b| (b, s)))?;

@@ -39,7 +39,8 @@ fn check_supported(model: &pb::ModelProto) -> Result<()> {
     }
 }
 
-pub fn quantize(model: &pb::ModelProto, calib: &[Vec<f32>], method: Method, int8_io: bool) -> Result<Quantized> {
+/// `float_nodes`: ONNX values whose nodes run in float32 (their weights stay float).
+pub fn quantize(model: &pb::ModelProto, calib: &[Vec<f32>], method: Method, int8_io: bool, float_nodes: &std::collections::HashSet<String>) -> Result<Quantized> {
     if calib.is_empty() {
         bail!("the calibration data holds no samples");
     }
@@ -53,7 +54,7 @@ pub fn quantize(model: &pb::ModelProto, calib: &[Vec<f32>], method: Method, int8
         bail!("float models with {} inputs are not supported yet (one input)", g.input.len());
     }
     let rank_of = |v: &str| facts.get(v).and_then(|f| f.shape.as_ref().map(|s| s.len()));
-    let mut plan = insert::plan(g, &rank_of);
+    let mut plan = insert::plan(g, &rank_of, float_nodes);
     if int8_io {
         // An int8 API needs int8 outputs: quantize float outputs too.
         for o in &g.output {
