@@ -69,6 +69,20 @@ compile_fails_tests! {
     // tests/fixtures/zoo/ds_cnn_rgb.onnx with bytes flipped in its weights: a
     // scale ratio past 2^31 once panicked the reference (shift overflow).
     weights_past_int8_range: bad("huge_weights.onnx"), &["--calib", &zoo_calib()], &["requantization scale ratio", "check the model's weights"];
+    // Hostile mutations (make_bad_models.py) that once panicked in tract or
+    // in hybridc, or compiled although invalid.
+    string_initializer: bad("hostile_string_initializer.onnx"), &["--calib", &zoo_calib()], &["initializer 'onnx::Conv_29'", "element type 8"];
+    flatten_axis_negative: bad("hostile_flatten_axis_neg.onnx"), &["--calib", &zoo_calib()], &["'/Flatten'", "axis = -100"];
+    flatten_axis_huge: bad("hostile_flatten_axis_huge.onnx"), &["--calib", &zoo_calib()], &["'/Flatten'", "axis = 1000000"];
+    two_nodes_one_output: bad("hostile_duplicate_output.onnx"), &["--calib", &zoo_calib()], &["'/f/f.6/Relu'", "one producer"];
+    input_dim_i64_max: bad("hostile_input_dim_huge.onnx"), &["--calib", &zoo_calib()], &["'image'", "9223372036854775807"];
+    maxpool_strides_zero: bad("hostile_maxpool_strides_zero.onnx"), &["--calib", &zoo_calib()], &["'/f/f.3/MaxPool'", "strides = [0, 0]"];
+    gemm_turned_into_conv: bad("hostile_gemm_as_conv.onnx"), &["--calib", &zoo_calib()], &["'/fc/Gemm'", "fc.weight"];
+    conv_group_negative: bad("hostile_conv_group_negative.onnx"), &["--calib", &zoo_calib()], &["'/f/f.0/Conv'", "group = -100"];
+    output_dim_negative: bad("hostile_output_dim_negative.onnx"), &["--calib", &zoo_calib()], &["'logits'", "dimension -7"];
+    opset_0: bad("hostile_opset_0.onnx"), &["--calib", &zoo_calib()], &["opset 0"];
+    opset_99: bad("hostile_opset_99.onnx"), &["--calib", &zoo_calib()], &["opset 99"];
+    dequantize_axis_2_pow_40: bad("hostile_dq_axis_huge.onnx"), &[], &["DequantizeLinear", "axis = 1099511627776"];
 }
 
 fn zoo_calib() -> String {
@@ -103,6 +117,12 @@ fn npy_of_wrong_shape() {
 fn npy_of_wrong_dtype() {
     let x = common::fixtures().join("ref/kws_dscnn_seed0_input_float.npy");
     run_fails(&x, &["kws_dscnn_seed0_input_float.npy", "<f4", "|i1"]);
+}
+
+/// A header declaring (2^62, 2^62, 10, 1) values once overflowed a multiplication.
+#[test]
+fn npy_whose_header_declares_more_than_the_file_holds() {
+    run_fails(Path::new(&bad("huge_shape.npy")), &["huge_shape.npy", "more values than the file"]);
 }
 
 #[test]

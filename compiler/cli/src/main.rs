@@ -212,12 +212,32 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
-    match real_main(cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+    // A panic is a bug of ours (or of a library on input it did not
+    // expect): no backtrace, one line naming the command and where, exit 2.
+    // Panics caught on the way (tract's, see hybridc_core::guard) stay quiet.
+    let place = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let at = place.clone();
+    std::panic::set_hook(Box::new(move |info| {
+        if let (Ok(mut p), Some(l)) = (at.lock(), info.location()) {
+            *p = format!("{}:{}", l.file(), l.line());
+        }
+    }));
+    match std::panic::catch_unwind(|| real_main(cli)) {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
             let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
             eprintln!("hybridc: error: {}", chain.join(": "));
             ExitCode::FAILURE
+        }
+        Err(payload) => {
+            let args: Vec<String> = std::env::args().skip(1).collect();
+            let at = place.lock().map(|p| p.clone()).unwrap_or_default();
+            eprintln!(
+                "hybridc: internal error: {} (at {at}) while running `hybridc {}`; please report it with the input files",
+                hybridc_core::guard::panic_message(&payload),
+                args.join(" ")
+            );
+            ExitCode::from(2)
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod choice;
 pub mod codegen;
 pub mod files;
 pub mod frontend;
+pub mod guard;
 pub mod hybrid;
 pub mod lower;
 pub mod npy;

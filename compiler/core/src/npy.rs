@@ -22,7 +22,9 @@ fn descr(dt: &npyz::DType) -> String {
 
 /// Reads an int8 or float32 array as raw little-endian bytes.
 pub fn read(path: &Path) -> Result<Array> {
-    let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let file_len = f.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
+    check_shape(&mut f, file_len).with_context(|| format!("{} is not a valid .npy file", path.display()))?;
     let npy = npyz::NpyFile::new(std::io::BufReader::new(f))
         .with_context(|| format!("{} is not a valid .npy file", path.display()))?;
     let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
@@ -44,6 +46,35 @@ pub fn read(path: &Path) -> Result<Array> {
         _ => d,
     };
     Ok(Array { shape, descr, data })
+}
+
+/// The header's shape is the user's: its element count must fit in the
+/// file before the npy reader multiplies it out or allocates for it. Leaves
+/// `f` at its start.
+fn check_shape(f: &mut File, file_len: u64) -> Result<()> {
+    use std::io::{Read, Seek};
+    let mut head = [0u8; 12];
+    let n = f.read(&mut head)?;
+    let (len_at, len_bytes) = match head.get(6) {
+        Some(1) => (8, 2),
+        _ => (8, 4),
+    };
+    if n < 10 || &head[..6] != b"\x93NUMPY" {
+        bail!("no .npy magic");
+    }
+    let hlen = head[len_at..len_at + len_bytes].iter().rev().fold(0u64, |a, &b| a << 8 | b as u64);
+    let mut text = vec![0u8; hlen.min(1 << 16) as usize];
+    f.seek(std::io::SeekFrom::Start((len_at + len_bytes) as u64))?;
+    f.read_exact(&mut text).context("truncated header")?;
+    let text = String::from_utf8_lossy(&text);
+    let shape = text.split("'shape':").nth(1).and_then(|t| t.split(')').next()).map(|t| t.trim().trim_start_matches('(')).unwrap_or("");
+    let mut count: u64 = 1;
+    for d in shape.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let d: u64 = d.parse().with_context(|| format!("dimension '{d}' in the header"))?;
+        count = count.checked_mul(d).filter(|&c| c <= file_len).with_context(|| format!("its header declares shape ({shape}), more values than the file's {file_len} bytes hold"))?;
+    }
+    f.seek(std::io::SeekFrom::Start(0))?;
+    Ok(())
 }
 
 /// Writes raw bytes as an array of the given numpy dtype ("|i1" or "<f4").

@@ -28,6 +28,10 @@ fn typed(model: &pb::ModelProto) -> Result<TypedModel> {
 /// constants, under their ONNX names; the typed model adds the shapes (its
 /// own folding may rename or drop those values).
 pub fn facts(model: &pb::ModelProto) -> Result<HashMap<String, Fact>> {
+    crate::guard::no_panic("tract's analysis", || facts_of(model))
+}
+
+fn facts_of(model: &pb::ModelProto) -> Result<HashMap<String, Fact>> {
     let mut out = HashMap::new();
     let mut inference = tract_onnx::onnx()
         .model_for_proto_model(model)
@@ -67,6 +71,10 @@ pub struct FloatRunner {
 
 impl FloatRunner {
     pub fn new(model: &pb::ModelProto, outputs: &[String]) -> Result<FloatRunner> {
+        crate::guard::no_panic("tract's float model", || Self::build(model, outputs))
+    }
+
+    fn build(model: &pb::ModelProto, outputs: &[String]) -> Result<FloatRunner> {
         let mut t = typed(model)?;
         let mut outlets = vec![];
         for name in outputs {
@@ -92,7 +100,7 @@ impl FloatRunner {
             bail!("float input has {} values, the model needs {n}", input.len());
         }
         let x = Tensor::from_shape(&self.input_shape, input)?;
-        let out = self.plan.run(tvec!(x.into()))?;
+        let out = crate::guard::no_panic("tract's float run", || Ok(self.plan.run(tvec!(x.into()))?))?;
         out.iter()
             .map(|t| {
                 let t = t.cast_to::<f32>()?;

@@ -6,6 +6,7 @@ pub mod constant;
 pub mod float_oracle;
 pub mod layout;
 mod qdq;
+mod validate;
 
 use std::path::Path;
 
@@ -33,6 +34,7 @@ pub fn read_model(path: &Path) -> Result<pb::ModelProto> {
         _ => bail!("{} holds no ONNX graph (no nodes or no outputs); is it really an ONNX model?", path.display()),
     };
     inline_external_data(&mut model, path)?;
+    validate::check(&model).with_context(|| format!("{} is not a model hybridc can compile", path.display()))?;
     Ok(model)
 }
 

@@ -1,0 +1,121 @@
+//! Checks a decoded ONNX model before tract sees it: what tract would panic
+//! on (or what would compile although invalid) stops here with an error
+//! naming the tensor, node or attribute. Every number here comes from the
+//! user's file, so the arithmetic is checked.
+
+use std::collections::HashSet;
+
+use anyhow::{bail, Result};
+use tract_onnx::pb;
+use tract_onnx::pb::tensor_shape_proto::dimension::Value as Dim;
+
+use super::qdq::node_label;
+
+/// The ai.onnx opsets hybridc reads (tract's range).
+const OPSETS: std::ops::RangeInclusive<i64> = 7..=22;
+/// Larger dims or element counts are not a microcontroller's tensors.
+const MAX_ELEMENTS: u64 = 1 << 31;
+/// No op hybridc compiles has a tensor of more dims.
+const MAX_RANK: i64 = 8;
+
+/// Bytes per element of the ONNX element types tract loads (onnx.proto's
+/// TensorProto.DataType); None for STRING, complex and the rest.
+fn element_bytes(data_type: i32) -> Option<u64> {
+    Some(match data_type {
+        1 | 6 | 12 => 4,     // FLOAT, INT32, UINT32
+        2 | 3 | 9 => 1,      // UINT8, INT8, BOOL
+        4 | 5 | 10 | 16 => 2, // UINT16, INT16, FLOAT16, BFLOAT16
+        7 | 11 | 13 => 8,    // INT64, DOUBLE, UINT64
+        _ => return None,
+    })
+}
+
+pub fn check(model: &pb::ModelProto) -> Result<()> {
+    for o in &model.opset_import {
+        if (o.domain.is_empty() || o.domain == "ai.onnx") && !OPSETS.contains(&o.version) {
+            bail!("the model declares ONNX opset {}; hybridc reads opsets {} to {}: re-export it", o.version, OPSETS.start(), OPSETS.end());
+        }
+    }
+    let Some(g) = model.graph.as_ref() else { return Ok(()) };
+    for t in &g.initializer {
+        tensor(t, &format!("initializer '{}'", t.name))?;
+    }
+    let mut written: HashSet<&str> = g.input.iter().map(|i| i.name.as_str()).collect();
+    for n in &g.node {
+        let label = node_label(n);
+        if matches!(n.op_type.as_str(), "Conv" | "ConvTranspose") {
+            if let Some(w) = n.input.get(1).and_then(|w| g.initializer.iter().find(|t| &t.name == w)) {
+                if !(3..=5).contains(&w.dims.len()) {
+                    bail!("node '{label}' ({}): weights '{}' of shape {:?} are not those of a 1-D to 3-D convolution", n.op_type, w.name, w.dims);
+                }
+            }
+        }
+        for o in n.output.iter().filter(|o| !o.is_empty()) {
+            if !written.insert(o) {
+                bail!("node '{label}' ({}) writes '{o}', which another node or a graph input already defines; ONNX values have one producer", n.op_type);
+            }
+        }
+        for a in &n.attribute {
+            attribute(n, &label, a)?;
+        }
+    }
+    for v in g.input.iter().chain(&g.output) {
+        declared_shape(v)?;
+    }
+    Ok(())
+}
+
+/// A tensor's dims, element type and data agree.
+fn tensor(t: &pb::TensorProto, what: &str) -> Result<()> {
+    let Some(size) = element_bytes(t.data_type) else {
+        bail!("{what} has ONNX element type {}, which hybridc does not read (numbers only: float, int, bool)", t.data_type);
+    };
+    let mut count: u64 = 1;
+    for &d in &t.dims {
+        if d < 0 {
+            bail!("{what} has a negative dimension {d}");
+        }
+        count = count.checked_mul(d as u64).filter(|&c| c <= MAX_ELEMENTS).ok_or_else(|| anyhow::anyhow!("{what} has dims {:?}: too many elements", t.dims))?;
+    }
+    if !t.raw_data.is_empty() && t.raw_data.len() as u64 != count * size {
+        bail!("{what} holds {} bytes of data for dims {:?} ({} expected); the file is corrupt", t.raw_data.len(), t.dims, count * size);
+    }
+    Ok(())
+}
+
+/// Attributes whose values tract trusts: window sizes, strides, groups, axes.
+fn attribute(n: &pb::NodeProto, label: &str, a: &pb::AttributeProto) -> Result<()> {
+    let bad = |why: &str| anyhow::anyhow!("node '{label}' ({}): attribute {} {why}", n.op_type, a.name);
+    match a.name.as_str() {
+        "strides" | "dilations" | "kernel_shape" if a.ints.iter().any(|&v| !(1..=1 << 16).contains(&v)) => {
+            Err(bad(&format!("= {:?}: each value must be between 1 and 65536", a.ints)))
+        }
+        "pads" if a.ints.iter().any(|&v| !(0..=1 << 16).contains(&v)) => Err(bad(&format!("= {:?}: each pad must be between 0 and 65536", a.ints))),
+        "group" if !(1..=1 << 20).contains(&a.i) => Err(bad(&format!("= {}: a group count is at least 1", a.i))),
+        "axis" if !(-MAX_RANK..MAX_RANK).contains(&a.i) => Err(bad(&format!("= {} is out of range for any tensor hybridc compiles", a.i))),
+        "axes" if a.ints.iter().any(|v| !(-MAX_RANK..MAX_RANK).contains(v)) => Err(bad(&format!("= {:?} is out of range", a.ints))),
+        "value" => match &a.t {
+            Some(t) => tensor(t, &format!("node '{label}' ({}) constant", n.op_type)),
+            None => Ok(()),
+        },
+        _ => Ok(()),
+    }
+}
+
+/// Declared dims are positive (or symbolic: dynamic inputs are refused later, by name).
+fn declared_shape(v: &pb::ValueInfoProto) -> Result<()> {
+    let Some(pb::type_proto::Value::TensorType(t)) = v.r#type.as_ref().and_then(|t| t.value.as_ref()) else { return Ok(()) };
+    let mut count: u64 = 1;
+    for (i, d) in t.shape.iter().flat_map(|s| &s.dim).enumerate() {
+        if let Some(Dim::DimValue(x)) = d.value {
+            if x < 0 || (x as u64) > MAX_ELEMENTS {
+                bail!("'{}' declares dimension {x} at axis {i}; dims are positive and at most 2^31", v.name);
+            }
+            count = count.saturating_mul(x as u64);
+        }
+    }
+    if count > MAX_ELEMENTS {
+        bail!("'{}' declares {count} elements; hybridc compiles tensors of at most 2^31", v.name);
+    }
+    Ok(())
+}
