@@ -216,6 +216,8 @@ fn tune_on_the_bundled_example() {
         edge_ms: Some(2.5),
         cloud_ms: 10.0,
         at_threshold: None,
+        binds: vec![],
+        scores: None,
     };
     let report = tune::tune(&o).unwrap();
     let r = serde_json::to_value(&report).unwrap();

@@ -128,6 +128,12 @@ enum Cmd {
         router: PathBuf,
         #[arg(long)]
         cloud: PathBuf,
+        /// Bind a router input to an edge tensor: ROUTER_INPUT=EDGE_TENSOR (repeatable), as for compile.
+        #[arg(long, value_parser = hybridc_core::hybrid::parse_bind)]
+        bind: Vec<(String, String)>,
+        /// The edge output holding the class scores, when the edge has several outputs.
+        #[arg(long)]
+        scores: Option<String>,
         /// Labelled validation inputs (.npy float32 [N, ...]).
         #[arg(long)]
         data: PathBuf,
@@ -360,8 +366,8 @@ fn real_main(cli: Cli) -> Result<()> {
                 println!("  all {} output bytes equal {}", got.len(), path.display());
             }
         }
-        Cmd::Tune { edge, router, cloud, data, labels, target, link, goal, calib, edge_ms, cloud_ms, at_threshold, json, plot } => {
-            let o = tune::TuneOptions { edge, router, cloud, data, labels, target, link, goal, calib, edge_ms, cloud_ms, at_threshold };
+        Cmd::Tune { edge, router, cloud, data, labels, target, link, goal, calib, edge_ms, cloud_ms, at_threshold, json, plot, bind, scores } => {
+            let o = tune::TuneOptions { edge, router, cloud, data, labels, target, link, goal, calib, edge_ms, cloud_ms, at_threshold, binds: bind, scores };
             let r = tune::tune(&o)?;
             print!("{}", tune::table(&r));
             let m = &r.latency_model;

@@ -42,6 +42,17 @@ pub struct TuneOptions {
     /// Report this threshold's operating point instead of choosing one
     /// (e.g. a threshold tuned on validation data, evaluated on test data).
     pub at_threshold: Option<f64>,
+    /// Router inputs bound to edge tensors, and the edge's class-score
+    /// output when it has several (as `compile --bind/--scores`).
+    pub binds: Vec<(String, String)>,
+    pub scores: Option<String>,
+}
+
+impl TuneOptions {
+    /// The hybrid as `compile` builds it, with this threshold.
+    fn hybrid(&self, threshold: f32) -> HybridOptions {
+        HybridOptions { router: Some(self.router.clone()), threshold: Some(threshold), binds: self.binds.clone(), scores: self.scores.clone(), ..Default::default() }
+    }
 }
 
 /// Per input: the router's score and the edge's class scores (real units).
@@ -91,7 +102,7 @@ pub fn tune(o: &TuneOptions) -> Result<TuneReport> {
             p
         }
     };
-    let hybrid = HybridOptions { router: Some(o.router.clone()), threshold: Some(0.5), ..Default::default() };
+    let hybrid = o.hybrid(0.5);
     let quant = QuantOptions { calib: Some(calib.clone()), ..Default::default() };
     let c = hybridc_core::lower::lower_any(&o.edge, &[], &quant, Some(&hybrid))?;
     let info = c.hybrid.clone().context("not a hybrid")?;
@@ -186,7 +197,7 @@ fn profile_edge_ms(o: &TuneOptions, calib: &Path, data: &npy::Array, per: usize)
     }
     let dir = tempfile::tempdir()?;
     let out = dir.path().join("hybrid");
-    crate::compile::compile(&CompileOptions { quant: QuantOptions { calib: Some(calib.to_path_buf()), ..Default::default() }, hybrid: Some(HybridOptions { router: Some(o.router.clone()), threshold: Some(f32::MAX), ..Default::default() }), ..CompileOptions::new(o.edge.clone(), &o.target, out.clone()) })?;
+    crate::compile::compile(&CompileOptions { quant: QuantOptions { calib: Some(calib.to_path_buf()), ..Default::default() }, hybrid: Some(o.hybrid(f32::MAX)), ..CompileOptions::new(o.edge.clone(), &o.target, out.clone()) })?;
     let mut shape = data.shape.clone();
     shape[0] = 1;
     let one = npy::Array { shape, descr: data.descr.clone(), data: data.data[..per].to_vec() };
