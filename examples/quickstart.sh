@@ -31,5 +31,6 @@ hybridc compile "$E/edge.onnx" --router "$E/router.onnx" --tuned out/tuned.json 
 echo "quickstart: running the firmware under QEMU on $E/test_x.npy, with the gateway and the cloud"
 hybridc run "out/$NAME" --input "$E/test_x.npy" --labels "$E/test_y.npy" \
   --output out/labels.npy --details out/details.json --cloud "$E/cloud.onnx"
-echo "quickstart: operating points in out/tuned.json, their plot (accuracy against latency) in out/tuned.svg"
-echo "quickstart: the firmware project in out/$NAME, its decisions in out/labels.npy and out/details.json"
+O=$PWD/out
+echo "quickstart: operating points in $O/tuned.json, their plot (accuracy against latency) in $O/tuned.svg"
+echo "quickstart: the firmware project in $O/$NAME, its decisions in $O/labels.npy and $O/details.json"
