@@ -6,10 +6,13 @@
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{free_port, Proc};
 use hybridc_cloud::frame::{self, ErrorCode, Frame, FrameReader, Parsed, Query};
 use hybridc_cloud::{gateway, serve};
 use hybridc_core::frontend::float_oracle::FloatRunner;
@@ -365,7 +368,7 @@ fn cloud_url(base: &str, name: &str) -> String {
 /// The model served and a gateway in front of it (both stop when dropped).
 fn start_serve_and_gateway() -> (hybridc_cloud::Running, gateway::Gateway) {
     let (server, _) = start_serve();
-    let g = gateway::spawn("127.0.0.1:0", &serve::model_url(server.addr, NAME), Duration::from_secs(10)).unwrap();
+    let g = gateway::spawn("127.0.0.1:0", &serve::model_url(server.addr, NAME), Duration::from_secs(10), None).unwrap();
     (server, g)
 }
 
@@ -493,7 +496,7 @@ fn gateway_answers_quickly_when_the_cloud_fails() {
     let img = &images(1)[0];
     let timeout = Duration::from_millis(400);
     let ask_within = |url: &str, seq: u32, code: ErrorCode, limit: Duration| {
-        let g = gateway::spawn("127.0.0.1:0", url, timeout).unwrap();
+        let g = gateway::spawn("127.0.0.1:0", url, timeout, None).unwrap();
         let mut dev = Device::connect(g.port());
         let t = Instant::now();
         assert_error(dev.ask(&query(seq, img)), seq, code);
@@ -516,7 +519,7 @@ fn gateway_answers_quickly_when_the_cloud_fails() {
     ask_within(&cloud_url(&base, "nope"), 3, ErrorCode::CloudError, Duration::from_secs(5));
 
     // The cloud stops in the middle of a run: code 1, then it is back.
-    let g = gateway::spawn("127.0.0.1:0", &cloud_url(&base, NAME), timeout).unwrap();
+    let g = gateway::spawn("127.0.0.1:0", &cloud_url(&base, NAME), timeout, None).unwrap();
     let mut dev = Device::connect(g.port());
     let q = query(10, img);
     assert_reply(dev.ask(&q), &q);
@@ -530,22 +533,24 @@ fn gateway_answers_quickly_when_the_cloud_fails() {
     assert_reply(dev.ask(&q), &q);
 }
 
+/// A given input name is used as it is, whatever the metadata says.
+#[test]
+fn gateway_input_name_overrides_the_metadata() {
+    let (_server, base) = start_serve();
+    let img = &images(1)[0];
+    let ask = |name: &str| {
+        let g = gateway::spawn("127.0.0.1:0", &cloud_url(&base, NAME), Duration::from_secs(10), Some(name)).unwrap();
+        Device::connect(g.port()).ask(&query(1, img))
+    };
+    assert_reply(ask("image"), &query(1, img));
+    let f = ask("pixels");
+    let Frame::Error(e) = &f else { panic!("expected an error frame, got {f:?}") };
+    assert!(e.code == ErrorCode::CloudError as u16 && e.message.contains("unknown input 'pixels'"), "{f:?}");
+}
+
 // ---- The command line ----
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// A `hybridc` subprocess, killed when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn hybridc(args: &[&str]) -> Proc {
     Proc(Command::new(env!("CARGO_BIN_EXE_hybridc")).args(args).stdin(Stdio::null()).spawn().expect("hybridc"))
 }
@@ -596,7 +601,7 @@ fn cli_serve_with_the_official_triton_client_and_cli_gateway() {
 
     // The gateway command, in front of the served model.
     let gport = free_port();
-    let _gateway = hybridc(&["gateway", "--listen", &format!("127.0.0.1:{gport}"), "--cloud", &model_url, "--timeout-ms", "5000"]);
+    let _gateway = hybridc(&["gateway", "--listen", &format!("127.0.0.1:{gport}"), "--cloud", &model_url, "--timeout-ms", "5000", "--input-name", "image"]);
     let t = Instant::now();
     let mut dev = loop {
         match TcpStream::connect(("127.0.0.1", gport)) {

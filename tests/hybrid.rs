@@ -5,10 +5,13 @@
 
 mod common;
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
-use common::{example, example_inputs};
+use common::{example, example_inputs, free_port, Proc};
 use hybridc_core::codegen::Emit;
 use hybridc_core::lower::{self as driver, CompileOptions, HybridOptions, QuantOptions};
 use hybridc_core::npy;
@@ -163,7 +166,7 @@ fn with_cloud(target: &str, emit: Emit) {
     let proj = compile_example(dir.path(), target, threshold, emit);
     let server = hybridc_cloud::serve::spawn(&example().join("cloud.onnx"), "cloud", "127.0.0.1:0").unwrap();
     let url = hybridc_cloud::serve::model_url(server.addr, "cloud");
-    let gw = hybridc_cloud::gateway::spawn("127.0.0.1:0", &url, Duration::from_secs(5)).unwrap();
+    let gw = hybridc_cloud::gateway::spawn("127.0.0.1:0", &url, Duration::from_secs(5), None).unwrap();
     let x = example_inputs(80);
     let r = run(&proj, &x, Some(format!("127.0.0.1:{}", gw.port())));
     let want = expected(&x, threshold, true);
@@ -196,6 +199,94 @@ with_cloud_tests! {
     host_gateway_and_cloud: "host", Emit::C;
     rust_cortex_m4_firmware_gateway_and_cloud: "cortex-m4", Emit::Rust;
     rust_host_gateway_and_cloud: "host", Emit::Rust;
+}
+
+// The cloud as KServe's own Python ModelServer serves it: onnxruntime in a
+// `kserve.Model` (tests/kserve_server.py) whose metadata lists no input, as
+// custom predictors' metadata often does; `tests/setup.sh --tests` installs kserve.
+
+/// tests/kserve_server.py serving the example's cloud model as "cloud" on a
+/// free port, once ready; its log goes to `dir`. Returns the model's URL.
+fn start_kserve(dir: &Path) -> (Proc, String) {
+    let port = free_port();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/kserve_server.py");
+    let log_path = dir.join("kserve.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let child = Command::new("python3")
+        .arg(&script)
+        .args([&port.to_string(), "cloud", example().join("cloud.onnx").to_str().unwrap()])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("FAILING: python3 is needed for the KServe test (tests/setup.sh --tests installs what it needs)");
+    let mut server = Proc(child);
+    let t = Instant::now();
+    while http_status(port, "/v2/models/cloud/ready") != Some(200) {
+        let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+        if let Some(status) = server.0.try_wait().unwrap() {
+            let log = log();
+            assert!(
+                !log.contains("No module named"),
+                "FAILING: kserve or onnxruntime is not installed: python3 -m pip install kserve onnxruntime (tests/setup.sh --tests does it)\n{log}"
+            );
+            panic!("tests/kserve_server.py exited ({status}):\n{log}");
+        }
+        assert!(t.elapsed() < Duration::from_secs(120), "KServe's ModelServer never became ready:\n{}", log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (server, format!("http://127.0.0.1:{port}/v2/models/cloud"))
+}
+
+/// The status of a plain HTTP GET on loopback, None if it cannot connect.
+fn http_status(port: u16, path: &str) -> Option<u16> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").as_bytes()).ok()?;
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    answer.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// `hybridc run PROJECT --cloud URL [--cloud-input-name NAME]` on `x`: the
+/// (label, source) of each input from `--details`, and what it printed on stderr.
+fn run_cli_with_cloud(dir: &Path, project: &Path, x: &npy::Array, url: &str, input_name: Option<&str>) -> (Vec<(i32, i32)>, String) {
+    let (xs, labels, details) = (dir.join("x.npy"), dir.join("labels.npy"), dir.join("details.json"));
+    npy::write(&xs, &x.shape, &x.descr, &x.data).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hybridc"));
+    cmd.arg("run").arg(project).arg("--input").arg(&xs).arg("--output").arg(&labels).arg("--details").arg(&details).args(["--cloud", url]);
+    if let Some(name) = input_name {
+        cmd.args(["--cloud-input-name", name]);
+    }
+    let out = cmd.stdin(Stdio::null()).output().expect("hybridc");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "hybridc run failed:\n{stderr}");
+    let rows: serde_json::Value = serde_json::from_slice(&std::fs::read(&details).unwrap()).unwrap();
+    let source = |s: &str| ["edge", "cloud", "edge-fallback"].iter().position(|&n| n == s).expect("a source") as i32;
+    let got = rows.as_array().unwrap().iter().map(|r| (r["label"].as_i64().unwrap() as i32, source(r["source"].as_str().unwrap()))).collect();
+    (got, stderr)
+}
+
+#[test]
+fn cortex_m4_firmware_gateway_and_kserve_model_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let threshold = 0.3;
+    let proj = compile_example(dir.path(), "cortex-m4", threshold, Emit::C);
+    let (_server, url) = start_kserve(dir.path());
+
+    // The input name given: the cloud's labels (onnxruntime in KServe) are tract's.
+    let x = example_inputs(80);
+    let (got, stderr) = run_cli_with_cloud(dir.path(), &proj, &x, &url, Some("image"));
+    assert_eq!(got, expected(&x, threshold, true), "device decisions differ from the Rust-side computation\n{stderr}");
+    assert!(got.iter().any(|d| d.1 == 1), "no input went to the cloud\n{stderr}");
+
+    // Not given: the metadata names no input, the gateway says to pass it,
+    // and the routed inputs fall back to the edge.
+    let x = example_inputs(20);
+    let (got, stderr) = run_cli_with_cloud(dir.path(), &proj, &x, &url, None);
+    assert!(stderr.contains("names no input") && stderr.contains("--input-name"), "{stderr}");
+    assert_eq!(got, expected(&x, threshold, false), "decisions without the input name");
+    assert!(got.iter().any(|d| d.1 == 2), "no input was routed among the first 20");
 }
 
 /// `tune` end to end on the bundled example: the chosen point lies on the

@@ -1,7 +1,9 @@
 //! Shared helpers of the golden suite: fixture paths and .npy loading.
 #![allow(dead_code)]
 
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
+use std::process::Child;
 use std::time::Duration;
 
 use hybridc_core::lower::{CompileOptions, Compiled, QuantOptions};
@@ -72,6 +74,21 @@ pub fn first_diff(a: &[i8], b: &[i8]) -> Option<(usize, i8, i8)> {
         return Some((a.len().min(b.len()), 0, 0));
     }
     a.iter().zip(b).position(|(x, y)| x != y).map(|i| (i, a[i], b[i]))
+}
+
+/// A port nobody listens on now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A subprocess (a server), killed when dropped.
+pub struct Proc(pub Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// The bundled hybrid example (examples/mnist-hybrid).

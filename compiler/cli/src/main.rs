@@ -13,7 +13,7 @@ use hybridc_core::codegen::{Emit, Kernels};
 use hybridc_core::ir::Route;
 use hybridc_core::lower::{self, CompileOptions};
 use hybridc_core::{npy, target};
-use hybridc_verify::report::write_json;
+use hybridc_verify::report::{write_file, write_json};
 use hybridc_verify::{self as verify, tune, RunOptions};
 
 #[derive(Parser)]
@@ -104,6 +104,10 @@ enum Cmd {
         /// Hybrids: give up on a cloud answer after this many milliseconds.
         #[arg(long, default_value_t = 2000)]
         cloud_timeout_ms: u64,
+        /// Hybrids: the cloud model's input name, for servers whose model
+        /// metadata lists no input (custom KServe predictors); overrides the metadata.
+        #[arg(long)]
+        cloud_input_name: Option<String>,
         /// Hybrids: true labels (.npy int64 [N]); prints the top-1 accuracy of the final labels.
         #[arg(long)]
         labels: Option<PathBuf>,
@@ -204,6 +208,10 @@ enum Cmd {
         /// Give up on the cloud after this many milliseconds (the device gets an error frame).
         #[arg(long, default_value_t = 2000)]
         timeout_ms: u64,
+        /// The model's input name, for servers whose model metadata lists no
+        /// input (custom KServe predictors); overrides the metadata.
+        #[arg(long)]
+        input_name: Option<String>,
     },
 }
 
@@ -294,7 +302,7 @@ fn real_main(cli: Cli) -> Result<()> {
                 }
             }
         }
-        Cmd::Run { project, input, output, profile, expect, cloud, cloud_timeout_ms, labels, details, timeout } => {
+        Cmd::Run { project, input, output, profile, expect, cloud, cloud_timeout_ms, cloud_input_name, labels, details, timeout } => {
             let arr = npy::read(&input)?;
             // A cloud for the device: serve the given ONNX, or use the URL; a
             // gateway in between turns device frames into requests.
@@ -311,7 +319,8 @@ fn real_main(cli: Cli) -> Result<()> {
                     served = Some(s);
                     url
                 };
-                gateway = Some(cloud::gateway::spawn("127.0.0.1:0", &url, Duration::from_millis(cloud_timeout_ms))?);
+                let timeout = Duration::from_millis(cloud_timeout_ms);
+                gateway = Some(cloud::gateway::spawn("127.0.0.1:0", &url, timeout, cloud_input_name.as_deref())?);
             }
             let gw_addr = gateway.as_ref().map(|g| format!("127.0.0.1:{}", g.port()));
             let opts = RunOptions { project, trace: false, profile: profile.is_some(), timeout: Duration::from_secs(timeout), gateway: gw_addr };
@@ -339,7 +348,7 @@ fn real_main(cli: Cli) -> Result<()> {
                     .iter()
                     .map(|d| serde_json::json!({"label": d.label, "source": d.source_name(), "router_score": d.router_score}))
                     .collect();
-                std::fs::write(&path, serde_json::to_string_pretty(&rows)?).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+                write_json(&path, &rows)?;
             }
             if !r.decisions.is_empty() {
                 let count = |s: i32| r.decisions.iter().filter(|d| d.source == s).count();
@@ -379,7 +388,7 @@ fn real_main(cli: Cli) -> Result<()> {
                 write_json(&p, &r)?;
             }
             if let Some(p) = plot {
-                std::fs::write(&p, tune::figure(&r)).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", p.display()))?;
+                write_file(&p, tune::figure(&r))?;
             }
         }
         Cmd::Plan { models } => print!("{}", lower::plan_table(&models)?),
@@ -399,8 +408,8 @@ fn real_main(cli: Cli) -> Result<()> {
             let addr = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
             cloud::serve::run(&model, &name, &addr)?;
         }
-        Cmd::Gateway { listen, cloud, timeout_ms } => {
-            cloud::gateway::run(&listen, &cloud, Duration::from_millis(timeout_ms))?;
+        Cmd::Gateway { listen, cloud, timeout_ms, input_name } => {
+            cloud::gateway::run(&listen, &cloud, Duration::from_millis(timeout_ms), input_name.as_deref())?;
         }
     }
     Ok(())

@@ -76,9 +76,12 @@ impl Gateway {
 }
 
 /// Starts a gateway on `listen` ("127.0.0.1:0" picks a port) for the cloud
-/// model at `cloud_url` (`http://HOST:PORT/v2/models/NAME`).
-pub fn spawn(listen: &str, cloud_url: &str, timeout: Duration) -> Result<Gateway> {
-    let cloud = Arc::new(Cloud::new(cloud_url, timeout)?);
+/// model at `cloud_url` (`http://HOST:PORT/v2/models/NAME`). `input_name`
+/// names the model's input in requests; without it the gateway reads it
+/// from the model's metadata, which custom predictors (KServe's Python
+/// `ModelServer`) often leave empty.
+pub fn spawn(listen: &str, cloud_url: &str, timeout: Duration, input_name: Option<&str>) -> Result<Gateway> {
+    let cloud = Arc::new(Cloud::new(cloud_url, timeout, input_name)?);
     let counters = Arc::new(Counters::default());
     let c = counters.clone();
     let server = Running::start("gateway", listen, move |listener, stop| accept_loop(listener, cloud, c, stop))?;
@@ -86,9 +89,10 @@ pub fn spawn(listen: &str, cloud_url: &str, timeout: Duration) -> Result<Gateway
 }
 
 /// `hybridc gateway`: runs until SIGINT or SIGTERM, then prints the counters.
-pub fn run(listen: &str, cloud_url: &str, timeout: Duration) -> Result<()> {
-    let g = spawn(listen, cloud_url, timeout)?;
-    eprintln!("hybridc: gateway listening on {} for {cloud_url} (timeout {} ms)", g.server.addr, timeout.as_millis());
+pub fn run(listen: &str, cloud_url: &str, timeout: Duration, input_name: Option<&str>) -> Result<()> {
+    let g = spawn(listen, cloud_url, timeout, input_name)?;
+    let input = input_name.map(|n| format!(", input '{n}'")).unwrap_or_default();
+    eprintln!("hybridc: gateway listening on {} for {cloud_url} (timeout {} ms{input})", g.server.addr, timeout.as_millis());
     let counters = g.counters.clone();
     g.server.wait_for_signal()?;
     eprintln!("hybridc gateway: {counters}");
@@ -191,18 +195,21 @@ struct Cloud {
     /// The model's URL, `.../v2/models/NAME`.
     url: String,
     timeout: Duration,
+    /// The input name given by the user, if any: used as it is.
+    given_input: Option<String>,
     /// The model's input name, read once from its metadata.
     input: Mutex<Option<String>>,
 }
 
 impl Cloud {
-    fn new(url: &str, timeout: Duration) -> Result<Cloud> {
+    fn new(url: &str, timeout: Duration, input_name: Option<&str>) -> Result<Cloud> {
         let parsed = reqwest::Url::parse(url).with_context(|| format!("cloud URL '{url}'"))?;
         if !matches!(parsed.scheme(), "http" | "https") || !parsed.path().contains("/v2/models/") {
             bail!("cloud URL '{url}' is not a model URL of the form http://HOST:PORT/v2/models/NAME");
         }
         let http = reqwest::Client::builder().timeout(timeout).build()?;
-        Ok(Cloud { http, url: url.trim_end_matches('/').to_string(), timeout, input: Mutex::new(None) })
+        let given_input = input_name.map(String::from);
+        Ok(Cloud { http, url: url.trim_end_matches('/').to_string(), timeout, given_input, input: Mutex::new(None) })
     }
 
     /// Asks the cloud about one query: (label, score) or why not.
@@ -234,15 +241,19 @@ impl Cloud {
     }
 
     async fn input_name(&self) -> Result<String, CloudError> {
+        if let Some(name) = &self.given_input {
+            return Ok(name.clone());
+        }
         let mut cached = self.input.lock().await;
         if let Some(name) = cached.as_ref() {
             return Ok(name.clone());
         }
         let meta = self.call(self.http.get(&self.url)).await?;
-        let name = meta["inputs"][0]["name"]
-            .as_str()
-            .ok_or_else(|| (ErrorCode::CloudError, "the cloud model's metadata names no input".to_string()))?
-            .to_string();
+        let name = meta["inputs"][0]["name"].as_str().filter(|n| !n.is_empty()).ok_or_else(|| {
+            let why = format!("the cloud model's metadata ({}) names no input: pass the model's input name with --input-name (hybridc run: --cloud-input-name)", self.url);
+            (ErrorCode::CloudError, why)
+        })?;
+        let name = name.to_string();
         *cached = Some(name.clone());
         Ok(name)
     }
@@ -296,9 +307,9 @@ mod tests {
 
     #[test]
     fn cloud_url_must_name_a_model() {
-        assert!(Cloud::new("http://127.0.0.1:1/v2/models/m", Duration::from_secs(1)).is_ok());
-        assert!(Cloud::new("127.0.0.1:1", Duration::from_secs(1)).is_err());
-        assert!(Cloud::new("ftp://h/v2/models/m", Duration::from_secs(1)).is_err());
-        assert!(Cloud::new("http://h:1/v2/health/ready", Duration::from_secs(1)).is_err());
+        assert!(Cloud::new("http://127.0.0.1:1/v2/models/m", Duration::from_secs(1), None).is_ok());
+        assert!(Cloud::new("127.0.0.1:1", Duration::from_secs(1), None).is_err());
+        assert!(Cloud::new("ftp://h/v2/models/m", Duration::from_secs(1), None).is_err());
+        assert!(Cloud::new("http://h:1/v2/health/ready", Duration::from_secs(1), None).is_err());
     }
 }

@@ -101,7 +101,24 @@ pub fn json_text<T: Serialize>(x: &T) -> Result<String> {
     Ok(serde_json::to_string_pretty(&serde_json::to_value(x)?)?)
 }
 
-/// Writes `x` to `path` as [`json_text`].
+/// Writes `x` to `path` as [`json_text`], creating its folder.
 pub fn write_json<T: Serialize>(path: &Path, x: &T) -> Result<()> {
-    std::fs::write(path, json_text(x)?).with_context(|| format!("cannot write {}", path.display()))
+    write_file(path, json_text(x)?)
+}
+
+/// Writes a file the user named, creating its folder first, so that
+/// `--json out/x.json` works where `out/` does not exist yet.
+pub fn write_file(path: &Path, contents: impl AsRef<[u8]>) -> Result<()> {
+    create_parent(path)?;
+    std::fs::write(path, contents).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Creates the folder `path` goes in, if missing.
+pub fn create_parent(path: &Path) -> Result<()> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))
+        }
+        _ => Ok(()),
+    }
 }

@@ -231,6 +231,7 @@ pub fn sanitize(name: &str) -> String {
 
 /// Writes the outputs: one `.npy` at `path`, or one per output in directory `path`.
 pub fn write_outputs(r: &RunResult, path: &Path) -> Result<Vec<PathBuf>> {
+    crate::report::create_parent(path)?;
     if r.manifest.hybrid.is_some() {
         // A hybrid's output is its final label per input (int64).
         let data: Vec<u8> = r.decisions.iter().flat_map(|d| (d.label as i64).to_le_bytes()).collect();
