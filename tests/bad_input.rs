@@ -83,6 +83,10 @@ compile_fails_tests! {
     opset_0: bad("hostile_opset_0.onnx"), &["--calib", &zoo_calib()], &["opset 0"];
     opset_99: bad("hostile_opset_99.onnx"), &["--calib", &zoo_calib()], &["opset 99"];
     dequantize_axis_2_pow_40: bad("hostile_dq_axis_huge.onnx"), &[], &["DequantizeLinear", "axis = 1099511627776"];
+    // Found by tests/fuzz_models.rs: a Reshape spec whose product overflowed,
+    // and a BatchNormalization on a 1-D tensor (an abort inside tract).
+    fuzz_reshape_spec_overflow: bad("fuzz_reshape_overflow.onnx"), &[], &["(Reshape)", "cannot reshape"];
+    fuzz_batch_norm_on_1d: bad("fuzz_batch_norm_rank1.onnx"), &["--calib", &zoo_calib()], &["'n4'", "1-D tensor"];
 }
 
 fn zoo_calib() -> String {

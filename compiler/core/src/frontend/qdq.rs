@@ -523,14 +523,18 @@ impl<'a> Importer<'a> {
                     .enumerate()
                     .map(|(i, &d)| if d == 0 { a.logical.get(i).copied().unwrap_or(0) as i64 } else { d })
                     .collect();
-                if let Some(pos) = out.iter().position(|&d| d == -1) {
-                    let known: i64 = out.iter().filter(|&&d| d != -1).product();
-                    if known == 0 || total as i64 % known != 0 {
-                        bail!("cannot reshape {:?} to {spec:?}", a.logical);
-                    }
-                    out[pos] = total as i64 / known;
+                // The spec is the user's: checked products, no negative dims but -1.
+                if out.iter().any(|&d| d < -1) || out.iter().filter(|&&d| d == -1).count() > 1 {
+                    bail!("cannot reshape {:?} to {}", a.logical, shown(&spec));
                 }
-                out.iter().map(|&d| d.max(0) as usize).collect()
+                if let Some(pos) = out.iter().position(|&d| d == -1) {
+                    let known = out.iter().filter(|&&d| d != -1).try_fold(1i64, |p, &d| p.checked_mul(d));
+                    match known {
+                        Some(k) if k != 0 && total as i64 % k == 0 => out[pos] = total as i64 / k,
+                        _ => bail!("cannot reshape {:?} to {}", a.logical, shown(&spec)),
+                    }
+                }
+                out.iter().map(|&d| d as usize).collect()
             }
             "Flatten" => {
                 let axis = self.attr_i("axis")?.unwrap_or(1);
@@ -553,7 +557,7 @@ impl<'a> Importer<'a> {
                 out
             }
         };
-        if shape.iter().product::<usize>() != total {
+        if shape.iter().try_fold(1usize, |p, &d| p.checked_mul(d)) != Some(total) {
             bail!("cannot reshape {:?} to {shape:?}", a.logical);
         }
         if let Some(id) = float_id {
@@ -736,6 +740,15 @@ impl<'a> Importer<'a> {
             Some(_) => bail!("graph output '{name}' is neither an int8 tensor nor a dequantized one"),
             None => bail!("graph output '{name}' is not produced by any node"),
         }
+    }
+}
+
+/// A shape spec for an error message: at most 8 values.
+fn shown(spec: &[i64]) -> String {
+    if spec.len() <= 8 {
+        format!("{spec:?}")
+    } else {
+        format!("{:?}... ({} values)", &spec[..8], spec.len())
     }
 }
 

@@ -62,6 +62,83 @@ pub fn check(model: &pb::ModelProto) -> Result<()> {
     for v in g.input.iter().chain(&g.output) {
         declared_shape(v)?;
     }
+    wiring(g)?;
+    windows(g)
+}
+
+/// Every node input and graph output is a graph input, an initializer or
+/// the output of an earlier node (ONNX graphs are topologically sorted).
+fn wiring(g: &pb::GraphProto) -> Result<()> {
+    let mut known: HashSet<&str> = g.input.iter().map(|i| i.name.as_str()).chain(g.initializer.iter().map(|t| t.name.as_str())).collect();
+    for n in &g.node {
+        for i in n.input.iter().filter(|i| !i.is_empty()) {
+            if !known.contains(i.as_str()) {
+                bail!("node '{}' ({}) reads '{i}', which no earlier node, input or initializer defines", node_label(n), n.op_type);
+            }
+        }
+        known.extend(n.output.iter().map(|o| o.as_str()));
+    }
+    for o in &g.output {
+        if !known.contains(o.name.as_str()) {
+            bail!("graph output '{}' is not produced by any node", o.name);
+        }
+    }
+    Ok(())
+}
+
+/// Windowed ops (Conv, pools) on a tensor of known rank: rank 3 to 5, and
+/// window attributes of one value per spatial axis. Ranks come from the
+/// declared inputs through the ops that keep or set them; unknown ranks
+/// are left to tract.
+fn windows(g: &pb::GraphProto) -> Result<()> {
+    let declared = |v: &pb::ValueInfoProto| match v.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+        Some(pb::type_proto::Value::TensorType(t)) => t.shape.as_ref().map(|s| s.dim.len()),
+        _ => None,
+    };
+    let mut rank: std::collections::HashMap<&str, usize> = g.input.iter().filter_map(|i| Some((i.name.as_str(), declared(i)?))).collect();
+    for t in &g.initializer {
+        rank.insert(&t.name, t.dims.len());
+    }
+    const WINDOWED: &[&str] = &["Conv", "ConvTranspose", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "LpPool"];
+    const SAME_RANK: &[&str] = &[
+        "Relu", "Clip", "Sigmoid", "Tanh", "HardSwish", "HardSigmoid", "LeakyRelu", "Elu", "Softmax", "BatchNormalization", "Identity",
+        "Dropout", "Transpose", "Resize", "Upsample", "Pad", "Slice", "Split", "Concat", "Add", "Mul", "Sub", "Div", "Exp", "Log",
+    ];
+    for n in &g.node {
+        let r_in = n.input.first().and_then(|i| rank.get(i.as_str()).copied());
+        if n.op_type == "BatchNormalization" && r_in.is_some_and(|r| r < 2) {
+            bail!("node '{}' (BatchNormalization) reads a {}-D tensor; it takes [N, C, ...]", node_label(n), r_in.unwrap_or(0));
+        }
+        if WINDOWED.contains(&n.op_type.as_str()) {
+            if let Some(r) = r_in {
+                if !(3..=5).contains(&r) {
+                    bail!("node '{}' ({}) reads a {r}-D tensor; it takes 3-D to 5-D ones ([N, C, ...])", node_label(n), n.op_type);
+                }
+                for a in n.attribute.iter().filter(|a| ["kernel_shape", "strides", "dilations"].contains(&a.name.as_str())) {
+                    if a.ints.len() != r - 2 {
+                        bail!("node '{}' ({}): attribute {} = {:?} has {} values for {} spatial axes", node_label(n), n.op_type, a.name, a.ints, a.ints.len(), r - 2);
+                    }
+                }
+                if let Some(p) = n.attribute.iter().find(|a| a.name == "pads") {
+                    if p.ints.len() != 2 * (r - 2) {
+                        bail!("node '{}' ({}): attribute pads = {:?} has {} values for {} spatial axes", node_label(n), n.op_type, p.ints, p.ints.len(), r - 2);
+                    }
+                }
+            }
+        }
+        let out = if WINDOWED.contains(&n.op_type.as_str()) || SAME_RANK.contains(&n.op_type.as_str()) {
+            n.input.iter().filter_map(|i| rank.get(i.as_str()).copied()).max()
+        } else if ["Flatten", "Gemm"].contains(&n.op_type.as_str()) {
+            Some(2)
+        } else {
+            None
+        };
+        if let Some(r) = out {
+            for o in &n.output {
+                rank.insert(o, r);
+            }
+        }
+    }
     Ok(())
 }
 
