@@ -1,7 +1,8 @@
 //! Offload frames, version 1 (runtime-c/hybrid/FRAMES.md): encoding,
 //! strict decoding, and a stream reader that resynchronises on the magic.
 
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 use std::time::{Duration, Instant};
 
 use thiserror::Error;
@@ -393,9 +394,9 @@ pub struct FrameReader {
     arrivals: VecDeque<(u64, Instant)>,
     /// Stream offset up to which later magics have been looked at.
     scanned: u64,
-    /// Stream offsets of later candidates with a good header whose bytes
-    /// are still coming, in order.
-    waiting: Vec<u64>,
+    /// Later candidates with a good header whose bytes are still coming, as
+    /// (stream offset of their end, of their start), soonest end first.
+    waiting: BinaryHeap<Reverse<(u64, u64)>>,
     /// Bytes dropped while searching for a magic.
     pub skipped: u64,
 }
@@ -482,38 +483,35 @@ impl FrameReader {
         }
     }
 
-    /// The offset in `buf` of the first complete frame with a good header
-    /// and CRC after the partial one at 0. Each later position is looked at
-    /// once, and again once its frame is complete.
+    /// The offset in `buf` of a complete frame with a good header and CRC
+    /// that starts inside the partial one at 0 (any frame that starts before
+    /// it is incomplete, so overlaps it and is false too). Each later
+    /// position is looked at once, and again once its frame is complete.
     fn complete_frame_inside(&mut self) -> Option<usize> {
         let start = self.start;
-        self.waiting.retain(|&w| w > start);
         let from = (self.scanned.max(start + 1) - start) as usize;
         let to = (self.buf.len() + 1).saturating_sub(HEADER_LEN);
         for i in from..to {
             let b = &self.buf[i..];
-            if b[..2] == MAGIC && check_header(b).is_ok() && length_error(b).is_none() {
-                self.waiting.push(start + i as u64);
+            if b[..2] == MAGIC && length_error(b).is_none() {
+                if let Ok(total) = check_header(b) {
+                    let at = start + i as u64;
+                    self.waiting.push(Reverse((at + total as u64, at)));
+                }
             }
         }
         self.scanned = self.scanned.max(start + to as u64);
-        let mut found = None;
-        let buf = &self.buf;
-        self.waiting.retain(|&w| {
-            let i = (w - start) as usize;
-            if found.is_some() {
-                return true;
+        let end = start + self.buf.len() as u64;
+        while let Some(&Reverse((frame_end, at))) = self.waiting.peek() {
+            if frame_end > end {
+                return None;
             }
-            match check_envelope(&buf[i..]) {
-                Ok(_) => {
-                    found = Some(i);
-                    true
-                }
-                Err(FrameError::Truncated { .. }) => true,
-                Err(_) => false,
+            self.waiting.pop();
+            if at > start && check_envelope(&self.buf[(at - start) as usize..]).is_ok() {
+                return Some((at - start) as usize);
             }
-        });
-        found
+        }
+        None
     }
 
     /// Gives up on a partial frame that stopped arriving (its header may have
@@ -763,6 +761,23 @@ mod tests {
         let got = r.poll(t0);
         assert_eq!(got.last(), Some(&Parsed::Frame(Frame::Query(query()))), "{got:?}");
         assert_eq!(r.pending(), 0);
+    }
+
+    #[test]
+    fn a_flood_of_plausible_headers_byte_by_byte_stays_cheap() {
+        // 64 KiB of headers that each announce 1 MiB, one byte at a time,
+        // then a query: each position is looked at once, the query is found.
+        let mut stream = [0x48, 0x59, 1, 1, 0, 0, 0x10, 0].repeat(8192);
+        stream.extend(Frame::Query(query()).encode());
+        let mut r = FrameReader::new();
+        let t0 = Instant::now();
+        let mut got = vec![];
+        for b in &stream {
+            r.push_at(&[*b], t0);
+            got.extend(r.poll(t0));
+        }
+        assert_eq!(got.last(), Some(&Parsed::Frame(Frame::Query(query()))));
+        assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
     }
 
     #[test]
