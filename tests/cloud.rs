@@ -228,8 +228,8 @@ fn serve_rejects_malformed_requests_and_keeps_serving() {
                                     "outputs": [{ "name": "probs" }] }).to_string(), 400, "unknown output"),
         ("binary size lies", input(json!({ "data": null, "parameters": { "binary_data_size": 3136 } })), 400, "binary"),
         ("huge shape", input(json!({ "shape": [1, 1, 2_000_000_000_000i64, 28] })), 400, "shape"),
-        ("deep nesting", format!("{{\"inputs\": [{{\"name\": \"image\", \"shape\": [1], \"datatype\": \"FP32\", \"data\": {}1{}}}]}}",
-            "[".repeat(100_000), "]".repeat(100_000)), 400, "recursion"),
+        ("deep nesting", format!("{{\"inputs\": [{{\"name\": \"image\", \"shape\": [1, 1, 28, 28], \"datatype\": \"FP32\", \"data\": {}1{}}}]}}",
+            "[".repeat(10_000), "]".repeat(10_000)), 400, "recursion"),
         ("bad header length", String::new(), 400, "inference-header-content-length"),
     ];
     for (what, body, status, needle) in &cases {
@@ -287,6 +287,139 @@ fn serve_rejects_malformed_requests_and_keeps_serving() {
     let (status, out) = http.post(&url, input(json!({})));
     assert_eq!(status, 200, "{out}");
     assert_close(&logits_of(&out), &tract_logits(&x), "after abuse");
+}
+
+/// Issue 17: inputs that are not finite in their type, or ragged, get a 400
+/// naming the input.
+#[test]
+fn serve_rejects_non_finite_and_ragged_inputs() {
+    let (_server, base) = start_serve();
+    let http = Http::new();
+    let url = format!("{base}/v2/models/{NAME}/infer");
+    let body = |datatype: &str, data: String| {
+        format!("{{\"inputs\": [{{\"name\": \"image\", \"shape\": [1, 1, 28, 28], \"datatype\": \"{datatype}\", \"data\": {data}}}]}}")
+    };
+    let flat = |v: &str| format!("[{v}{}]", ", 0".repeat(783));
+    let row = format!("[{}]", vec!["0"; 28].join(", "));
+    let short_row = format!("[{}]", vec!["0"; 27].join(", "));
+    let mut rows = vec![row.clone(); 28];
+    rows[5] = short_row;
+    let cases = [
+        ("FP32 beyond its range", body("FP32", flat("1e39")), "FP32"),
+        ("FP64 beyond FP32", body("FP64", flat("1e300")), "FP32"),
+        ("ragged rows", body("FP32", format!("[[[{}]]]", rows.join(", "))), "ragged"),
+        ("numbers beside arrays", body("FP32", format!("[[[{}, 0]]]", vec![row; 28].join(", "))), "ragged"),
+        ("too many values", body("FP32", flat("0, 0")), "needs 784"),
+    ];
+    for (what, body, needle) in cases {
+        let (status, v) = http.post(&url, body);
+        assert_eq!(status, 400, "{what}: {v}");
+        let msg = v["error"].as_str().unwrap();
+        assert!(msg.contains("'image'") && msg.contains(needle), "{what}: '{msg}'");
+    }
+    // NaN and infinity in binary data.
+    for bad in [f32::NAN, f32::INFINITY] {
+        let json = json!({ "inputs": [{ "name": "image", "shape": [1, 1, 28, 28], "datatype": "FP32",
+                                        "parameters": { "binary_data_size": 3136 } }] }).to_string();
+        let mut all = json.clone().into_bytes();
+        let mut x = vec![0f32; 784];
+        x[7] = bad;
+        all.extend(x.iter().flat_map(|v| v.to_le_bytes()));
+        let (status, v) = http.send(http.client.post(&url).header("inference-header-content-length", json.len()).body(all));
+        assert_eq!(status, 400, "{bad}: {v}");
+        assert!(v["error"].as_str().unwrap().contains("'image'"), "{v}");
+    }
+}
+
+/// Writes a request head (and `body`) on a new connection; returns the
+/// status line of the answer, or what happened, and how long it took.
+fn raw_request(addr: &str, head: &str, body: &[u8], wait: Duration) -> (String, Duration) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(wait)).unwrap();
+    let t0 = Instant::now();
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut answer = vec![];
+    let mut buf = [0u8; 4096];
+    while !answer.windows(2).any(|w| w == b"\r\n") {
+        match s.read(&mut buf) {
+            Ok(0) => return ("closed".into(), t0.elapsed()),
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(e) => return (format!("no answer: {e}"), t0.elapsed()),
+        }
+    }
+    let line = String::from_utf8_lossy(&answer).lines().next().unwrap_or("").to_string();
+    (line, t0.elapsed())
+}
+
+/// Issue 17: memory per request is bounded by the model's input: a body
+/// over what the input can need, or a declared shape the model does not
+/// take, is refused before the body is read.
+#[test]
+fn serve_refuses_oversized_requests_before_reading_them() {
+    let (_server, base) = start_serve();
+    let addr = base.trim_start_matches("http://");
+    let post = |extra: &str, len: usize| {
+        format!("POST /v2/models/{NAME}/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{extra}Content-Length: {len}\r\n\r\n")
+    };
+    // A 63 MB JSON body: refused on its Content-Length, with no byte of it sent.
+    let (status, took) = raw_request(addr, &post("", 63_000_000), b"", Duration::from_secs(5));
+    assert!(status.starts_with("HTTP/1.1 413"), "{status}");
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    // Binary data announced for a shape the model does not take: refused
+    // once the JSON part is read, without waiting for the data.
+    let json = json!({ "inputs": [{ "name": "image", "shape": [1, 1, 28_000, 28], "datatype": "FP32",
+                                    "parameters": { "binary_data_size": 3_136_000 } }] }).to_string();
+    let head = post(&format!("Inference-Header-Content-Length: {}\r\n", json.len()), json.len() + 3_136_000);
+    let (status, _) = raw_request(addr, &head, json.as_bytes(), Duration::from_secs(5));
+    assert!(status.starts_with("HTTP/1.1 4"), "{status}");
+    let json = json.replace("28000", "28").replace("3136000", "3136");
+    let head = post(&format!("Inference-Header-Content-Length: {}\r\n", json.len()), json.len() + 3136);
+    let (status, _) = raw_request(addr, &head, json.as_bytes(), Duration::from_secs(5));
+    assert!(status.starts_with("no answer"), "a good head waits for its data: {status}");
+}
+
+/// Issue 17: slow and idle clients are disconnected, and the connection
+/// limit holds others back only until then.
+#[test]
+fn serve_times_out_slow_and_idle_clients() {
+    let limits = serve::Limits { header_timeout: Duration::from_secs(1), body_timeout: Duration::from_secs(1), max_connections: 3 };
+    let server = serve::spawn_with(&model_path(), NAME, "127.0.0.1:0", limits).unwrap();
+    let addr = server.addr.to_string();
+    // Slowloris: a header byte every 100 ms never finishes within the timeout.
+    let mut s = TcpStream::connect(&addr).unwrap();
+    let t0 = Instant::now();
+    let head = format!("POST /v2/models/{NAME}/infer HTTP/1.1\r\nHost: x\r\nX-Slow: {}", "a".repeat(100));
+    let mut cut = false;
+    for b in head.bytes() {
+        if s.write_all(&[b]).is_err() {
+            cut = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        if t0.elapsed() > Duration::from_secs(6) {
+            break;
+        }
+    }
+    let took = t0.elapsed();
+    assert!(cut || { s.set_read_timeout(Some(Duration::from_secs(1))).unwrap(); matches!(s.read(&mut [0; 64]), Ok(0) | Err(_)) });
+    assert!(took < Duration::from_secs(5), "slowloris kept its connection for {took:?}");
+    // A body that stops coming: 408 after the body timeout.
+    let head = format!("POST /v2/models/{NAME}/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n");
+    let (status, took) = raw_request(&addr, &head, b"{\"inputs\": [", Duration::from_secs(5));
+    assert!(status.starts_with("HTTP/1.1 408"), "{status}");
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    // Idle connections fill the limit, then are closed after the timeout,
+    // and the waiting request is served.
+    let idle: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(&addr).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(100));
+    let (status, took) = raw_request(&addr, "GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n", b"", Duration::from_secs(5));
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    assert!(took > Duration::from_millis(500) && took < Duration::from_secs(4), "{took:?}");
+    for mut c in idle {
+        c.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        assert!(matches!(c.read(&mut [0; 64]), Ok(0) | Err(_)), "an idle connection stayed open");
+    }
 }
 
 // ---- The gateway, seen from a device ----
@@ -489,6 +622,77 @@ fn gateway_finds_queries_in_noise() {
         };
         assert_reply(reply, &q);
     }
+}
+
+/// Issue 17: a CRC-valid query whose zero point overflows `q - zero_point`
+/// in i32 is answered (code 4, naming the zero point); the connection lives on.
+#[test]
+fn gateway_rejects_zero_points_outside_int8() {
+    let (_server, g) = start_serve_and_gateway();
+    let img = &images(1)[0];
+    let mut dev = Device::connect(g.port());
+    for (seq, zero_point) in [(1, i32::MIN), (2, i32::MAX), (3, 128), (4, -129)] {
+        let mut q = query(seq, img);
+        q.zero_point = zero_point;
+        q.data[0] = -128;
+        let Frame::Error(e) = dev.ask(&q) else { panic!("zero point {zero_point}: expected an error frame") };
+        assert_eq!((e.seq, e.code), (seq, ErrorCode::BadQuery as u16), "{}", e.message);
+        assert!(e.message.contains(&zero_point.to_string()), "{}", e.message);
+    }
+    let q = query(5, img);
+    assert_reply(dev.ask(&q), &q);
+}
+
+/// Sends `noise`, then a query, while `trickle` keeps sending noise bytes
+/// after it; returns how long the reply took.
+fn reply_time_after(noise: &[u8], trickle: bool) -> Duration {
+    let (_server, g) = start_serve_and_gateway();
+    let img = &images(1)[0];
+    let mut dev = Device::connect(g.port());
+    // Warm up (the model's metadata, the first inference).
+    let q = query(1, img);
+    assert_reply(dev.ask(&q), &q);
+    dev.send(noise);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut w = dev.stream.try_clone().unwrap();
+    let (stop2, q) = (stop.clone(), query(2, img));
+    let query_bytes = Frame::Query(q.clone()).encode();
+    let t0 = Instant::now();
+    let writer = std::thread::spawn(move || {
+        w.write_all(&query_bytes).unwrap();
+        while trickle && !stop2.load(std::sync::atomic::Ordering::Relaxed) {
+            let _ = w.write_all(b"\x00");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+    let reply = loop {
+        match dev.receive() {
+            Frame::Error(e) if e.seq != q.seq => continue,
+            f => break f,
+        }
+    };
+    let took = t0.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.join().unwrap();
+    assert_reply(reply, &q);
+    took
+}
+
+/// Issue 17: false headers cost no wait. Before, each stalled the
+/// connection 500 ms (16 of them: 8 s), and one announcing 1 MiB followed by
+/// a trickle held the query for as long as the trickle lasted.
+#[test]
+fn gateway_answers_at_once_after_false_headers() {
+    let mut noise = vec![];
+    for i in 0..16u8 {
+        // Each announces a 4 KiB query: more than will ever come.
+        noise.extend_from_slice(&[0x48, 0x59, 1, 1, i, 0x10, 0, 0]);
+        noise.extend_from_slice(b"noise\r\n");
+    }
+    let took = reply_time_after(&noise, false);
+    assert!(took < Duration::from_secs(2), "16 false headers delayed the reply {took:?}");
+    let took = reply_time_after(&[0x48, 0x59, 1, 1, 0, 0, 0x10, 0], true);
+    assert!(took < Duration::from_secs(2), "a 1 MiB false header and a trickle delayed the reply {took:?}");
 }
 
 #[test]

@@ -1,6 +1,10 @@
 //! Offload frames, version 1 (runtime-c/hybrid/FRAMES.md): encoding,
 //! strict decoding, and a stream reader that resynchronises on the magic.
 
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::time::{Duration, Instant};
+
 use thiserror::Error;
 
 // The layout is shared with the compiler and the generated Rust crates.
@@ -9,6 +13,14 @@ pub use hybridc_kernels::frame::{CRC_LEN, ELEM_INT8, HEADER_LEN, MAGIC, MAX_RANK
 
 /// Largest payload a frame may declare (1 MiB).
 pub const MAX_PAYLOAD: usize = 1 << 20;
+/// A partial frame is given up this long after its first byte arrived, plus
+/// the time its announced size takes at `MIN_RATE` (FRAMES.md, Receiving).
+pub const FRAME_TIME: Duration = Duration::from_millis(500);
+/// The slowest link a frame's deadline allows for, in bytes per second
+/// (9600 baud, 8N1).
+pub const MIN_RATE: u64 = 960;
+/// Smallest query payload: rank 1, one element.
+const QUERY_MIN: usize = QUERY_FIXED + 4 + 1;
 
 /// A device's question about one input.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,6 +79,8 @@ pub enum FrameError {
     BadType(u8),
     #[error("payload length {0} is over the 1 MiB limit")]
     TooLong(u32),
+    #[error("a {what} frame cannot have a {len}-byte payload")]
+    BadLength { what: &'static str, len: u32 },
     #[error("CRC-32 mismatch: the frame carries {carried:#010x}, its bytes give {computed:#010x}")]
     BadCrc { carried: u32, computed: u32 },
     #[error("truncated frame: {have} of {need} bytes")]
@@ -77,6 +91,10 @@ pub enum FrameError {
     BadElementType(u8),
     #[error("query rank {0} is outside 1..8")]
     BadRank(u8),
+    #[error("query zero point {0} is outside the int8 range -128..127")]
+    BadZeroPoint(i32),
+    #[error("query scale {0} is not positive, or so large that the real values are not finite")]
+    BadScale(f32),
     #[error("query dims {0:?}: every dimension must be at least 1 and the size must fit in memory")]
     BadDims(Vec<u32>),
     #[error("query dims {dims:?} hold {expected} elements, the payload carries {actual}")]
@@ -94,6 +112,7 @@ impl FrameError {
             | FrameError::BadVersion(_)
             | FrameError::BadType(_)
             | FrameError::TooLong(_)
+            | FrameError::BadLength { .. }
             | FrameError::BadCrc { .. }
             | FrameError::Truncated { .. } => ErrorCode::BadFrame,
             _ => ErrorCode::BadQuery,
@@ -124,9 +143,10 @@ pub fn seal(frame_type: u8, payload: &[u8]) -> Vec<u8> {
 }
 
 impl Query {
-    /// The real values, `scale * (q - zero_point)`.
+    /// The real values, `scale * (q - zero_point)` (in i64: a query built
+    /// by hand may hold any zero point without overflowing).
     pub fn dequantize(&self) -> Vec<f32> {
-        self.data.iter().map(|&q| self.scale * (q as i32 - self.zero_point) as f32).collect()
+        self.data.iter().map(|&q| self.scale * (q as i64 - self.zero_point as i64) as f32).collect()
     }
 
     pub fn shape(&self) -> Vec<usize> {
@@ -175,11 +195,20 @@ impl Query {
         if actual != count {
             return Err(FrameError::DataLength { dims, expected: count, actual });
         }
+        let scale = f32::from_le_bytes(p[12..16].try_into().unwrap());
+        // |q - zero_point| <= 255, so that scale * 255 must stay finite.
+        if !(scale > 0.0 && (scale * 255.0).is_finite()) {
+            return Err(FrameError::BadScale(scale));
+        }
+        let zero_point = le_u32(p, 16) as i32;
+        if i8::try_from(zero_point).is_err() {
+            return Err(FrameError::BadZeroPoint(zero_point));
+        }
         Ok(Query {
             model_id,
             seq,
-            scale: f32::from_le_bytes(p[12..16].try_into().unwrap()),
-            zero_point: le_u32(p, 16) as i32,
+            scale,
+            zero_point,
             dims,
             data: p[data_at..].iter().map(|&b| b as i8).collect(),
         })
@@ -311,6 +340,20 @@ fn check_header(bytes: &[u8]) -> Result<usize, FrameError> {
     Ok(HEADER_LEN + n as usize + CRC_LEN)
 }
 
+/// Whether a header that `check_header` passed announces a payload length
+/// its type can have; used to give up an incomplete frame at once. (A
+/// complete frame with a good CRC is decoded instead, so that its sender
+/// hears the precise problem.)
+fn length_error(bytes: &[u8]) -> Option<FrameError> {
+    let n = le_u32(bytes, 4);
+    let (what, lengths) = match bytes[3] {
+        TYPE_QUERY => ("query", QUERY_MIN..=MAX_PAYLOAD),
+        TYPE_REPLY => ("reply", REPLY_LEN..=REPLY_LEN),
+        _ => ("error", ERROR_FIXED..=ERROR_FIXED + u16::MAX as usize),
+    };
+    (!lengths.contains(&(n as usize))).then_some(FrameError::BadLength { what, len: n })
+}
+
 /// Header plus CRC of a complete frame; returns its total size.
 fn check_envelope(bytes: &[u8]) -> Result<usize, FrameError> {
     let total = check_header(bytes)?;
@@ -338,10 +381,22 @@ pub enum Parsed {
 /// Incremental frame parser for a byte stream. Bytes outside frames are
 /// skipped (counted in `skipped`); a rejected header or CRC makes it drop only
 /// the first byte of the candidate and search again, so that real frames that
-/// a false or corrupted header swallowed are still found.
+/// a false or corrupted header swallowed are still found. A candidate whose
+/// bytes are still coming is given up at once when a complete frame with a
+/// good CRC starts inside it, and otherwise at its deadline, which runs from
+/// the arrival of its first byte (`FRAME_TIME` + its size at `MIN_RATE`).
 #[derive(Default)]
 pub struct FrameReader {
     buf: Vec<u8>,
+    /// Stream offset of `buf[0]`.
+    start: u64,
+    /// (stream offset just past a pushed chunk, when it arrived), oldest first.
+    arrivals: VecDeque<(u64, Instant)>,
+    /// Stream offset up to which later magics have been looked at.
+    scanned: u64,
+    /// Later candidates with a good header whose bytes are still coming, as
+    /// (stream offset of their end, of their start), soonest end first.
+    waiting: BinaryHeap<Reverse<(u64, u64)>>,
     /// Bytes dropped while searching for a magic.
     pub skipped: u64,
 }
@@ -352,12 +407,45 @@ impl FrameReader {
     }
 
     pub fn push(&mut self, bytes: &[u8]) {
+        self.push_at(bytes, Instant::now());
+    }
+
+    /// `push`, with the bytes' arrival time given (for tests).
+    pub fn push_at(&mut self, bytes: &[u8], now: Instant) {
         self.buf.extend_from_slice(bytes);
+        let end = self.start + self.buf.len() as u64;
+        // Chunks within 10 ms share the first one's time: few entries, and
+        // deadlines only ever come early.
+        match self.arrivals.back_mut() {
+            Some((e, t)) if now.saturating_duration_since(*t) < Duration::from_millis(10) => *e = end,
+            _ => self.arrivals.push_back((end, now)),
+        }
     }
 
     /// Bytes held, waiting for the rest of a frame.
     pub fn pending(&self) -> usize {
         self.buf.len()
+    }
+
+    /// When the partial frame held (if any) is given up.
+    pub fn deadline(&self) -> Option<Instant> {
+        if self.buf.is_empty() {
+            return None;
+        }
+        let since = self.arrivals.iter().find(|(end, _)| *end > self.start).map_or_else(Instant::now, |a| a.1);
+        let need = check_header(&self.buf).unwrap_or(HEADER_LEN) as u64;
+        Some(since + FRAME_TIME + Duration::from_millis(need * 1000 / MIN_RATE))
+    }
+
+    /// Everything found by `now`: frames, rejections, and partial frames
+    /// given up because their deadline passed.
+    pub fn poll(&mut self, now: Instant) -> Vec<Parsed> {
+        let mut found: Vec<Parsed> = std::iter::from_fn(|| self.next_parsed()).collect();
+        while self.deadline().is_some_and(|d| d <= now) {
+            found.extend(self.abandon_partial());
+            found.extend(std::iter::from_fn(|| self.next_parsed()));
+        }
+        found
     }
 
     /// The next frame or rejection; None when more bytes are needed.
@@ -371,21 +459,59 @@ impl FrameReader {
             Err(error) => return Some(self.reject(error, None)),
         };
         if self.buf.len() < total {
-            return None;
+            if let Some(error) = length_error(&self.buf) {
+                return Some(self.reject(error, None));
+            }
+            let at = self.complete_frame_inside()?;
+            let error = FrameError::Truncated { have: at, need: total };
+            self.drop_front(at);
+            self.skipped += at as u64;
+            return Some(Parsed::Bad { error, ids: None });
         }
         let ids = (total >= HEADER_LEN + 8 + CRC_LEN).then(|| (le_u32(&self.buf, 8), le_u32(&self.buf, 12)));
         match Frame::decode(&self.buf[..total]) {
             Ok((frame, _)) => {
-                self.buf.drain(..total);
+                self.drop_front(total);
                 Some(Parsed::Frame(frame))
             }
             Err(error @ FrameError::BadCrc { .. }) => Some(self.reject(error, ids)),
             Err(error) => {
                 // The CRC held, so the length was right: drop the whole frame.
-                self.buf.drain(..total);
+                self.drop_front(total);
                 Some(Parsed::Bad { error, ids })
             }
         }
+    }
+
+    /// The offset in `buf` of a complete frame with a good header and CRC
+    /// that starts inside the partial one at 0 (any frame that starts before
+    /// it is incomplete, so overlaps it and is false too). Each later
+    /// position is looked at once, and again once its frame is complete.
+    fn complete_frame_inside(&mut self) -> Option<usize> {
+        let start = self.start;
+        let from = (self.scanned.max(start + 1) - start) as usize;
+        let to = (self.buf.len() + 1).saturating_sub(HEADER_LEN);
+        for i in from..to {
+            let b = &self.buf[i..];
+            if b[..2] == MAGIC && length_error(b).is_none() {
+                if let Ok(total) = check_header(b) {
+                    let at = start + i as u64;
+                    self.waiting.push(Reverse((at + total as u64, at)));
+                }
+            }
+        }
+        self.scanned = self.scanned.max(start + to as u64);
+        let end = start + self.buf.len() as u64;
+        while let Some(&Reverse((frame_end, at))) = self.waiting.peek() {
+            if frame_end > end {
+                return None;
+            }
+            self.waiting.pop();
+            if at > start && check_envelope(&self.buf[(at - start) as usize..]).is_ok() {
+                return Some((at - start) as usize);
+            }
+        }
+        None
     }
 
     /// Gives up on a partial frame that stopped arriving (its header may have
@@ -401,9 +527,17 @@ impl FrameReader {
     }
 
     fn reject(&mut self, error: FrameError, ids: Option<(u32, u32)>) -> Parsed {
-        self.buf.drain(..1);
+        self.drop_front(1);
         self.skipped += 1;
         Parsed::Bad { error, ids }
+    }
+
+    fn drop_front(&mut self, n: usize) {
+        self.buf.drain(..n);
+        self.start += n as u64;
+        while self.arrivals.front().is_some_and(|(end, _)| *end <= self.start) {
+            self.arrivals.pop_front();
+        }
     }
 
     /// Drops bytes before the next magic; keeps a trailing first magic byte.
@@ -414,7 +548,7 @@ impl FrameReader {
             .position(|w| w == MAGIC)
             .unwrap_or_else(|| if self.buf.last() == Some(&MAGIC[0]) { self.buf.len() - 1 } else { self.buf.len() });
         if at > 0 {
-            self.buf.drain(..at);
+            self.drop_front(at);
             self.skipped += at as u64;
         }
     }
@@ -574,18 +708,119 @@ mod tests {
 
     #[test]
     fn a_false_header_does_not_swallow_real_frames() {
-        // A header that claims 64 bytes, then a real frame: once 64 bytes are
-        // there the CRC fails and the search restarts inside them.
+        // A header that claims 64 bytes, then a real frame: the real frame is
+        // found as soon as it is complete, without waiting for the 64 bytes.
         let good = Frame::Reply(Reply { model_id: 1, seq: 1, label: 1, score: None }).encode();
         let mut stream = vec![0x48, 0x59, 1, 1, 64, 0, 0, 0];
         stream.extend(&good);
         let mut r = FrameReader::new();
-        r.push(&stream);
+        r.push(&stream[..stream.len() - 1]);
         assert_eq!(drain(&mut r), vec![]);
-        // The link goes quiet: the reader gives up on the false frame.
-        assert!(matches!(r.abandon_partial(), Some(Parsed::Bad { error: FrameError::Truncated { .. }, .. })));
-        assert_eq!(drain(&mut r), vec![Parsed::Frame(Frame::decode(&good).unwrap().0)]);
+        r.push(&stream[stream.len() - 1..]);
+        let got = drain(&mut r);
+        assert!(matches!(got[0], Parsed::Bad { error: FrameError::Truncated { have: 8, need: 76 }, ids: None }), "{got:?}");
+        assert_eq!(got[1..], [Parsed::Frame(Frame::decode(&good).unwrap().0)]);
+        assert_eq!((r.pending(), r.skipped), (0, 8));
         assert_eq!(r.abandon_partial(), None);
+    }
+
+    #[test]
+    fn an_incomplete_frame_with_an_impossible_length_is_given_up_at_once() {
+        for (header, error) in [
+            ([0x48, 0x59, 1, 2, 0, 0, 0x10, 0], FrameError::BadLength { what: "reply", len: 0x10_0000 }),
+            ([0x48, 0x59, 1, 1, 24, 0, 0, 0], FrameError::BadLength { what: "query", len: 24 }),
+            ([0x48, 0x59, 1, 3, 0, 0, 2, 0], FrameError::BadLength { what: "error", len: 0x2_0000 }),
+        ] {
+            let mut r = FrameReader::new();
+            r.push(&header);
+            let got = drain(&mut r);
+            assert_eq!(got, vec![Parsed::Bad { error: error.clone(), ids: None }]);
+            assert_eq!(error.code(), ErrorCode::BadFrame);
+        }
+        // Complete with a good CRC, the frame is decoded: its sender hears why.
+        let mut r = FrameReader::new();
+        r.push(&seal(TYPE_REPLY, &[0; 16]));
+        assert!(matches!(drain(&mut r)[..], [Parsed::Bad { error: FrameError::PayloadLength { .. }, ids: Some((0, 0)) }]));
+    }
+
+    #[test]
+    fn stacked_false_headers_then_a_query_cost_no_wait() {
+        // 16 false headers (each a plausible query header claiming 1 MiB),
+        // noise, then a real query: found at once, with no deadline passing.
+        let mut stream = vec![];
+        for _ in 0..16 {
+            stream.extend([0x48, 0x59, 1, 1, 0, 0, 0x10, 0]);
+            stream.extend(b"noise");
+        }
+        stream.extend(Frame::Query(query()).encode());
+        let mut r = FrameReader::new();
+        let t0 = Instant::now();
+        for chunk in stream.chunks(3) {
+            r.push_at(chunk, t0);
+        }
+        let got = r.poll(t0);
+        assert_eq!(got.last(), Some(&Parsed::Frame(Frame::Query(query()))), "{got:?}");
+        assert_eq!(r.pending(), 0);
+    }
+
+    #[test]
+    fn a_flood_of_plausible_headers_byte_by_byte_stays_cheap() {
+        // 64 KiB of headers that each announce 1 MiB, one byte at a time,
+        // then a query: each position is looked at once, the query is found.
+        let mut stream = [0x48, 0x59, 1, 1, 0, 0, 0x10, 0].repeat(8192);
+        stream.extend(Frame::Query(query()).encode());
+        let mut r = FrameReader::new();
+        let t0 = Instant::now();
+        let mut got = vec![];
+        for b in &stream {
+            r.push_at(&[*b], t0);
+            got.extend(r.poll(t0));
+        }
+        assert_eq!(got.last(), Some(&Parsed::Frame(Frame::Query(query()))));
+        assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+    }
+
+    #[test]
+    fn a_partial_frame_is_given_up_at_a_deadline_from_its_first_byte() {
+        let t0 = Instant::now();
+        let mut r = FrameReader::new();
+        // A header announcing 1 MiB, then a trickle of noise that keeps coming.
+        r.push_at(&[0x48, 0x59, 1, 1, 0, 0, 0x10, 0], t0);
+        let deadline = r.deadline().unwrap();
+        let expected = FRAME_TIME + Duration::from_millis((HEADER_LEN + MAX_PAYLOAD + CRC_LEN) as u64 * 1000 / MIN_RATE);
+        assert_eq!(deadline, t0 + expected);
+        for i in 1..100u64 {
+            r.push_at(&[0], t0 + Duration::from_secs(i));
+            assert_eq!(r.deadline(), Some(deadline), "the trickle must not move the deadline");
+        }
+        assert_eq!(r.poll(deadline - Duration::from_millis(1)), vec![]);
+        let got = r.poll(deadline);
+        assert!(matches!(got[..], [Parsed::Bad { error: FrameError::Truncated { .. }, .. }]), "{got:?}");
+        assert_eq!(r.pending(), 0);
+        assert_eq!(r.deadline(), None);
+        // A lone header waits FRAME_TIME and its own size, no more.
+        r.push_at(&[0x48], t0);
+        assert_eq!(r.deadline(), Some(t0 + FRAME_TIME + Duration::from_millis(HEADER_LEN as u64 * 1000 / MIN_RATE)));
+    }
+
+    #[test]
+    fn zero_point_and_scale_are_checked() {
+        for zp in [i32::MIN, i32::MAX, -129, 128] {
+            let q = Query { zero_point: zp, data: vec![-128, 127, 0, 0, 0, 0], ..query() };
+            // Dequantizing a hand-built query cannot overflow either.
+            assert!(q.dequantize().iter().all(|v| v.is_finite()));
+            let bytes = Frame::Query(q).encode();
+            assert_eq!(Frame::decode(&bytes), Err(FrameError::BadZeroPoint(zp)));
+            assert!(FrameError::BadZeroPoint(zp).to_string().contains(&zp.to_string()));
+        }
+        for zp in [-128, 127] {
+            assert!(Frame::decode(&Frame::Query(Query { zero_point: zp, ..query() }).encode()).is_ok());
+        }
+        for scale in [0.0, -1.0, f32::NAN, f32::INFINITY, f32::MAX / 200.0] {
+            let bytes = Frame::Query(Query { scale, ..query() }).encode();
+            assert!(matches!(Frame::decode(&bytes), Err(FrameError::BadScale(_))), "{scale}");
+        }
+        assert_eq!(FrameError::BadZeroPoint(0).code(), ErrorCode::BadQuery);
     }
 
     #[test]

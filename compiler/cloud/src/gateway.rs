@@ -20,9 +20,6 @@ use super::frame::{ErrorCode, ErrorFrame, Frame, FrameError, FrameReader, Parsed
 use super::kserve::{self, DataType};
 use super::{stopped, Running, StopSignal};
 
-/// A partial frame that gets no new byte for this long is given up (its
-/// header was probably noise), so that later frames are not held back.
-const STALL: Duration = Duration::from_millis(500);
 /// How often the counters are printed while they change.
 const REPORT_EVERY: Duration = Duration::from_secs(10);
 
@@ -139,19 +136,18 @@ async fn serve_device(stream: TcpStream, cloud: Arc<Cloud>, counters: Arc<Counte
     let mut reader = FrameReader::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let read = if reader.pending() > 0 {
-            tokio::time::timeout(STALL, rd.read(&mut buf)).await
-        } else {
-            Ok(rd.read(&mut buf).await)
+        // A partial frame is given up at its deadline, which runs from its
+        // first byte: a trickle of bytes cannot hold later frames back.
+        let read = match reader.deadline() {
+            Some(deadline) => tokio::time::timeout_at(deadline.into(), rd.read(&mut buf)).await,
+            None => Ok(rd.read(&mut buf).await),
         };
-        let mut found = vec![];
         match read {
             Ok(Ok(0)) | Ok(Err(_)) => break,
             Ok(Ok(n)) => reader.push(&buf[..n]),
-            Err(_) => found.extend(reader.abandon_partial()),
+            Err(_) => {}
         }
-        found.extend(std::iter::from_fn(|| reader.next_parsed()));
-        for parsed in found {
+        for parsed in reader.poll(std::time::Instant::now()) {
             let Some(answer) = answer(parsed, &cloud, &counters, &peer).await else { continue };
             if wr.write_all(&answer.encode()).await.is_err() {
                 return;
@@ -233,8 +229,7 @@ impl Cloud {
         let data = answer["outputs"][0]
             .get("data")
             .ok_or_else(|| (ErrorCode::CloudError, "the cloud's answer has no output data".to_string()))?;
-        let mut values = vec![];
-        kserve::flatten(data, DataType::Fp64, &mut values).map_err(|e| (ErrorCode::CloudError, format!("the cloud's output: {e}")))?;
+        let values = kserve::read_data(data, DataType::Fp64, usize::MAX).map_err(|e| (ErrorCode::CloudError, format!("the cloud's output: {e}")))?;
         let (label, score) = classify(&values)
             .ok_or_else(|| (ErrorCode::CloudError, "the cloud's output is empty or not finite".to_string()))?;
         Ok((label as i32, score))

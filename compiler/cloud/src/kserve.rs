@@ -2,7 +2,11 @@
 //! (`serve`) and its client (`gateway`), with Triton's binary tensor data
 //! extension (the default of the official `tritonclient`).
 
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 /// Header giving the JSON part's length when binary tensors follow it.
@@ -57,11 +61,12 @@ impl DataType {
         }
     }
 
-    /// Whether `v` is a value of this type (integer types: whole and in range).
+    /// Whether `v` is a value of this type (integer types: whole and in
+    /// range; floats: finite, and FP32 within its range).
     pub fn admits(self, v: f64) -> bool {
         match self.range() {
             Some((lo, hi)) => v.fract() == 0.0 && v >= lo && v <= hi,
-            None => true,
+            None => v.is_finite() && (self == DataType::Fp64 || v.abs() <= f32::MAX as f64),
         }
     }
 
@@ -131,54 +136,121 @@ impl Values {
     }
 }
 
-/// Flattens JSON tensor data (flat or nested arrays, row-major) into numbers
-/// of type `dt`; a non-number, or a number outside the type, is an error.
-pub fn flatten(v: &Value, dt: DataType, out: &mut Vec<f64>) -> Result<(), String> {
-    match v {
-        Value::Array(items) => items.iter().try_for_each(|item| flatten(item, dt, out)),
-        Value::Number(n) => {
-            let x = n.as_f64().ok_or_else(|| format!("{n} is not a number hybridc can read"))?;
-            if !dt.admits(x) {
-                return Err(format!("{n} is not a {} value", dt.name()));
-            }
-            out.push(x);
-            Ok(())
-        }
-        other => Err(format!("tensor data must be numbers, found {}", json_kind(other))),
+/// Reads JSON tensor data (flat or nested arrays, row-major) into numbers
+/// of type `dt` as it parses, without building a JSON tree: a non-number, a
+/// number outside the type, ragged nesting (arrays of one depth with
+/// different lengths, numbers at different depths) or more than `max`
+/// values is an error, found before anything more is read.
+pub fn read_data<'de, D: Deserializer<'de>>(data: D, dt: DataType, max: usize) -> Result<Vec<f64>, String> {
+    let mut st = Tensor { dt, max, out: vec![], lens: vec![], leaf_depth: None };
+    Level { st: &mut st, depth: 0 }.deserialize(data).map_err(|e| e.to_string())?;
+    Ok(st.out)
+}
+
+/// `read_data` of data held as raw JSON text.
+pub fn read_raw(data: &RawValue, dt: DataType, max: usize) -> Result<Vec<f64>, String> {
+    read_data(&mut serde_json::Deserializer::from_str(data.get()), dt, max)
+}
+
+struct Tensor {
+    dt: DataType,
+    max: usize,
+    out: Vec<f64>,
+    /// The length of the arrays at each depth, from the first one seen.
+    lens: Vec<Option<usize>>,
+    leaf_depth: Option<usize>,
+}
+
+struct Level<'a> {
+    st: &'a mut Tensor,
+    depth: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for Level<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
     }
 }
 
-fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::String(_) => "a string",
-        Value::Object(_) => "an object",
-        Value::Array(_) => "an array",
-        Value::Number(_) => "a number",
+impl Level<'_> {
+    fn number<E: de::Error>(self, x: f64, text: &dyn fmt::Display) -> Result<(), E> {
+        let st = self.st;
+        if *st.leaf_depth.get_or_insert(self.depth) != self.depth {
+            return Err(E::custom("ragged data: numbers at different nesting depths"));
+        }
+        if !st.dt.admits(x) {
+            return Err(E::custom(format!("{text} is not a {} value", st.dt.name())));
+        }
+        if st.out.len() == st.max {
+            return Err(E::custom(format!("more than {} values", st.max)));
+        }
+        st.out.push(x);
+        Ok(())
+    }
+}
+
+impl<'de> Visitor<'de> for Level<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("tensor data: numbers in (nested) arrays")
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
+        self.number(v as f64, &v)
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
+        self.number(v as f64, &v)
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
+        self.number(v, &v)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let (st, depth) = (self.st, self.depth);
+        if st.leaf_depth.is_some_and(|d| d <= depth) {
+            return Err(de::Error::custom("ragged data: numbers and arrays at the same nesting depth"));
+        }
+        let mut n = 0;
+        while seq.next_element_seed(Level { st: &mut *st, depth: depth + 1 })?.is_some() {
+            n += 1;
+        }
+        if st.lens.len() <= depth {
+            st.lens.resize(depth + 1, None);
+        }
+        match *st.lens[depth].get_or_insert(n) {
+            first if first != n => Err(de::Error::custom(format!("ragged data: an array at depth {depth} has {n} values, the first one there {first}"))),
+            _ => Ok(()),
+        }
     }
 }
 
 #[derive(Debug, Deserialize)]
-pub struct InferRequest {
+pub struct InferRequest<'a> {
     #[serde(default)]
     pub id: Option<String>,
     #[serde(default)]
     pub parameters: Option<Map<String, Value>>,
-    pub inputs: Vec<RequestInput>,
+    #[serde(borrow)]
+    pub inputs: Vec<RequestInput<'a>>,
     #[serde(default)]
     pub outputs: Option<Vec<RequestOutput>>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct RequestInput {
+pub struct RequestInput<'a> {
     pub name: String,
     pub shape: Vec<i64>,
     pub datatype: String,
     #[serde(default)]
     pub parameters: Option<Map<String, Value>>,
-    #[serde(default)]
-    pub data: Option<Value>,
+    /// Kept as text until the shape is checked (`read_raw`); JSON null
+    /// reads as None.
+    #[serde(default, borrow)]
+    pub data: Option<&'a RawValue>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -234,24 +306,44 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    #[test]
-    fn flatten_nested_and_flat() {
-        let mut out = vec![];
-        flatten(&json!([[1, 2.5], [3, -4]]), DataType::Fp32, &mut out).unwrap();
-        assert_eq!(out, vec![1.0, 2.5, 3.0, -4.0]);
-        let mut out = vec![];
-        flatten(&json!([0, 255]), DataType::Uint8, &mut out).unwrap();
-        assert_eq!(out, vec![0.0, 255.0]);
+    fn flatten(v: &Value, dt: DataType) -> Result<Vec<f64>, String> {
+        let from_value = read_data(v, dt, 1000);
+        let raw = serde_json::value::to_raw_value(v).unwrap();
+        assert_eq!(from_value, read_raw(&raw, dt, 1000).map_err(|e| e.split(" at line").next().unwrap().to_string()));
+        from_value
     }
 
     #[test]
-    fn flatten_rejects_what_the_type_cannot_hold() {
-        let mut out = vec![];
-        assert!(flatten(&json!([256]), DataType::Uint8, &mut out).unwrap_err().contains("UINT8"));
-        assert!(flatten(&json!([1.5]), DataType::Int32, &mut out).is_err());
-        assert!(flatten(&json!([-129]), DataType::Int8, &mut out).is_err());
-        assert!(flatten(&json!(["1"]), DataType::Fp32, &mut out).unwrap_err().contains("string"));
-        assert!(flatten(&json!([null]), DataType::Fp32, &mut out).is_err());
+    fn read_nested_and_flat() {
+        assert_eq!(flatten(&json!([[1, 2.5], [3, -4]]), DataType::Fp32), Ok(vec![1.0, 2.5, 3.0, -4.0]));
+        assert_eq!(flatten(&json!([0, 255]), DataType::Uint8), Ok(vec![0.0, 255.0]));
+        assert_eq!(flatten(&json!([[[1], [2]], [[3], [4]]]), DataType::Int8), Ok(vec![1.0, 2.0, 3.0, 4.0]));
+        assert_eq!(flatten(&json!(7), DataType::Int8), Ok(vec![7.0]));
+        assert_eq!(flatten(&json!([[], []]), DataType::Int8), Ok(vec![]));
+    }
+
+    #[test]
+    fn read_rejects_what_the_type_cannot_hold() {
+        assert!(flatten(&json!([256]), DataType::Uint8).unwrap_err().contains("UINT8"));
+        assert!(flatten(&json!([1.5]), DataType::Int32).is_err());
+        assert!(flatten(&json!([-129]), DataType::Int8).is_err());
+        assert!(flatten(&json!(["1"]), DataType::Fp32).unwrap_err().contains("string"));
+        assert!(flatten(&json!([null]), DataType::Fp32).is_err());
+        assert!(flatten(&json!([1e39]), DataType::Fp32).unwrap_err().contains("FP32"));
+        assert!(flatten(&json!([1e300]), DataType::Fp64).is_ok());
+        assert!(!DataType::Fp64.admits(f64::NAN) && !DataType::Fp32.admits(f64::INFINITY));
+    }
+
+    #[test]
+    fn read_rejects_ragged_data_and_stops_at_max() {
+        for ragged in [json!([[1, 2], [3]]), json!([[1, 2], 3]), json!([1, [2, 3]]), json!([[[1]], [2]]), json!([[1], [[2]]])] {
+            assert!(flatten(&ragged, DataType::Fp32).unwrap_err().contains("ragged"), "{ragged}");
+        }
+        assert!(read_data(json!([1, 2, 3]), DataType::Fp32, 2).unwrap_err().contains("more than 2"));
+        // The error comes at the value past the limit, before the rest is parsed.
+        let text = format!("[1, 2, 3, {}", "x".repeat(1000));
+        let mut d = serde_json::Deserializer::from_str(&text);
+        assert!(read_data(&mut d, DataType::Fp32, 2).unwrap_err().contains("more than 2"));
     }
 
     #[test]
