@@ -100,10 +100,12 @@ fn windows(g: &pb::GraphProto) -> Result<()> {
         rank.insert(&t.name, t.dims.len());
     }
     const WINDOWED: &[&str] = &["Conv", "ConvTranspose", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "LpPool"];
+    // Ops whose output has their first input's rank; broadcasting ones the largest.
     const SAME_RANK: &[&str] = &[
         "Relu", "Clip", "Sigmoid", "Tanh", "HardSwish", "HardSigmoid", "LeakyRelu", "Elu", "Softmax", "BatchNormalization", "Identity",
-        "Dropout", "Transpose", "Resize", "Upsample", "Pad", "Slice", "Split", "Concat", "Add", "Mul", "Sub", "Div", "Exp", "Log",
+        "Dropout", "Transpose", "Resize", "Upsample", "Pad", "Slice", "Split", "Exp", "Log",
     ];
+    const BROADCAST: &[&str] = &["Concat", "Add", "Mul", "Sub", "Div"];
     for n in &g.node {
         let r_in = n.input.first().and_then(|i| rank.get(i.as_str()).copied());
         if n.op_type == "BatchNormalization" && r_in.is_some_and(|r| r < 2) {
@@ -126,8 +128,11 @@ fn windows(g: &pb::GraphProto) -> Result<()> {
                 }
             }
         }
+        let all_known = || n.input.iter().filter(|i| !i.is_empty()).map(|i| rank.get(i.as_str()).copied()).collect::<Option<Vec<usize>>>();
         let out = if WINDOWED.contains(&n.op_type.as_str()) || SAME_RANK.contains(&n.op_type.as_str()) {
-            n.input.iter().filter_map(|i| rank.get(i.as_str()).copied()).max()
+            r_in
+        } else if BROADCAST.contains(&n.op_type.as_str()) {
+            all_known().and_then(|r| r.into_iter().max())
         } else if ["Flatten", "Gemm"].contains(&n.op_type.as_str()) {
             Some(2)
         } else {

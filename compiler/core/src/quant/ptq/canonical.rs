@@ -21,6 +21,7 @@ pub fn canonicalize(model: &mut pb::ModelProto, facts: &HashMap<String, Fact>) -
     fold_batch_norm(g)?;
     batch_norm_as_depthwise(g, facts, opset);
     fold_pad(g)?;
+    split_grouped_conv(g, opset)?;
     remove_dead(g);
     Ok(())
 }
@@ -270,6 +271,73 @@ fn fold_pad(g: &mut pb::GraphProto) -> Result<()> {
         conv.input[0] = input;
         g.node.remove(pi);
     }
+}
+
+/// A grouped convolution (1 < group < channels, as RegNet and ResNeXt have)
+/// becomes Split -> one Conv per group -> Concat over channels: the int8
+/// kernels run regular and depthwise convolutions, and Split and Concat
+/// move bytes without requantizing (the Concat's inputs share its scale).
+fn split_grouped_conv(g: &mut pb::GraphProto, opset: i64) -> Result<()> {
+    let mut i = 0;
+    while i < g.node.len() {
+        let n = g.node[i].clone();
+        let group = n.attribute.iter().find(|a| a.name == "group").map_or(1, |a| a.i);
+        let weights = if n.op_type == "Conv" && group > 1 { floats(g, &n.input[1])? } else { None };
+        let Some((wshape, w)) = weights else {
+            i += 1;
+            continue;
+        };
+        let (oc, icg) = (wshape[0], wshape.get(1).copied().unwrap_or(1));
+        let groups = group as usize;
+        if icg == 1 {
+            i += 1; // depthwise (with any depth multiplier): its own kernels
+            continue;
+        }
+        if oc % groups != 0 {
+            bail!("node '{}' (Conv): {oc} output channels do not split into {groups} groups", crate::frontend::node_label(&n));
+        }
+        let bias = match n.input.get(2).filter(|b| !b.is_empty()) {
+            Some(b) => Some(floats(g, b)?.context("Conv bias is not constant")?.1),
+            None => None,
+        };
+        let (ocg, per) = (oc / groups, w.len() / oc);
+        let out = n.output[0].clone();
+        let parts: Vec<String> = (0..groups).map(|k| format!("{out}#g{k}in")).collect();
+        let mut split = proto::node("Split", &format!("{}#split", n.name), &[&n.input[0]], &parts.iter().map(String::as_str).collect::<Vec<_>>());
+        split.attribute.push(proto::int_attr("axis", 1));
+        let sizes = vec![icg as i64; groups];
+        if opset >= 13 {
+            let name = format!("{out}#gsizes");
+            set_initializer(g, proto::tensor(&name, &[groups], proto::INT64, sizes.iter().flat_map(|v| v.to_le_bytes()).collect()));
+            split.input.push(name);
+        } else {
+            split.attribute.push(pb::AttributeProto { name: "split".into(), r#type: 7, ints: sizes, ..Default::default() });
+        }
+        let mut nodes = vec![split];
+        let mut outs = vec![];
+        for k in 0..groups {
+            let (wn, bn, on) = (format!("{out}#g{k}w"), format!("{out}#g{k}b"), format!("{out}#g{k}"));
+            let mut ws = wshape.clone();
+            ws[0] = ocg;
+            set_initializer(g, proto::f32_tensor(&wn, &ws, &w[k * ocg * per..(k + 1) * ocg * per]));
+            let mut inputs = vec![parts[k].as_str(), wn.as_str()];
+            if let Some(b) = &bias {
+                set_initializer(g, proto::f32_tensor(&bn, &[ocg], &b[k * ocg..(k + 1) * ocg]));
+                inputs.push(bn.as_str());
+            }
+            let mut c = proto::node("Conv", &format!("{}#g{k}", n.name), &inputs, &[&on]);
+            c.attribute = n.attribute.iter().filter(|a| a.name != "group").cloned().collect();
+            nodes.push(c);
+            outs.push(on);
+        }
+        let mut cat = proto::node("Concat", &format!("{}#concat", n.name), &outs.iter().map(String::as_str).collect::<Vec<_>>(), &[&out]);
+        cat.attribute.push(proto::int_attr("axis", 1));
+        nodes.push(cat);
+        let len = nodes.len();
+        g.node.splice(i..=i, nodes);
+        i += len;
+    }
+    Ok(())
 }
 
 /// Drops nodes none of whose outputs is read or is a graph output.
