@@ -111,6 +111,11 @@ fn split_channel_shuffle_slice_and_nchw_feature_map_output() {
 }
 
 #[test]
+fn grouped_convolution() {
+    check("grouped_conv");
+}
+
+#[test]
 fn conv_transpose_stride_2_autoencoder() {
     check("conv_transpose");
 }
