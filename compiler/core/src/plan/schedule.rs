@@ -11,6 +11,11 @@ const MAX_ORDERS: usize = 64;
 /// Reorders `g.ops` to the order with the smallest planned arena (the
 /// imported order wins ties).
 pub fn reorder(g: &mut Graph) {
+    // Each trial plans the whole arena: on large graphs (hundreds of ops, e.g.
+    // a RegNet's per-group convolutions) keep the imported order.
+    if g.ops.len() > super::LARGE_GRAPH_OPS {
+        return;
+    }
     let orders = topological_orders(g, MAX_ORDERS);
     if orders.len() < 2 {
         return;

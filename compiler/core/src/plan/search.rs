@@ -11,6 +11,8 @@ use super::problem::Problem;
 
 /// Buffers up to which every order is tried (6! = 720 first-fit runs).
 const EXACT_BUFFERS: usize = 6;
+/// Buffer pairs first_fit may visit over one climb (about a second).
+const CLIMB_WORK: usize = 200_000_000;
 const CLIMB_STEPS: usize = 300;
 
 pub fn best_order(p: &Problem) -> Vec<usize> {
@@ -64,7 +66,9 @@ fn climb(p: &Problem) -> Vec<usize> {
         let mut start: Vec<usize> = (0..n).collect();
         start.sort_by_key(|&i| (key(i), i));
         let mut cur = (eval(&start), start);
-        for _ in 0..CLIMB_STEPS {
+        // first_fit costs up to n^2: bound the climb's work on large graphs.
+        let steps = CLIMB_STEPS.min(CLIMB_WORK / (n * n).max(1)).max(8);
+        for _ in 0..steps {
             let (from, to) = (rng.below(n), rng.below(n));
             let mut next = cur.1.clone();
             let moved = next.remove(from);
