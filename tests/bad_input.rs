@@ -87,6 +87,8 @@ compile_fails_tests! {
     // and a BatchNormalization on a 1-D tensor (an abort inside tract).
     fuzz_reshape_spec_overflow: bad("fuzz_reshape_overflow.onnx"), &[], &["(Reshape)", "cannot reshape"];
     fuzz_batch_norm_on_1d: bad("fuzz_batch_norm_rank1.onnx"), &["--calib", &zoo_calib()], &["'n4'", "1-D tensor"];
+    // A Resize to 9.8e9 elements: tract's allocation aborted the process.
+    fuzz_resize_to_billions: bad("fuzz_resize_abort.onnx"), &["--calib", &zoo_calib()], &["(Resize)", "more than 2^31"];
 }
 
 fn zoo_calib() -> String {

@@ -43,6 +43,9 @@ pub fn check(model: &pb::ModelProto) -> Result<()> {
     let mut written: HashSet<&str> = g.input.iter().map(|i| i.name.as_str()).collect();
     for n in &g.node {
         let label = node_label(n);
+        if matches!(n.op_type.as_str(), "Resize" | "Upsample") {
+            resize_target(g, n, &label)?;
+        }
         if matches!(n.op_type.as_str(), "Conv" | "ConvTranspose") {
             if let Some(w) = n.input.get(1).and_then(|w| g.initializer.iter().find(|t| &t.name == w)) {
                 if !(3..=5).contains(&w.dims.len()) {
@@ -161,6 +164,24 @@ fn tensor(t: &pb::TensorProto, what: &str) -> Result<()> {
     }
     if !t.raw_data.is_empty() && t.raw_data.len() as u64 != count * size {
         bail!("{what} holds {} bytes of data for dims {:?} ({} expected); the file is corrupt", t.raw_data.len(), t.dims, count * size);
+    }
+    Ok(())
+}
+
+/// A Resize's constant sizes (or scales) ask for a tensor hybridc can hold.
+fn resize_target(g: &pb::GraphProto, n: &pb::NodeProto, label: &str) -> Result<()> {
+    let constant = |k: usize| n.input.get(k).filter(|i| !i.is_empty()).and_then(|i| g.initializer.iter().find(|t| &t.name == i));
+    if let Some(sizes) = constant(3).and_then(|t| crate::frontend::Constant::from_proto(t).ok()).and_then(|c| c.as_i64()) {
+        let count = sizes.iter().try_fold(1u64, |p, &d| u64::try_from(d).ok().and_then(|d| p.checked_mul(d)));
+        if count.is_none_or(|c| c > MAX_ELEMENTS) {
+            bail!("node '{label}' ({}) resizes to {sizes:?}: more than 2^31 elements", n.op_type);
+        }
+    }
+    let scales_at = if n.op_type == "Upsample" { 1 } else { 2 };
+    if let Some(scales) = constant(scales_at).and_then(|t| crate::frontend::Constant::from_proto(t).ok()).and_then(|c| c.as_f32()) {
+        if scales.iter().any(|s| !s.is_finite() || *s <= 0.0 || *s > 1024.0) {
+            bail!("node '{label}' ({}) has scales {scales:?}: each must be in (0, 1024]", n.op_type);
+        }
     }
     Ok(())
 }
