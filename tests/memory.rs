@@ -87,3 +87,23 @@ fn inplace_kernels_equal_the_plain_ones() {
     let run = Command::new(&exe).output().unwrap();
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stdout));
 }
+
+/// (model, TFLite Micro + CMSIS-NN's arena_used on a Cortex-M4, issue 18)
+const CMSIS_NN_ARENAS: [(&str, usize); 4] = [("ic_resnet8", 54_996), ("kws_dscnn", 22_820), ("vww_mbnv1", 100_708), ("ad_fcae", 2_580)];
+
+#[test]
+fn dsp_builds_fit_budgets_and_stay_under_tflm_cmsis_nn() {
+    use hybridc_core::codegen::dsp::choose::{choose, least_arena};
+    for (model, cmsis) in CMSIS_NN_ARENAS {
+        let g = driver::lower(&common::fixtures().join(format!("{model}_int8.onnx")), &[]).expect("lower").graph;
+        let default = choose(&g, None).unwrap();
+        assert!(default.plan.arena_bytes <= cmsis, "{model}: DSP arena {} over TFLM + CMSIS-NN's {cmsis}", default.plan.arena_bytes);
+        // A budget is a constraint: met when at least the least arena, refused below it.
+        let least = least_arena(&g);
+        let at = choose(&g, Some(least)).unwrap();
+        assert!(at.plan.arena_bytes <= least, "{model}: {} over the budget {least}", at.plan.arena_bytes);
+        assert!(at.est_cycles >= default.est_cycles, "{model}: the least arena estimated faster than the default");
+        let err = choose(&g, Some(least - 1)).err().expect("a budget below the least arena is refused").to_string();
+        assert!(err.contains(&least.to_string()) && err.contains("layer L"), "{model}: {err}");
+    }
+}

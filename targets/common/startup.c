@@ -19,6 +19,10 @@ extern void (*__init_array_end[])(void);
 int main(void);
 void hyb_puts(const char *s);
 void hyb_exit(int code) __attribute__((noreturn));
+typedef struct hyb_file hyb_file; /* hyb_io.h */
+hyb_file *hyb_fopen(const char *path, const char *mode);
+long hyb_fwrite(hyb_file *f, const void *buf, unsigned long n);
+void hyb_fclose(hyb_file *f);
 
 #define HYB_EXIT_FAULT 101 /* keep in sync with hyb_io.h */
 
@@ -129,10 +133,44 @@ static void mpu_fence(void)
 }
 #endif
 
+/* Stack high-water mark (`hybridc bench`'s RAM): the stack is painted at
+ * reset below the reset handler's frame, and after main returns the
+ * lowest word no longer holding the paint marks the deepest use. */
+#define HYB_STACK_PAINT 0x5AC3A55Au
+
+static void __attribute__((noinline)) paint_stack(void)
+{
+    uint32_t *p = __stack_limit, *sp;
+
+    __asm__ volatile("mov %0, sp" : "=r"(sp));
+    while (p < sp - 16)
+        *p++ = HYB_STACK_PAINT;
+}
+
+static char *put_dec(char *p, uint32_t v);
+
+/* Writes the bytes of stack used to stack.txt (the run's directory). */
+static void report_stack(void)
+{
+    const uint32_t *p = __stack_limit;
+    char text[12], *end;
+    hyb_file *f;
+
+    while (p < __stack_top && *p == HYB_STACK_PAINT)
+        p++;
+    end = put_dec(text, (uint32_t)((uintptr_t)__stack_top - (uintptr_t)p));
+    f = hyb_fopen("stack.txt", "wb");
+    if (f) {
+        hyb_fwrite(f, text, (unsigned long)(end - text));
+        hyb_fclose(f);
+    }
+}
+
 void Reset_Handler(void)
 {
     uint32_t *src, *dst;
     void (**fn)(void);
+    int code;
 
 #ifdef HYB_V8M
     /* Hardware stack-limit check: an overflow raises a UsageFault (STKOF)
@@ -158,7 +196,10 @@ void Reset_Handler(void)
     for (fn = __init_array_start; fn < __init_array_end; fn++)
         (*fn)();
 
-    hyb_exit(main());
+    paint_stack();
+    code = main();
+    report_stack();
+    hyb_exit(code);
 }
 
 /* The report runs on its own small stack: the main one may have overflowed,

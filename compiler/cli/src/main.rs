@@ -74,6 +74,9 @@ enum Cmd {
         /// Override the target's flash budget, e.g. 1MiB.
         #[arg(long, value_parser = parse_size)]
         flash: Option<u64>,
+        /// Arena bytes to fit (DSP kernels): per layer the fastest kernel variants whose scratch keeps the arena within it; default --sram when given, else the smallest arena at about the fastest estimated cycles.
+        #[arg(long, value_parser = parse_size)]
+        arena_budget: Option<u64>,
         /// Kernels: portable C, per-layer DSP kernels (cores with the DSP extension), or auto (dsp when the target has it).
         #[arg(long, default_value = "auto")]
         kernels: Kernels,
@@ -258,7 +261,7 @@ fn main() -> ExitCode {
 
 fn real_main(cli: Cli) -> Result<()> {
     match cli.cmd {
-        Cmd::Compile { model, target, out, outputs, calib, calib_method, int8_io, router, route, bind, scores, router_precision, threshold, tuned, sram, flash, kernels, emit } => {
+        Cmd::Compile { model, target, out, outputs, calib, calib_method, int8_io, router, route, bind, scores, router_precision, threshold, tuned, sram, flash, arena_budget, kernels, emit } => {
             let threshold = match tuned {
                 Some(p) => Some(tune::tuned_threshold(&p)?),
                 None => threshold,
@@ -267,7 +270,7 @@ fn real_main(cli: Cli) -> Result<()> {
             let precision = router_precision.parse().map_err(anyhow::Error::msg)?;
             let hybrid = (router.is_some() || route.is_some() || !bind.is_empty() || threshold.is_some() || scores.is_some())
                 .then_some(lower::HybridOptions { router, route, binds: bind, threshold, scores, precision });
-            let (m, report) = verify::compile::compile_reported(&CompileOptions { model, target, out: out.clone(), outputs, sram, flash, quant, hybrid, kernels }, emit)?;
+            let (m, report) = verify::compile::compile_reported(&CompileOptions { model, target, out: out.clone(), outputs, sram, flash, arena_budget, quant, hybrid, kernels }, emit)?;
             let macs: u64 = m.layers.iter().map(|l| l.macs).sum();
             println!(
                 "hybridc: compiled {} for {}: {} layers, {} MACs, arena {} bytes -> {}",
@@ -395,6 +398,9 @@ fn real_main(cli: Cli) -> Result<()> {
         Cmd::Bench { models, target, kernels, json } => {
             let rows = verify::bench::bench(&models, &target, kernels)?;
             println!("{}", verify::bench::table(&rows));
+            if rows.iter().any(|r| !r.pareto.is_empty()) {
+                println!("DSP builds under arena budgets (the least arena any kernel choice allows, two between, the default):\n\n{}", verify::bench::pareto_table(&rows));
+            }
             println!("Instructions are counted under QEMU; cycles are estimated from them with the cost table in the README, not measured on a board.");
             if let Some(path) = json {
                 write_json(&path, &verify::bench::by_model(&rows))?;

@@ -20,6 +20,9 @@ pub struct CompileOptions {
     pub outputs: Vec<String>,
     pub sram: Option<u64>,
     pub flash: Option<u64>,
+    /// Arena bytes the DSP build's kernel variants are chosen under
+    /// (`codegen::dsp::choose`); None: `--sram` if given, else the default.
+    pub arena_budget: Option<u64>,
     pub quant: QuantOptions,
     pub hybrid: Option<HybridOptions>,
     pub kernels: codegen::Kernels,
@@ -35,6 +38,7 @@ impl CompileOptions {
             outputs: vec![],
             sram: None,
             flash: None,
+            arena_budget: None,
             quant: QuantOptions::default(),
             hybrid: None,
             kernels: codegen::Kernels::default(),

@@ -28,6 +28,22 @@ pub struct Row {
     pub dsp: Option<Profile>,
     /// With the portable kernels (the baseline of the ratios).
     pub portable: Profile,
+    /// DSP builds under arena budgets, least arena first (`pareto`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pareto: Vec<Point>,
+}
+
+/// A DSP build of the model under an arena budget.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Point {
+    /// What the budget is: the least arena, the default, or one between.
+    pub label: String,
+    pub budget_bytes: usize,
+    pub arena_bytes: usize,
+    pub cycles_estimate: u64,
+    pub mac_per_cycle: f64,
+    pub flash_bytes: u64,
+    pub ram_bytes: u64,
 }
 
 impl Row {
@@ -62,10 +78,10 @@ fn input_for(m: &Manifest) -> npy::Array {
     npy::Array { shape: io.shape.clone(), descr: io.dtype.clone(), data }
 }
 
-/// Compiles `model` into `out` with `kernels` and profiles one inference.
-fn profile(model: &Path, target: &str, kernels: Kernels, out: PathBuf) -> Result<(Manifest, Profile)> {
-    let m = crate::compile::compile(&CompileOptions { kernels, ..CompileOptions::new(model, target, out.clone()) })
-    .with_context(|| format!("cannot compile {} with the {kernels} kernels", model.display()))?;
+/// Compiles `model` into `out` with `kernels` (and an arena budget) and profiles one inference.
+fn profile(model: &Path, target: &str, kernels: Kernels, budget: Option<usize>, out: PathBuf) -> Result<(Manifest, Profile)> {
+    let o = CompileOptions { kernels, arena_budget: budget.map(|b| b as u64), ..CompileOptions::new(model, target, out.clone()) };
+    let m = crate::compile::compile(&o).with_context(|| format!("cannot compile {} with the {kernels} kernels", model.display()))?;
     let input = input_for(&m);
     let opts = RunOptions { project: out, trace: false, profile: true, timeout: Duration::from_secs(600), gateway: None };
     let r = run_project(&opts, &input, Path::new("bench input"))?;
@@ -77,11 +93,53 @@ pub fn bench(models: &[PathBuf], target: &str, kernels: Kernels) -> Result<Vec<R
     let dir = tempfile::tempdir()?;
     let mut rows = vec![];
     for (i, model) in models.iter().enumerate() {
-        let (m, portable) = profile(model, target, Kernels::Portable, dir.path().join(format!("m{i}-portable")))?;
-        let dsp = if dsp { Some(profile(model, target, Kernels::Dsp, dir.path().join(format!("m{i}-dsp")))?.1) } else { None };
-        rows.push(Row { model: m.model.clone(), dsp, portable });
+        let (m, portable) = profile(model, target, Kernels::Portable, None, dir.path().join(format!("m{i}-portable")))?;
+        let (dsp, pareto) = match dsp {
+            true => {
+                let d = profile(model, target, Kernels::Dsp, None, dir.path().join(format!("m{i}-dsp")))?.1;
+                let p = pareto(model, target, d.arena_bytes, &dir.path().join(format!("m{i}-budget")))?;
+                (Some(d), p)
+            }
+            false => (None, vec![]),
+        };
+        rows.push(Row { model: m.model.clone(), dsp, portable, pareto });
     }
     Ok(rows)
+}
+
+/// The DSP build under the least arena any choice of variants allows, two
+/// budgets between it and the default's arena, and the default (`default`
+/// bytes), each profiled.
+fn pareto(model: &Path, target: &str, default: usize, dir: &Path) -> Result<Vec<Point>> {
+    let least = hybridc_core::codegen::dsp::choose::least_arena(&hybridc_core::lower::lower_any(model, &[], &Default::default(), None)?.graph);
+    let mut budgets = vec![("least".to_string(), least)];
+    if default > least {
+        let step = (default - least) / 3;
+        budgets.extend([("between".to_string(), least + step), ("between".to_string(), least + 2 * step)]);
+    }
+    budgets.push(("default".to_string(), default));
+    budgets.dedup_by_key(|b| b.1);
+    let mut points = vec![];
+    for (k, (label, budget)) in budgets.into_iter().enumerate() {
+        let p = profile(model, target, Kernels::Dsp, Some(budget), dir.join(k.to_string()))?.1;
+        let (arena_bytes, cycles_estimate, mac_per_cycle) = (p.arena_bytes, p.cycles_estimate, p.mac_per_cycle);
+        points.push(Point { label, budget_bytes: budget, arena_bytes, cycles_estimate, mac_per_cycle, flash_bytes: p.flash_bytes, ram_bytes: p.ram_bytes });
+    }
+    Ok(points)
+}
+
+/// Each model's arena budgets against estimated cycles, as a Markdown table.
+pub fn pareto_table(rows: &[Row]) -> String {
+    let mut s = String::from("| model | budget | budget B | arena B | est. cycles | MAC/cycle | flash B | RAM B |\n|---|---|---:|---:|---:|---:|---:|---:|\n");
+    for r in rows {
+        for p in &r.pareto {
+            s += &format!(
+                "| {} | {} | {} | {} | {} | {:.3} | {} | {} |\n",
+                r.model, p.label, p.budget_bytes, p.arena_bytes, p.cycles_estimate, p.mac_per_cycle, p.flash_bytes, p.ram_bytes
+            );
+        }
+    }
+    s
 }
 
 /// The rows as a Markdown table.

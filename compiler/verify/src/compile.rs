@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use crate::report::{write_json, Report};
 use hybridc_core::codegen::{self, Manifest};
 use hybridc_core::lower::{lower_any, model_name, CompileOptions};
-use hybridc_core::{plan, target};
+use hybridc_core::target;
 
 pub fn compile(o: &CompileOptions) -> Result<Manifest> {
     compile_emit(o, codegen::Emit::C)
@@ -36,9 +36,17 @@ pub fn compile_reported(o: &CompileOptions, emit: codegen::Emit) -> Result<(Mani
         codegen::rust::check_target(&t)?;
     }
     let mut c = lower_any(&o.model, &o.outputs, &o.quant, o.hybrid.as_ref())?;
+    let mut choice = None;
     if dsp {
-        // The DSP kernels' scratch goes into the arena, over memory dead at its layer.
-        c.plan = plan::plan_with_kernels(&c.graph, &codegen::dsp_kernels(&c.graph));
+        // The DSP kernels' scratch goes into the arena, over memory dead at
+        // its layer; their variants are chosen under the budget.
+        let budget = o.arena_budget.or(o.sram).map(|b| b as usize);
+        let mut ch = codegen::dsp::choose::choose(&c.graph, budget)?;
+        if budget.is_none() && ch.plan.arena_bytes as u64 > t.sram_bytes {
+            ch = codegen::dsp::choose::choose(&c.graph, Some(t.sram_bytes as usize))?;
+        }
+        c.plan = ch.plan.clone();
+        choice = Some(ch);
     }
     if c.plan.arena_bytes as u64 > t.sram_bytes {
         bail!(
@@ -47,7 +55,7 @@ pub fn compile_reported(o: &CompileOptions, emit: codegen::Emit) -> Result<(Mani
         );
     }
     // The DSP kernels store no weights of dead channels.
-    let skipped = if dsp { codegen::dsp_skipped_weight_bytes(&c.graph) } else { 0 };
+    let skipped = if dsp { codegen::dsp_skipped_weight_bytes(&c.graph, &c.plan.kernel_levels) } else { 0 };
     let weights = (hybridc_core::ops::weights_bytes(&c.graph) as u64).saturating_sub(skipped);
     if weights > t.flash_bytes {
         bail!(
@@ -64,6 +72,9 @@ pub fn compile_reported(o: &CompileOptions, emit: codegen::Emit) -> Result<(Mani
             codegen::write_project(scratch.path(), &name, &c.graph, &c.plan, &t, c.hybrid.as_ref(), dsp)?
         };
         let mut report = Report::new(&c, &t);
+        if let Some(ch) = &choice {
+            report.set_kernels(ch);
+        }
         report.kernels = Some(if rust { "rust" } else if dsp { "dsp" } else { "portable" }.to_string());
         if !t.is_host() && !rust {
             if crate::firmware::toolchain_available(&t) {

@@ -108,7 +108,12 @@ pub struct Profile {
     pub run_mac_per_cycle: f64,
     pub latency_ms: f64,
     pub flash_bytes: u64,
+    /// .data + .bss + the stack: its measured high-water mark when the
+    /// firmware reported one (`stack_bytes`), else the whole stack section.
     pub ram_bytes: u64,
+    /// Stack high-water mark of the run (painted at reset, read after main).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack_bytes: Option<u64>,
     pub arena_bytes: usize,
     pub sram_budget_bytes: u64,
     pub flash_budget_bytes: u64,
@@ -130,6 +135,16 @@ pub struct LayerProfile {
     pub skipped_macs: u64,
     pub mac_per_cycle: f64,
     pub latency_ms: f64,
+}
+
+impl Profile {
+    /// Counts the stack by its high-water mark `used` (stack.txt, written by
+    /// targets/common/startup.c) instead of its section's size.
+    pub fn set_stack(&mut self, used: u64) {
+        let section = self.sections.get(".stack").copied().unwrap_or(0);
+        self.ram_bytes = self.ram_bytes.saturating_sub(section) + used;
+        self.stack_bytes = Some(used);
+    }
 }
 
 /// Plugin arguments for a firmware ELF: where hyb_prof_mark and its array are.
@@ -197,6 +212,7 @@ pub fn summarize(
         latency_ms: cyc as f64 / clock * 1e3,
         flash_bytes: memory.flash_bytes,
         ram_bytes: memory.ram_bytes,
+        stack_bytes: None,
         arena_bytes: m.arena_bytes,
         sram_budget_bytes: t.sram_bytes,
         flash_budget_bytes: t.flash_bytes,

@@ -22,6 +22,12 @@ pub struct Report {
     pub sram_budget_bytes: u64,
     pub flash_budget_bytes: u64,
     pub layers: Vec<LayerReport>,
+    /// DSP builds: the arena budget the kernel variants were chosen under.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arena_budget_bytes: Option<usize>,
+    /// DSP builds: the cost model's estimated cycles of the chosen variants.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub est_cycles: Option<u64>,
     /// The kernels the project runs: portable, dsp or rust.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kernels: Option<String>,
@@ -46,6 +52,20 @@ pub struct LayerReport {
     /// Float models: SQNR of the int8 output against tract's float result (dB, 2 decimals).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sqnr_db: Option<f64>,
+    /// DSP builds: the kernel variant the layer runs and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel: Option<KernelReport>,
+}
+
+/// A DSP build's choice for one layer (`codegen::dsp::choose`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KernelReport {
+    pub variant: String,
+    pub scratch_bytes: usize,
+    pub est_cycles: u64,
+    pub why: String,
+    /// Every variant: name, scratch bytes, estimated cycles.
+    pub variants: Vec<(String, usize, u64)>,
 }
 
 /// The suffix of an op's name when it runs in float32 (`OpKind::name`).
@@ -60,6 +80,22 @@ impl LayerReport {
 
 impl Report {
     /// The report of a lowered model for `target` (no kernels or firmware yet).
+    /// Each DSP layer's variant, and the budget and estimated cycles of the choice.
+    pub fn set_kernels(&mut self, ch: &hybridc_core::codegen::dsp::choose::Choice) {
+        for (i, l) in self.layers.iter_mut().enumerate() {
+            let Some(v) = ch.variants[i].get(ch.levels[i]) else { continue };
+            l.kernel = Some(KernelReport {
+                variant: v.name.clone(),
+                scratch_bytes: v.scratch_bytes,
+                est_cycles: v.est_cycles,
+                why: ch.why[i].clone(),
+                variants: ch.variants[i].iter().map(|v| (v.name.clone(), v.scratch_bytes, v.est_cycles)).collect(),
+            });
+        }
+        self.arena_budget_bytes = Some(ch.budget);
+        self.est_cycles = Some(ch.est_cycles);
+    }
+
     pub fn new(c: &Compiled, target: &Target) -> Report {
         let g = &c.graph;
         let layers = g
@@ -75,6 +111,7 @@ impl Report {
                 arena_offset: c.plan.offsets[g.base(op.output)],
                 in_place: c.plan.modes[i],
                 sqnr_db: c.sqnr_db.get(i).copied().flatten().map(|db| (db * 100.0).round() / 100.0),
+                kernel: None,
             })
             .collect();
         Report {
@@ -87,6 +124,8 @@ impl Report {
             sram_budget_bytes: target.sram_bytes,
             flash_budget_bytes: target.flash_bytes,
             layers,
+            arena_budget_bytes: None,
+            est_cycles: None,
             kernels: None,
             firmware: None,
             warnings: c.warnings.clone(),

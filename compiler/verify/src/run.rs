@@ -160,7 +160,11 @@ pub fn run_project(opts: &RunOptions, input: &npy::Array, input_path: &Path) -> 
             let text = std::fs::read_to_string(&counts).context("the profiler plugin wrote no counts")?;
             let regions = profile::parse(&text)?;
             let memory = elf::memory(&elf_path)?;
-            prof = Some(profile::summarize(&regions, &m, &t, batch, &memory));
+            let mut p = profile::summarize(&regions, &m, &t, batch, &memory);
+            if let Some(used) = std::fs::read_to_string(dir.path().join("stack.txt")).ok().and_then(|s| s.trim().parse().ok()) {
+                p.set_stack(used);
+            }
+            prof = Some(p);
         }
     }
     let mut r = collect(m, batch, dir.path(), opts.trace)?;

@@ -308,12 +308,12 @@ HYB_DSP_INLINE int32_t *hyb_dsp_first_widen(int32_t *wx, const int32_t *w, const
  * words), then when ph > 0 the input copied with its padding into ph x pw
  * pixels (every pixel then takes the inside path), then 4 * out_c bytes
  * for a short last tile, then the widened weights ((out_c + 1) / 2 pairs
- * of 2 * steps + 8 words). */
+ * of 2 * steps + 8 words) unless the compiler widened them (`wide_flash`). */
 HYB_DSP_INLINE void hyb_dsp_conv_first_s8(const int8_t *in, int8_t *out, const int32_t *w, const hyb_dsp_chan *ch,
                                           int32_t *col, int in_h, int in_w, int in_c, int out_h, int out_w,
                                           int out_c, int k_h, int k_w, int s_h, int s_w, int d_h, int d_w,
                                           int pad_t, int pad_l, int32_t in_zp, int ph, int pw, hyb_dsp_outq q,
-                                          int relu, int ush) {
+                                          int relu, int ush, int wide_flash) {
     const int R = k_w * in_c;
     const int steps = 2 * (k_h * (R / 4) + (k_h * (R % 4) + 3) / 4);
     int8_t *buf = (int8_t *)(col + 4 * steps);
@@ -321,8 +321,10 @@ HYB_DSP_INLINE void hyb_dsp_conv_first_s8(const int8_t *in, int8_t *out, const i
     int8_t *tmp = pin + ((ph * pw * in_c + 3) & ~3);
     int32_t *wx = (int32_t *)(tmp + (out_h * out_w % 4 ? 4 * out_c : 0));
     if (!HYB_DSP_FIRST_FAST(q, out_c)) ush = 0;
-    const int32_t *const w_end = hyb_dsp_first_widen(wx, w, ch, out_c, steps, ush);
-    w = wx;
+    /* wide_flash: w is hyb_dsp_first_widen's result, made by the compiler (no wx). */
+    const int32_t *const w_end =
+        wide_flash ? w + (out_c + 1) / 2 * (2 * steps + (ush ? 6 : 8)) : hyb_dsp_first_widen(wx, w, ch, out_c, steps, ush);
+    if (!wide_flash) w = wx;
     if (ph) hyb_dsp_first_pad(pin, in, in_h, in_w, in_c, ph, pw, pad_t, pad_l, in_zp);
     const int npix = out_h * out_w;
     int oy = 0, ox = 0;

@@ -388,6 +388,9 @@ HYB_DSP_INLINE void hyb_dsp_rows_group(const int32_t *x, const int32_t *w, const
     }
 }
 
+/* wide_at of a layer whose weight stream the compiler widened (in flash, no scratch). */
+#define HYB_DSP_WIDE_FLASH (-2)
+
 /* Words of a pair in the weight stream. */
 #define HYB_DSP_PAIR_WORDS(chunks, u, wide) (8 + (chunks) * ((wide) ? 2 * (u) + 1 : (u) + 1))
 
@@ -452,12 +455,14 @@ HYB_DSP_INLINE void hyb_dsp_conv_rows_s8(const int8_t *in, int8_t *out, const in
                                          int32_t *ring, int in_h, int in_w, int in_c, int out_h, int out_w, int out_c,
                                          int k_h, int k_w, int s_h, int s_w, int pad_t, int pad_l, int32_t in_zp, int hw,
                                          int nb, int u, int wide_at, int relu) {
-    /* wide_at: where in scratch the widened weights go, -1 for none (a
-     * literal, so only the variant in use is compiled). */
+    /* wide_at: where in scratch the widened weights go, -1 for none,
+     * HYB_DSP_WIDE_FLASH when w is the widened stream (a literal, so only
+     * the variant in use is compiled). */
     int32_t *wide = wide_at < 0 ? 0 : ring + wide_at;
+    const int is_wide = wide_at != -1;
     const int wb = s_w * hw, row_w = in_c / 2 * wb;
     const int chunks = k_h * k_w * in_c / 2 / u;
-    const int32_t *ws = wide ? wide : w, *w_end = ws + out_c / 2 * HYB_DSP_PAIR_WORDS(chunks, u, wide != 0);
+    const int32_t *ws = wide ? wide : w, *w_end = ws + out_c / 2 * HYB_DSP_PAIR_WORDS(chunks, u, is_wide);
     if (wide) hyb_dsp_widen(wide, w, out_c / 2, chunks, u);
     const int32_t zp2 = hyb_dsp_zp_pair(in_zp);
     int8_t *tmp = (int8_t *)(ring + nb * row_w);
@@ -477,9 +482,9 @@ HYB_DSP_INLINE void hyb_dsp_conv_rows_s8(const int8_t *in, int8_t *out, const in
         const int32_t *x = ring + (r0 - first) * row_w;
         int8_t *o = out + oy * out_w * out_c;
         int ox = 0;
-        for (; ox + 4 <= out_w; ox += 4) hyb_dsp_rows_group(x + ox, ws, w_end, o + ox * out_c, out_c, wb, u, wide != 0, relu);
+        for (; ox + 4 <= out_w; ox += 4) hyb_dsp_rows_group(x + ox, ws, w_end, o + ox * out_c, out_c, wb, u, is_wide, relu);
         if (ox < out_w) {
-            hyb_dsp_rows_group(x + ox, ws, w_end, tmp, out_c, wb, u, wide != 0, relu);
+            hyb_dsp_rows_group(x + ox, ws, w_end, tmp, out_c, wb, u, is_wide, relu);
             for (int i = 0; i < (out_w - ox) * out_c; i++) o[ox * out_c + i] = tmp[i];
         }
     }
@@ -514,11 +519,12 @@ HYB_DSP_INLINE void hyb_dsp_conv_col_s8(const int8_t *in, int8_t *out, const int
                                         int k_h, int k_w, int s_h, int s_w, int d_h, int d_w, int pad_t, int pad_l,
                                         int32_t in_zp, int u, int wide_at, int relu) {
     int32_t *wide = wide_at < 0 ? 0 : col + wide_at; /* as in hyb_dsp_conv_rows_s8 */
+    const int is_wide = wide_at != -1;
     const int steps = k_h * k_w * in_c / 2, npix = out_h * out_w;
     const int pointwise = k_h == 1 && k_w == 1 && s_h == 1 && s_w == 1 && pad_t == 0 && pad_l == 0;
     int8_t *tmp = (int8_t *)(col + 4 * steps);
     const int chunks = steps / u;
-    const int32_t *ws = wide ? wide : w, *w_end = ws + out_c / 2 * HYB_DSP_PAIR_WORDS(chunks, u, wide != 0);
+    const int32_t *ws = wide ? wide : w, *w_end = ws + out_c / 2 * HYB_DSP_PAIR_WORDS(chunks, u, is_wide);
     if (wide) hyb_dsp_widen(wide, w, out_c / 2, chunks, u);
     int oy = 0, ox = 0, p0 = 0;
 #define HYB_DSP_COL_IN(n)                                                                                   \
@@ -537,7 +543,7 @@ HYB_DSP_INLINE void hyb_dsp_conv_col_s8(const int8_t *in, int8_t *out, const int
     }
     for (; p0 + 4 <= npix; p0 += 4) {
         HYB_DSP_COL_IN(4)
-        hyb_dsp_rows_group(col, ws, w_end, out + p0 * out_c, out_c, 4, u, wide != 0, relu);
+        hyb_dsp_rows_group(col, ws, w_end, out + p0 * out_c, out_c, 4, u, is_wide, relu);
     }
     /* The short last group apart, so that only its own case is compiled. */
     const int n = npix - p0;
@@ -545,10 +551,12 @@ HYB_DSP_INLINE void hyb_dsp_conv_col_s8(const int8_t *in, int8_t *out, const int
     HYB_DSP_COL_IN(n)
 #undef HYB_DSP_COL_IN
     int8_t *o = out + p0 * out_c;
-    if (n == 1) {
+    /* One pixel: the 1x2 tile reads the int8 stream, which a layer widened
+     * in flash does not have: it runs the group on stale columns into tmp. */
+    if (n == 1 && wide_at != HYB_DSP_WIDE_FLASH) {
         hyb_dsp_stream_1x2(col, w, o, chunks, out_c, u);
     } else {
-        hyb_dsp_rows_group(col, ws, w_end, tmp, out_c, 4, u, wide != 0, relu);
+        hyb_dsp_rows_group(col, ws, w_end, tmp, out_c, 4, u, is_wide, relu);
         for (int i = 0; i < n * out_c; i++) o[i] = tmp[i];
     }
 }

@@ -5,7 +5,7 @@
 //! for cores with the DSP extension) and the I/O glue, plus
 //! `hybridc.json` (what `hybridc run` needs) and `report.json`.
 
-mod dsp;
+pub mod dsp;
 mod hybrid;
 mod kernels;
 mod layers;

@@ -133,30 +133,36 @@ fn io(g: &Graph, infos: &[IoInfo], ids: &[usize]) -> Vec<IoC> {
         .collect()
 }
 
-/// Each op's DSP layer without arena addresses (None: the portable kernel).
-fn dsp_layers(g: &Graph) -> Vec<Option<dsp::DspLayer>> {
+/// Each op's DSP layer at variant `levels[op]` (0 where missing) without
+/// arena addresses (None: the portable kernel).
+pub fn dsp_layers(g: &Graph, levels: &[usize]) -> Vec<Option<dsp::DspLayer>> {
     g.ops
         .iter()
         .enumerate()
         .map(|(i, op)| {
             let known = op.inputs.first().map(|&t| dsp::constant_channels(g, t)).unwrap_or_default();
-            dsp::layer(i, op, &dsp::Operands { input: "", second: "", output: "" }, &known)
+            dsp::layer(i, op, &dsp::Operands { input: "", second: "", output: "" }, &known, levels.get(i).copied().unwrap_or(0))
         })
         .collect()
 }
 
-/// Per op, what its DSP kernel needs from the plan (scratch, whether it may
-/// run exactly in place), or None where the op keeps its portable kernel:
-/// what `plan::plan_with_kernels` takes.
+/// What a DSP layer needs from the plan (scratch, whether it may run
+/// exactly in place): what `plan::plan_with_kernels` takes per op.
+pub fn kernel_needs(d: &dsp::DspLayer) -> KernelNeeds {
+    KernelNeeds { scratch: 4 * d.scratch_words, exact_in_place: d.exact_in_place }
+}
+
+/// Per op, what its fastest DSP kernel needs from the plan, or None where
+/// the op keeps its portable kernel.
 pub fn dsp_kernels(g: &Graph) -> Vec<Option<KernelNeeds>> {
-    dsp_layers(g).into_iter().map(|d| d.map(|d| KernelNeeds { scratch: 4 * d.scratch_words, exact_in_place: d.exact_in_place })).collect()
+    dsp_layers(g, &[]).iter().map(|d| d.as_ref().map(kernel_needs)).collect()
 }
 
 /// Weight bytes the DSP kernels do not store: a layer that skips dead
 /// channels skips a weight byte per MAC it skips at an output pixel.
-pub fn dsp_skipped_weight_bytes(g: &Graph) -> u64 {
+pub fn dsp_skipped_weight_bytes(g: &Graph, levels: &[usize]) -> u64 {
     let pixels = |t: usize| g.tensors[t].hwc()[..2].iter().product::<usize>().max(1) as u64;
-    dsp_layers(g).iter().zip(&g.ops).map(|(d, op)| d.as_ref().map_or(0, |d| d.skipped_macs / pixels(op.output))).sum()
+    dsp_layers(g, levels).iter().zip(&g.ops).map(|(d, op)| d.as_ref().map_or(0, |d| d.skipped_macs / pixels(op.output))).sum()
 }
 
 /// Per-layer C; with `dsp`, layers a DSP kernel does exactly use it. Also
@@ -178,7 +184,7 @@ fn layers_c(g: &Graph, plan: &Plan, dsp: bool) -> (Vec<LayerC>, Vec<dsp::Functio
                 let output = layers::arena(plan, g, op.output);
                 let io = dsp::Operands { input: &arena(0), second: &arena(1), output: &output };
                 let known = op.inputs.first().map(|&t| dsp::constant_channels(g, t)).unwrap_or_default();
-                if let Some(d) = dsp::layer(i, op, &io, &known) {
+                if let Some(d) = dsp::layer(i, op, &io, &known, plan.kernel_levels.get(i).copied().unwrap_or(0)) {
                     // An exact in-place op without a ring buffer: planned for this kernel.
                     let exact = matches!(plan.modes.get(i), Some(Mode::Ring { .. }));
                     assert!(!exact || d.exact_in_place, "layer {i}: planned in place for a kernel that cannot run so");

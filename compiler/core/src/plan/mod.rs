@@ -28,6 +28,9 @@ pub struct Plan {
     pub ring_scratch: Vec<Option<usize>>,
     /// Per op: the offset of the scratch its kernel asked for (`plan_with_kernels`).
     pub op_scratch: Vec<Option<usize>>,
+    /// Per op: the DSP kernel variant it runs (`codegen::dsp::choose`),
+    /// empty for the fastest everywhere.
+    pub kernel_levels: Vec<usize>,
     pub arena_bytes: usize,
     /// The largest sum of bytes live at one step, counting in-place reuse.
     pub lower_bound_bytes: usize,
@@ -242,6 +245,7 @@ fn finish(g: &Graph, modes: &[Mode], scratch: &[Option<KernelNeeds>]) -> Plan {
         modes: effective,
         ring_scratch,
         op_scratch,
+        kernel_levels: Vec::new(),
         arena_bytes: b.problem.extent(&placed),
         lower_bound_bytes: b.problem.lower_bound(),
         plain_lower_bound_bytes: plain.lower_bound(),

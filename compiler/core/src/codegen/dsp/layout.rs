@@ -57,6 +57,58 @@ pub fn with_constants(stream: &[i32], pair_words: usize, chans: &[[i64; 4]]) -> 
     v
 }
 
+/// The row kernels' weight stream (`with_constants`) as hyb_dsp_widen
+/// makes it at run time, for layers that keep it widened in flash: per
+/// pair the biases doubled (wrapping), each weight word as its two SXTB16
+/// halves doubled, the control and constant words as they are.
+pub fn widen_stream(stream: &[i32], pairs: usize, chunks: usize, u: usize) -> Vec<i32> {
+    let half = |w: i32, byte: u32| ((w >> (8 * byte)) as i8 as i16 * 2) as u16 as u32;
+    let wide = |w: i32, b: u32| (half(w, b) | half(w, b + 2) << 16) as i32;
+    let pair_words = 2 + chunks * (u + 1) + 6;
+    let mut v = Vec::with_capacity(pairs * (8 + chunks * (2 * u + 1)));
+    for p in stream.chunks(pair_words).take(pairs) {
+        v.extend(p[..2].iter().map(|b| b.wrapping_mul(2)));
+        for chunk in p[2..2 + chunks * (u + 1)].chunks(u + 1) {
+            v.extend(chunk[..u].iter().flat_map(|&w| [wide(w, 0), wide(w, 1)]));
+            v.push(chunk[u]);
+        }
+        v.extend_from_slice(&p[2 + chunks * (u + 1)..]);
+    }
+    v
+}
+
+/// The first-layer kernel's weight stream as hyb_dsp_first_widen makes it
+/// at run time (conv_first_s8.h), made here so it stays in flash: per
+/// channel pair (records `chans`, fields as `chan_fields`) the biases, each
+/// of the pair's `steps` int8 words of `w` as two doubled int16 pairs, then
+/// mult and shift, round (or, with one right shift `ush`, mult and round'),
+/// every channel scaled by 2^(ush - its shift); without `ush` the last
+/// shift word flagged with bit 31 to end the kernel's loop.
+pub fn first_widen(w: &[i32], chans: &[[i64; 4]], steps: usize, ush: i32) -> Vec<i32> {
+    let sx = |x: i32, b: u32| (((x >> (8 * b)) as i8 as i16 as u16 as u32) | ((x >> (8 * b + 16)) as i8 as i16 as u16 as u32) << 16) as i32;
+    let pow2 = |v: i32, n: u32| ((((v as i16 as i32 as u32) << n) & 0xffff) | ((v >> 16) as u32) << n << 16) as i32;
+    let mut v = Vec::with_capacity(chans.len() / 2 * (2 * steps + 8));
+    for (p, pair) in chans.chunks(2).enumerate() {
+        let j = |c: &[i64; 4]| if ush != 0 { (ush as i64 - c[2]) as u32 } else { 0 };
+        v.extend(pair.iter().map(|c| ((c[0] as i32 as u32) << j(c)) as i32));
+        for &x in &w[p * steps..(p + 1) * steps] {
+            v.extend([pow2(sx(x, 0), 1 + j(&pair[0])), pow2(sx(x, 1), 1 + j(&pair[1]))]);
+        }
+        for c in pair {
+            v.push(c[1] as i32);
+            match ush {
+                0 => v.extend([c[2] as i32, c[3] as i32]),
+                _ => v.push((((c[3] as i32 as u32) << j(c)) as i32).wrapping_add(1 << (j(c) - 1))),
+            }
+        }
+    }
+    if ush == 0 {
+        let n = v.len();
+        v[n - 2] |= i32::MIN;
+    }
+    v
+}
+
 /// The fields of a `chan` record.
 pub fn chan_fields(record: &str) -> [i64; 4] {
     let mut f = record.trim_matches(['{', '}']).split(',').map(|x| x.parse().unwrap());

@@ -4,6 +4,8 @@
 //! literals, so gcc specialises the kernel for it. A layer that no DSP kernel
 //! does exactly (see `layout::requant_exact`) keeps the portable kernel.
 
+pub mod choose;
+mod cost;
 mod layout;
 
 
@@ -14,7 +16,7 @@ use hybridc_kernels::{add::Add as AddParams, conv::Conv as ConvParams, fully_con
 use crate::quant::fixedpoint::multiply_by_quantized_multiplier;
 use layout::{
     acc_bound, add_affine_shift, add_table, chan, chan_fields, constant_chan, dw3x3_band, dw3x3_offsets_fit, dw3x3_pw,
-    dw3x3_weights, first_order, first_weights, folded_bias, gemm_weights, live_block, live_channels, quad_weights, relu_floor,
+    dw3x3_weights, first_order, first_weights, first_widen, widen_stream, folded_bias, gemm_weights, live_block, live_channels, quad_weights, relu_floor,
     requant_exact, rows_weights, uniform_shift, with_constants, words,
 };
 
@@ -131,6 +133,9 @@ pub struct DspLayer {
     /// MACs of the layer the kernel skips: products with the zero weights
     /// of dead channels.
     pub skipped_macs: u64,
+    pub kernel: Kernel,
+    /// Estimated cycles the variant adds to its kernel's rate (`cost`).
+    pub overhead: u64,
 }
 
 /// Arena addresses of the layer's operands, as C expressions.
@@ -170,13 +175,17 @@ impl<'a> Layer<'a> {
 
 /// `known`: the values of the channels of the op's first input that are
 /// known constants (see `constant_channels`), or empty.
-pub fn layer(index: usize, op: &Op, io: &Operands, known: &[Option<i8>]) -> Option<DspLayer> {
+/// `level`: the variant, 0 the fastest, higher ones with less scratch
+/// (smaller depthwise bands, a fully connected layer reading its input
+/// directly); None past the layer's last (see `choose::variants`).
+pub fn layer(index: usize, op: &Op, io: &Operands, known: &[Option<i8>], level: usize) -> Option<DspLayer> {
     let l = format!("L{index}");
     let layer = Layer::of(op)?;
     let e = match &layer {
-        Layer::Conv(c) if c.depthwise => depthwise(&l, c, known)?,
+        Layer::Conv(c) if c.depthwise => depthwise(&l, c, known, level)?,
+        Layer::Fc(f) => fully_connected(&l, f, level)?,
+        _ if level > 0 => return None,
         Layer::Conv(c) => conv2d(&l, c)?,
-        Layer::Fc(f) => fully_connected(&l, f)?,
         Layer::AvgPool(p) => avg_pool(p)?,
         Layer::Add(a) => add(&l, a)?,
     };
@@ -207,7 +216,7 @@ pub fn layer(index: usize, op: &Op, io: &Operands, known: &[Option<i8>]) -> Opti
         }
         _ => (false, 0),
     };
-    Some(DspLayer { data: e.data, function, args, scratch_words: e.scratch, exact_in_place, skipped_macs })
+    Some(DspLayer { data: e.data, function, args, scratch_words: e.scratch, exact_in_place, skipped_macs, kernel: e.kernel, overhead: e.overhead })
 }
 
 /// A layer's DSP kernel: its constant data, the kernel, the arguments after
@@ -219,6 +228,8 @@ struct Emitted {
     args: String,
     scratch: usize,
     chans: bool,
+    /// Estimated cycles the variant adds to its kernel's (`cost`): bands, direct reads.
+    overhead: u64,
 }
 
 fn int32_array(name: &str, values: &[i32]) -> String {
@@ -273,11 +284,13 @@ fn outq(lo: i32, hi: i32, shift0: bool) -> String {
     format!("(hyb_dsp_outq){{{lo}, {hi}, {}}}", shift0 as i32)
 }
 
-/// Scratch words of an im2col GEMM over `k` taps with `pixels` columns.
-fn gemm_scratch(k: usize, pixels: usize) -> (usize, usize) {
+/// Scratch words of an im2col GEMM over `k` taps with `pixels` columns:
+/// where the byte patch starts, and the total (the patch only if the
+/// im2col `gather`s bytes: in_c % 4 != 0).
+fn gemm_scratch(k: usize, pixels: usize, gather: bool) -> (usize, usize) {
     let k4 = k.div_ceil(4) * 4;
     let col = pixels * k4 / 2;
-    (col, col + k4 / 4 + 1)
+    (col, if gather { col + k4 / 4 + 1 } else { col })
 }
 
 fn conv2d(l: &str, c: &ConvParams) -> Option<Emitted> {
@@ -300,13 +313,13 @@ fn conv2d(l: &str, c: &ConvParams) -> Option<Emitted> {
         return Some(conv_rows(l, c, w, &chans).or_else(|| conv_pw(l, c, w, &chans, &c.bias)).unwrap_or_else(|| conv_col(l, c, w, &chans)));
     }
     let data = int32_array(&format!("{l}_weights"), &words(&gemm_weights(w, out_c, k))) + &chan_array(&format!("{l}_chan"), &chans);
-    let (patch, scratch) = gemm_scratch(k, 4);
+    let (patch, scratch) = gemm_scratch(k, 4, in_c % 4 != 0);
     let args = format!(
         "{SCRATCH}, (int8_t *)({SCRATCH} + {patch}), {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {out_c}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}",
         c.kernel[0], c.kernel[1], c.stride[0], c.stride[1], c.dilation[0], c.dilation[1], c.pad[0], c.pad[1],
         -c.input_offset, outq(c.act[0], c.act[1], shift0)
     );
-    Some(Emitted { data, kernel: Kernel::Conv, args, scratch, chans: true })
+    Some(Emitted { data, kernel: Kernel::Conv, args, scratch, chans: true, overhead: 0 })
 }
 
 /// Steps a weight-stream chunk of the row kernels holds: the most of the
@@ -329,30 +342,27 @@ fn stream_array(l: &str, stream: &[i32], steps: usize, u: usize, chans: &[String
     int32_array(&format!("{l}_weights"), &with_constants(stream, steps + steps / u, &fields))
 }
 
-/// Most scratch words a row kernel's layer may take with its weights widened.
+/// Most words of a row kernel's weight stream widened in flash (twice the
+/// int8 stream's bytes): a bound on the flash a layer trades for speed.
 const WIDE_MAX_WORDS: usize = 9216;
 
-/// Fewest four-pixel tiles for which widening pays: it costs about 8 cycles
-/// a step of a channel pair, once per layer, and saves 1 in every tile.
+/// Fewest four-pixel tiles for which the widened stream pays for its flash:
+/// it saves 1 cycle in every step of every tile.
 const WIDE_MIN_TILES: usize = 16;
 
-/// Where the row kernels' sign-extended weight stream goes (after `used`
-/// scratch words; None for none: it would take more than WIDE_MAX_WORDS, or
-/// the layer has too few pixels to pay for it), and the scratch words the
-/// layer then takes. The stream has out_c / 2 pairs of `steps` words, a
-/// control word every `u` and 8 words of channel records; widened, two
-/// words a step.
-fn widened(used: usize, pixels: usize, out_c: usize, steps: usize, u: usize) -> (Option<usize>, usize) {
+/// The row kernels' weight array: the int8 stream with its channel records
+/// or, when the layer has the tiles to pay for it and it fits
+/// WIDE_MAX_WORDS, that stream widened at compile time (hyb_dsp_widen's
+/// result kept in flash: no scratch, no widening at run time), and the
+/// kernel's `wide_at` argument for it (-1, or HYB_DSP_WIDE_FLASH).
+fn row_stream(l: &str, stream: &[i32], pixels: usize, out_c: usize, steps: usize, u: usize, chans: &[String]) -> (String, i32) {
+    let fields: Vec<[i64; 4]> = chans.iter().map(|c| chan_fields(c)).collect();
+    let narrow = with_constants(stream, steps + steps / u, &fields);
     let words = out_c / 2 * (8 + 2 * steps + steps / u);
-    if used + words > WIDE_MAX_WORDS || pixels.div_ceil(4) < WIDE_MIN_TILES {
-        return (None, used);
+    if words > WIDE_MAX_WORDS || pixels.div_ceil(4) < WIDE_MIN_TILES {
+        return (int32_array(&format!("{l}_weights"), &narrow), -1);
     }
-    (Some(used), used + words)
-}
-
-/// The row kernels' `wide_at` argument: a scratch offset, -1 for none.
-fn wide_at(at: Option<usize>) -> i64 {
-    at.map_or(-1, |a| a as i64)
+    (int32_array(&format!("{l}_weights"), &widen_stream(&narrow, out_c / 2, steps / u, u)), -2)
 }
 
 /// The row kernel (hyb_dsp_conv_rows_s8) for kernels larger than 1x1 with
@@ -382,13 +392,13 @@ fn conv_rows(l: &str, c: &ConvParams, w: &[i8], chans: &[String]) -> Option<Emit
     let u = unroll(k_h * in_c / 2);
     let nb = (k_h + 3 * s_h).min((out_h - 1) * s_h + k_h);
     let steps = k_h * k_w * in_c / 2;
-    let data = stream_array(l, &rows_weights(w, out_c, c.kernel, in_c, u, adjust), steps, u, chans);
-    let (wide, scratch) = widened(nb * row_w + if out_w % 4 != 0 { out_c } else { 0 }, out_h * out_w, out_c, steps, u);
+    let (data, wide_at) = row_stream(l, &rows_weights(w, out_c, c.kernel, in_c, u, adjust), out_h * out_w, out_c, steps, u, chans);
+    let scratch = nb * row_w + if out_w % 4 != 0 { out_c } else { 0 };
     let args = format!(
-        "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {out_c}, {k_h}, {k_w}, {s_h}, {s_w}, {}, {}, {}, {hw}, {nb}, {u}, {}, 0",
-        c.pad[0], c.pad[1], -c.input_offset, wide_at(wide)
+        "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {out_c}, {k_h}, {k_w}, {s_h}, {s_w}, {}, {}, {}, {hw}, {nb}, {u}, {wide_at}, 0",
+        c.pad[0], c.pad[1], -c.input_offset
     );
-    Some(Emitted { data, kernel: Kernel::ConvRows, args, scratch, chans: false })
+    Some(Emitted { data, kernel: Kernel::ConvRows, args, scratch, chans: false, overhead: 0 })
 }
 
 /// The im2col kernel with the row kernel's tile (hyb_dsp_conv_col_s8) for
@@ -398,14 +408,14 @@ fn conv_col(l: &str, c: &ConvParams, w: &[i8], chans: &[String]) -> Emitted {
     let [out_h, out_w, out_c] = c.out_hwc;
     let k = c.kernel[0] * c.kernel[1] * in_c;
     let u = unroll(k / 2);
-    let data = stream_array(l, &rows_weights(w, out_c, [1, 1], k, u, |_| 0), k / 2, u, chans);
-    let (wide, scratch) = widened(2 * k + out_c, out_h * out_w, out_c, k / 2, u);
+    let (data, wide_at) = row_stream(l, &rows_weights(w, out_c, [1, 1], k, u, |_| 0), out_h * out_w, out_c, k / 2, u, chans);
+    let scratch = 2 * k + out_c;
     let args = format!(
-        "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {out_c}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {u}, {}, {}",
+        "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {out_c}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {u}, {wide_at}, {}",
         c.kernel[0], c.kernel[1], c.stride[0], c.stride[1], c.dilation[0], c.dilation[1], c.pad[0], c.pad[1],
-        -c.input_offset, wide_at(wide), relu_floor(c.act[0], c.output_offset) as i32
+        -c.input_offset, relu_floor(c.act[0], c.output_offset) as i32
     );
-    Emitted { data, kernel: Kernel::ConvCol, args, scratch, chans: false }
+    Emitted { data, kernel: Kernel::ConvCol, args, scratch, chans: false, overhead: 0 }
 }
 
 /// The narrow pointwise kernel (hyb_dsp_conv_pw_s8) for 1x1 layers with
@@ -420,14 +430,18 @@ fn conv_pw(l: &str, c: &ConvParams, w: &[i8], chans: &[String], conv_bias: &[i32
     }
     let steps = in_c / 2;
     let data = stream_array(l, &rows_weights(w, out_c, [1, 1], in_c, steps, |_| 0), steps, steps, chans);
-    let (Some(wide), scratch) = widened(2 * in_c + out_c, out_h * out_w, out_c, steps, steps) else {
+    // Its weights widened (and rescaled for `ush`) at run time into scratch after col.
+    let wide = 2 * in_c + out_c;
+    let words = out_c / 2 * (8 + 2 * steps + 1);
+    if words > WIDE_MAX_WORDS || (out_h * out_w).div_ceil(4) < WIDE_MIN_TILES {
         return None;
-    };
+    }
+    let scratch = wide + words;
     let relu = relu_floor(c.act[0], c.output_offset) as i32;
     let row = |oc: usize| Box::new(w[oc * in_c..(oc + 1) * in_c].iter().copied()) as Box<dyn Iterator<Item = i8>>;
     let ush = layer_ush(c, out_c, row, &conv_bias);
     let args = format!("{SCRATCH}, {}, {in_c}, {out_c}, {SCRATCH} + {wide}, {relu}, {ush}", out_h * out_w);
-    Some(Emitted { data, kernel: Kernel::ConvPw, args, scratch, chans: false })
+    Some(Emitted { data, kernel: Kernel::ConvPw, args, scratch, chans: false, overhead: 0 })
 }
 
 /// Pointwise layers (1x1, stride 1, no padding, the usual output side) with
@@ -476,7 +490,7 @@ fn conv_pw_live(l: &str, c: &ConvParams) -> Option<Emitted> {
     let relu = relu_floor(c.act[0], c.output_offset) as i32;
     let args = format!("{SCRATCH}, {}, {in_c}, {out_c}, {n_in}, {n_out}, {}, {u}, {relu}", out_h * out_w, live_out.len());
     // col (4 words a step), then 4 * n_out bytes of outputs.
-    Some(Emitted { data: int32_array(&format!("{l}_weights"), &data), kernel: Kernel::ConvPwLive, args, scratch: (2 * n_in + n_out).max(1), chans: false })
+    Some(Emitted { data: int32_array(&format!("{l}_weights"), &data), kernel: Kernel::ConvPwLive, args, scratch: (2 * n_in + n_out).max(1), chans: false, overhead: 0 })
 }
 
 /// The kernels' `ush` argument: one right shift for all channels
@@ -516,7 +530,7 @@ fn conv_first(l: &str, c: &ConvParams) -> Option<Emitted> {
     let w = &c.weights;
     let row = |oc: usize| Box::new(w[oc * k..(oc + 1) * k].iter().copied()) as Box<dyn Iterator<Item = i8>>;
     let (chans, shift0) = channels(2, out_c, 2, row, &c.bias, c.input_offset, c.output_offset, |oc| (c.multiplier[oc], c.shift[oc]))?;
-    let data = int32_array(&format!("{l}_weights"), &words(&first_weights(w, out_c, k, &order))) + &chan_array(&format!("{l}_chan"), &chans);
+
     // col, then a row cut by the padding (row_bytes + 4) and the packed row tails.
     let buf = (row_bytes + 4 + c.kernel[0] * (row_bytes % 4) + 4).div_ceil(4);
     // A small input is copied with its padding first, so no window needs the edge path.
@@ -527,27 +541,32 @@ fn conv_first(l: &str, c: &ConvParams) -> Option<Emitted> {
     let (ph, pw) = if padded { (ph, pw) } else { (0, 0) };
     let relu = relu_floor(c.act[0], c.output_offset);
     let ush = if shift0 || out_c % 2 != 0 { 0 } else { layer_ush(c, out_c, row, &c.bias) };
+    // The weights widened here, as the kernel would at run time: in flash, no scratch.
+    let fast = !shift0 && (c.act[0], c.act[1]) == (-128, 127) && out_c % 2 == 0;
+    let fields: Vec<[i64; 4]> = chans.iter().map(|ch| chan_fields(ch)).collect();
+    let wide = first_widen(&words(&first_weights(w, out_c, k, &order)), &fields, steps, if fast { ush } else { 0 });
+    let data = int32_array(&format!("{l}_weights"), &wide) + &chan_array(&format!("{l}_chan"), &chans);
     let args = format!(
-        "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {out_c}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {ph}, {pw}, {}, {}, {ush}",
+        "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {out_c}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {ph}, {pw}, {}, {}, {ush}, 1",
         c.kernel[0], c.kernel[1], c.stride[0], c.stride[1], c.dilation[0], c.dilation[1], c.pad[0], c.pad[1],
         -c.input_offset, outq(c.act[0], c.act[1], shift0), relu as i32
     );
-    // The last, short tile's outputs go through 4 * out_c bytes of scratch;
-    // the weights are widened into 2 words per channel pair and step, with
-    // the pair's 8 words of biases and requantization constants.
+    // The last, short tile's outputs go through 4 * out_c bytes of scratch.
     let short = if (out_h * out_w) % 4 != 0 { out_c } else { 0 };
-    let widened = out_c.div_ceil(2) * (2 * steps + 8);
-    Some(Emitted { data, kernel: Kernel::ConvFirst, args, scratch: 4 * steps + buf + (ph * pw * in_c).div_ceil(4) + short + widened, chans: true })
+    Some(Emitted { data, kernel: Kernel::ConvFirst, args, scratch: 4 * steps + buf + (ph * pw * in_c).div_ceil(4) + short, chans: true, overhead: 0 })
 }
 
-fn depthwise(l: &str, c: &ConvParams, known: &[Option<i8>]) -> Option<Emitted> {
+fn depthwise(l: &str, c: &ConvParams, known: &[Option<i8>], level: usize) -> Option<Emitted> {
     let [in_h, in_w, in_c] = c.in_hwc;
     let [out_h, out_w, out_c] = c.out_hwc;
     if c.depth_multiplier != 1 || out_c % 4 != 0 {
         return None;
     }
     if c.kernel == [3, 3] && c.dilation == [1, 1] && c.stride[0] == c.stride[1] && c.stride[0] <= 2 {
-        return depthwise3x3(l, c, known, None);
+        return depthwise3x3(l, c, known, None, level);
+    }
+    if level > 0 {
+        return None;
     }
     let taps = c.kernel[0] * c.kernel[1];
     let w = &c.weights;
@@ -569,7 +588,7 @@ fn depthwise(l: &str, c: &ConvParams, known: &[Option<i8>]) -> Option<Emitted> {
         -c.input_offset, outq(c.act[0], c.act[1], shift0)
     );
     let scratch = pad_h * pad_w * in_c / 4;
-    Some(Emitted { data, kernel: Kernel::Depthwise, args, scratch, chans: true })
+    Some(Emitted { data, kernel: Kernel::Depthwise, args, scratch, chans: true, overhead: 0 })
 }
 
 /// Most scratch the 3x3 depthwise kernel's planes may take for a layer in
@@ -580,13 +599,16 @@ fn depthwise(l: &str, c: &ConvParams, known: &[Option<i8>]) -> Option<Emitted> {
 const DW3_MAX_BYTES: usize = 32 * 1024;
 const DW3_BAND_BYTES: usize = 16 * 1024;
 
+/// Rows per band of the 3x3 depthwise kernel's variants with less scratch.
+const DW3_SMALL_BANDS: [usize; 4] = [16, 8, 4, 2];
+
 /// The C of a 3x3 depthwise layer `l` (stride 1 or 2, channels a multiple
 /// of 4), for tests: its data (arrays `{l}_weights`, `{l}_chan`), the
 /// kernel call's constant arguments and the scratch words; `band` (even,
 /// or out_h) overrides the rows per band.
 #[doc(hidden)]
 pub fn depthwise3x3_c(l: &str, c: &ConvParams, known: &[Option<i8>], band: Option<usize>) -> Option<(String, String, usize)> {
-    depthwise3x3(l, c, known, band).map(|e| (e.data, e.args, e.scratch))
+    depthwise3x3(l, c, known, band, 0).map(|e| (e.data, e.args, e.scratch))
 }
 
 /// The values of a tensor's channels known at compile time: those of a
@@ -642,7 +664,7 @@ fn dw3x3_sparse_channels(c: &ConvParams, known: &[Option<i8>]) -> Option<Vec<boo
 /// the kernel copies them from templates, one per class of output pixel
 /// (which window rows and columns are inside the image), and converts and
 /// runs only the groups of four channels and the channels that are left.
-fn depthwise3x3(l: &str, c: &ConvParams, known: &[Option<i8>], band: Option<usize>) -> Option<Emitted> {
+fn depthwise3x3(l: &str, c: &ConvParams, known: &[Option<i8>], band: Option<usize>, level: usize) -> Option<Emitted> {
     let [in_h, in_w, in_c] = c.in_hwc;
     let [out_h, out_w, out_c] = c.out_hwc;
     let s = c.stride[0];
@@ -657,10 +679,16 @@ fn depthwise3x3(l: &str, c: &ConvParams, known: &[Option<i8>], band: Option<usiz
     let single: Vec<usize> = live.iter().copied().filter(|&ch| !groups.contains(&(ch / 4))).collect();
     let pw = dw3x3_pw(in_w, out_w, s, c.pad[1]);
     let planes = 4 * groups.len() + single.len();
-    let band = band.unwrap_or(match dw3x3_band(out_h, s, planes * pw * 2, DW3_MAX_BYTES) {
+    let fastest = match dw3x3_band(out_h, s, planes * pw * 2, DW3_MAX_BYTES) {
         all if all == out_h => all,
         _ => dw3x3_band(out_h, s, planes * pw * 2, DW3_BAND_BYTES),
-    });
+    };
+    // Smaller bands (fewer plane rows in scratch) as the higher levels.
+    let bands: Vec<usize> = std::iter::once(fastest).chain(DW3_SMALL_BANDS.into_iter().filter(|&b| b < fastest)).collect();
+    let band = match band {
+        Some(b) => b,
+        None => *bands.get(level)?,
+    };
     if !dw3x3_offsets_fit(s, pw, out_w * out_c, out_c) {
         return None;
     }
@@ -698,7 +726,8 @@ fn depthwise3x3(l: &str, c: &ConvParams, known: &[Option<i8>], band: Option<usiz
         c.pad[0], c.pad[1], -c.input_offset, outq(c.act[0], c.act[1], shift0), relu as i32, sparse as i32
     );
     let scratch = planes * ((band - 1) * s + 3) * pw / 2 + 1;
-    Some(Emitted { data, kernel: Kernel::Depthwise3x3, args, scratch, chans })
+    let overhead = cost::band_overhead(out_h.div_ceil(band), s, planes, pw);
+    Some(Emitted { data, kernel: Kernel::Depthwise3x3, args, scratch, chans, overhead })
 }
 
 /// What the sparse 3x3 depthwise kernel reads around the live channels'
@@ -831,19 +860,27 @@ fn dw3x3_records(c: &ConvParams, big_s: u32) -> Option<Vec<[i32; 3]>> {
     Some(chans)
 }
 
-fn fully_connected(l: &str, f: &FcParams) -> Option<Emitted> {
+/// Level 0 sign-extends the input into scratch; level 1 (in_len % 4 == 0)
+/// reads it directly, no scratch, about a cycle more per 16 MACs.
+fn fully_connected(l: &str, f: &FcParams, level: usize) -> Option<Emitted> {
     let (n, out) = (f.in_len, f.out_len);
     let w = &f.weights;
     let row = |o: usize| Box::new(w[o * n..(o + 1) * n].iter().copied()) as Box<dyn Iterator<Item = i8>>;
     let (chans, shift0) = channels(1, out, 4, row, &f.bias, f.input_offset, f.output_offset, |_| (f.multiplier, f.shift))?;
     let steps = n.div_ceil(4) * 2;
     let data = int32_array(&format!("{l}_weights"), &quad_weights(&words(&gemm_weights(w, out, n)), steps)) + &chan_array(&format!("{l}_chan"), &chans);
-    let (patch, scratch) = gemm_scratch(n, 1);
-    let args = format!(
-        "{SCRATCH}, (int8_t *)({SCRATCH} + {patch}), {n}, {out}, {}",
-        outq(f.act[0], f.act[1], shift0)
-    );
-    Some(Emitted { data, kernel: Kernel::FullyConnected, args, scratch, chans: true })
+    let direct = match level {
+        0 => false,
+        1 if n % 4 == 0 => true,
+        _ => return None,
+    };
+    let (patch, scratch) = gemm_scratch(n, 1, n % 4 != 0);
+    let (cols, scratch, overhead) = match direct {
+        true => ("0, 0".to_string(), 0, cost::fc_direct_overhead(n, out)),
+        false => (format!("{SCRATCH}, (int8_t *)({SCRATCH} + {patch})"), scratch, 0),
+    };
+    let args = format!("{cols}, {n}, {out}, {}", outq(f.act[0], f.act[1], shift0));
+    Some(Emitted { data, kernel: Kernel::FullyConnected, args, scratch, chans: true, overhead })
 }
 
 fn avg_pool(p: &PoolParams) -> Option<Emitted> {
@@ -858,7 +895,7 @@ fn avg_pool(p: &PoolParams) -> Option<Emitted> {
         "{in_h}, {in_w}, {ch}, {out_h}, {out_w}, {}, {}, {}, {}, {}, {}, {}, {}",
         p.kernel[0], p.kernel[1], p.stride[0], p.stride[1], p.pad[0], p.pad[1], p.act[0], p.act[1]
     );
-    Some(Emitted { data: String::new(), kernel: Kernel::AvgPool, args, scratch: 0, chans: false })
+    Some(Emitted { data: String::new(), kernel: Kernel::AvgPool, args, scratch: 0, chans: false, overhead: 0 })
 }
 
 /// Add by lookup: each input's rescaled value comes from a 256-entry table
@@ -892,7 +929,7 @@ fn add(l: &str, a: &AddParams) -> Option<Emitted> {
         "{}, {mode}, {shift}, {}, {r}, {round}, {}, {}",
         a.len, a.output_multiplier, a.act[0], a.act[1]
     );
-    Some(Emitted { data, kernel: Kernel::Add, args, scratch: 0, chans: false })
+    Some(Emitted { data, kernel: Kernel::Add, args, scratch: 0, chans: false, overhead: 0 })
 }
 
 #[cfg(test)]
