@@ -57,11 +57,12 @@ fn check_c_vs_reference(
     c: &Compiled,
     outputs: &[String],
     tflm: impl Fn(&Golden) -> Option<&Vec<i8>>,
+    arena_budget: Option<u64>,
 ) {
     let cases = golden_cases(model);
     let dir = tempfile::tempdir().unwrap();
     let proj = dir.path().join("proj");
-    hybridc_verify::compile::compile(&CompileOptions { outputs: outputs.to_vec(), ..CompileOptions::new(model_path(model), &target, proj.clone()) })
+    hybridc_verify::compile::compile(&CompileOptions { outputs: outputs.to_vec(), arena_budget, ..CompileOptions::new(model_path(model), &target, proj.clone()) })
     .expect("compile");
     let m = hybridc_core::codegen::Manifest::read(&proj).unwrap();
     let item_shape = &m.inputs[0].shape;
@@ -112,10 +113,23 @@ fn reference_golden(model: &str) {
 /// Generated C on `target` == reference (every layer) == TFLite Micro (outputs).
 fn c_golden(model: &str, target: &str) {
     let c = driver::lower(&model_path(model), &[]).expect("lower");
-    check_c_vs_reference(model, target, &c, &[], |g| Some(&g.output));
+    check_c_vs_reference(model, target, &c, &[], |g| Some(&g.output), None);
     if let Some(outs) = logits_of(model) {
         let cl = driver::lower(&model_path(model), &outs).expect("lower");
-        check_c_vs_reference(model, target, &cl, &outs, |g| g.logits.as_ref());
+        check_c_vs_reference(model, target, &cl, &outs, |g| g.logits.as_ref(), None);
+    }
+}
+
+/// The same for the DSP build under arena budgets, which take other kernel
+/// variants (smaller depthwise bands, direct fully connected reads, portable
+/// layers): the least arena any choice allows, and halfway to the default.
+fn c_golden_budgets(model: &str, target: &str) {
+    use hybridc_core::codegen::dsp::choose::{choose, least_arena};
+    let c = driver::lower(&model_path(model), &[]).expect("lower");
+    let least = least_arena(&c.graph);
+    let default = choose(&c.graph, None).unwrap().plan.arena_bytes;
+    for budget in [least, (least + default) / 2] {
+        check_c_vs_reference(model, target, &c, &[], |g| Some(&g.output), Some(budget as u64));
     }
 }
 
@@ -123,6 +137,7 @@ crate::model_tests!([
     reference_equals_tflite_micro: reference_golden(),
     host_c_equals_reference: c_golden("host"),
     cortex_m4_under_qemu_equals_reference: c_golden("cortex-m4"),
+    cortex_m4_under_arena_budgets_equals_reference: c_golden_budgets("cortex-m4"),
     cortex_m7_under_qemu_equals_reference: c_golden("cortex-m7"),
     cortex_m33_under_qemu_equals_reference: c_golden("cortex-m33"),
     cortex_m55_under_qemu_equals_reference: c_golden("cortex-m55")

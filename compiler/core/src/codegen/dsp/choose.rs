@@ -15,8 +15,10 @@ use crate::codegen::project::{dsp_layers, kernel_needs};
 use crate::ir::Graph;
 use crate::plan::{self, KernelNeeds, Plan};
 
-/// How much slower (estimated) than the fastest plan the default may be.
-pub const DEFAULT_SLOWDOWN: f64 = 0.01;
+/// How much slower (estimated) than the fastest plan the default may be:
+/// about the cost model's error, so the default keeps the fastest plan's
+/// speed as far as the estimates can tell.
+pub const DEFAULT_SLOWDOWN: f64 = 0.015;
 
 /// One way to run a layer.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -37,17 +39,19 @@ pub fn variants(g: &Graph) -> Vec<Vec<Variant>> {
         op.kind.macs(g, op).max(g.tensors[op.output].bytes() as u64)
     };
     let mut per_op: Vec<Vec<Variant>> = vec![Vec::new(); g.ops.len()];
+    let mut kernels = vec![None; g.ops.len()];
     for level in 0.. {
         let mut any = false;
         for (i, d) in dsp_layers(g, &vec![level; g.ops.len()]).into_iter().enumerate() {
             let Some(d) = d else { continue };
             any = true;
+            kernels[i] = Some(d.kernel);
             let note = if level == 0 { String::new() } else { format!(" (variant {level}: less scratch)") };
             let needs = kernel_needs(&d);
             per_op[i].push(Variant {
                 name: format!("{}{note}", d.kernel.c_name()),
                 scratch_bytes: needs.scratch,
-                est_cycles: cost::cycles(Some(d.kernel), work(i).saturating_sub(d.skipped_macs), d.overhead),
+                est_cycles: cost::cycles(d.kernel, work(i).saturating_sub(d.skipped_macs), d.overhead),
                 needs: Some(needs),
             });
         }
@@ -56,8 +60,8 @@ pub fn variants(g: &Graph) -> Vec<Vec<Variant>> {
         }
     }
     for (i, v) in per_op.iter_mut().enumerate() {
-        if !v.is_empty() {
-            v.push(Variant { name: "portable".into(), scratch_bytes: 0, est_cycles: cost::cycles(None, work(i), 0), needs: None });
+        if let Some(k) = kernels[i] {
+            v.push(Variant { name: "portable".into(), scratch_bytes: 0, est_cycles: cost::portable_cycles(k, work(i)), needs: None });
         }
     }
     per_op
