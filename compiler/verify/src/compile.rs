@@ -47,6 +47,8 @@ pub fn compile_reported(o: &CompileOptions, emit: codegen::Emit) -> Result<(Mani
         }
         c.plan = ch.plan.clone();
         choice = Some(ch);
+    } else if let Some(b) = o.arena_budget.filter(|&b| c.plan.arena_bytes as u64 > b) {
+        bail!("the arena needs {} bytes with the portable kernels, over the --arena-budget of {b} bytes; the plan has no variants to trade", c.plan.arena_bytes);
     }
     if c.plan.arena_bytes as u64 > t.sram_bytes {
         bail!(

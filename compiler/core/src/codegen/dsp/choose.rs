@@ -18,7 +18,7 @@ use crate::plan::{self, KernelNeeds, Plan};
 /// How much slower (estimated) than the fastest plan the default may be:
 /// about the cost model's error, so the default keeps the fastest plan's
 /// speed as far as the estimates can tell.
-pub const DEFAULT_SLOWDOWN: f64 = 0.015;
+pub const DEFAULT_SLOWDOWN: f64 = 0.02;
 
 /// One way to run a layer.
 #[derive(Debug, Clone, PartialEq, Serialize)]
