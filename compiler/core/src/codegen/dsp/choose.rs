@@ -108,10 +108,36 @@ pub fn sweep(g: &Graph, vars: &[Vec<Variant>]) -> Vec<(Vec<usize>, Plan, u64)> {
     })
 }
 
+/// The fastest sweep point within `budget`, then each layer raised back to
+/// its fastest variant that keeps the arena within it, largest gain first.
+fn fit(g: &Graph, vars: &[Vec<Variant>], points: &[(Vec<usize>, Plan, u64)], budget: usize) -> (Vec<usize>, Plan, u64) {
+    let start = points.iter().filter(|p| p.1.arena_bytes <= budget).min_by_key(|p| p.2).unwrap();
+    let (mut levels, mut best, mut cycles) = (start.0.clone(), start.1.clone(), start.2);
+    let mut order: Vec<usize> = (0..vars.len()).filter(|&i| levels[i] > 0).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(vars[i][levels[i]].est_cycles.saturating_sub(vars[i][0].est_cycles)));
+    for i in order {
+        for l in 0..levels[i] {
+            let mut trial = levels.clone();
+            trial[i] = l;
+            let (p, c) = plan_of(g, vars, &trial);
+            if p.arena_bytes <= budget && c < cycles {
+                (levels, best, cycles) = (trial, p, c);
+                break;
+            }
+        }
+    }
+    (levels, best, cycles)
+}
+
+/// Sweep points below the default's that it tries to reach (each a full
+/// raising pass: a few seconds on MobileNetV1).
+const DEFAULT_TRIES: usize = 3;
+
 /// Variants for the DSP build of `g` with the arena at most `budget` bytes
 /// (None: the default, see the module). Errs, naming the layer where the
 /// most memory is live, when no choice fits the budget.
 pub fn choose(g: &Graph, budget: Option<usize>) -> Result<Choice> {
+    let default = budget.is_none();
     let vars = variants(g);
     let points = sweep(g, &vars);
     let fastest = points[0].2;
@@ -130,21 +156,21 @@ pub fn choose(g: &Graph, budget: Option<usize>) -> Result<Choice> {
             ok.map(|p| p.1.arena_bytes).min().unwrap()
         }
     };
-    // The fastest sweep point within the budget, then each layer back to
-    // its fastest variant that keeps the arena within it, largest gain first.
-    let start = points.iter().filter(|p| p.1.arena_bytes <= budget).min_by_key(|p| p.2).unwrap();
-    let (mut levels, mut best, mut cycles) = (start.0.clone(), start.1.clone(), start.2);
-    let mut order: Vec<usize> = (0..vars.len()).filter(|&i| levels[i] > 0).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(vars[i][levels[i]].est_cycles.saturating_sub(vars[i][0].est_cycles)));
-    for i in order {
-        for l in 0..levels[i] {
-            let mut trial = levels.clone();
-            trial[i] = l;
-            let (p, c) = plan_of(g, &vars, &trial);
-            if p.arena_bytes <= budget && c < cycles {
-                (levels, best, cycles) = (trial, p, c);
+    let (mut levels, mut best, mut cycles) = fit(g, &vars, &points, budget);
+    // The default: the raising may keep the speed at a smaller arena (a
+    // layer's scratch in memory dead at it), so try the next sweep points
+    // below while it does.
+    let mut budget = budget;
+    if default {
+        let below = points.iter().map(|p| p.1.arena_bytes).filter(|&a| a < budget);
+        let mut below: Vec<usize> = below.collect();
+        below.sort_unstable_by(|a, b| b.cmp(a));
+        for b in below.into_iter().take(DEFAULT_TRIES) {
+            let (l, p, c) = fit(g, &vars, &points, b);
+            if c as f64 > fastest as f64 * (1.0 + DEFAULT_SLOWDOWN) {
                 break;
             }
+            (levels, best, cycles, budget) = (l, p, c, b);
         }
     }
     let why = vars
