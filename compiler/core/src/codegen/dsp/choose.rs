@@ -46,8 +46,8 @@ pub fn variants(g: &Graph) -> Vec<Vec<Variant>> {
             let Some(d) = d else { continue };
             any = true;
             kernels[i] = Some(d.kernel);
-            let note = if level == 0 { String::new() } else { format!(" (variant {level}: less scratch)") };
             let needs = kernel_needs(&d);
+            let note = if d.note.is_empty() { String::new() } else { format!(" ({})", d.note) };
             per_op[i].push(Variant {
                 name: format!("{}{note}", d.kernel.c_name()),
                 scratch_bytes: needs.scratch,

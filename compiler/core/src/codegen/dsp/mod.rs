@@ -136,6 +136,8 @@ pub struct DspLayer {
     pub kernel: Kernel,
     /// Estimated cycles the variant adds to its kernel's rate (`cost`).
     pub overhead: u64,
+    /// What sets the variant apart (depthwise bands, direct reads), or empty.
+    pub note: String,
 }
 
 /// Arena addresses of the layer's operands, as C expressions.
@@ -216,7 +218,7 @@ pub fn layer(index: usize, op: &Op, io: &Operands, known: &[Option<i8>], level: 
         }
         _ => (false, 0),
     };
-    Some(DspLayer { data: e.data, function, args, scratch_words: e.scratch, exact_in_place, skipped_macs, kernel: e.kernel, overhead: e.overhead })
+    Some(DspLayer { data: e.data, function, args, scratch_words: e.scratch, exact_in_place, skipped_macs, kernel: e.kernel, overhead: e.overhead, note: e.note })
 }
 
 /// A layer's DSP kernel: its constant data, the kernel, the arguments after
@@ -230,6 +232,8 @@ struct Emitted {
     chans: bool,
     /// Estimated cycles the variant adds to its kernel's (`cost`): bands, direct reads.
     overhead: u64,
+    /// What sets the variant apart, for report.json (empty: nothing).
+    note: String,
 }
 
 fn int32_array(name: &str, values: &[i32]) -> String {
@@ -319,7 +323,7 @@ fn conv2d(l: &str, c: &ConvParams) -> Option<Emitted> {
         c.kernel[0], c.kernel[1], c.stride[0], c.stride[1], c.dilation[0], c.dilation[1], c.pad[0], c.pad[1],
         -c.input_offset, outq(c.act[0], c.act[1], shift0)
     );
-    Some(Emitted { data, kernel: Kernel::Conv, args, scratch, chans: true, overhead: 0 })
+    Some(Emitted { data, kernel: Kernel::Conv, args, scratch, chans: true, overhead: 0, note: String::new() })
 }
 
 /// Steps a weight-stream chunk of the row kernels holds: the most of the
@@ -398,7 +402,7 @@ fn conv_rows(l: &str, c: &ConvParams, w: &[i8], chans: &[String]) -> Option<Emit
         "{SCRATCH}, {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {out_c}, {k_h}, {k_w}, {s_h}, {s_w}, {}, {}, {}, {hw}, {nb}, {u}, {wide_at}, 0",
         c.pad[0], c.pad[1], -c.input_offset
     );
-    Some(Emitted { data, kernel: Kernel::ConvRows, args, scratch, chans: false, overhead: 0 })
+    Some(Emitted { data, kernel: Kernel::ConvRows, args, scratch, chans: false, overhead: 0, note: String::new() })
 }
 
 /// The im2col kernel with the row kernel's tile (hyb_dsp_conv_col_s8) for
@@ -415,7 +419,7 @@ fn conv_col(l: &str, c: &ConvParams, w: &[i8], chans: &[String]) -> Emitted {
         c.kernel[0], c.kernel[1], c.stride[0], c.stride[1], c.dilation[0], c.dilation[1], c.pad[0], c.pad[1],
         -c.input_offset, relu_floor(c.act[0], c.output_offset) as i32
     );
-    Emitted { data, kernel: Kernel::ConvCol, args, scratch, chans: false, overhead: 0 }
+    Emitted { data, kernel: Kernel::ConvCol, args, scratch, chans: false, overhead: 0, note: String::new() }
 }
 
 /// The narrow pointwise kernel (hyb_dsp_conv_pw_s8) for 1x1 layers with
@@ -441,7 +445,7 @@ fn conv_pw(l: &str, c: &ConvParams, w: &[i8], chans: &[String], conv_bias: &[i32
     let row = |oc: usize| Box::new(w[oc * in_c..(oc + 1) * in_c].iter().copied()) as Box<dyn Iterator<Item = i8>>;
     let ush = layer_ush(c, out_c, row, &conv_bias);
     let args = format!("{SCRATCH}, {}, {in_c}, {out_c}, {SCRATCH} + {wide}, {relu}, {ush}", out_h * out_w);
-    Some(Emitted { data, kernel: Kernel::ConvPw, args, scratch, chans: false, overhead: 0 })
+    Some(Emitted { data, kernel: Kernel::ConvPw, args, scratch, chans: false, overhead: 0, note: String::new() })
 }
 
 /// Pointwise layers (1x1, stride 1, no padding, the usual output side) with
@@ -490,7 +494,7 @@ fn conv_pw_live(l: &str, c: &ConvParams) -> Option<Emitted> {
     let relu = relu_floor(c.act[0], c.output_offset) as i32;
     let args = format!("{SCRATCH}, {}, {in_c}, {out_c}, {n_in}, {n_out}, {}, {u}, {relu}", out_h * out_w, live_out.len());
     // col (4 words a step), then 4 * n_out bytes of outputs.
-    Some(Emitted { data: int32_array(&format!("{l}_weights"), &data), kernel: Kernel::ConvPwLive, args, scratch: (2 * n_in + n_out).max(1), chans: false, overhead: 0 })
+    Some(Emitted { data: int32_array(&format!("{l}_weights"), &data), kernel: Kernel::ConvPwLive, args, scratch: (2 * n_in + n_out).max(1), chans: false, overhead: 0, note: String::new() })
 }
 
 /// The kernels' `ush` argument: one right shift for all channels
@@ -553,7 +557,7 @@ fn conv_first(l: &str, c: &ConvParams) -> Option<Emitted> {
     );
     // The last, short tile's outputs go through 4 * out_c bytes of scratch.
     let short = if (out_h * out_w) % 4 != 0 { out_c } else { 0 };
-    Some(Emitted { data, kernel: Kernel::ConvFirst, args, scratch: 4 * steps + buf + (ph * pw * in_c).div_ceil(4) + short, chans: true, overhead: 0 })
+    Some(Emitted { data, kernel: Kernel::ConvFirst, args, scratch: 4 * steps + buf + (ph * pw * in_c).div_ceil(4) + short, chans: true, overhead: 0, note: String::new() })
 }
 
 fn depthwise(l: &str, c: &ConvParams, known: &[Option<i8>], level: usize) -> Option<Emitted> {
@@ -588,7 +592,7 @@ fn depthwise(l: &str, c: &ConvParams, known: &[Option<i8>], level: usize) -> Opt
         -c.input_offset, outq(c.act[0], c.act[1], shift0)
     );
     let scratch = pad_h * pad_w * in_c / 4;
-    Some(Emitted { data, kernel: Kernel::Depthwise, args, scratch, chans: true, overhead: 0 })
+    Some(Emitted { data, kernel: Kernel::Depthwise, args, scratch, chans: true, overhead: 0, note: String::new() })
 }
 
 /// Most scratch the 3x3 depthwise kernel's planes may take for a layer in
@@ -727,7 +731,8 @@ fn depthwise3x3(l: &str, c: &ConvParams, known: &[Option<i8>], band: Option<usiz
     );
     let scratch = planes * ((band - 1) * s + 3) * pw / 2 + 1;
     let overhead = cost::band_overhead(out_h.div_ceil(band), s, planes, pw);
-    Some(Emitted { data, kernel: Kernel::Depthwise3x3, args, scratch, chans, overhead })
+    let note = format!("bands of {band} of {out_h} output rows");
+    Some(Emitted { data, kernel: Kernel::Depthwise3x3, args, scratch, chans, overhead, note })
 }
 
 /// What the sparse 3x3 depthwise kernel reads around the live channels'
@@ -880,7 +885,8 @@ fn fully_connected(l: &str, f: &FcParams, level: usize) -> Option<Emitted> {
         false => (format!("{SCRATCH}, (int8_t *)({SCRATCH} + {patch})"), scratch, 0),
     };
     let args = format!("{cols}, {n}, {out}, {}", outq(f.act[0], f.act[1], shift0));
-    Some(Emitted { data, kernel: Kernel::FullyConnected, args, scratch, chans: true, overhead })
+    let note = if direct { "input read directly" } else { "input sign-extended into scratch" }.to_string();
+    Some(Emitted { data, kernel: Kernel::FullyConnected, args, scratch, chans: true, overhead, note })
 }
 
 fn avg_pool(p: &PoolParams) -> Option<Emitted> {
@@ -895,7 +901,7 @@ fn avg_pool(p: &PoolParams) -> Option<Emitted> {
         "{in_h}, {in_w}, {ch}, {out_h}, {out_w}, {}, {}, {}, {}, {}, {}, {}, {}",
         p.kernel[0], p.kernel[1], p.stride[0], p.stride[1], p.pad[0], p.pad[1], p.act[0], p.act[1]
     );
-    Some(Emitted { data: String::new(), kernel: Kernel::AvgPool, args, scratch: 0, chans: false, overhead: 0 })
+    Some(Emitted { data: String::new(), kernel: Kernel::AvgPool, args, scratch: 0, chans: false, overhead: 0, note: String::new() })
 }
 
 /// Add by lookup: each input's rescaled value comes from a 256-entry table
@@ -929,7 +935,7 @@ fn add(l: &str, a: &AddParams) -> Option<Emitted> {
         "{}, {mode}, {shift}, {}, {r}, {round}, {}, {}",
         a.len, a.output_multiplier, a.act[0], a.act[1]
     );
-    Some(Emitted { data, kernel: Kernel::Add, args, scratch: 0, chans: false, overhead: 0 })
+    Some(Emitted { data, kernel: Kernel::Add, args, scratch: 0, chans: false, overhead: 0, note: String::new() })
 }
 
 #[cfg(test)]
