@@ -96,7 +96,8 @@ fn capped(vars: &[Vec<Variant>], cap: usize) -> Vec<usize> {
 /// The points of the scratch-cap sweep: (levels, plan, estimated cycles),
 /// from the fastest (no cap) to every layer on its least scratch.
 pub fn sweep(g: &Graph, vars: &[Vec<Variant>]) -> Vec<(Vec<usize>, Plan, u64)> {
-    let mut caps: Vec<usize> = vars.iter().flatten().map(|v| v.scratch_bytes).collect();
+    // No cap first: a graph with no DSP layer still has its one point.
+    let mut caps: Vec<usize> = vars.iter().flatten().map(|v| v.scratch_bytes).chain([usize::MAX]).collect();
     caps.sort_unstable_by(|a, b| b.cmp(a));
     caps.dedup();
     caps.into_iter().map(|cap| capped(vars, cap)).fold(Vec::new(), |mut pts: Vec<(Vec<usize>, Plan, u64)>, levels| {
