@@ -150,3 +150,71 @@ fn hung_firmware_is_killed() {
     assert!(!wrote);
     assert!(start.elapsed().as_secs() < 60);
 }
+
+/// Configures and builds a CMake project; the build directory is `src/build-cmake`.
+fn cmake_build(src: &Path, toolchain: &Path) -> PathBuf {
+    let build = src.join("build-cmake");
+    let cmd = |args: &[&str]| {
+        let out = Command::new("cmake").args(args).output().expect("FAILING: cmake is needed (tests/setup.sh --tests installs it)");
+        assert!(out.status.success(), "cmake {args:?}:\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    };
+    let tc = format!("-DCMAKE_TOOLCHAIN_FILE={}", toolchain.display());
+    cmd(&["-S", src.to_str().unwrap(), "-B", build.to_str().unwrap(), &tc]);
+    cmd(&["--build", build.to_str().unwrap()]);
+    build
+}
+
+/// Runs a Cortex-M4 ELF under QEMU on the model's golden inputs; its output.bin.
+fn run_golden_elf(elf: &Path, cases: &[common::Golden]) -> Vec<i8> {
+    let work = tempfile::tempdir().unwrap();
+    let input: Vec<u8> = cases.iter().flat_map(|c| c.input.iter().map(|&v| v as u8)).collect();
+    std::fs::write(work.path().join("input.bin"), input).unwrap();
+    let t = hybridc_core::target::load("cortex-m4").unwrap();
+    hybridc_verify::firmware::run(&t, elf, work.path(), &[], std::time::Duration::from_secs(120)).unwrap();
+    std::fs::read(work.path().join("output.bin")).unwrap().into_iter().map(|b| b as i8).collect()
+}
+
+/// The generated CMakeLists.txt: the standalone firmware (with the generated
+/// toolchain file) and a firmware project that adds the model with
+/// `add_subdirectory` and its own toolchain file both give TFLite Micro's
+/// outputs under QEMU, as the Makefile build does.
+#[test]
+fn cmake_builds_the_model_standalone_and_as_a_subdirectory() {
+    let dir = tempfile::tempdir().unwrap();
+    let proj = compile(dir.path(), "kws_dscnn", "cortex-m4", &[]);
+    let cases = common::golden_cases("kws_dscnn");
+    let want: Vec<i8> = cases.iter().flat_map(|c| c.output.clone()).collect();
+
+    let make_elf = hybridc_verify::firmware::build(&proj, "plain", "").unwrap();
+    assert_eq!(run_golden_elf(&make_elf, &cases), want, "Makefile build vs TFLite Micro");
+
+    let build = cmake_build(&proj, &proj.join("cmake/arm-none-eabi-gcc.cmake"));
+    assert_eq!(run_golden_elf(&build.join("model.elf"), &cases), want, "CMake standalone build vs TFLite Micro");
+
+    // A firmware project of its own: its toolchain file carries the CPU
+    // flags, its sources give main, the I/O and the startup code.
+    let app = dir.path().join("app");
+    std::fs::create_dir_all(&app).unwrap();
+    let m = proj.display();
+    std::fs::write(
+        app.join("toolchain.cmake"),
+        "set(CMAKE_SYSTEM_NAME Generic)\nset(CMAKE_SYSTEM_PROCESSOR arm)\nset(CMAKE_C_COMPILER arm-none-eabi-gcc)\n\
+         set(CMAKE_TRY_COMPILE_TARGET_TYPE STATIC_LIBRARY)\n\
+         set(CMAKE_C_FLAGS_INIT \"-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16\")\n\
+         set(CMAKE_EXE_LINKER_FLAGS_INIT \"-nostartfiles --specs=nano.specs --specs=nosys.specs -Wl,--gc-sections\")\n",
+    )
+    .unwrap();
+    std::fs::write(
+        app.join("CMakeLists.txt"),
+        format!(
+            "cmake_minimum_required(VERSION 3.16)\nproject(app C)\nset(CMAKE_BUILD_TYPE Debug)\n\
+             add_subdirectory({m} hybridc_model)\n\
+             add_executable(app.elf {m}/main.c {m}/runtime/semihost.c {m}/runtime/startup.c)\n\
+             target_link_libraries(app.elf PRIVATE hybridc_model)\n\
+             target_link_options(app.elf PRIVATE -T{m}/runtime/link.ld)\n"
+        ),
+    )
+    .unwrap();
+    let build = cmake_build(&app, &app.join("toolchain.cmake"));
+    assert_eq!(run_golden_elf(&build.join("app.elf"), &cases), want, "add_subdirectory build vs TFLite Micro");
+}

@@ -6,7 +6,8 @@
 //! result or an error, never a panic. Crashing inputs are written to
 //! target/fuzz-crashes/ to become regression fixtures.
 //!
-//! Long runs: `HYBRIDC_FUZZ_N=1000000 cargo test --release --test bad_input fuzz -- --nocapture`.
+//! Long runs, in pieces with their own seeds (docs/reliability.md):
+//! `HYBRIDC_FUZZ_N=100000 HYBRIDC_FUZZ_SEED=1 cargo test --release --test fuzz_models -- --nocapture`.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -39,6 +40,13 @@ impl Rng {
 
 fn iterations() -> usize {
     std::env::var("HYBRIDC_FUZZ_N").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000)
+}
+
+/// Added to each target's own seed, so that pieces of a long run differ.
+fn seed(base: u64) -> u64 {
+    let s: u64 = std::env::var("HYBRIDC_FUZZ_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+    println!("seed {s} (HYBRIDC_FUZZ_SEED), {} iterations (HYBRIDC_FUZZ_N)", iterations());
+    base.wrapping_add(s.wrapping_mul(0x9E37_79B9_7F4A_7C15))
 }
 
 fn repo() -> PathBuf {
@@ -151,7 +159,9 @@ fn mutate_bytes(b: &mut Vec<u8>, r: &mut Rng) {
 fn save_crash(kind: &str, i: usize, bytes: &[u8]) -> PathBuf {
     let dir = repo().join("target/fuzz-crashes");
     std::fs::create_dir_all(&dir).unwrap();
-    let p = if i == usize::MAX { dir.join(format!("current.{kind}")) } else { dir.join(format!("{kind}-{i}")) };
+    // The process id keeps parallel runs apart.
+    let pid = std::process::id();
+    let p = if i == usize::MAX { dir.join(format!("current-{pid}.{kind}")) } else { dir.join(format!("{kind}-{pid}-{i}")) };
     std::fs::write(&p, bytes).unwrap();
     p
 }
@@ -171,7 +181,7 @@ fn bases() -> Vec<(Vec<u8>, Option<PathBuf>)> {
 fn fuzz_mutated_models_never_panic() {
     let bases = bases();
     let decoded: Vec<pb::ModelProto> = bases.iter().map(|(b, _)| pb::ModelProto::decode(b.as_slice()).unwrap()).collect();
-    let mut r = Rng(SplitMix(0x5EED_1517));
+    let mut r = Rng(SplitMix(seed(0x5EED_1517)));
     let (mut errors, mut panics) = (0, vec![]);
     let n = iterations();
     for i in 0..n {
@@ -204,7 +214,7 @@ fn fuzz_mutated_models_never_panic() {
 fn fuzz_mutated_npy_never_panics() {
     let dir = tempfile::tempdir().unwrap();
     let base = std::fs::read(repo().join("tests/fixtures/ops/conv1d_x.npy")).unwrap();
-    let mut r = Rng(SplitMix(0x5EED_0417));
+    let mut r = Rng(SplitMix(seed(0x5EED_0417)));
     let mut panics = vec![];
     let n = iterations();
     for i in 0..n {
@@ -225,5 +235,6 @@ fn fuzz_mutated_npy_never_panics() {
             panics.push(format!("{}: {}", save_crash("npy", i, &b).display(), hybridc_core::guard::panic_message(&p)));
         }
     }
+    println!("{n} mutated .npy files: {} panics", panics.len());
     assert!(panics.is_empty(), "{} of {n} mutated .npy files panicked:\n{}", panics.len(), panics.join("\n"));
 }

@@ -115,6 +115,26 @@ struct Makefile<'a> {
     startup: &'a str,
 }
 
+/// The same build for CMake: a library a firmware project adds with
+/// `add_subdirectory`, and the standalone test firmware.
+#[derive(Template)]
+#[template(path = "c/CMakeLists.txt", escape = "none")]
+struct CMakeLists<'a> {
+    target: &'a Target,
+    has_hybrid: bool,
+    /// Runtime sources of the library (kernels, hybrid runtime).
+    lib_runtime: &'a [&'a str],
+    platform: &'a str,
+    /// Runtime sources of the standalone firmware only (transport, startup).
+    app_runtime: &'a [&'a str],
+}
+
+#[derive(Template)]
+#[template(path = "c/cmake/arm-none-eabi-gcc.cmake", escape = "none")]
+struct ArmToolchain<'a> {
+    target: &'a Target,
+}
+
 
 /// The model's inputs or outputs as model.h describes them.
 fn io(g: &Graph, infos: &[IoInfo], ids: &[usize]) -> Vec<IoC> {
@@ -287,26 +307,34 @@ pub fn write_project(
     copy("runtime-c/include/hyb_io.h", "hyb_io.h")?;
     let platform = if target.is_host() { "host_io.c" } else { "semihost.c" };
     copy(&format!("runtime-c/platform/{platform}"), platform)?;
-    let mut extra: Vec<&str> = vec![];
+    let mut lib_runtime: Vec<&str> = kernels.iter().map(String::as_str).filter(|k| k.ends_with(".c")).collect();
+    let mut app_runtime: Vec<&str> = vec![];
     if hybrid.is_some() {
         for f in HYBRID_RUNTIME {
             copy(&format!("runtime-c/hybrid/{f}"), f)?;
         }
         let transport = if target.is_host() { "offload_tcp.c" } else { "offload_uart.c" };
         copy(&format!("runtime-c/platform/{transport}"), transport)?;
-        extra = vec!["hyb_frame.c", "hyb_hybrid.c", transport];
+        lib_runtime.extend(["hyb_frame.c", "hyb_hybrid.c"]);
+        app_runtime.push(transport);
     }
     let mut startup = String::new();
     if let Some(s) = &target.startup {
         copy(&format!("targets/{s}"), "startup.c")?;
         startup = "runtime/startup.c".into();
+        app_runtime.push("startup.c");
     }
     if let Some(ld) = &target.linker_script {
         copy(&format!("targets/{ld}"), "link.ld")?;
     }
-    let mut c_kernels: Vec<&str> = kernels.iter().map(String::as_str).filter(|k| k.ends_with(".c")).collect();
-    c_kernels.extend(extra);
-    write("Makefile", Makefile { target, has_hybrid: hybrid.is_some(), kernels: &c_kernels, platform, startup: &startup }.render()?)?;
+    let has_hybrid = hybrid.is_some();
+    let c_kernels: Vec<&str> = lib_runtime.iter().chain(app_runtime.iter().filter(|f| **f != "startup.c")).copied().collect();
+    write("Makefile", Makefile { target, has_hybrid, kernels: &c_kernels, platform, startup: &startup }.render()?)?;
+    write("CMakeLists.txt", CMakeLists { target, has_hybrid, lib_runtime: &lib_runtime, platform, app_runtime: &app_runtime }.render()?)?;
+    if !target.is_host() {
+        fs::create_dir_all(dir.join("cmake"))?;
+        write("cmake/arm-none-eabi-gcc.cmake", ArmToolchain { target }.render()?)?;
+    }
 
     let skipped: Vec<u64> = layers.iter().map(|l| l.skipped_macs).collect();
     let manifest = Manifest::of(model_name, &target.name, g, plan, &skipped, hybrid);
