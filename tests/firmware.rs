@@ -218,3 +218,59 @@ fn cmake_builds_the_model_standalone_and_as_a_subdirectory() {
     let build = cmake_build(&app, &app.join("toolchain.cmake"));
     assert_eq!(run_golden_elf(&build.join("app.elf"), &cases), want, "add_subdirectory build vs TFLite Micro");
 }
+
+/// Loads a page in headless Chromium: the DOM after its script ran, and the
+/// console messages (any is a failure: the page logs nothing).
+fn chromium(page: &Path, screenshot: &Path) -> String {
+    let url = format!("file://{}", page.display());
+    let base = ["--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0", "--window-size=1100,2600"];
+    let run = |extra: &str| {
+        Command::new("chromium").args(base).arg(extra).arg(&url).output().expect("FAILING: chromium is needed for the report test (tests/setup.sh --tests installs it)")
+    };
+    let out = run("--dump-dom");
+    let console: Vec<String> = String::from_utf8_lossy(&out.stderr).lines().filter(|l| l.contains(":CONSOLE")).map(str::to_string).collect();
+    assert!(console.is_empty(), "the report logged to the console:\n{}", console.join("\n"));
+    let shot = run(&format!("--screenshot={}", screenshot.display()));
+    assert!(shot.status.success() && screenshot.exists(), "no screenshot: {}", String::from_utf8_lossy(&shot.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// report.html, as a browser shows it, holds the figures of report.json and
+/// of the profile `run --profile` added: the summary, one row and one bar per
+/// layer, one rectangle per buffer of the arena plan and its lower bound.
+#[test]
+fn report_html_shows_report_json_in_a_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let proj = compile(dir.path(), "kws_dscnn", "cortex-m4", &[]);
+    let prof = profile(&proj, "ref/kws_dscnn_seed0_input_int8.npy", dir.path(), "p");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(proj.join("report.json")).unwrap()).unwrap();
+    let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let dom = chromium(&proj.join("report.html"), &artifacts.join("report-kws_dscnn.png"));
+
+    let layers = report["layers"].as_array().unwrap();
+    assert!(dom.contains(&format!("data-ready=\"{}\"", layers.len())), "the page's script did not run to its end");
+    let shown = |key: &str, v: &serde_json::Value| {
+        let cell = format!("data-key=\"{key}\" data-value=\"{v}\"");
+        assert!(dom.contains(&cell), "the page does not show {key} = {v}");
+    };
+    for key in ["arena_bytes", "arena_lower_bound_bytes", "weights_bytes", "macs"] {
+        shown(key, &report[key]);
+    }
+    shown("firmware.flash_bytes", &report["firmware"]["flash_bytes"]);
+    shown("profile.cycles_estimate", &prof["cycles_estimate"]);
+    for (i, l) in layers.iter().enumerate() {
+        let row = format!("data-layer=\"{i}\"><td class=\"num\">{i}</td>");
+        assert!(dom.contains(&row), "no row for layer {i}");
+        let bar = format!("class=\"bar\" data-layer=\"{i}\" data-value=\"{}\"", prof["layers"][i]["cycles_estimate"]);
+        assert!(dom.contains(&bar), "no cycles bar for layer {i} ({})", l["name"]);
+    }
+    let plan = report["plan"].as_array().unwrap();
+    assert!(!plan.is_empty());
+    for (k, b) in plan.iter().enumerate() {
+        let rect = format!("data-block=\"{k}\" data-first=\"{}\" data-last=\"{}\" data-offset=\"{}\" data-bytes=\"{}\"", b["first_step"], b["last_step"], b["offset"], b["bytes"]);
+        assert!(dom.contains(&rect), "buffer {k} of the plan is not drawn as report.json places it");
+    }
+    assert_eq!(dom.matches("data-block=").count(), plan.len());
+    assert!(dom.contains(&format!("id=\"lower-bound\" data-value=\"{}\"", report["arena_lower_bound_bytes"])));
+}

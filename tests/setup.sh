@@ -23,6 +23,7 @@ command -v make >/dev/null || need+=(make)
 if $tests; then
   command -v python3 >/dev/null || need+=(python3)
   command -v cmake >/dev/null || need+=(cmake)
+  command -v chromium >/dev/null || need+=(chromium)
   # Debian's python3 comes without pip.
   python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 fi
