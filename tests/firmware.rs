@@ -274,3 +274,21 @@ fn report_html_shows_report_json_in_a_browser() {
     assert_eq!(dom.matches("data-block=").count(), plan.len());
     assert!(dom.contains(&format!("id=\"lower-bound\" data-value=\"{}\"", report["arena_lower_bound_bytes"])));
 }
+
+/// The DSP build compiles at every optimisation level firmware teams use
+/// (-O0 and -Og are the Debug configurations) and gives TFLite Micro's
+/// outputs under QEMU at each: MobileNetV1 (first-layer, 3x3 depthwise and
+/// live-channel kernels) at five levels, DS-CNN and ResNet-8 at -O0 and -Og.
+#[test]
+fn dsp_build_at_every_gcc_optimisation_level() {
+    let dir = tempfile::tempdir().unwrap();
+    for (model, levels) in [("vww_mbnv1", &["-O0", "-Og", "-Os", "-O2", "-O3"][..]), ("kws_dscnn", &["-O0", "-Og"]), ("ic_resnet8", &["-O0", "-Og"])] {
+        let proj = compile(dir.path(), model, "cortex-m4", &[]);
+        let cases = common::golden_cases(model);
+        let want: Vec<i8> = cases.iter().flat_map(|c| c.output.clone()).collect();
+        for level in levels {
+            let elf = hybridc_verify::firmware::build(&proj, &format!("opt{level}"), level).unwrap_or_else(|e| panic!("{model} at {level}: {e:#}"));
+            assert_eq!(run_golden_elf(&elf, &cases), want, "{model} built at {level} vs TFLite Micro");
+        }
+    }
+}

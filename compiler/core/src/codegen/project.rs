@@ -236,7 +236,7 @@ fn dsp_prelude(functions: &[dsp::Function], scratch_words: usize) -> String {
     }
     s += "/* The kernels specialised for this model's layers (shapes and quantization as constants). */\n";
     for (i, f) in functions.iter().enumerate() {
-        s += &format!("static __attribute__((noinline)) void hyb_dsp_fn{i}({}) {{\n    {}\n}}\n", f.params, f.body);
+        s += &format!("HYB_DSP_FN void hyb_dsp_fn{i}({}) {{\n    {}\n}}\n", f.params, f.body);
     }
     s
 }
