@@ -292,3 +292,27 @@ fn dsp_build_at_every_gcc_optimisation_level() {
         }
     }
 }
+
+/// The generated clang toolchain file and the Makefile's HYB_CC=clang (clang
+/// compiles, arm-none-eabi-gcc links) build the portable firmware, which
+/// gives TFLite Micro's outputs.
+#[test]
+fn cmake_with_clang_builds_the_portable_firmware() {
+    let dir = tempfile::tempdir().unwrap();
+    let proj = compile(dir.path(), "kws_dscnn", "cortex-m4", &["--kernels", "portable"]);
+    let cases = common::golden_cases("kws_dscnn");
+    let want: Vec<i8> = cases.iter().flat_map(|c| c.output.clone()).collect();
+    assert!(
+        Command::new("clang").arg("--version").output().is_ok_and(|o| o.status.success()),
+        "FAILING: clang is needed (tests/setup.sh --tests installs it)"
+    );
+    let build = cmake_build(&proj, &proj.join("cmake/arm-none-eabi-clang.cmake"));
+    // Compilers sign their objects in .comment.
+    let elf = std::fs::read(build.join("model.elf")).unwrap();
+    assert!(elf.windows(13).any(|w| w == b"clang version"), "model.elf holds no clang-compiled code");
+    assert_eq!(run_golden_elf(&build.join("model.elf"), &cases), want, "clang build vs TFLite Micro");
+    // The Makefile's HYB_CC=clang, the same way.
+    let elf = hybridc_verify::firmware::build_with(&proj, "clang", "", &["HYB_CC=clang".to_string()]).unwrap();
+    assert!(std::fs::read(&elf).unwrap().windows(13).any(|w| w == b"clang version"));
+    assert_eq!(run_golden_elf(&elf, &cases), want, "make HYB_CC=clang vs TFLite Micro");
+}

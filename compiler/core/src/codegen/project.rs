@@ -131,7 +131,13 @@ struct CMakeLists<'a> {
 
 #[derive(Template)]
 #[template(path = "c/cmake/arm-none-eabi-gcc.cmake", escape = "none")]
-struct ArmToolchain<'a> {
+struct GccToolchain<'a> {
+    target: &'a Target,
+}
+
+#[derive(Template)]
+#[template(path = "c/cmake/arm-none-eabi-clang.cmake", escape = "none")]
+struct ClangToolchain<'a> {
     target: &'a Target,
 }
 
@@ -333,7 +339,8 @@ pub fn write_project(
     write("CMakeLists.txt", CMakeLists { target, has_hybrid, lib_runtime: &lib_runtime, platform, app_runtime: &app_runtime }.render()?)?;
     if !target.is_host() {
         fs::create_dir_all(dir.join("cmake"))?;
-        write("cmake/arm-none-eabi-gcc.cmake", ArmToolchain { target }.render()?)?;
+        write("cmake/arm-none-eabi-gcc.cmake", GccToolchain { target }.render()?)?;
+        write("cmake/arm-none-eabi-clang.cmake", ClangToolchain { target }.render()?)?;
     }
 
     let skipped: Vec<u64> = layers.iter().map(|l| l.skipped_macs).collect();
