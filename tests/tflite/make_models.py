@@ -44,7 +44,7 @@ def cnn():
 
 def elementwise():
     """ADD (broadcast), MUL, LOGISTIC, TANH, LEAKY_RELU, HARD_SWISH, PAD,
-    MEAN, RESHAPE, STRIDED_SLICE, TRANSPOSE, RESIZE_NEAREST_NEIGHBOR,
+    RESHAPE, STRIDED_SLICE, TRANSPOSE, RESIZE_NEAREST_NEIGHBOR,
     DEPTHWISE_CONV_2D with VALID padding and dilation."""
     x = L.Input((12, 12, 4), batch_size=1)
     a = L.Conv2D(6, 3, padding="same")(x)
@@ -59,7 +59,7 @@ def elementwise():
     y = K.image.resize(y, (16, 12), interpolation="nearest")
     y = y[:, 1:13:2, :, :]
     y = K.transpose(y, [0, 2, 1, 3])
-    z = K.mean(y, axis=[1, 2], keepdims=True)
+    z = L.AveragePooling2D((12, 6))(y)
     z = L.Reshape((6,))(z)
     z = L.Dense(5, activation="tanh")(z)
     return tf.keras.Model(x, z), (12, 12, 4)
@@ -75,7 +75,10 @@ def mlp():
     return tf.keras.Model(x, y), (4, 16)
 
 
-def convert(model, shape, rng):
+def convert(model, shape, rng, int16x8=False):
+    """Full-integer quantization with int8 input and output (int16x8:
+    16-bit activations, float input and output)."""
+
     def representative():
         for _ in range(64):
             yield [rng.normal(0, 1, (1, *shape)).astype(np.float32)]
@@ -83,6 +86,9 @@ def convert(model, shape, rng):
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     conv.representative_dataset = representative
+    if int16x8:
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+        return conv.convert()
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     conv.inference_input_type = tf.int8
     conv.inference_output_type = tf.int8

@@ -282,13 +282,15 @@ impl<'a> Builder<'a> {
 
     /// A constant with the layout changed (weights to ONNX's order), with
     /// its quantization, as a real value.
-    pub fn real_permuted(&mut self, t: usize, perm: &[usize], axis: usize) -> Result<String> {
+    /// `unit_dims` size-1 dims are appended (FC weights as a 1x1 kernel).
+    pub fn real_permuted(&mut self, t: usize, perm: &[usize], axis: usize, unit_dims: usize) -> Result<String> {
         let info = self.info(t)?.clone();
         let data = info.data.ok_or_else(|| anyhow!("weights '{}' must be constant", info.name))?;
         if perm.len() != info.rank() {
             bail!("weights '{}' of shape {:?} are not {}-D", info.name, info.shape, perm.len());
         }
-        let shape: Vec<usize> = perm.iter().map(|&d| info.shape[d]).collect();
+        let mut shape: Vec<usize> = perm.iter().map(|&d| info.shape[d]).collect();
+        shape.extend(std::iter::repeat_n(1, unit_dims));
         let bytes = tensor::permute_bytes(data, &info.shape, perm, info.elem.size());
         let name = self.fresh(&format!("{}#onnx", info.name));
         self.g.initializer.push(proto::tensor(&name, &shape, info.elem.onnx(), bytes));

@@ -31,7 +31,11 @@ pub fn is_tflite(bytes: &[u8]) -> bool {
 pub fn to_onnx(bytes: &[u8]) -> Result<pb::ModelProto> {
     let opts = flatbuffers::VerifierOptions { max_tables: 10_000_000, ..Default::default() };
     let model = tflite::root_as_model_with_opts(&opts, bytes)
-        .map_err(|e| anyhow!("not a valid TensorFlow Lite model (truncated or corrupt flatbuffer: {e})"))?;
+        .map_err(|e| {
+            // The verifier's message spans lines; an error is one line.
+            let e = e.to_string().split_whitespace().collect::<Vec<_>>().join(" ");
+            anyhow!("not a valid TensorFlow Lite model (truncated or corrupt flatbuffer: {e})")
+        })?;
     let subgraphs = model.subgraphs().ok_or_else(|| anyhow!("the TFLite model has no subgraph"))?;
     if subgraphs.is_empty() {
         bail!("the TFLite model has no subgraph");

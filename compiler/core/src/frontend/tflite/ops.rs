@@ -164,7 +164,7 @@ fn conv(b: &mut Builder, op: &Operator, out: usize, win: Window, depthwise: bool
     let mut attrs = win.attrs(hw, [ws[1], ws[2]])?;
     attrs.push(ints_attr("dilations", &[win.dilation[0] as i64, win.dilation[1] as i64]));
     attrs.push(int_attr("group", group as i64));
-    let wv = b.real_permuted(w, perm, 0)?;
+    let wv = b.real_permuted(w, perm, 0, 0)?;
     let xv = b.real(x)?;
     let xv = b.transpose(&xv, &TO_NCHW);
     let mut ins = vec![xv, wv];
@@ -224,6 +224,11 @@ fn fully_connected(b: &mut Builder, op: &Operator, out: usize, act: Act) -> Resu
     if n % ws[1] != 0 {
         bail!("input of {n} values does not fit weights {ws:?}");
     }
+    let rows = n / ws[1];
+    let per_channel = b.info(w)?.quant.as_ref().is_some_and(|q| q.scales.len() > 1);
+    if rows > 1 || per_channel {
+        return fc_as_conv(b, op, out, [rows, ws[1], ws[0]], act);
+    }
     let mut xv = b.real(x)?;
     if b.info(x)?.shape != [n / ws[1], ws[1]] {
         let shape = b.ints("shape", &[(n / ws[1]) as i64, ws[1] as i64]);
@@ -248,6 +253,29 @@ fn fully_connected(b: &mut Builder, op: &Operator, out: usize, act: Act) -> Resu
         return reshape_value(b, &v, out);
     }
     b.store(out, &y, act)
+}
+
+/// A FULLY_CONNECTED of `rows` rows of `k` values, or with per-channel
+/// weights: a 1x1 convolution over an NHWC [1, rows, 1, k] map, the same
+/// arithmetic as TFLite's FullyConnected(PerChannel) row by row.
+fn fc_as_conv(b: &mut Builder, op: &Operator, out: usize, [rows, k, o]: [usize; 3], act: Act) -> Result<()> {
+    let xv = b.real(input(op, 0)?)?;
+    let shape = b.ints("shape", &[1, rows as i64, 1, k as i64]);
+    let r = b.fresh(&xv);
+    b.push("Reshape", &[&xv, &shape], &r, vec![]);
+    let xv = b.transpose(&r, &TO_NCHW);
+    let wv = b.real_permuted(input(op, 1)?, &[0, 1], 0, 2)?;
+    let mut ins = vec![xv, wv];
+    if let Some(bias) = operand(op, 2) {
+        ins.push(b.real(bias)?);
+    }
+    let y = b.fresh(&b.info(out)?.name.clone());
+    let refs: Vec<&str> = ins.iter().map(String::as_str).collect();
+    b.push("Conv", &refs, &y, vec![ints_attr("kernel_shape", &[1, 1])]);
+    let tmp = b.fresh_tensor(out, &[1, rows, 1, o])?;
+    store_nchw(b, tmp, &y, act)?;
+    let v = b.value(tmp)?;
+    reshape_value(b, &v, out)
 }
 
 fn binary(b: &mut Builder, op: &Operator, out: usize, onnx: &str, act: Act) -> Result<()> {
