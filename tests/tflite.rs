@@ -5,7 +5,7 @@
 //!   `--outputs` with the TFLite tensor name), and the generated C on the
 //!   host and as Cortex-M4 firmware under QEMU equals the reference on every
 //!   layer;
-//! - three models made by the TensorFlow converter (tests/tflite/make_models.py),
+//! - four models made by the TensorFlow converter (tests/tflite/make_models.py),
 //!   checked the same way against TFLite Micro's outputs from the
 //!   `tflite-micro` Python package, committed beside them;
 //! - a TFLite file is recognised by content, whatever its name.
@@ -96,7 +96,7 @@ mod converted {
         reference_equals_tflite_micro: converted_reference(),
         host_c_equals_reference: converted_c("host"),
         cortex_m4_under_qemu_equals_reference: converted_c("cortex-m4")
-    ] cnn, elementwise, mlp);
+    ] cnn, elementwise, mlp, mean);
 }
 
 /// A TFLite file is told by its content ("TFL3" at bytes 4..8), not its name.

@@ -65,6 +65,16 @@ def elementwise():
     return tf.keras.Model(x, z), (12, 12, 4)
 
 
+def mean():
+    """MEAN over H and W (keep_dims false) into another scale, after a
+    CONV_2D with VALID padding and stride 2, then FULLY_CONNECTED."""
+    x = L.Input((10, 14, 3), batch_size=1)
+    y = L.Conv2D(12, 3, strides=2, activation="relu")(x)
+    y = K.mean(y, axis=[1, 2])
+    y = L.Dense(4)(y)
+    return tf.keras.Model(x, y), (10, 14, 3)
+
+
 def mlp():
     """FULLY_CONNECTED on a 3-D input (keep_num_dims), ReLU, Logistic out."""
     x = L.Input((4, 16), batch_size=1)
@@ -98,7 +108,7 @@ def convert(model, shape, rng, int16x8=False):
 def main(out):
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    for name, make in [("cnn", cnn), ("elementwise", elementwise), ("mlp", mlp)]:
+    for name, make in [("cnn", cnn), ("elementwise", elementwise), ("mlp", mlp), ("mean", mean)]:
         tf.keras.utils.set_random_seed(7)
         rng = np.random.default_rng(11)
         model, shape = make()

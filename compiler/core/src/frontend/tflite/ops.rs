@@ -380,7 +380,7 @@ fn mean(b: &mut Builder, op: &Operator, out: usize) -> Result<()> {
     let xv = b.real(x)?;
     let xv = b.transpose(&xv, &TO_NCHW);
     let y = b.fresh(&b.info(out)?.name.clone());
-    b.push("GlobalAveragePool", &[&xv], &y, vec![]);
+    b.push("ReduceMean", &[&xv], &y, vec![ints_attr("axes", &[2, 3])]);
     // [N, C, 1, 1] -> NHWC [N, 1, 1, C], then the output's own shape.
     let tmp = b.fresh_tensor(out, &[b.info(x)?.shape[0], 1, 1, b.info(x)?.shape[3]])?;
     store_nchw(b, tmp, &y, Act::NONE)?;
