@@ -73,7 +73,8 @@ compile_fails_tests! {
     truncated_tflite: bad("tflite_truncated.tflite"), &[], &["tflite_truncated.tflite", "not a valid TensorFlow Lite model", "truncated or corrupt flatbuffer"];
     corrupt_tflite: bad("tflite_corrupt.tflite"), &[], &["tflite_corrupt.tflite", "not a valid TensorFlow Lite model"];
     unsupported_tflite_op_names_index_and_op: bad("tflite_unsupported_op.tflite"), &[], &["operator 2 (MAXIMUM)", "not supported"];
-    int16x8_tflite: bad("tflite_int16x8.tflite"), &[], &["INT16", "int16x8", "not supported"];
+    int16x8_tflite: bad("tflite_int16x8.tflite"), &[], &["operator 0 (QUANTIZE)", "INT16", "int16x8", "not supported"];
+    float32_tflite: bad("tflite_float32.tflite"), &[], &["float32 TFLite models are not supported yet", "full-integer quantization"];
     tflite_unknown_output_name: tflite_mlp(), &["--outputs", "no/such/tensor"], &["no/such/tensor"];
     unknown_target: kws(), &["--target", "cortex-m99"], &["cortex-m99", "available targets"];
     // tests/fixtures/zoo/ds_cnn_rgb.onnx with bytes flipped in its weights: a

@@ -1,5 +1,6 @@
 """Makes the bad TFLite fixtures of tests/bad_input.rs (tests/fixtures/bad/):
 an unsupported operator (MAXIMUM), an int16x8 model (16-bit activations),
+a float32 model (not supported yet),
 a truncated and a corrupted copy of tests/fixtures/tflite/mlp.tflite.
 
     /tmp/venv/bin/python tests/tflite/make_bad_models.py   (from the repository root)
@@ -27,6 +28,9 @@ def main():
     x = L.Input((16,), batch_size=1)
     y = L.Dense(8, activation="relu")(x)
     (BAD / "tflite_int16x8.tflite").write_bytes(convert(tf.keras.Model(x, y), (16,), rng, int16x8=True))
+    x = L.Input((16,), batch_size=1)
+    y = L.Dense(8)(x)
+    (BAD / "tflite_float32.tflite").write_bytes(tf.lite.TFLiteConverter.from_keras_model(tf.keras.Model(x, y)).convert())
     good = Path("tests/fixtures/tflite/mlp.tflite").read_bytes()
     (BAD / "tflite_truncated.tflite").write_bytes(good[: len(good) // 3])
     # The root table offset pointed past the end: the verifier must refuse it.

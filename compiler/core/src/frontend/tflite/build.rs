@@ -25,8 +25,15 @@ pub struct Builder<'a> {
     values: HashMap<usize, String>,
     /// Float ONNX values already made of a TFLite tensor (DequantizeLinear).
     floats: HashMap<usize, String>,
+    /// Tensors of a type hybridc does not compile, with their error.
+    unsupported: HashMap<usize, String>,
     /// The node being translated: "CONV_2D #3".
     pub node: String,
+    /// Transposes already made: (value, perm) -> result, so that operators
+    /// reading one tensor read one NCHW value (one scale when quantized).
+    transposed: HashMap<(String, Vec<i64>), String>,
+    /// Whether an ONNX node already carries the bare label of the operator.
+    labelled: bool,
     fresh: usize,
 }
 
@@ -42,6 +49,7 @@ impl<'a> Builder<'a> {
         }
         let mut tensors = vec![];
         let mut seen = HashSet::new();
+        let mut unsupported = HashMap::new();
         for (i, t) in sg.tensors().iter().flatten().enumerate() {
             // ONNX values need unique, non-empty names.
             let mut name = t.name().unwrap_or("").to_string();
@@ -49,10 +57,24 @@ impl<'a> Builder<'a> {
                 name = format!("tensor{i}");
                 seen.insert(name.clone());
             }
-            tensors.push(tensor::read(&t, name, &buffers)?);
+            match tensor::elem(&t, &name) {
+                Ok(_) => tensors.push(tensor::read(&t, name, &buffers)?),
+                Err(e) => {
+                    unsupported.insert(i, e);
+                    tensors.push(Info { name, shape: vec![], elem: Elem::I8, quant: None, data: None });
+                }
+            }
+        }
+        if let Some(w) = tensors.iter().find(|t| t.elem == Elem::F32 && t.data.is_some()) {
+            // The float graph's post-training quantization does not yet
+            // accept the translated form (docs/tflite.md).
+            bail!(
+                "float32 TFLite models are not supported yet (tensor '{}' holds float weights): convert with full-integer quantization (TFLiteConverter with a representative_dataset and TFLITE_BUILTINS_INT8), or compile the float ONNX model with --calib",
+                w.name
+            );
         }
         let g = pb::GraphProto { name: sg.name().unwrap_or("tflite").to_string(), ..Default::default() };
-        Ok(Builder { sg, codes, customs, tensors, g, values: HashMap::new(), floats: HashMap::new(), node: String::new(), fresh: 0 })
+        Ok(Builder { sg, codes, customs, tensors, unsupported, g, values: HashMap::new(), floats: HashMap::new(), node: String::new(), labelled: false, transposed: HashMap::new(), fresh: 0 })
     }
 
     pub fn opcode(&self, i: usize) -> Result<BuiltinOperator> {
@@ -66,9 +88,13 @@ impl<'a> Builder<'a> {
 
     pub fn begin(&mut self, index: usize, op: &str) {
         self.node = format!("{op} #{index}");
+        self.labelled = false;
     }
 
     pub fn info(&self, t: usize) -> Result<&Info<'a>> {
+        if let Some(e) = self.unsupported.get(&t) {
+            bail!("{e}");
+        }
         self.tensors.get(t).ok_or_else(|| anyhow!("tensor index {t} is out of range ({} tensors)", self.tensors.len()))
     }
 
@@ -86,7 +112,7 @@ impl<'a> Builder<'a> {
 
     pub fn inputs(&mut self) -> Result<()> {
         for t in self.tensor_list(self.sg.inputs(), "graph input")? {
-            let info = self.tensors[t].clone();
+            let info = self.info(t)?.clone();
             if !matches!(info.elem, Elem::I8 | Elem::F32) {
                 bail!("graph input '{}' is {:?}; hybridc takes int8 or float32 inputs", info.name, info.elem);
             }
@@ -102,7 +128,7 @@ impl<'a> Builder<'a> {
     pub fn outputs(&mut self) -> Result<()> {
         for t in self.tensor_list(self.sg.outputs(), "graph output")? {
             let name = self.value(t)?;
-            let info = &self.tensors[t];
+            let info = self.info(t)?;
             self.g.output.push(value_info(&name, info.elem, &info.shape));
         }
         if self.g.output.is_empty() {
@@ -127,8 +153,14 @@ impl<'a> Builder<'a> {
         format!("{hint}#{}", self.fresh)
     }
 
+    /// Adds an ONNX node. Node names are unique (tract needs it): the
+    /// operator's compute node carries its label ("CONV_2D #3", the IR op's
+    /// name), the quantization and layout nodes around it a numbered one.
     pub fn push(&mut self, op: &str, inputs: &[&str], output: &str, attrs: Vec<pb::AttributeProto>) {
-        let mut n = proto::node(op, &self.node, inputs, &[output]);
+        let helper = matches!(op, "DequantizeLinear" | "QuantizeLinear" | "Transpose" | "Relu" | "Clip" | "Identity");
+        let name = if helper || self.labelled { self.fresh(&self.node.clone()) } else { self.node.clone() };
+        self.labelled |= !helper;
+        let mut n = proto::node(op, &name, inputs, &[output]);
         n.attribute = attrs;
         self.g.node.push(n);
     }
@@ -307,10 +339,21 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// Records that `v` transposed by `perm` is the existing value `result`
+    /// (a float NHWC result is the transpose of its NCHW value).
+    pub fn remember_transpose(&mut self, v: &str, perm: &[i64], result: &str) {
+        self.transposed.insert((v.to_string(), perm.to_vec()), result.to_string());
+    }
+
     /// A real value transposed (NHWC <-> NCHW).
     pub fn transpose(&mut self, v: &str, perm: &[i64]) -> String {
+        let key = (v.to_string(), perm.to_vec());
+        if let Some(t) = self.transposed.get(&key) {
+            return t.clone();
+        }
         let out = self.fresh(v);
         self.push("Transpose", &[v], &out, vec![ints_attr("perm", perm)]);
+        self.transposed.insert(key, out.clone());
         out
     }
 }

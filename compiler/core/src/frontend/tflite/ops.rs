@@ -184,7 +184,10 @@ fn store_nchw(b: &mut Builder, out: usize, y: &str, act: Act) -> Result<()> {
     if info.elem == Elem::F32 {
         let y = b.activation(y, act)?;
         let v = b.transpose(&y, &TO_NHWC);
-        return b.store(out, &v, Act::NONE);
+        b.store(out, &v, Act::NONE)?;
+        // The next NCHW op reads `y` itself, not a transpose of a transpose.
+        b.remember_transpose(&info.name, &TO_NCHW, &y);
+        return Ok(());
     }
     // The int8 tensor keeps the TFLite name (what --outputs finds); its NHWC
     // view is what later operators read.

@@ -69,18 +69,26 @@ impl Info<'_> {
     }
 }
 
-/// Reads tensor `t` (named `name`, unique in the graph) of the model.
-pub fn read<'a>(t: &tflite::Tensor<'a>, name: String, buffers: &flatbuffers::Vector<'a, flatbuffers::ForwardsUOffset<tflite::Buffer<'a>>>) -> Result<Info<'a>> {
-    let elem = match t.type_() {
+/// The element type, or the error for a type hybridc does not compile
+/// (reported by the first operator that reads or writes the tensor).
+pub fn elem(t: &tflite::Tensor, name: &str) -> std::result::Result<Elem, String> {
+    Ok(match t.type_() {
         TensorType::FLOAT32 => Elem::F32,
         TensorType::INT8 => Elem::I8,
         TensorType::INT32 => Elem::I32,
         TensorType::INT64 => Elem::I64,
-        other => bail!(
-            "tensor '{name}' has type {}; hybridc compiles int8 and float32 TFLite models (int16x8, uint8 and other types are not supported)",
-            other.variant_name().unwrap_or("unknown")
-        ),
-    };
+        other => {
+            return Err(format!(
+                "tensor '{name}' has type {}; hybridc compiles int8 TFLite models (int16x8, uint8 and other types are not supported)",
+                other.variant_name().unwrap_or("unknown")
+            ))
+        }
+    })
+}
+
+/// Reads tensor `t` (named `name`, unique in the graph) of the model.
+pub fn read<'a>(t: &tflite::Tensor<'a>, name: String, buffers: &flatbuffers::Vector<'a, flatbuffers::ForwardsUOffset<tflite::Buffer<'a>>>) -> Result<Info<'a>> {
+    let elem = elem(t, &name).map_err(|e| anyhow!(e))?;
     if t.is_variable() {
         bail!("tensor '{name}' is a variable (stateful model); not supported");
     }
