@@ -1,6 +1,7 @@
 //! Seeded mutation fuzzing of what users hand hybridc: ONNX models (byte
 //! flips and truncation, and mutations of the decoded protobuf: attribute
-//! values, dims, element types, op types, wiring) through the whole lowering
+//! values, dims, element types, op types, wiring), TFLite flatbuffers (byte
+//! flips, truncation, edge values written over 32-bit fields) through the whole lowering
 //! (validation, tract's analysis, quantization with calibration, import,
 //! planning), and `.npy` files through the reader. Every input must give a
 //! result or an error, never a panic. Crashing inputs are written to
@@ -208,6 +209,46 @@ fn fuzz_mutated_models_never_panic() {
     }
     println!("{n} mutated models: {errors} errors, {} panics", panics.len());
     assert!(panics.is_empty(), "{} of {n} mutated models panicked:\n{}", panics.len(), panics.join("\n"));
+}
+
+/// An edge value (0, -1, 2^31, ...) over an aligned 32-bit word: in a
+/// flatbuffer, a shape, an index, an offset or an option.
+fn mutate_word(b: &mut [u8], r: &mut Rng) {
+    if b.len() < 4 {
+        return;
+    }
+    let k = r.below(b.len() / 4) * 4;
+    b[k..k + 4].copy_from_slice(&(r.int() as i32).to_le_bytes());
+}
+
+#[test]
+fn fuzz_mutated_tflite_never_panics() {
+    let fx = repo().join("tests/fixtures");
+    let bases: Vec<Vec<u8>> = ["tflite/mlp.tflite", "tflite/elementwise.tflite", "tflite/cnn.tflite", "mlperf-tiny/kws_dscnn_int8.tflite"]
+        .iter()
+        .map(|m| std::fs::read(fx.join(m)).unwrap())
+        .collect();
+    let mut r = Rng(SplitMix(0x5EED_7F13));
+    let (mut errors, mut panics) = (0, vec![]);
+    let n = iterations();
+    for i in 0..n {
+        let mut b = bases[r.below(bases.len())].clone();
+        for _ in 0..1 + r.below(3) {
+            if r.below(2) == 0 {
+                mutate_word(&mut b, &mut r);
+            } else {
+                mutate_bytes(&mut b, &mut r);
+            }
+        }
+        let path = save_crash("tflite", usize::MAX, &b);
+        match catch_unwind(AssertUnwindSafe(|| driver::lower_any(&path, &[], &QuantOptions::default(), None))) {
+            Ok(Ok(_)) => {}
+            Ok(Err(_)) => errors += 1,
+            Err(p) => panics.push(format!("{}: {}", save_crash("tflite", i, &b).display(), hybridc_core::guard::panic_message(&p))),
+        }
+    }
+    println!("{n} mutated TFLite models: {errors} errors, {} panics", panics.len());
+    assert!(panics.is_empty(), "{} of {n} mutated TFLite models panicked:\n{}", panics.len(), panics.join("\n"));
 }
 
 #[test]

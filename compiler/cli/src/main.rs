@@ -25,9 +25,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Compile an ONNX model (int8 QDQ, or float with --calib; optionally with a router) into a C project or a Rust crate for a target.
+    /// Compile an ONNX model (int8 QDQ, or float with --calib) or an int8 TensorFlow Lite model (optionally with a router) into a C project or a Rust crate for a target.
     Compile {
-        /// The ONNX model.
+        /// The ONNX or TensorFlow Lite (.tflite) model.
         model: PathBuf,
         /// Target name (a TOML file in targets/): host, cortex-m4, cortex-m7, cortex-m33, cortex-m55.
         #[arg(long, default_value = "host")]
@@ -120,7 +120,7 @@ enum Cmd {
     },
     /// Plan the activation arena of models and print it against its lower bounds.
     Plan {
-        /// The ONNX models.
+        /// The ONNX or TensorFlow Lite models.
         #[arg(required = true)]
         models: Vec<PathBuf>,
     },
@@ -185,7 +185,7 @@ enum Cmd {
     },
     /// Profile models on a Cortex-M target under QEMU and print a table.
     Bench {
-        /// The ONNX models.
+        /// The ONNX or TensorFlow Lite models.
         #[arg(required = true)]
         models: Vec<PathBuf>,
         #[arg(long, default_value = "cortex-m4")]
