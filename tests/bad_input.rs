@@ -100,6 +100,12 @@ compile_fails_tests! {
     fuzz_batch_norm_on_1d: bad("fuzz_batch_norm_rank1.onnx"), &["--calib", &zoo_calib()], &["'n4'", "1-D tensor"];
     // A Resize to 9.8e9 elements: tract's allocation aborted the process.
     fuzz_resize_to_billions: bad("fuzz_resize_abort.onnx"), &["--calib", &zoo_calib()], &["(Resize)", "more than 2^31"];
+    // MaxPool ceil_mode = 5: tract rounds down, hybridc rounded up (a panic).
+    fuzz_maxpool_ceil_mode_5: bad("fuzz_maxpool_ceil_mode_5.onnx"), &["--calib", &ops_calib("conv1d")], &["MaxPool", "ceil_mode", "0 or 1"];
+}
+
+fn ops_calib(model: &str) -> String {
+    common::fixtures().join(format!("../ops/{model}_x.npy")).to_string_lossy().to_string()
 }
 
 fn zoo_calib() -> String {
