@@ -38,3 +38,4 @@ hybridc run "out/$NAME" --input "$E/test_x.npy" --labels "$E/test_y.npy" \
 O=$PWD/out
 echo "quickstart: operating points in $O/tuned.json, their plot (accuracy against latency) in $O/tuned.svg"
 echo "quickstart: the firmware project in $O/$NAME, its decisions in $O/labels.npy and $O/details.json"
+echo "quickstart: what the compiler knows of it (layers, arena plan, operating curve): open $O/$NAME/report.html"

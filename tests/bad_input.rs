@@ -17,6 +17,10 @@ fn bad(name: &str) -> String {
     common::fixtures().join("../bad").join(name).to_string_lossy().to_string()
 }
 
+fn tflite_mlp() -> String {
+    common::fixtures().join("../tflite/mlp.tflite").to_string_lossy().to_string()
+}
+
 fn kws() -> String {
     common::fixtures().join("kws_dscnn_int8.onnx").to_string_lossy().to_string()
 }
@@ -65,6 +69,13 @@ compile_fails_tests! {
     unsupported_op_names_node_and_type: bad("unsupported_op.onnx"), &[], &["unsupported_selu", "Selu"];
     dynamic_input_shape: bad("dynamic_shape.onnx"), &[], &["input_1", "dynamic dimension 'N'"];
     unknown_output_name: kws(), &["--outputs", "no/such/tensor"], &["no/such/tensor"];
+    // TFLite (tests/tflite/make_bad_models.py).
+    truncated_tflite: bad("tflite_truncated.tflite"), &[], &["tflite_truncated.tflite", "not a valid TensorFlow Lite model", "truncated or corrupt flatbuffer"];
+    corrupt_tflite: bad("tflite_corrupt.tflite"), &[], &["tflite_corrupt.tflite", "not a valid TensorFlow Lite model"];
+    unsupported_tflite_op_names_index_and_op: bad("tflite_unsupported_op.tflite"), &[], &["operator 2 (MAXIMUM)", "not supported"];
+    int16x8_tflite: bad("tflite_int16x8.tflite"), &[], &["operator 0 (QUANTIZE)", "INT16", "int16x8", "not supported"];
+    float32_tflite: bad("tflite_float32.tflite"), &[], &["float32 TFLite models are not supported yet", "full-integer quantization"];
+    tflite_unknown_output_name: tflite_mlp(), &["--outputs", "no/such/tensor"], &["no/such/tensor"];
     unknown_target: kws(), &["--target", "cortex-m99"], &["cortex-m99", "available targets"];
     // tests/fixtures/zoo/ds_cnn_rgb.onnx with bytes flipped in its weights: a
     // scale ratio past 2^31 once panicked the reference (shift overflow).
@@ -89,6 +100,12 @@ compile_fails_tests! {
     fuzz_batch_norm_on_1d: bad("fuzz_batch_norm_rank1.onnx"), &["--calib", &zoo_calib()], &["'n4'", "1-D tensor"];
     // A Resize to 9.8e9 elements: tract's allocation aborted the process.
     fuzz_resize_to_billions: bad("fuzz_resize_abort.onnx"), &["--calib", &zoo_calib()], &["(Resize)", "more than 2^31"];
+    // MaxPool ceil_mode = 5: tract rounds down, hybridc rounded up (a panic).
+    fuzz_maxpool_ceil_mode_5: bad("fuzz_maxpool_ceil_mode_5.onnx"), &["--calib", &ops_calib("conv1d")], &["MaxPool", "ceil_mode", "0 or 1"];
+}
+
+fn ops_calib(model: &str) -> String {
+    common::fixtures().join(format!("../ops/{model}_x.npy")).to_string_lossy().to_string()
 }
 
 fn zoo_calib() -> String {

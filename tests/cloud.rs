@@ -820,3 +820,6 @@ fn cli_serve_with_the_official_triton_client_and_cli_gateway() {
     let q = query(42, &images(1)[0]);
     assert_reply(dev.ask(&q), &q);
 }
+
+#[path = "cloud/load.rs"]
+mod load;

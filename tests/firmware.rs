@@ -150,3 +150,169 @@ fn hung_firmware_is_killed() {
     assert!(!wrote);
     assert!(start.elapsed().as_secs() < 60);
 }
+
+/// Configures and builds a CMake project; the build directory is `src/build-cmake`.
+fn cmake_build(src: &Path, toolchain: &Path) -> PathBuf {
+    let build = src.join("build-cmake");
+    let cmd = |args: &[&str]| {
+        let out = Command::new("cmake").args(args).output().expect("FAILING: cmake is needed (tests/setup.sh --tests installs it)");
+        assert!(out.status.success(), "cmake {args:?}:\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    };
+    let tc = format!("-DCMAKE_TOOLCHAIN_FILE={}", toolchain.display());
+    cmd(&["-S", src.to_str().unwrap(), "-B", build.to_str().unwrap(), &tc]);
+    cmd(&["--build", build.to_str().unwrap()]);
+    build
+}
+
+/// Runs a Cortex-M4 ELF under QEMU on the model's golden inputs; its output.bin.
+fn run_golden_elf(elf: &Path, cases: &[common::Golden]) -> Vec<i8> {
+    let work = tempfile::tempdir().unwrap();
+    let input: Vec<u8> = cases.iter().flat_map(|c| c.input.iter().map(|&v| v as u8)).collect();
+    std::fs::write(work.path().join("input.bin"), input).unwrap();
+    let t = hybridc_core::target::load("cortex-m4").unwrap();
+    hybridc_verify::firmware::run(&t, elf, work.path(), &[], std::time::Duration::from_secs(120)).unwrap();
+    std::fs::read(work.path().join("output.bin")).unwrap().into_iter().map(|b| b as i8).collect()
+}
+
+/// The generated CMakeLists.txt: the standalone firmware (with the generated
+/// toolchain file) and a firmware project that adds the model with
+/// `add_subdirectory` and its own toolchain file both give TFLite Micro's
+/// outputs under QEMU, as the Makefile build does.
+#[test]
+fn cmake_builds_the_model_standalone_and_as_a_subdirectory() {
+    let dir = tempfile::tempdir().unwrap();
+    let proj = compile(dir.path(), "kws_dscnn", "cortex-m4", &[]);
+    let cases = common::golden_cases("kws_dscnn");
+    let want: Vec<i8> = cases.iter().flat_map(|c| c.output.clone()).collect();
+
+    let make_elf = hybridc_verify::firmware::build(&proj, "plain", "").unwrap();
+    assert_eq!(run_golden_elf(&make_elf, &cases), want, "Makefile build vs TFLite Micro");
+
+    let build = cmake_build(&proj, &proj.join("cmake/arm-none-eabi-gcc.cmake"));
+    assert_eq!(run_golden_elf(&build.join("model.elf"), &cases), want, "CMake standalone build vs TFLite Micro");
+
+    // A firmware project of its own: its toolchain file carries the CPU
+    // flags, its sources give main, the I/O and the startup code.
+    let app = dir.path().join("app");
+    std::fs::create_dir_all(&app).unwrap();
+    let m = proj.display();
+    std::fs::write(
+        app.join("toolchain.cmake"),
+        "set(CMAKE_SYSTEM_NAME Generic)\nset(CMAKE_SYSTEM_PROCESSOR arm)\nset(CMAKE_C_COMPILER arm-none-eabi-gcc)\n\
+         set(CMAKE_TRY_COMPILE_TARGET_TYPE STATIC_LIBRARY)\n\
+         set(CMAKE_C_FLAGS_INIT \"-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16\")\n\
+         set(CMAKE_EXE_LINKER_FLAGS_INIT \"-nostartfiles --specs=nano.specs --specs=nosys.specs -Wl,--gc-sections\")\n",
+    )
+    .unwrap();
+    std::fs::write(
+        app.join("CMakeLists.txt"),
+        format!(
+            "cmake_minimum_required(VERSION 3.16)\nproject(app C)\nset(CMAKE_BUILD_TYPE Debug)\n\
+             add_subdirectory({m} hybridc_model)\n\
+             add_executable(app.elf {m}/main.c {m}/runtime/semihost.c {m}/runtime/startup.c)\n\
+             target_link_libraries(app.elf PRIVATE hybridc_model)\n\
+             target_link_options(app.elf PRIVATE -T{m}/runtime/link.ld)\n"
+        ),
+    )
+    .unwrap();
+    let build = cmake_build(&app, &app.join("toolchain.cmake"));
+    assert_eq!(run_golden_elf(&build.join("app.elf"), &cases), want, "add_subdirectory build vs TFLite Micro");
+}
+
+/// Loads a page in headless Chromium: the DOM after its script ran, and the
+/// console messages (any is a failure: the page logs nothing).
+fn chromium(page: &Path, screenshot: &Path) -> String {
+    let url = format!("file://{}", page.display());
+    let base = ["--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0", "--window-size=1100,2600"];
+    let run = |extra: &str| {
+        Command::new("chromium").args(base).arg(extra).arg(&url).output().expect("FAILING: chromium is needed for the report test (tests/setup.sh --tests installs it)")
+    };
+    let out = run("--dump-dom");
+    let console: Vec<String> = String::from_utf8_lossy(&out.stderr).lines().filter(|l| l.contains(":CONSOLE")).map(str::to_string).collect();
+    assert!(console.is_empty(), "the report logged to the console:\n{}", console.join("\n"));
+    let shot = run(&format!("--screenshot={}", screenshot.display()));
+    assert!(shot.status.success() && screenshot.exists(), "no screenshot: {}", String::from_utf8_lossy(&shot.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// report.html, as a browser shows it, holds the figures of report.json and
+/// of the profile `run --profile` added: the summary, one row and one bar per
+/// layer, one rectangle per buffer of the arena plan and its lower bound.
+#[test]
+fn report_html_shows_report_json_in_a_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let proj = compile(dir.path(), "kws_dscnn", "cortex-m4", &[]);
+    let prof = profile(&proj, "ref/kws_dscnn_seed0_input_int8.npy", dir.path(), "p");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(proj.join("report.json")).unwrap()).unwrap();
+    let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let dom = chromium(&proj.join("report.html"), &artifacts.join("report-kws_dscnn.png"));
+
+    let layers = report["layers"].as_array().unwrap();
+    assert!(dom.contains(&format!("data-ready=\"{}\"", layers.len())), "the page's script did not run to its end");
+    let shown = |key: &str, v: &serde_json::Value| {
+        let cell = format!("data-key=\"{key}\" data-value=\"{v}\"");
+        assert!(dom.contains(&cell), "the page does not show {key} = {v}");
+    };
+    for key in ["arena_bytes", "arena_lower_bound_bytes", "weights_bytes", "macs"] {
+        shown(key, &report[key]);
+    }
+    shown("firmware.flash_bytes", &report["firmware"]["flash_bytes"]);
+    shown("profile.cycles_estimate", &prof["cycles_estimate"]);
+    for (i, l) in layers.iter().enumerate() {
+        let row = format!("data-layer=\"{i}\"><td class=\"num\">{i}</td>");
+        assert!(dom.contains(&row), "no row for layer {i}");
+        let bar = format!("class=\"bar\" data-layer=\"{i}\" data-value=\"{}\"", prof["layers"][i]["cycles_estimate"]);
+        assert!(dom.contains(&bar), "no cycles bar for layer {i} ({})", l["name"]);
+    }
+    let plan = report["plan"].as_array().unwrap();
+    assert!(!plan.is_empty());
+    for (k, b) in plan.iter().enumerate() {
+        let rect = format!("data-block=\"{k}\" data-first=\"{}\" data-last=\"{}\" data-offset=\"{}\" data-bytes=\"{}\"", b["first_step"], b["last_step"], b["offset"], b["bytes"]);
+        assert!(dom.contains(&rect), "buffer {k} of the plan is not drawn as report.json places it");
+    }
+    assert_eq!(dom.matches("data-block=").count(), plan.len());
+    assert!(dom.contains(&format!("id=\"lower-bound\" data-value=\"{}\"", report["arena_lower_bound_bytes"])));
+}
+
+/// The DSP build compiles at every optimisation level firmware teams use
+/// (-O0 and -Og are the Debug configurations) and gives TFLite Micro's
+/// outputs under QEMU at each: MobileNetV1 (first-layer, 3x3 depthwise and
+/// live-channel kernels) at five levels, DS-CNN and ResNet-8 at -O0 and -Og.
+#[test]
+fn dsp_build_at_every_gcc_optimisation_level() {
+    let dir = tempfile::tempdir().unwrap();
+    for (model, levels) in [("vww_mbnv1", &["-O0", "-Og", "-Os", "-O2", "-O3"][..]), ("kws_dscnn", &["-O0", "-Og"]), ("ic_resnet8", &["-O0", "-Og"])] {
+        let proj = compile(dir.path(), model, "cortex-m4", &[]);
+        let cases = common::golden_cases(model);
+        let want: Vec<i8> = cases.iter().flat_map(|c| c.output.clone()).collect();
+        for level in levels {
+            let elf = hybridc_verify::firmware::build(&proj, &format!("opt{level}"), level).unwrap_or_else(|e| panic!("{model} at {level}: {e:#}"));
+            assert_eq!(run_golden_elf(&elf, &cases), want, "{model} built at {level} vs TFLite Micro");
+        }
+    }
+}
+
+/// The generated clang toolchain file and the Makefile's HYB_CC=clang (clang
+/// compiles, arm-none-eabi-gcc links) build the portable firmware, which
+/// gives TFLite Micro's outputs.
+#[test]
+fn cmake_with_clang_builds_the_portable_firmware() {
+    let dir = tempfile::tempdir().unwrap();
+    let proj = compile(dir.path(), "kws_dscnn", "cortex-m4", &["--kernels", "portable"]);
+    let cases = common::golden_cases("kws_dscnn");
+    let want: Vec<i8> = cases.iter().flat_map(|c| c.output.clone()).collect();
+    assert!(
+        Command::new("clang").arg("--version").output().is_ok_and(|o| o.status.success()),
+        "FAILING: clang is needed (tests/setup.sh --tests installs it)"
+    );
+    let build = cmake_build(&proj, &proj.join("cmake/arm-none-eabi-clang.cmake"));
+    // Compilers sign their objects in .comment.
+    let elf = std::fs::read(build.join("model.elf")).unwrap();
+    assert!(elf.windows(13).any(|w| w == b"clang version"), "model.elf holds no clang-compiled code");
+    assert_eq!(run_golden_elf(&build.join("model.elf"), &cases), want, "clang build vs TFLite Micro");
+    // The Makefile's HYB_CC=clang, the same way.
+    let elf = hybridc_verify::firmware::build_with(&proj, "clang", "", &["HYB_CC=clang".to_string()]).unwrap();
+    assert!(std::fs::read(&elf).unwrap().windows(13).any(|w| w == b"clang version"));
+    assert_eq!(run_golden_elf(&elf, &cases), want, "make HYB_CC=clang vs TFLite Micro");
+}

@@ -1,12 +1,14 @@
 //! Seeded mutation fuzzing of what users hand hybridc: ONNX models (byte
 //! flips and truncation, and mutations of the decoded protobuf: attribute
-//! values, dims, element types, op types, wiring) through the whole lowering
+//! values, dims, element types, op types, wiring), TFLite flatbuffers (byte
+//! flips, truncation, edge values written over 32-bit fields) through the whole lowering
 //! (validation, tract's analysis, quantization with calibration, import,
 //! planning), and `.npy` files through the reader. Every input must give a
 //! result or an error, never a panic. Crashing inputs are written to
 //! target/fuzz-crashes/ to become regression fixtures.
 //!
-//! Long runs: `HYBRIDC_FUZZ_N=1000000 cargo test --release --test bad_input fuzz -- --nocapture`.
+//! Long runs, in pieces with their own seeds (docs/reliability.md):
+//! `HYBRIDC_FUZZ_N=100000 HYBRIDC_FUZZ_SEED=1 cargo test --release --test fuzz_models -- --nocapture`.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -39,6 +41,19 @@ impl Rng {
 
 fn iterations() -> usize {
     std::env::var("HYBRIDC_FUZZ_N").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000)
+}
+
+/// Added to each target's own seed, so that pieces of a long run differ.
+fn seed(base: u64) -> u64 {
+    let s: u64 = std::env::var("HYBRIDC_FUZZ_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+    println!("seed {s} (HYBRIDC_FUZZ_SEED), {} iterations (HYBRIDC_FUZZ_N)", iterations());
+    // Hashed: splitmix streams whose states differ by a small multiple of
+    // its increment are the same stream shifted.
+    if s == 0 {
+        base
+    } else {
+        base ^ SplitMix(s).next()
+    }
 }
 
 fn repo() -> PathBuf {
@@ -151,7 +166,9 @@ fn mutate_bytes(b: &mut Vec<u8>, r: &mut Rng) {
 fn save_crash(kind: &str, i: usize, bytes: &[u8]) -> PathBuf {
     let dir = repo().join("target/fuzz-crashes");
     std::fs::create_dir_all(&dir).unwrap();
-    let p = if i == usize::MAX { dir.join(format!("current.{kind}")) } else { dir.join(format!("{kind}-{i}")) };
+    // The process id keeps parallel runs apart.
+    let pid = std::process::id();
+    let p = if i == usize::MAX { dir.join(format!("current-{pid}.{kind}")) } else { dir.join(format!("{kind}-{pid}-{i}")) };
     std::fs::write(&p, bytes).unwrap();
     p
 }
@@ -171,7 +188,7 @@ fn bases() -> Vec<(Vec<u8>, Option<PathBuf>)> {
 fn fuzz_mutated_models_never_panic() {
     let bases = bases();
     let decoded: Vec<pb::ModelProto> = bases.iter().map(|(b, _)| pb::ModelProto::decode(b.as_slice()).unwrap()).collect();
-    let mut r = Rng(SplitMix(0x5EED_1517));
+    let mut r = Rng(SplitMix(seed(0x5EED_1517)));
     let (mut errors, mut panics) = (0, vec![]);
     let n = iterations();
     for i in 0..n {
@@ -200,11 +217,51 @@ fn fuzz_mutated_models_never_panic() {
     assert!(panics.is_empty(), "{} of {n} mutated models panicked:\n{}", panics.len(), panics.join("\n"));
 }
 
+/// An edge value (0, -1, 2^31, ...) over an aligned 32-bit word: in a
+/// flatbuffer, a shape, an index, an offset or an option.
+fn mutate_word(b: &mut [u8], r: &mut Rng) {
+    if b.len() < 4 {
+        return;
+    }
+    let k = r.below(b.len() / 4) * 4;
+    b[k..k + 4].copy_from_slice(&(r.int() as i32).to_le_bytes());
+}
+
+#[test]
+fn fuzz_mutated_tflite_never_panics() {
+    let fx = repo().join("tests/fixtures");
+    let bases: Vec<Vec<u8>> = ["tflite/mlp.tflite", "tflite/elementwise.tflite", "tflite/cnn.tflite", "mlperf-tiny/kws_dscnn_int8.tflite"]
+        .iter()
+        .map(|m| std::fs::read(fx.join(m)).unwrap())
+        .collect();
+    let mut r = Rng(SplitMix(0x5EED_7F13));
+    let (mut errors, mut panics) = (0, vec![]);
+    let n = iterations();
+    for i in 0..n {
+        let mut b = bases[r.below(bases.len())].clone();
+        for _ in 0..1 + r.below(3) {
+            if r.below(2) == 0 {
+                mutate_word(&mut b, &mut r);
+            } else {
+                mutate_bytes(&mut b, &mut r);
+            }
+        }
+        let path = save_crash("tflite", usize::MAX, &b);
+        match catch_unwind(AssertUnwindSafe(|| driver::lower_any(&path, &[], &QuantOptions::default(), None))) {
+            Ok(Ok(_)) => {}
+            Ok(Err(_)) => errors += 1,
+            Err(p) => panics.push(format!("{}: {}", save_crash("tflite", i, &b).display(), hybridc_core::guard::panic_message(&p))),
+        }
+    }
+    println!("{n} mutated TFLite models: {errors} errors, {} panics", panics.len());
+    assert!(panics.is_empty(), "{} of {n} mutated TFLite models panicked:\n{}", panics.len(), panics.join("\n"));
+}
+
 #[test]
 fn fuzz_mutated_npy_never_panics() {
     let dir = tempfile::tempdir().unwrap();
     let base = std::fs::read(repo().join("tests/fixtures/ops/conv1d_x.npy")).unwrap();
-    let mut r = Rng(SplitMix(0x5EED_0417));
+    let mut r = Rng(SplitMix(seed(0x5EED_0417)));
     let mut panics = vec![];
     let n = iterations();
     for i in 0..n {
@@ -225,5 +282,6 @@ fn fuzz_mutated_npy_never_panics() {
             panics.push(format!("{}: {}", save_crash("npy", i, &b).display(), hybridc_core::guard::panic_message(&p)));
         }
     }
+    println!("{n} mutated .npy files: {} panics", panics.len());
     assert!(panics.is_empty(), "{} of {n} mutated .npy files panicked:\n{}", panics.len(), panics.join("\n"));
 }

@@ -324,6 +324,30 @@ fn tune_on_the_bundled_example() {
     // The figure is a self-contained SVG.
     let svg = tune::figure(&report);
     assert!(svg.starts_with("<svg") && svg.contains("learned router") && svg.trim_end().ends_with("</svg>"));
+
+    // `compile --tuned` with this JSON: the threshold compiled in, and the
+    // operating point and curve in report.html.
+    let dir = tempfile::tempdir().unwrap();
+    let tuned = dir.path().join("tuned.json");
+    std::fs::write(&tuned, serde_json::to_string(&r).unwrap()).unwrap();
+    let out = dir.path().join("p");
+    let st = std::process::Command::new(env!("CARGO_BIN_EXE_hybridc"))
+        .arg("compile")
+        .arg(example().join("edge.onnx"))
+        .arg("--router")
+        .arg(example().join("router.onnx"))
+        .arg("--calib")
+        .arg(example().join("calib.npy"))
+        .arg("--tuned")
+        .arg(&tuned)
+        .args(["--target", "host", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(page.contains(&format!("data-key=\"tune.threshold\" data-value=\"{}\"", r["threshold"])), "report.html lacks the tuned threshold");
+    assert!(page.contains("id=\"tune-curve\"><svg") && page.contains("learned router"));
 }
 
 // Router fidelity: routers as the paper builds them, on the edge's rank-2

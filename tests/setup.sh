@@ -22,6 +22,9 @@ command -v cc >/dev/null || need+=(gcc)
 command -v make >/dev/null || need+=(make)
 if $tests; then
   command -v python3 >/dev/null || need+=(python3)
+  command -v cmake >/dev/null || need+=(cmake)
+  command -v chromium >/dev/null || need+=(chromium)
+  command -v clang >/dev/null || need+=(clang)
   # Debian's python3 comes without pip.
   python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 fi

@@ -20,7 +20,8 @@ void hyb_avg_pool_s8(const hyb_pool_params *p, const int8_t *in, int8_t *out) {
                 int32_t avg;
                 if (p->requant) {
                     const int32_t scaled = hyb_mul_by_qm(acc + count * p->input_offset, p->multiplier, p->shift);
-                    avg = rounded_div(scaled, count) + p->output_offset;
+                    /* requant 2: 1 / count is in the multiplier (TFLM's Mean). */
+                    avg = (p->requant == 2 ? scaled : rounded_div(scaled, count)) + p->output_offset;
                 } else {
                     avg = rounded_div(acc, count);
                 }

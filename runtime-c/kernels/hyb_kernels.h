@@ -32,7 +32,8 @@ typedef struct {
     int32_t in_h, in_w, channels, out_h, out_w;
     int32_t k_h, k_w, stride_h, stride_w, pad_top, pad_left, act_min, act_max;
     /* Average pooling into another scale (TFLite Mean): sum(x - zp_in) is
-     * multiplied by in/out scale, then divided by the count. */
+     * multiplied by in/out scale, then divided by the count; requant 2: the
+     * count is folded into the multiplier (TFLite Micro's Mean). */
     int32_t requant, input_offset, output_offset, multiplier, shift;
 } hyb_pool_params;
 

@@ -1,6 +1,8 @@
 //! Shared helpers of the golden suite: fixture paths and .npy loading.
 #![allow(dead_code)]
 
+pub mod check;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Child;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Parser, Subcommand};
 
@@ -14,7 +14,7 @@ use hybridc_core::ir::Route;
 use hybridc_core::lower::{self, CompileOptions};
 use hybridc_core::{npy, target};
 use hybridc_verify::report::{write_file, write_json};
-use hybridc_verify::{self as verify, tune, RunOptions};
+use hybridc_verify::{self as verify, html, tune, RunOptions};
 
 #[derive(Parser)]
 #[command(name = "hybridc", version, about = "Compile hybrid edge/cloud classifiers (ONNX) to int8 firmware for Arm Cortex-M")]
@@ -25,9 +25,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Compile an ONNX model (int8 QDQ, or float with --calib; optionally with a router) into a C project or a Rust crate for a target.
+    /// Compile an ONNX model (int8 QDQ, or float with --calib) or an int8 TensorFlow Lite model (optionally with a router) into a C project or a Rust crate for a target.
     Compile {
-        /// The ONNX model.
+        /// The ONNX or TensorFlow Lite (.tflite) model.
         model: PathBuf,
         /// Target name (a TOML file in targets/): host, cortex-m4, cortex-m7, cortex-m33, cortex-m55.
         #[arg(long, default_value = "host")]
@@ -123,7 +123,7 @@ enum Cmd {
     },
     /// Plan the activation arena of models and print it against its lower bounds.
     Plan {
-        /// The ONNX models.
+        /// The ONNX or TensorFlow Lite models.
         #[arg(required = true)]
         models: Vec<PathBuf>,
     },
@@ -174,9 +174,21 @@ enum Cmd {
         #[arg(long)]
         plot: Option<PathBuf>,
     },
+    /// Re-render a compiled project's report.html (from report.json, and its
+    /// profile and tuning when given or kept from earlier runs).
+    Report {
+        /// The project directory written by `hybridc compile`.
+        project: PathBuf,
+        /// A profile from `hybridc run --profile`, kept in the project.
+        #[arg(long)]
+        profile: Option<PathBuf>,
+        /// A `hybridc tune --json` file, kept in the project.
+        #[arg(long)]
+        tune: Option<PathBuf>,
+    },
     /// Profile models on a Cortex-M target under QEMU and print a table.
     Bench {
-        /// The ONNX models.
+        /// The ONNX or TensorFlow Lite models.
         #[arg(required = true)]
         models: Vec<PathBuf>,
         #[arg(long, default_value = "cortex-m4")]
@@ -262,8 +274,8 @@ fn main() -> ExitCode {
 fn real_main(cli: Cli) -> Result<()> {
     match cli.cmd {
         Cmd::Compile { model, target, out, outputs, calib, calib_method, int8_io, router, route, bind, scores, router_precision, threshold, tuned, sram, flash, arena_budget, kernels, emit } => {
-            let threshold = match tuned {
-                Some(p) => Some(tune::tuned_threshold(&p)?),
+            let threshold = match &tuned {
+                Some(p) => Some(tune::tuned_threshold(p)?),
                 None => threshold,
             };
             let quant = lower::QuantOptions { calib, method: calib_method.parse().map_err(anyhow::Error::msg)?, int8_io, ..Default::default() };
@@ -271,6 +283,13 @@ fn real_main(cli: Cli) -> Result<()> {
             let hybrid = (router.is_some() || route.is_some() || !bind.is_empty() || threshold.is_some() || scores.is_some())
                 .then_some(lower::HybridOptions { router, route, binds: bind, threshold, scores, precision });
             let (m, report) = verify::compile::compile_reported(&CompileOptions { model, target, out: out.clone(), outputs, sram, flash, arena_budget, quant, hybrid, kernels }, emit)?;
+            if let Some(t) = &tuned {
+                // A full `tune --json` file puts the operating curve in the report.
+                if serde_json::from_slice::<tune::TuneReport>(&std::fs::read(t)?).is_ok() {
+                    std::fs::copy(t, out.join(html::TUNE_FILE)).with_context(|| format!("cannot copy {} into {}", t.display(), out.display()))?;
+                    html::render(&out)?;
+                }
+            }
             let macs: u64 = m.layers.iter().map(|l| l.macs).sum();
             println!(
                 "hybridc: compiled {} for {}: {} layers, {} MACs, arena {} bytes -> {}",
@@ -304,6 +323,7 @@ fn real_main(cli: Cli) -> Result<()> {
                     }
                 }
             }
+            println!("  report: {}", out.join(html::FILE).display());
         }
         Cmd::Run { project, input, output, profile, expect, cloud, cloud_timeout_ms, cloud_input_name, labels, details, timeout } => {
             let arr = npy::read(&input)?;
@@ -326,6 +346,7 @@ fn real_main(cli: Cli) -> Result<()> {
                 gateway = Some(cloud::gateway::spawn("127.0.0.1:0", &url, timeout, cloud_input_name.as_deref())?);
             }
             let gw_addr = gateway.as_ref().map(|g| format!("127.0.0.1:{}", g.port()));
+            let opts_project = project.clone();
             let opts = RunOptions { project, trace: false, profile: profile.is_some(), timeout: Duration::from_secs(timeout), gateway: gw_addr };
             let r = verify::run_project(&opts, &arr, &input)?;
             if let Some(g) = gateway {
@@ -336,6 +357,11 @@ fn real_main(cli: Cli) -> Result<()> {
             println!("hybridc: ran {} items on {}", r.batch, r.manifest.target);
             if let (Some(path), Some(p)) = (&profile, &r.profile) {
                 write_json(path, p)?;
+                // The project's report gains the cycles.
+                if opts_project.join("report.json").exists() {
+                    write_json(&opts_project.join(html::PROFILE_FILE), p)?;
+                    html::render(&opts_project)?;
+                }
                 println!(
                     "  {} instructions, ~{} cycles, {:.3} MAC/cycle, ~{:.2} ms at {} MHz, flash {} B, RAM {} B (profile: {})",
                     p.instructions, p.cycles_estimate, p.mac_per_cycle, p.latency_ms, p.clock_hz / 1_000_000, p.flash_bytes, p.ram_bytes,
@@ -395,6 +421,25 @@ fn real_main(cli: Cli) -> Result<()> {
             }
         }
         Cmd::Plan { models } => print!("{}", lower::plan_table(&models)?),
+        Cmd::Report { project, profile, tune: tuned } => {
+            let keep = |from: &Option<PathBuf>, name: &str, check: fn(&[u8]) -> bool| -> Result<()> {
+                if let Some(f) = from {
+                    let bytes = std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?;
+                    if !check(&bytes) {
+                        anyhow::bail!("{} is not a file hybridc wrote for {name}", f.display());
+                    }
+                    write_file(&project.join(name), bytes)?;
+                }
+                Ok(())
+            };
+            if !project.join("report.json").exists() {
+                anyhow::bail!("{} holds no report.json: give a folder `hybridc compile` wrote", project.display());
+            }
+            keep(&profile, html::PROFILE_FILE, |b| serde_json::from_slice::<verify::profile::Profile>(b).is_ok())?;
+            keep(&tuned, html::TUNE_FILE, |b| serde_json::from_slice::<tune::TuneReport>(b).is_ok())?;
+            html::render(&project)?;
+            println!("hybridc: wrote {}", project.join(html::FILE).display());
+        }
         Cmd::Bench { models, target, kernels, json } => {
             let rows = verify::bench::bench(&models, &target, kernels)?;
             println!("{}", verify::bench::table(&rows));

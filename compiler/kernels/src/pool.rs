@@ -14,6 +14,9 @@ pub struct Pool {
     /// Average pooling into another scale (TFLite's Mean): input offset,
     /// output offset, multiplier, shift.
     pub requant: Option<[i32; 4]>,
+    /// With `requant`: the 1 / count is folded into the multiplier, no
+    /// division follows (TFLite Micro's Mean, reference_integer_ops::Mean).
+    pub folded: bool,
 }
 
 /// Division rounding half away from zero.
@@ -81,7 +84,11 @@ pub fn average_pool(p: &Pool, arena: &mut [i8], input: usize, output: usize, acc
             Some([input_offset, output_offset, multiplier, shift]) => {
                 let centred = acc + count * input_offset;
                 let scaled = multiply_by_quantized_multiplier(centred, multiplier, shift);
-                rounded_div(scaled, count) + output_offset
+                if p.folded {
+                    scaled + output_offset
+                } else {
+                    rounded_div(scaled, count) + output_offset
+                }
             }
         };
         clamp_i8(avg, p.act)

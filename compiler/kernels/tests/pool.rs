@@ -18,6 +18,7 @@ fn pool(channels: usize, act: [i32; 2]) -> Pool {
         pad: [1, 1],
         act,
         requant: None,
+        folded: false,
     }
 }
 
@@ -108,6 +109,7 @@ fn average_pool_requantized_as_mean() {
         pad: [0, 0],
         act: [-128, 127],
         requant: Some([-2, -1, 1 << 30, 2]),
+        folded: false,
     };
     let input = [3, -5, 4, 0, 6, 1, -2, 3];
     unary(&input, &[1, -6], |a, i, o| {

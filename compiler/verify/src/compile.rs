@@ -90,6 +90,7 @@ pub fn compile_reported(o: &CompileOptions, emit: codegen::Emit) -> Result<(Mani
             }
         }
         write_json(&scratch.path().join("report.json"), &report)?;
+        crate::html::render(scratch.path())?;
         Ok((m, report))
     })();
     let written = result?; // scratch is removed on drop if anything failed

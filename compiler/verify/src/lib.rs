@@ -8,6 +8,7 @@ pub mod compile;
 pub mod elf;
 pub mod firmware;
 pub mod host;
+pub mod html;
 pub mod profile;
 pub mod report;
 pub mod run;

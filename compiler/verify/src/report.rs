@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::elf::Memory;
 use hybridc_core::lower::Compiled;
 use hybridc_core::plan::inplace::Mode;
+use hybridc_core::plan::{Block, BlockKind};
 use hybridc_core::target::Target;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -37,6 +38,23 @@ pub struct Report {
     /// What the compile warned of (e.g. an int8 router layer under 20 dB).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// The arena plan: every buffer as placed (report.html draws it).
+    #[serde(default)]
+    pub plan: Vec<BlockReport>,
+}
+
+/// A buffer of the arena plan: `bytes` at `offset`, live over schedule steps
+/// (layers) `first_step..=last_step`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BlockReport {
+    /// `tensor`, `ring` (an in-place layer's ring buffer) or `scratch` (a kernel's).
+    pub kind: String,
+    /// The tensor's name, or the layer's for a ring or scratch.
+    pub name: String,
+    pub offset: usize,
+    pub bytes: usize,
+    pub first_step: usize,
+    pub last_step: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -129,8 +147,18 @@ impl Report {
             kernels: None,
             firmware: None,
             warnings: c.warnings.clone(),
+            plan: c.plan.blocks.iter().map(|b| block_report(g, b)).collect(),
         }
     }
+}
+
+fn block_report(g: &hybridc_core::ops::Graph, b: &Block) -> BlockReport {
+    let (kind, name) = match b.kind {
+        BlockKind::Tensor => ("tensor", &g.tensors[b.of].name),
+        BlockKind::Ring => ("ring", &g.ops[b.of].name),
+        BlockKind::Scratch => ("scratch", &g.ops[b.of].name),
+    };
+    BlockReport { kind: kind.into(), name: name.clone(), offset: b.offset, bytes: b.bytes, first_step: b.first, last_step: b.last }
 }
 
 /// `x` as hybridc writes its JSON files: pretty, with every object's keys

@@ -32,7 +32,6 @@ HYB_DSP_INLINE int32_t hyb_dsp_first_word(const int8_t *p, int j, int rs, int R,
     if (j < k_h * m) return hyb_dsp_load32(p + j / m * rs + 4 * (j % m));
     const int t = 4 * (j - k_h * m);
     uint32_t v = 0;
-#pragma GCC unroll 4
     for (int i = 0; i < 4 && t + i < k_h * e; i++)
         v |= (uint32_t)(uint8_t)p[(t + i) / e * rs + 4 * m + (t + i) % e] << (8 * i);
     return (int32_t)v;

@@ -13,6 +13,15 @@
 #include <arm_acle.h>
 
 #define HYB_DSP_INLINE static inline __attribute__((always_inline))
+/* A layer's kernel (model.c's hyb_dsp_fnN). The asm blocks take compile-time
+ * constants ("i" operands) that only inlining and constant propagation
+ * provide, so GCC builds these functions at -O2 whatever the build's level
+ * (-O0 and -Og Debug builds included; docs/cmake.md). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define HYB_DSP_FN static __attribute__((noinline, optimize("O2")))
+#else
+#define HYB_DSP_FN static __attribute__((noinline))
+#endif
 
 /* The largest immediate offsets the asm encodes come from the compiler
  * (codegen/dsp: LDRD_IMM_MAX, STRB_IMM_MAX), which picks the kernels by the

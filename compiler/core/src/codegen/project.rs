@@ -115,6 +115,32 @@ struct Makefile<'a> {
     startup: &'a str,
 }
 
+/// The same build for CMake: a library a firmware project adds with
+/// `add_subdirectory`, and the standalone test firmware.
+#[derive(Template)]
+#[template(path = "c/CMakeLists.txt", escape = "none")]
+struct CMakeLists<'a> {
+    target: &'a Target,
+    has_hybrid: bool,
+    /// Runtime sources of the library (kernels, hybrid runtime).
+    lib_runtime: &'a [&'a str],
+    platform: &'a str,
+    /// Runtime sources of the standalone firmware only (transport, startup).
+    app_runtime: &'a [&'a str],
+}
+
+#[derive(Template)]
+#[template(path = "c/cmake/arm-none-eabi-gcc.cmake", escape = "none")]
+struct GccToolchain<'a> {
+    target: &'a Target,
+}
+
+#[derive(Template)]
+#[template(path = "c/cmake/arm-none-eabi-clang.cmake", escape = "none")]
+struct ClangToolchain<'a> {
+    target: &'a Target,
+}
+
 
 /// The model's inputs or outputs as model.h describes them.
 fn io(g: &Graph, infos: &[IoInfo], ids: &[usize]) -> Vec<IoC> {
@@ -222,7 +248,7 @@ fn dsp_prelude(functions: &[dsp::Function], scratch_words: usize) -> String {
     }
     s += "/* The kernels specialised for this model's layers (shapes and quantization as constants). */\n";
     for (i, f) in functions.iter().enumerate() {
-        s += &format!("static __attribute__((noinline)) void hyb_dsp_fn{i}({}) {{\n    {}\n}}\n", f.params, f.body);
+        s += &format!("HYB_DSP_FN void hyb_dsp_fn{i}({}) {{\n    {}\n}}\n", f.params, f.body);
     }
     s
 }
@@ -293,26 +319,35 @@ pub fn write_project(
     copy("runtime-c/include/hyb_io.h", "hyb_io.h")?;
     let platform = if target.is_host() { "host_io.c" } else { "semihost.c" };
     copy(&format!("runtime-c/platform/{platform}"), platform)?;
-    let mut extra: Vec<&str> = vec![];
+    let mut lib_runtime: Vec<&str> = kernels.iter().map(String::as_str).filter(|k| k.ends_with(".c")).collect();
+    let mut app_runtime: Vec<&str> = vec![];
     if hybrid.is_some() {
         for f in HYBRID_RUNTIME {
             copy(&format!("runtime-c/hybrid/{f}"), f)?;
         }
         let transport = if target.is_host() { "offload_tcp.c" } else { "offload_uart.c" };
         copy(&format!("runtime-c/platform/{transport}"), transport)?;
-        extra = vec!["hyb_frame.c", "hyb_hybrid.c", transport];
+        lib_runtime.extend(["hyb_frame.c", "hyb_hybrid.c"]);
+        app_runtime.push(transport);
     }
     let mut startup = String::new();
     if let Some(s) = &target.startup {
         copy(&format!("targets/{s}"), "startup.c")?;
         startup = "runtime/startup.c".into();
+        app_runtime.push("startup.c");
     }
     if let Some(ld) = &target.linker_script {
         copy(&format!("targets/{ld}"), "link.ld")?;
     }
-    let mut c_kernels: Vec<&str> = kernels.iter().map(String::as_str).filter(|k| k.ends_with(".c")).collect();
-    c_kernels.extend(extra);
-    write("Makefile", Makefile { target, has_hybrid: hybrid.is_some(), kernels: &c_kernels, platform, startup: &startup }.render()?)?;
+    let has_hybrid = hybrid.is_some();
+    let c_kernels: Vec<&str> = lib_runtime.iter().chain(app_runtime.iter().filter(|f| **f != "startup.c")).copied().collect();
+    write("Makefile", Makefile { target, has_hybrid, kernels: &c_kernels, platform, startup: &startup }.render()?)?;
+    write("CMakeLists.txt", CMakeLists { target, has_hybrid, lib_runtime: &lib_runtime, platform, app_runtime: &app_runtime }.render()?)?;
+    if !target.is_host() {
+        fs::create_dir_all(dir.join("cmake"))?;
+        write("cmake/arm-none-eabi-gcc.cmake", GccToolchain { target }.render()?)?;
+        write("cmake/arm-none-eabi-clang.cmake", ClangToolchain { target }.render()?)?;
+    }
 
     let skipped: Vec<u64> = layers.iter().map(|l| l.skipped_macs).collect();
     let manifest = Manifest::of(model_name, &target.name, g, plan, &skipped, hybrid);

@@ -6,6 +6,7 @@ pub mod constant;
 pub mod float_oracle;
 pub mod layout;
 mod qdq;
+pub mod tflite;
 mod validate;
 
 use std::path::Path;
@@ -20,11 +21,19 @@ pub use crate::ops::float::{FLOAT_MARK, FLOAT_ONLY, FLOAT_TOO};
 pub use constant::Constant;
 pub use qdq::{broadcast_shape, node_label, out_dim, Act8, ConvAttrs, Importer, Val};
 
-/// Decodes an ONNX file, with a clear error for anything that is not one.
+/// Decodes an ONNX or TensorFlow Lite file (told apart by content), with a
+/// clear error for anything that is neither. A TFLite model comes back as
+/// the equivalent QDQ (or float) ONNX model (see [`tflite`]).
 pub fn read_model(path: &Path) -> Result<pb::ModelProto> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read model file {}", path.display()))?;
     if bytes.is_empty() {
         bail!("{} is empty, not an ONNX model", path.display());
+    }
+    let is_tflite_name = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("tflite"));
+    if tflite::is_tflite(&bytes) || is_tflite_name {
+        let model = tflite::to_onnx(&bytes).with_context(|| format!("cannot read {}", path.display()))?;
+        validate::check(&model).with_context(|| format!("{} is not a model hybridc can compile", path.display()))?;
+        return Ok(model);
     }
     let model = tract_onnx::onnx()
         .proto_model_for_read(&mut bytes.as_slice())

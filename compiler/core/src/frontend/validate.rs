@@ -194,6 +194,8 @@ fn attribute(n: &pb::NodeProto, label: &str, a: &pb::AttributeProto) -> Result<(
             Err(bad(&format!("= {:?}: each value must be between 1 and 65536", a.ints)))
         }
         "pads" if a.ints.iter().any(|&v| !(0..=1 << 16).contains(&v)) => Err(bad(&format!("= {:?}: each pad must be between 0 and 65536", a.ints))),
+        // tract reads only 1 as true; hybridc's shapes must agree with its.
+        "ceil_mode" if !(0..=1).contains(&a.i) => Err(bad(&format!("= {}: must be 0 or 1", a.i))),
         "group" if !(1..=1 << 20).contains(&a.i) => Err(bad(&format!("= {}: a group count is at least 1", a.i))),
         "axis" if !(-MAX_RANK..MAX_RANK).contains(&a.i) => Err(bad(&format!("= {} is out of range for any tensor hybridc compiles", a.i))),
         "axes" if a.ints.iter().any(|v| !(-MAX_RANK..MAX_RANK).contains(v)) => Err(bad(&format!("= {:?} is out of range", a.ints))),

@@ -142,8 +142,14 @@ impl Function {
         }
     }
 
-    /// The table: entry q + 128 is f(dequantize(q)) quantized with `out`.
+    /// The table: entry q + 128 is f(dequantize(q)) quantized with `out`;
+    /// LeakyRelu and HardSwish as TFLite Micro's integer kernels compute them.
     pub fn table(&self, input: QParams, out: QParams) -> Vec<i8> {
+        match *self {
+            Function::LeakyRelu { alpha } => return super::lut_tflite::leaky_relu(alpha, input, out),
+            Function::HardSwish => return super::lut_tflite::hard_swish(input, out),
+            _ => {}
+        }
         (-128i32..=127)
             .map(|q| {
                 let x = (q - input.zero_point) as f64 * input.scale as f64;

@@ -15,6 +15,7 @@ pub mod float;
 pub mod fully_connected;
 pub mod inplace;
 pub mod lut;
+pub mod lut_tflite;
 pub mod pad;
 pub mod pool;
 pub mod quantize;

@@ -44,7 +44,7 @@ impl OpKind for Pool {
         let data = format!(
             "static const hyb_pool_params {l}_params = {{\n    .in_h = {}, .in_w = {}, .channels = {}, .out_h = {}, .out_w = {},\n    .k_h = {}, .k_w = {}, .stride_h = {}, .stride_w = {}, .pad_top = {}, .pad_left = {}, .act_min = {}, .act_max = {},\n    .requant = {}, .input_offset = {io}, .output_offset = {oo}, .multiplier = {m}, .shift = {sh},\n}};\n",
             p.in_hwc[0], p.in_hwc[1], p.in_hwc[2], p.out_hwc[0], p.out_hwc[1], p.kernel[0], p.kernel[1], p.stride[0], p.stride[1],
-            p.pad[0], p.pad[1], p.act[0], p.act[1], p.requant.is_some() as i32
+            p.pad[0], p.pad[1], p.act[0], p.act[1], if p.folded { 2 } else { p.requant.is_some() as i32 }
         );
         let f = if self.max { "hyb_max_pool_s8" } else { "hyb_avg_pool_s8" };
         s.code(f, data)
@@ -64,6 +64,17 @@ struct PendingPool {
     x: Act8,
     attrs: ConvAttrs,
     max: bool,
+    /// ReduceMean (TFLite's MEAN): 1 / count folded into the multiplier.
+    mean: bool,
+}
+
+/// TFLite Micro's Mean: the multiplier takes 1 / count with as many bits
+/// as the count has (at most 32, and no further than shift 31 allows).
+fn fold_count([io, oo, multiplier, shift]: [i32; 4], count: usize) -> [i32; 4] {
+    let count = count.max(1) as i64;
+    let bits = (63 - (count as u64).leading_zeros() as i32).min(32).min(31 + shift).max(0);
+    let folded = ((multiplier as i64) << bits) / count;
+    [io, oo, folded as i32, shift - bits]
 }
 
 impl Pending for PendingPool {
@@ -83,13 +94,14 @@ impl Pending for PendingPool {
             bail!("int8 MaxPool needs equal input and output quantization");
         }
         // TFLite's Mean: the sum of (x - input zero point) times in/out scale.
-        let requant = (qi != q).then(|| {
-            let (multiplier, shift) = crate::quant::fixedpoint::quantize_multiplier(qi.scale as f64 / q.scale as f64);
-            [-qi.zero_point, q.zero_point, multiplier, shift]
-        });
         let a = &self.attrs;
+        let in_hwc = im.g.tensors[xin].hwc();
+        let (multiplier, shift) = crate::quant::fixedpoint::quantize_multiplier(qi.scale as f64 / q.scale as f64);
+        let requant = (qi != q || self.mean).then_some([-qi.zero_point, q.zero_point, multiplier, shift]);
+        let requant = if self.mean { requant.map(|r| fold_count(r, in_hwc[0] * in_hwc[1])) } else { requant };
         let p = k::Pool {
-            in_hwc: im.g.tensors[xin].hwc(),
+            in_hwc,
+            folded: self.mean,
             out_hwc: hybridc_ir::hwc(&out_store),
             kernel: a.kernel,
             stride: a.stride,
@@ -142,7 +154,7 @@ fn windowed(im: &mut Importer, (x, one_d): (Act8, bool), attrs: ConvAttrs, max: 
     let oh = pool_dim(h, attrs.kernel[0], attrs.stride[0], [attrs.pads[0], attrs.pads[2]], ceil)?;
     let ow = pool_dim(w, attrs.kernel[1], attrs.stride[1], [attrs.pads[1], attrs.pads[3]], ceil)?;
     let logical = if one_d { vec![x.logical[0], x.logical[1], ow] } else { vec![x.logical[0], x.logical[1], oh, ow] };
-    im.pending(Box::new(PendingPool { x, attrs, max }), logical);
+    im.pending(Box::new(PendingPool { x, attrs, max, mean: false }), logical);
     Ok(())
 }
 
@@ -194,6 +206,6 @@ fn reduce_mean(im: &mut Importer) -> Result<()> {
     let (n, c) = (x.logical[0], x.logical[1]);
     let attrs = whole(&x);
     let logical = if keep { vec![n, c, 1, 1] } else { vec![n, c] };
-    im.pending(Box::new(PendingPool { x, attrs, max: false }), logical);
+    im.pending(Box::new(PendingPool { x, attrs, max: false, mean: true }), logical);
     Ok(())
 }

@@ -36,6 +36,31 @@ pub struct Plan {
     pub lower_bound_bytes: usize,
     /// The same without in-place reuse (every output in its own buffer).
     pub plain_lower_bound_bytes: usize,
+    /// Every buffer as placed, for drawing the plan (report.html).
+    pub blocks: Vec<Block>,
+}
+
+/// What a placed buffer holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BlockKind {
+    /// The storage of IR tensor `of`.
+    Tensor,
+    /// The ring buffer of op `of` running in place.
+    Ring,
+    /// The kernel scratch of op `of`.
+    Scratch,
+}
+
+/// A buffer as placed: `bytes` at `offset`, live from step `first` to `last`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Block {
+    pub kind: BlockKind,
+    pub of: usize,
+    pub offset: usize,
+    pub bytes: usize,
+    pub first: usize,
+    pub last: usize,
 }
 
 /// Lifetimes of the graph's base tensors, in schedule steps. Inputs are live
@@ -240,6 +265,12 @@ fn finish(g: &Graph, modes: &[Mode], scratch: &[Option<KernelNeeds>]) -> Plan {
     }
     let op_scratch = b.scratch_buffer.iter().map(|k| k.map(|k| placed[k])).collect();
     let plain = build(g, &vec![Mode::Off; g.ops.len()], scratch).problem;
+    let block = |kind, of, k: usize| {
+        let b = b.problem.buffers[k];
+        Block { kind, of, offset: placed[k], bytes: b.size, first: b.first, last: b.last }
+    };
+    let kinds = [(BlockKind::Tensor, &b.tensor_buffer), (BlockKind::Ring, &b.ring_buffer), (BlockKind::Scratch, &b.scratch_buffer)];
+    let blocks = kinds.iter().flat_map(|&(kind, map)| map.iter().enumerate().filter_map(move |(of, k)| k.map(|k| block(kind, of, k)))).collect();
     Plan {
         offsets,
         modes: effective,
@@ -249,6 +280,7 @@ fn finish(g: &Graph, modes: &[Mode], scratch: &[Option<KernelNeeds>]) -> Plan {
         arena_bytes: b.problem.extent(&placed),
         lower_bound_bytes: b.problem.lower_bound(),
         plain_lower_bound_bytes: plain.lower_bound(),
+        blocks,
     }
 }
 
