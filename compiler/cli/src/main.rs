@@ -446,7 +446,7 @@ fn real_main(cli: Cli) -> Result<()> {
             if rows.iter().any(|r| !r.pareto.is_empty()) {
                 println!("DSP builds under arena budgets (the least arena any kernel choice allows, two between, the default):\n\n{}", verify::bench::pareto_table(&rows));
             }
-            println!("Instructions are counted under QEMU; cycles are estimated from them with the cost table in the README, not measured on a board.");
+            println!("Instructions are counted under QEMU; cycles are estimated from them with the cost table in docs/performance.md, not measured on a board.");
             if let Some(path) = json {
                 write_json(&path, &verify::bench::by_model(&rows))?;
             }

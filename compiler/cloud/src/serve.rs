@@ -41,7 +41,7 @@ const MAX_ELEMENTS: usize = 16 << 20;
 /// The one version of the served model.
 const MODEL_VERSION: &str = "1";
 
-/// What one client may take of the server (README, "The cloud side").
+/// What one client may take of the server (docs/cloud.md).
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// To send a request's headers; also how long an idle keep-alive

@@ -37,6 +37,8 @@ pub struct LayerRow {
     pub mac_per_cycle: String,
     pub sqnr: String,
     pub kernel: String,
+    /// Why the compiler chose the layer's kernel variant (DSP builds).
+    pub why: String,
     pub in_place: String,
 }
 
@@ -85,6 +87,9 @@ fn summary(r: &Report, p: Option<&Profile>) -> Vec<Figure> {
         bytes("weights_bytes", "Weights", r.weights_bytes as u64),
         figure("macs", "MACs per inference", r.macs, grouped(r.macs)),
     ];
+    if let Some(b) = r.arena_budget_bytes {
+        f.push(bytes("arena_budget_bytes", "Arena budget the kernels were chosen under", b as u64));
+    }
     if let Some(m) = &r.firmware {
         f.push(bytes("firmware.flash_bytes", "Flash (firmware)", m.flash_bytes));
         f.push(bytes("firmware.ram_bytes", "RAM (firmware, with stack)", m.ram_bytes));
@@ -115,7 +120,8 @@ fn layer_rows(r: &Report, p: Option<&Profile>) -> Vec<LayerRow> {
                 cycles: lp.map(|lp| grouped(lp.cycles_estimate)).unwrap_or_default(),
                 mac_per_cycle: lp.filter(|lp| lp.macs > 0).map(|lp| format!("{:.3}", lp.mac_per_cycle)).unwrap_or_default(),
                 sqnr: l.sqnr_db.map(|db| format!("{db:.2}")).unwrap_or_default(),
-                kernel: r.kernels.clone().unwrap_or_default(),
+                kernel: l.kernel.as_ref().map(|k| k.variant.clone()).or_else(|| r.kernels.clone()).unwrap_or_default(),
+                why: l.kernel.as_ref().map(|k| format!("{} ({} B scratch, ~{} cycles estimated)", k.why, k.scratch_bytes, grouped(k.est_cycles))).unwrap_or_default(),
                 in_place: match l.in_place {
                     hybridc_core::plan::inplace::Mode::Off => String::new(),
                     hybridc_core::plan::inplace::Mode::Lag { lag } => format!("over its input (lag {lag} B)"),

@@ -40,7 +40,7 @@ pub fn parse(text: &str) -> Result<BTreeMap<u32, Counts>> {
     Ok(regions)
 }
 
-/// The cost table, documented in the README: a simplified Cortex-M4 table
+/// The cost table, documented in docs/performance.md: a simplified Cortex-M4 table
 /// that, applied to CMSIS-NN kernels built -O2, lands at about 0.86 of the
 /// cycles a real NUCLEO-L4R5ZI takes.
 pub const COST_TABLE: &str = "cortex-m4-simplified: ALU/IT/SIMD/MUL/MLA/SMLAD/SMLAxy/SMULL 1, LDR/STR 2, LDRD/STRD 3, LDM/STM/PUSH/POP 1+N, SDIV/UDIV 7, branch 1 not taken / 3 taken, TBB/TBH 4, load or pop into pc +2, VFP 1, VLDR/VSTR/VLDM/VSTM 1+N";

@@ -1,4 +1,4 @@
-//! Memory-aware kernel choice (README, "Memory"): each DSP layer has
+//! Memory-aware kernel choice (docs/memory.md): each DSP layer has
 //! variants, fastest first, that trade estimated cycles (`cost`) for
 //! scratch, and last the portable kernel (no scratch). The compiler picks
 //! per layer the variants that minimise the estimated cycles with the arena

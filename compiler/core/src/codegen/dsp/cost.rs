@@ -1,7 +1,7 @@
 //! Estimated Cortex-M4 cycles of a layer's kernel variants, to choose
 //! variants under an arena budget (`choose`). The rates are the MAC/cycle
-//! the bench's profiles of the MLPerf Tiny models give per kernel (README,
-//! "DSP kernels" and "Cortex-M figures"); the overheads count the
+//! the bench's profiles of the MLPerf Tiny models give per kernel
+//! (docs/kernels.md, docs/performance.md); the overheads count the
 //! instructions a variant adds. Coarse: they rank the variants of a layer
 //! and price the portable fallback, they do not predict a model's cycles.
 
