@@ -75,6 +75,8 @@ compile_fails_tests! {
     unsupported_tflite_op_names_index_and_op: bad("tflite_unsupported_op.tflite"), &[], &["operator 2 (MAXIMUM)", "not supported"];
     int16x8_tflite: bad("tflite_int16x8.tflite"), &[], &["operator 0 (QUANTIZE)", "INT16", "int16x8", "not supported"];
     float32_tflite: bad("tflite_float32.tflite"), &[], &["float32 TFLite models are not supported yet", "full-integer quantization"];
+    // Found by the TFLite fuzzer: a scale of 1.8e-43 made a multiplier infinite (an assertion).
+    fuzz_tflite_tiny_scale: bad("fuzz_tflite_tiny_scale.tflite"), &[], &["LeakyRelu'", "scale 1.78e-43", "between 2^-126 and 2^40"];
     tflite_unknown_output_name: tflite_mlp(), &["--outputs", "no/such/tensor"], &["no/such/tensor"];
     unknown_target: kws(), &["--target", "cortex-m99"], &["cortex-m99", "available targets"];
     // tests/fixtures/zoo/ds_cnn_rgb.onnx with bytes flipped in its weights: a

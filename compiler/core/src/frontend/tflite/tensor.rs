@@ -117,6 +117,9 @@ pub fn read<'a>(t: &tflite::Tensor<'a>, name: String, buffers: &flatbuffers::Vec
     Ok(Info { name, shape, elem, quant, data })
 }
 
+const SCALE_MIN: f32 = f32::MIN_POSITIVE;
+const SCALE_MAX: f32 = (1u64 << 40) as f32;
+
 fn quantization(t: &tflite::Tensor, name: &str, shape: &[usize]) -> Result<Option<Quant>> {
     let Some(q) = t.quantization() else { return Ok(None) };
     let scales: Vec<f32> = q.scale().map(|v| v.iter().collect()).unwrap_or_default();
@@ -124,8 +127,11 @@ fn quantization(t: &tflite::Tensor, name: &str, shape: &[usize]) -> Result<Optio
         return Ok(None); // min/max only: a float tensor
     }
     let zero_points: Vec<i64> = q.zero_point().map(|v| v.iter().collect()).unwrap_or_default();
-    if scales.iter().any(|s| !s.is_finite() || *s <= 0.0) {
-        bail!("tensor '{name}' has a scale that is not positive and finite");
+    // Normal f32 numbers, not above 2^40, so that the kernels' multipliers
+    // (ratios of such scales) stay finite; a dead channel's weights can have
+    // scales near 1e-13, so the floor is f32's least normal number.
+    if let Some(s) = scales.iter().find(|s| !(SCALE_MIN..=SCALE_MAX).contains(*s)) {
+        bail!("tensor '{name}' has scale {s:e}; scales must lie between 2^-126 and 2^40");
     }
     if zero_points.len() > 1 && zero_points.len() != scales.len() {
         bail!("tensor '{name}' has {} scales but {} zero points", scales.len(), zero_points.len());
